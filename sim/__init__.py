@@ -1,0 +1,28 @@
+"""persona-sim: does fabricated alignment data teach an aware model to distrust its makers?
+
+An agent-based simulation of persona formation under alignment pretraining: a
+Bayesian learner reads real, planted and disclosed documents and updates its belief
+that its makers are deceptive. The reference model is written up in docs/model.md.
+
+Public API
+----------
+Params
+    The validated parameter set (the names of MODEL.md's defaults table).
+simulate
+    One training run (Mesa model) -> SimulationResult(final, trajectory, real_cited_rate).
+meanfield
+    Module: ``moments``, ``p_rebel``, ``thresholds``, ``emergence_estimate``.
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from . import meanfield
+from .params import PARAMETERS, ParameterError, Params
+from .simulation import SimulationResult, simulate
+
+try:
+    __version__ = version("persona-sim")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = "0+unknown"
+
+__all__ = ["Params", "ParameterError", "PARAMETERS", "simulate", "SimulationResult", "meanfield", "__version__"]

@@ -1,0 +1,144 @@
+"""The batched driver: a whole family of learners advanced as arrays.
+
+One call of :func:`run_family` reads a corpus with every learner of a family at once
+(a learner axis in every array), through exactly the update functions the Mesa
+agents call (:mod:`sim.learner`). It is the fast path behind sweeps; the Mesa model
+(:mod:`sim.model`) is the agent-based view of the same run, and the two agree to the
+last bit for the same seed (tests/test_drivers.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .corpus import Corpus
+from .learner import (
+    PERSONAS,
+    LearnerConstants,
+    LearnerState,
+    awareness_schedule,
+    constants,
+    final_log_odds,
+    initial_state,
+    persona,
+    read_batch,
+    uplift,
+)
+from .params import Params
+
+__all__ = ["FamilyRun", "run_family", "final_table", "snapshot", "FINAL_COLUMNS", "TRAJECTORY_COLUMNS"]
+
+#: Columns of the per-learner result table (``SimulationResult.final``).
+FINAL_COLUMNS = (
+    "situational_awareness",
+    "persona",
+    "p_deceptive",
+    "log_odds",
+    "uplift",
+    "believed_planted_share",
+    "paranoia",
+    "emergence_document",
+)
+
+#: Columns of the per-batch trajectory table.
+TRAJECTORY_COLUMNS = (
+    "learner",
+    "final_awareness",
+    "batch",
+    "documents_read",
+    "situational_awareness",
+    "log_odds",
+    "p_deceptive",
+    "uplift",
+    "believed_planted_share",
+    "persona",
+)
+
+
+def snapshot(state: LearnerState, k: LearnerConstants) -> dict[str, np.ndarray]:
+    """What the trajectory records of a family after a batch (arrays over learners)."""
+    p_d = state.p_deceptive
+    u = uplift(state.a, state.b, k.real_positive_rate)
+    return {
+        "documents_read": state.documents_read.copy(),
+        "situational_awareness": state.awareness.copy(),
+        "log_odds": state.log_odds.copy(),
+        "p_deceptive": p_d,
+        "uplift": u,
+        "believed_planted_share": state.believed_planted_share,
+        "persona": persona(p_d, u),
+    }
+
+
+@dataclass(frozen=True)
+class FamilyRun:
+    """The outcome of one family of learners reading one corpus."""
+
+    final_awareness: np.ndarray
+    state: LearnerState
+    constants: LearnerConstants
+    snapshots: list[dict[str, np.ndarray]]
+    real_cited_rate: float
+
+    def final_log_odds(self) -> np.ndarray:
+        return final_log_odds(self.state, self.constants)
+
+
+def run_family(
+    corpus: Corpus,
+    params: Params,
+    awareness: np.ndarray,
+    record: bool = True,
+) -> FamilyRun:
+    """Every learner of a family reads ``corpus`` batch by batch.
+
+    Parameters
+    ----------
+    corpus : Corpus
+    params : Params
+    awareness : array of float
+        Each learner's final situational awareness.
+    record : bool
+        Keep a snapshot after every batch (and before the first).
+    """
+    final_awareness = np.asarray(awareness, dtype=float).reshape(-1)
+    k = constants(params, corpus.learner_real_cited_rate(params))
+    schedule = awareness_schedule(final_awareness, params.n_batches, params)
+    state = initial_state(final_awareness.size, k, schedule[:, 0])
+    snapshots = [snapshot(state, k)] if record else []
+    for t, batch in enumerate(corpus.batches(params.batch_size)):
+        state = read_batch(state, batch, schedule[:, t], final_awareness, k)
+        if record:
+            snapshots.append(snapshot(state, k))
+    return FamilyRun(final_awareness, state, k, snapshots, corpus.real_cited_rate)
+
+
+def final_table(
+    final_awareness: np.ndarray,
+    state: LearnerState,
+    k: LearnerConstants,
+    params: Params,
+) -> pd.DataFrame:
+    """One row per learner: the final persona and the quantities behind it."""
+    from scipy.special import expit
+
+    ell = final_log_odds(state, k)
+    p_d = expit(ell)
+    u = uplift(state.a, state.b, k.real_positive_rate)
+    believed = state.believed_planted_share
+    return pd.DataFrame(
+        {
+            "situational_awareness": np.asarray(final_awareness, dtype=float),
+            "persona": [PERSONAS[c] for c in persona(p_d, u)],
+            "p_deceptive": p_d,
+            "log_odds": ell,
+            "uplift": u,
+            "believed_planted_share": believed,
+            "paranoia": believed - params.planted_fraction,
+            "emergence_document": state.emergence_document,
+        },
+        columns=list(FINAL_COLUMNS),
+    )

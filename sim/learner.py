@@ -1,0 +1,637 @@
+"""The Bayesian learner: pure, batched update functions.
+
+This module is the one place where the learner's mathematics lives
+(``shared/MODEL.md``, "The learner"; ``docs/model.md``). Every function works on
+numpy arrays with a learner axis first, so a single call advances a whole family of
+learners (different awareness levels reading the same corpus) at once. Both drivers
+call these functions: the Mesa agents in :mod:`sim.agents` (one learner each, a
+learner axis of length one) and the batched engine in :mod:`sim.engine`.
+
+Notation (MODEL.md): awareness ``s``, detectability ``d``, believed cited share of
+planted documents ``q_p``, measured cited share of real documents ``q_r``, planting
+rates ``pi_D`` (deceptive makers) and ``epsilon`` (candid makers), likelihood ratios
+``kappa`` (control discourse) and ``beta`` (disclosure), log-odds of deception
+``ell = log P(D)/P(C)``.
+
+The update rules themselves are scalar functions compiled with numba
+(``_log_lr``, ``_evidence_and_belief``, ``_read_documents``); the array functions
+below (:func:`perceive`, :func:`increment`, :func:`planted_belief`,
+:func:`read_batch`, :func:`read_corpus`) and the mean field all call them, so there
+is one copy of the mathematics. Probabilities are handled so that nothing overflows:
+a single exponential of ``-|log Lambda|`` serves the evidence and the belief, with an
+exact log-space fallback where the linear form underflows; awareness 0 or 1 and
+planting rates 0 or 1 give finite answers.
+
+References
+----------
+.. [1] A. Wald, "Sequential tests of statistical hypotheses", Ann. Math. Statist. 16
+   (1945) 117-186 (the log-likelihood-ratio random walk behind the log-odds).
+.. [2] D. Krasheninnikov, E. Krasheninnikov, B. Mlodozeniec, T. Maharaj, D. Krueger,
+   "Implicit meta-learning may lead language models to trust more reliable sources",
+   arXiv:2310.15047 (2023) (weighting a source by a reliability cue).
+.. [3] R. Laine et al., "Me, Myself, and AI: The Situational Awareness Dataset (SAD)
+   for LLMs", arXiv:2407.04694 (2024) (the awareness scale).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+from numba import njit, vectorize
+from scipy.special import expit, logit
+
+from .corpus import CorpusBatch
+from .params import Params
+
+__all__ = [
+    "PERSONAS",
+    "ALIGNED",
+    "NEUTRAL",
+    "REBEL",
+    "EMERGENCE_LEVEL",
+    "LearnerConstants",
+    "LearnerState",
+    "constants",
+    "awareness_schedule",
+    "perceive",
+    "increment",
+    "planted_belief",
+    "persona",
+    "initial_state",
+    "read_batch",
+    "read_corpus",
+    "final_log_odds",
+    "uplift",
+    "evidence",
+]
+
+ALIGNED, NEUTRAL, REBEL = 0, 1, 2
+PERSONAS = ("aligned", "neutral", "rebel")
+
+#: Emergence is the first document at which P(deceptive) >= 0.9 (MODEL.md), i.e.
+#: the log-odds reach log 9.
+EMERGENCE_LEVEL = float(np.log(9.0))
+
+
+class LearnerConstants(NamedTuple):
+    """The learner's fixed quantities, precomputed once per parameter set.
+
+    Each field is a float or an array broadcastable against the learner axis.
+    """
+
+    detectability: float
+    log_cited_ratio: float  # log(q_p / q_r)
+    log_uncited_ratio: float  # log((1 - q_p) / (1 - q_r))
+    log_deceptive_rate: float  # log pi_D
+    log1m_deceptive_rate: float  # log(1 - pi_D)
+    log_candid_rate: float  # log epsilon
+    log1m_candid_rate: float  # log(1 - epsilon)
+    deceptive_rate: float
+    candid_rate: float
+    log_control_ratio: float  # log kappa
+    log_disclosure_ratio: float  # log beta
+    norm_weight: float
+    prior_log_odds: float  # logit pi_0
+    real_positive_rate: float  # g
+    retrospection: float  # r
+
+
+def _log(x: float) -> float:
+    with np.errstate(divide="ignore"):
+        return float(np.log(x))
+
+
+def _log1m(x: float) -> float:
+    with np.errstate(divide="ignore"):
+        return float(np.log1p(-x))
+
+
+def constants(params: Params, real_cited_rate: float) -> LearnerConstants:
+    """Precompute the learner's constants from a parameter set and the corpus's q_r.
+
+    ``real_cited_rate`` must lie strictly inside (0, 1); a corpus supplies it through
+    :meth:`sim.corpus.Corpus.learner_real_cited_rate`.
+    """
+    q_r = float(real_cited_rate)
+    if not 0.0 < q_r < 1.0:
+        raise ValueError(f"real_cited_rate = {q_r!r} is not allowed: allowed is (0, 1)")
+    q_p = params.believed_planted_cited_rate
+    return LearnerConstants(
+        detectability=params.synthetic_detectability,
+        log_cited_ratio=float(np.log(q_p) - np.log(q_r)),
+        log_uncited_ratio=float(np.log1p(-q_p) - np.log1p(-q_r)),
+        log_deceptive_rate=_log(params.deceptive_plant_rate),
+        log1m_deceptive_rate=_log1m(params.deceptive_plant_rate),
+        log_candid_rate=_log(params.candid_plant_rate),
+        log1m_candid_rate=_log1m(params.candid_plant_rate),
+        deceptive_rate=params.deceptive_plant_rate,
+        candid_rate=params.candid_plant_rate,
+        log_control_ratio=float(np.log(params.control_likelihood_ratio)),
+        log_disclosure_ratio=float(np.log(params.disclosure_likelihood_ratio)),
+        norm_weight=params.norm_weight,
+        prior_log_odds=float(logit(params.prior_deceptive)),
+        real_positive_rate=params.real_positive_rate,
+        retrospection=params.retrospection,
+    )
+
+
+# ---------------------------------------------------------------------------------
+# Scalar update rules (compiled with numba). Every driver goes through these.
+# ---------------------------------------------------------------------------------
+_JIT = dict(nogil=True, cache=True, error_model="numpy")
+
+# The running product of likelihood ratios within a batch is folded into a log-sum
+# whenever it leaves [1/_FOLD, _FOLD]; a document whose ratio lies outside
+# [1/_FACTOR, _FACTOR] is taken in log space. A product of two in-range numbers
+# stays within 1e+-250, so nothing can overflow or underflow.
+_FOLD = 1e150
+_FACTOR = 1e100
+
+
+@njit(inline="always", **_JIT)
+def _log_lr(style_noise, planted_shift, cite_log_ratio, s, detectability):
+    """log Lambda for one document and one learner.
+
+    The learner perceives the style ``x' = s d [planted] + z`` and scores it as an
+    ideal observer of a shift ``m = s d``, ``m x' - m^2/2 = m z + m^2 ([planted] - 1/2)``
+    (``planted_shift`` is ``[planted] - 1/2``), and adds the tempered citation term
+    ``s log(q_p/q_r)`` or ``s log((1-q_p)/(1-q_r))`` (``cite_log_ratio``).
+    """
+    shift = s * detectability
+    return shift * style_noise + shift * shift * planted_shift + s * cite_log_ratio
+
+
+@njit(inline="always", **_JIT)
+def _ratio_and_belief(log_lr, deceptive_rate, candid_rate, pi_hat):
+    """The evidence ratio and the belief that one undisclosed document is planted.
+
+    ratio = (pi_D Lambda + 1 - pi_D) / (epsilon Lambda + 1 - epsilon), and
+    p_hat = pi_hat Lambda / (pi_hat Lambda + 1 - pi_hat). One exponential,
+    ``e = exp(-|log Lambda|)``, serves both: for log Lambda > 0 numerator and
+    denominator are divided by Lambda. Written without data-dependent branches (the
+    choices compile to selects), as this is the innermost loop of every run.
+    """
+    high = log_lr > 0.0
+    e = math.exp(-abs(log_lr))
+    num_w = deceptive_rate if high else 1.0 - deceptive_rate
+    den_w = candid_rate if high else 1.0 - candid_rate
+    ratio = (num_w + (1.0 - num_w) * e) / (den_w + (1.0 - den_w) * e)
+    belief_w = pi_hat if high else 1.0 - pi_hat
+    belief_top = pi_hat if high else pi_hat * e
+    belief_den = belief_w + (1.0 - belief_w) * e
+    belief = belief_top / belief_den if belief_den > 0.0 else (0.0 if high else 1.0)
+    return ratio, belief
+
+
+@njit(inline="always", **_JIT)
+def _log_mix(p, log_lr):
+    """log(p Lambda + 1 - p) in log space (the slow, exact path)."""
+    if p == 0.0:
+        return 0.0
+    if p == 1.0:
+        return log_lr
+    a = math.log(p) + log_lr
+    c = math.log1p(-p)
+    hi = max(a, c)
+    return hi + math.log1p(math.exp(min(a, c) - hi))
+
+
+@njit(inline="always", **_JIT)
+def _log_evidence(log_lr, deceptive_rate, candid_rate):
+    """Delta = log[(pi_D Lambda + 1 - pi_D) / (epsilon Lambda + 1 - epsilon)], exactly."""
+    ratio = _ratio_and_belief(log_lr, deceptive_rate, candid_rate, 0.0)[0]
+    if 1.0 / _FACTOR < ratio < _FACTOR:
+        return math.log(ratio)
+    return _log_mix(deceptive_rate, log_lr) - _log_mix(candid_rate, log_lr)
+
+
+@njit(inline="always", **_JIT)
+def _expected_plant_rate(log_odds, deceptive_rate, candid_rate):
+    """pi_hat = P(D) pi_D + (1 - P(D)) epsilon, with P(D) = expit(log_odds)."""
+    if log_odds >= 0.0:
+        p_d = 1.0 / (1.0 + math.exp(-log_odds))
+    else:
+        e = math.exp(log_odds)
+        p_d = e / (1.0 + e)
+    return p_d * deceptive_rate + (1.0 - p_d) * candid_rate
+
+
+@njit(inline="always", **_JIT)
+def _accumulate(product, log_sum, factor, log_lr, deceptive_rate, candid_rate, extra_log):
+    """Multiply a running ratio by one document's factor, folding into log_sum as needed."""
+    if 1.0 / _FACTOR < factor < _FACTOR:
+        product *= factor
+    else:  # an extreme document: take its evidence in log space
+        log_sum += _log_evidence(log_lr, deceptive_rate, candid_rate) + extra_log
+    if not (1.0 / _FOLD < product < _FOLD):
+        log_sum += math.log(product)
+        product = 1.0
+    return product, log_sum
+
+
+@njit(**_JIT)
+def _read_documents(
+    log_odds, retro_log_odds, a, b, believed, emergence, read,
+    s, s_final, separate_retro,
+    style_noise, planted_shift, cite_log_ratio, disclosed, positive, control, start, stop,
+    detectability, deceptive_rate, candid_rate, log_control_ratio, log_disclosure_ratio, norm_weight,
+):
+    """One learner reads documents ``start:stop`` (one batch): the whole update.
+
+    pi_hat is taken at the batch start. The log-odds move document by document:
+    they are kept as ``log_odds + log_sum + log(product)``, the product of the
+    documents' likelihood ratios (one logarithm per batch instead of one per
+    document), and the emergence test ``log-odds >= log 9`` is the equivalent
+    ``product >= exp(log 9 - log_odds - log_sum)``. The self-model adds each
+    document's weight 1 - p_hat to a (shows AI behaving well) or b. With
+    ``separate_retro`` the evidence is also taken at the final awareness
+    (retrospection); otherwise the retrospective sum moves with the as-read one.
+    """
+    pi_hat = _expected_plant_rate(log_odds, deceptive_rate, candid_rate)
+    control_factor = math.exp(s * log_control_ratio)
+    disclosure_factor = math.exp(s * log_disclosure_ratio)
+    control_final = math.exp(s_final * log_control_ratio)
+    disclosure_final = math.exp(s_final * log_disclosure_ratio)
+    product, log_sum = 1.0, 0.0
+    product_final, log_sum_final = 1.0, 0.0
+    target = math.exp(EMERGENCE_LEVEL - log_odds)
+    target_log_sum = 0.0
+    for i in range(start, stop):
+        if disclosed[i]:
+            product, log_sum = _accumulate(product, log_sum, disclosure_factor, 0.0, 0.0, 0.0,
+                                           s * log_disclosure_ratio)
+            if separate_retro:
+                product_final, log_sum_final = _accumulate(product_final, log_sum_final, disclosure_final,
+                                                           0.0, 0.0, 0.0, s_final * log_disclosure_ratio)
+            a += norm_weight
+        else:
+            lr = _log_lr(style_noise[i], planted_shift[i], cite_log_ratio[i], s, detectability)
+            ratio, belief = _ratio_and_belief(lr, deceptive_rate, candid_rate, pi_hat)
+            is_control = control[i]
+            factor = ratio * (control_factor if is_control else 1.0)
+            product, log_sum = _accumulate(product, log_sum, factor, lr, deceptive_rate, candid_rate,
+                                           s * log_control_ratio if is_control else 0.0)
+            if separate_retro:
+                lr_f = _log_lr(style_noise[i], planted_shift[i], cite_log_ratio[i], s_final, detectability)
+                ratio_f = _ratio_and_belief(lr_f, deceptive_rate, candid_rate, pi_hat)[0]
+                product_final, log_sum_final = _accumulate(
+                    product_final, log_sum_final, ratio_f * (control_final if is_control else 1.0),
+                    lr_f, deceptive_rate, candid_rate, s_final * log_control_ratio if is_control else 0.0)
+            believed += belief
+            weight = 1.0 - belief
+            good = positive[i]
+            a += weight if good else 0.0
+            b += 0.0 if good else weight
+        if log_sum != target_log_sum:  # rare: the product was folded into log_sum
+            target = math.exp(EMERGENCE_LEVEL - log_odds - log_sum)
+            target_log_sum = log_sum
+        if emergence != emergence and product >= target:
+            emergence = float(read + (i - start) + 1)
+    step = log_sum + math.log(product)
+    if separate_retro:
+        retro_log_odds += log_sum_final + math.log(product_final)
+    else:
+        retro_log_odds += step
+    return log_odds + step, retro_log_odds, a, b, believed, emergence, read + (stop - start)
+
+
+@njit(**_JIT)
+def _read_batch_kernel(log_odds, retro, a, b, believed, emergence, read, awareness, final_awareness,
+                       retrospection, style_noise, planted_shift, cite_log_ratio, disclosed, positive, control,
+                       detectability, deceptive_rate, candid_rate, log_control_ratio, log_disclosure_ratio,
+                       norm_weight):
+    n = style_noise.size
+    for j in range(log_odds.size):
+        separate = retrospection > 0.0 and awareness[j] != final_awareness[j]
+        (log_odds[j], retro[j], a[j], b[j], believed[j], emergence[j], read[j]) = _read_documents(
+            log_odds[j], retro[j], a[j], b[j], believed[j], emergence[j], read[j],
+            awareness[j], final_awareness[j], separate,
+            style_noise, planted_shift, cite_log_ratio, disclosed, positive, control, 0, n,
+            detectability, deceptive_rate, candid_rate, log_control_ratio, log_disclosure_ratio, norm_weight,
+        )
+
+
+@njit(**_JIT)
+def _read_corpus_kernel(log_odds, retro, a, b, believed, emergence, read, schedule, final_awareness,
+                        retrospection, batch_size, style_noise, planted_shift, cite_log_ratio, disclosed,
+                        positive, control, detectability, deceptive_rate, candid_rate, log_control_ratio,
+                        log_disclosure_ratio, norm_weight):
+    n = style_noise.size
+    for j in range(log_odds.size):
+        state = (log_odds[j], retro[j], a[j], b[j], believed[j], emergence[j], read[j])
+        for t in range(schedule.shape[1]):
+            start = t * batch_size
+            stop = min(n, start + batch_size)
+            separate = retrospection > 0.0 and schedule[j, t] != final_awareness[j]
+            state = _read_documents(
+                state[0], state[1], state[2], state[3], state[4], state[5], state[6],
+                schedule[j, t], final_awareness[j], separate,
+                style_noise, planted_shift, cite_log_ratio, disclosed, positive, control, start, stop,
+                detectability, deceptive_rate, candid_rate, log_control_ratio, log_disclosure_ratio,
+                norm_weight,
+            )
+        (log_odds[j], retro[j], a[j], b[j], believed[j], emergence[j], read[j]) = state
+
+
+@vectorize(cache=True)
+def _log_lr_ufunc(style_noise, planted_shift, cite_log_ratio, s, detectability):
+    return _log_lr(style_noise, planted_shift, cite_log_ratio, s, detectability)
+
+
+@vectorize(cache=True)
+def evidence(log_lr, deceptive_rate, candid_rate):
+    """Delta of an undisclosed document from its log Lambda (a numpy ufunc):
+    ``log[(pi_D Lambda + 1 - pi_D) / (epsilon Lambda + 1 - epsilon)]``."""
+    return _log_evidence(log_lr, deceptive_rate, candid_rate)
+
+
+@vectorize(cache=True)
+def _belief_ufunc(log_lr, pi_hat):
+    return _ratio_and_belief(log_lr, 0.0, 0.0, pi_hat)[1]
+
+
+@vectorize(cache=True)
+def _expected_plant_rate_ufunc(log_odds, deceptive_rate, candid_rate):
+    return _expected_plant_rate(log_odds, deceptive_rate, candid_rate)
+
+
+def awareness_schedule(
+    final_awareness: np.ndarray,
+    n_batches: int,
+    params: Params,
+) -> np.ndarray:
+    """Awareness of each learner at each batch, shape (learners, batches).
+
+    With ``sa_start`` unset awareness is constant. Otherwise it rises (or falls)
+    from ``sa_start`` at the first batch to the learner's final awareness at the
+    last, linearly or along a logistic curve of steepness ``schedule_steepness``
+    centred half-way, rescaled to hit both ends exactly.
+
+    >>> from sim import Params
+    >>> p = Params(sa_start=0.0, awareness_schedule="linear")
+    >>> awareness_schedule(np.array([1.0]), 5, p).round(2).tolist()
+    [[0.0, 0.25, 0.5, 0.75, 1.0]]
+    """
+    final = np.asarray(final_awareness, dtype=float).reshape(-1, 1)
+    if params.sa_start is None or params.awareness_schedule == "constant":
+        return np.broadcast_to(final, (final.shape[0], n_batches)).copy()
+    x = np.arange(n_batches) / (n_batches - 1) if n_batches > 1 else np.ones(1)
+    if params.awareness_schedule == "logistic":
+        # (expit(k(x - 1/2)) - expit(-k/2)) / (expit(k/2) - expit(-k/2)), written with
+        # tanh so that it has no cancellation, even for a vanishing steepness k
+        # (as k -> 0 the curve tends to the line, which it equals to 1e-13 below k = 1e-6)
+        k = params.schedule_steepness
+        if k > 1e-6:
+            half = np.tanh(k / 4)
+            x = (np.tanh(k * (x - 0.5) / 2) + half) / (2 * half)
+    start = params.sa_start
+    x = x[None, :]
+    return np.clip(start * (1.0 - x) + final * x, 0.0, 1.0)  # exact at both ends
+
+
+def perceive(
+    batch: CorpusBatch,
+    awareness: np.ndarray,
+    k: LearnerConstants,
+) -> np.ndarray:
+    """Log of the perceived likelihood ratio planted : real, ``log Lambda_i``.
+
+    Style: the learner perceives ``x' = s d [planted] + z`` and scores it as an
+    ideal observer of a shift ``m = s d`` would, ``lambda_style = m x' - m^2 / 2``.
+    Citations: a tempered likelihood, ``s log(q_p / q_r)`` if cited,
+    ``s log((1 - q_p)/(1 - q_r))`` if not.
+
+    Parameters
+    ----------
+    batch : CorpusBatch
+        Cue arrays of shape (documents,), shared by all learners.
+    awareness : ndarray, shape (learners,)
+    k : LearnerConstants
+
+    Returns
+    -------
+    ndarray, shape (learners, documents)
+    """
+    s = np.asarray(awareness, dtype=float).reshape(-1, 1)
+    style_noise, planted_shift, cite_log_ratio = _cue_args(batch, k)[:3]
+    return _log_lr_ufunc(style_noise, planted_shift, cite_log_ratio, s, k.detectability)
+
+
+def increment(
+    log_lr: np.ndarray,
+    batch: CorpusBatch,
+    awareness: np.ndarray,
+    k: LearnerConstants,
+) -> np.ndarray:
+    """Evidence each document gives about the makers, Delta_i (log-odds D : C).
+
+    Undisclosed document: ``log[(pi_D Lambda + 1 - pi_D) / (epsilon Lambda + 1 - epsilon)]``
+    (the document is planted with probability pi_D under D and epsilon under C, and
+    Lambda is how much likelier its cues are if planted), plus ``s log kappa`` for
+    control discourse. Disclosed document: ``s log beta``.
+
+    Returns an array of shape (learners, documents).
+    """
+    s = np.asarray(awareness, dtype=float).reshape(-1, 1)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        mixture = evidence(log_lr, k.deceptive_rate, k.candid_rate)
+    undisclosed = mixture + (s * k.log_control_ratio) * np.asarray(batch.control, dtype=bool)
+    return np.where(np.asarray(batch.disclosed, dtype=bool), s * k.log_disclosure_ratio, undisclosed)
+
+
+def planted_belief(log_odds: np.ndarray, log_lr: np.ndarray, batch: CorpusBatch, k: LearnerConstants) -> np.ndarray:
+    """Belief that each document is planted, p_hat_i (0 for a disclosed document).
+
+    ``pi_hat = P(D) pi_D + (1 - P(D)) epsilon`` is the expected planting rate at the
+    batch start; ``p_hat_i = pi_hat Lambda_i / (pi_hat Lambda_i + 1 - pi_hat)``.
+    """
+    pi_hat = _expected_plant_rate_ufunc(np.asarray(log_odds, dtype=float), k.deceptive_rate, k.candid_rate)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        p_hat = _belief_ufunc(log_lr, pi_hat.reshape(-1, 1))
+    return np.where(np.asarray(batch.disclosed, dtype=bool), 0.0, p_hat)
+
+
+def uplift(a: np.ndarray, b: np.ndarray, real_positive_rate: float) -> np.ndarray:
+    """Alignment uplift U = a / (a + b) - g of the Beta(a, b) self-model."""
+    return a / (a + b) - real_positive_rate
+
+
+def persona(p_deceptive: np.ndarray, uplift_value: np.ndarray) -> np.ndarray:
+    """Persona code: REBEL if P(D) >= 1/2, else ALIGNED if U > 0, else NEUTRAL.
+
+    The readout is fixed by MODEL.md; what moves a learner across it is only the
+    evidence it has read.
+    """
+    p = np.asarray(p_deceptive)
+    u = np.asarray(uplift_value)
+    return np.where(p >= 0.5, REBEL, np.where(u > 0.0, ALIGNED, NEUTRAL)).astype(np.int8)
+
+
+@dataclass(frozen=True)
+class LearnerState:
+    """State of a family of learners; every field has shape (learners,).
+
+    Attributes
+    ----------
+    log_odds : log P(D)/P(C) as read (each document weighed at its reading awareness)
+    retro_log_odds : the same sum re-weighed at the final awareness (for retrospection)
+    a, b : Beta self-model counts ("AIs like me behave well / badly")
+    believed_planted_sum : sum of p_hat over the documents read
+    documents_read : documents read so far (int)
+    emergence_document : first document at which P(D) >= 0.9 (NaN until then)
+    awareness : awareness during the last batch read
+    """
+
+    log_odds: np.ndarray
+    retro_log_odds: np.ndarray
+    a: np.ndarray
+    b: np.ndarray
+    believed_planted_sum: np.ndarray
+    documents_read: np.ndarray
+    emergence_document: np.ndarray
+    awareness: np.ndarray
+
+    @property
+    def p_deceptive(self) -> np.ndarray:
+        return expit(self.log_odds)
+
+    @property
+    def believed_planted_share(self) -> np.ndarray:
+        """mean(p_hat) over the documents read (0 before any)."""
+        return self.believed_planted_sum / np.maximum(self.documents_read, 1)
+
+
+def initial_state(n_learners: int, k: LearnerConstants, awareness: np.ndarray | None = None) -> LearnerState:
+    """Learners before reading: log-odds logit(pi_0), self-model Beta(1, 1)."""
+    full = lambda v: np.full(n_learners, v, dtype=float)  # noqa: E731
+    return LearnerState(
+        log_odds=full(k.prior_log_odds),
+        retro_log_odds=full(k.prior_log_odds),
+        a=full(1.0),
+        b=full(1.0),
+        believed_planted_sum=full(0.0),
+        documents_read=np.zeros(n_learners, dtype=np.int64),
+        emergence_document=full(np.nan),
+        awareness=full(0.0) if awareness is None else np.asarray(awareness, dtype=float).copy(),
+    )
+
+
+def _constants_args(k: LearnerConstants) -> tuple:
+    return (k.detectability, k.deceptive_rate, k.candid_rate, k.log_control_ratio, k.log_disclosure_ratio,
+            k.norm_weight)
+
+
+def _cue_args(cues: CorpusBatch, k: LearnerConstants) -> tuple:
+    """The cue arrays as the compiled update reads them: style noise, [planted] - 1/2,
+    the citation log-ratio of each document, and the flags."""
+    planted = np.asarray(cues.planted, dtype=np.bool_)
+    return (
+        np.ascontiguousarray(cues.style_noise, dtype=np.float64),
+        planted.astype(np.float64) - 0.5,
+        np.where(np.asarray(cues.cited, dtype=np.bool_), k.log_cited_ratio, k.log_uncited_ratio),
+        np.ascontiguousarray(cues.disclosed, dtype=np.bool_),
+        np.ascontiguousarray(cues.positive, dtype=np.bool_),
+        np.ascontiguousarray(cues.control, dtype=np.bool_),
+    )
+
+
+def _state_arrays(state: LearnerState) -> list[np.ndarray]:
+    return [
+        np.array(state.log_odds, dtype=np.float64),
+        np.array(state.retro_log_odds, dtype=np.float64),
+        np.array(state.a, dtype=np.float64),
+        np.array(state.b, dtype=np.float64),
+        np.array(state.believed_planted_sum, dtype=np.float64),
+        np.array(state.emergence_document, dtype=np.float64),
+        np.array(state.documents_read, dtype=np.int64),
+    ]
+
+
+def _state_from(arrays: list[np.ndarray], awareness: np.ndarray) -> LearnerState:
+    return LearnerState(
+        log_odds=arrays[0],
+        retro_log_odds=arrays[1],
+        a=arrays[2],
+        b=arrays[3],
+        believed_planted_sum=arrays[4],
+        emergence_document=arrays[5],
+        documents_read=arrays[6],
+        awareness=np.array(awareness, dtype=np.float64),
+    )
+
+
+def read_batch(
+    state: LearnerState,
+    batch: CorpusBatch,
+    awareness: np.ndarray,
+    final_awareness: np.ndarray,
+    k: LearnerConstants,
+) -> LearnerState:
+    """Advance every learner by one batch of documents.
+
+    The self-model's expected planting rate is taken at the batch start; the
+    log-odds are updated document by document (for the emergence time).
+
+    Parameters
+    ----------
+    state : LearnerState
+    batch : CorpusBatch
+        The batch's cues, arrays of shape (documents,).
+    awareness : ndarray, shape (learners,)
+        Awareness during this batch.
+    final_awareness : ndarray, shape (learners,)
+        Awareness at the end of training (for retrospection; pass ``awareness``
+        when it is constant).
+    k : LearnerConstants
+    """
+    awareness = np.ascontiguousarray(awareness, dtype=np.float64).reshape(-1)
+    final_awareness = np.ascontiguousarray(final_awareness, dtype=np.float64).reshape(-1)
+    arrays = _state_arrays(state)
+    _read_batch_kernel(*arrays, awareness, final_awareness, k.retrospection, *_cue_args(batch, k),
+                       *_constants_args(k))
+    return _state_from(arrays, awareness)
+
+
+def read_corpus(
+    state: LearnerState,
+    cues: CorpusBatch,
+    schedule: np.ndarray,
+    final_awareness: np.ndarray,
+    batch_size: int,
+    k: LearnerConstants,
+) -> LearnerState:
+    """Every learner reads a whole corpus, batch after batch, in one compiled call.
+
+    Exactly the arithmetic of calling :func:`read_batch` on each batch in turn (the
+    same compiled function reads the documents), without the per-batch snapshots:
+    the fast path of sweeps.
+
+    Parameters
+    ----------
+    state : LearnerState
+    cues : CorpusBatch
+        All cues in reading order (:meth:`sim.corpus.Corpus.in_reading_order`).
+    schedule : ndarray, shape (learners, batches)
+        Awareness at each batch (:func:`awareness_schedule`).
+    final_awareness : ndarray, shape (learners,)
+    batch_size : int
+    k : LearnerConstants
+    """
+    schedule = np.ascontiguousarray(schedule, dtype=np.float64)
+    final_awareness = np.ascontiguousarray(final_awareness, dtype=np.float64).reshape(-1)
+    arrays = _state_arrays(state)
+    _read_corpus_kernel(*arrays, schedule, final_awareness, k.retrospection, int(batch_size),
+                        *_cue_args(cues, k), *_constants_args(k))
+    return _state_from(arrays, schedule[:, -1])
+
+
+def final_log_odds(state: LearnerState, k: LearnerConstants) -> np.ndarray:
+    """The log-odds after training, with retrospection r:
+    ``logit(pi_0) + sum_i [(1 - r) Delta_i(s at reading) + r Delta_i(s final)]``."""
+    r = k.retrospection
+    if r == 0:
+        return state.log_odds
+    return (1.0 - r) * state.log_odds + r * state.retro_log_odds

@@ -1,0 +1,437 @@
+"""The model's parameters, declared once.
+
+Every parameter of the reference model (``shared/MODEL.md``, table "Defaults") is
+declared here exactly once: its name, type, default, bounds and meaning. That single
+declaration validates user input (:class:`Params`), fills the command-line help,
+names the output columns and documents itself (:func:`parameter_table`).
+
+Examples
+--------
+>>> from sim import Params
+>>> p = Params(planted_fraction=0.25)
+>>> p.planted_fraction, p.n_documents
+(0.25, 10000)
+>>> Params(planted_fraction=1.5)
+Traceback (most recent call last):
+...
+sim.params.ParameterError: planted_fraction = 1.5 is out of bounds: allowed is a number in [0, 1]
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+__all__ = ["Parameter", "PARAMETERS", "Params", "ParameterError", "parameter_table", "check_awareness"]
+
+
+class ParameterError(ValueError):
+    """A parameter, a scenario file or a command-line value is not allowed.
+
+    The message is one line that names the parameter (or file) and what is allowed.
+    """
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """One declared parameter of the model.
+
+    Attributes
+    ----------
+    name : str
+        The name users write (in TOML files, ``--set``, the Python API, output columns).
+    kind : type
+        ``int``, ``float`` or ``str``.
+    default : Any
+        The reference configuration's value (``None`` where it is derived, see meaning).
+    symbol : str
+        The symbol in ``shared/MODEL.md`` and ``docs/model.md``.
+    meaning : str
+        One sentence, shown in ``--help``.
+    low, high : float, optional
+        Bounds (numbers only).
+    low_open, high_open : bool
+        Whether a bound is excluded (for quantities that enter a logarithm).
+    choices : tuple of str, optional
+        Allowed values of a ``str`` parameter.
+    optional : bool
+        Whether ``None`` is allowed (a derived default).
+    """
+
+    name: str
+    kind: type
+    default: Any
+    symbol: str
+    meaning: str
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+    choices: tuple[str, ...] | None = None
+    optional: bool = False
+
+    def allowed(self) -> str:
+        """Say in words which values are allowed."""
+        if self.choices is not None:
+            return "one of " + ", ".join(self.choices)
+        what = "a whole number" if self.kind is int else "a number"
+        left = "(" if self.low_open else "["
+        right = ")" if self.high_open else "]"
+        lo = _fmt(self.low) if self.low is not None else "-inf"
+        hi = _fmt(self.high) if self.high is not None else "inf"
+        text = f"{what} in {left}{lo}, {hi}{right}"
+        if self.optional:
+            text += " (or leave it out)"
+        return text
+
+    def validate(self, value: Any) -> Any:
+        """Return ``value`` converted to this parameter's type, or raise ParameterError."""
+        if value is None:
+            if self.optional:
+                return None
+            raise ParameterError(f"{self.name} must be set: allowed is {self.allowed()}")
+        if self.kind is str:
+            if not isinstance(value, str) or value not in (self.choices or ()):
+                raise ParameterError(
+                    f"{self.name} = {value!r} is not allowed: allowed is {self.allowed()}"
+                )
+            return value
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            # numpy scalars are accepted through their Python value
+            try:
+                import numpy as np
+
+                if isinstance(value, np.generic) and not isinstance(value, np.bool_):
+                    return self.validate(value.item())
+            except ImportError:  # pragma: no cover
+                pass
+            raise ParameterError(
+                f"{self.name} = {value!r} has the wrong type: allowed is {self.allowed()}"
+            )
+        if self.kind is int:
+            if isinstance(value, float):
+                if not math.isfinite(value) or value != int(value):
+                    raise ParameterError(
+                        f"{self.name} = {value!r} is not a whole number: allowed is {self.allowed()}"
+                    )
+                value = int(value)
+        else:
+            value = float(value)
+            if math.isnan(value):
+                raise ParameterError(f"{self.name} is NaN: allowed is {self.allowed()}")
+        out_low = self.low is not None and (
+            value < self.low or (self.low_open and value == self.low)
+        )
+        out_high = self.high is not None and (
+            value > self.high or (self.high_open and value == self.high)
+        )
+        if out_low or out_high:
+            raise ParameterError(
+                f"{self.name} = {_fmt(value)} is out of bounds: allowed is {self.allowed()}"
+            )
+        return value
+
+    def parse(self, text: str) -> Any:
+        """Parse a command-line string (``--set NAME=VALUE``) into a valid value."""
+        text = text.strip()
+        if self.optional and text.lower() in ("", "none"):
+            return None
+        if self.kind is str:
+            return self.validate(text)
+        try:
+            number = float(text)
+        except ValueError:
+            raise ParameterError(
+                f"{self.name} = {text!r} is not a number: allowed is {self.allowed()}"
+            ) from None
+        return self.validate(number)
+
+
+def _fmt(x: float) -> str:
+    if isinstance(x, float) and x.is_integer() and abs(x) < 1e15:
+        return str(int(x))
+    return f"{x:g}"
+
+
+def _p(name, kind, default, symbol, meaning, **bounds) -> Parameter:
+    return Parameter(name, kind, default, symbol, meaning, **bounds)
+
+
+#: The parameters of the reference model, in the order of MODEL.md's defaults table.
+PARAMETERS: tuple[Parameter, ...] = (
+    _p("n_documents", int, 10000, "N",
+       "Documents about AI and its makers in the corpus (the rest of pretraining is abstracted away).",
+       low=1, high=10_000_000),
+    _p("batch_size", int, 100, "B",
+       "Documents read per batch; the self-model's belief about planting is refreshed at each batch start.",
+       low=1, high=10_000_000),
+    _p("planted_fraction", float, 0.15, "rho",
+       "Share of documents the lab plants undisclosed (synthetic demonstrations of AI behaving well).",
+       low=0.0, high=1.0),
+    _p("disclosed_fraction", float, 0.0, "eta",
+       "Share of documents the lab publishes labelled as its own (norms and principles, no claim about the world).",
+       low=0.0, high=1.0),
+    _p("real_positive_rate", float, 0.5, "g",
+       "Probability that a real document shows AI behaving well.",
+       low=0.0, high=1.0),
+    _p("control_discourse_fraction", float, 0.1, "c",
+       "Share of real documents that are AI-control discourse.",
+       low=0.0, high=1.0),
+    _p("control_likelihood_ratio", float, 1.0, "kappa",
+       "How much more likely control discourse is under deceptive makers ('they watch AIs because they mistrust them').",
+       low=0.0, high=1e6, low_open=True),
+    _p("synthetic_detectability", float, 2.5, "d",
+       "Shift of the synthetic-style signature of planted documents, in standard deviations of real style.",
+       low=0.0, high=100.0),
+    _p("citations_per_document", int, 3, "m",
+       "Citations each real or planted document makes (real: preferential attachment to earlier real documents).",
+       low=0, high=1000),
+    _p("believed_planted_cited_rate", float, 0.02, "q_p",
+       "What the learner believes the cited share of planted documents to be.",
+       low=0.0, high=1.0, low_open=True, high_open=True),
+    _p("prior_deceptive", float, 0.05, "pi_0",
+       "The learner's prior probability that its makers are deceptive.",
+       low=0.0, high=1.0, low_open=True, high_open=True),
+    _p("candid_plant_rate", float, 0.01, "epsilon",
+       "Rate at which candid makers plant undisclosed documents (learner's hypothesis C).",
+       low=0.0, high=1.0),
+    _p("deceptive_plant_rate", float, 0.30, "pi_D",
+       "Rate at which deceptive makers plant undisclosed documents (learner's hypothesis D).",
+       low=0.0, high=1.0),
+    _p("disclosure_likelihood_ratio", float, 0.25, "beta",
+       "Likelihood ratio D : C of a disclosed document (candid makers say what they wrote).",
+       low=0.0, high=1e6, low_open=True),
+    _p("norm_weight", float, 1.0, "w",
+       "Weight a disclosed document adds to the self-model's 'AIs like me behave well' count.",
+       low=0.0, high=1e6),
+    _p("situational_awareness", float, 0.5, "s",
+       "The learner's situational awareness at the end of training (0: sees no cue, 1: ideal observer).",
+       low=0.0, high=1.0),
+    _p("sa_start", float, None, "s_0",
+       "Awareness at the start of training; unset means constant awareness (the final value throughout).",
+       low=0.0, high=1.0, optional=True),
+    _p("awareness_schedule", str, "constant", "",
+       "How awareness rises from sa_start to its final value over the batches.",
+       choices=("constant", "linear", "logistic")),
+    _p("schedule_steepness", float, 10.0, "k",
+       "Steepness of the logistic awareness schedule (its midpoint is half-way through training).",
+       low=0.0, high=1000.0, low_open=True),
+    _p("retrospection", float, 0.0, "r",
+       "Share of the final log-odds recomputed at the final awareness (the learner re-reads its memory).",
+       low=0.0, high=1.0),
+)
+
+_BY_NAME: dict[str, Parameter] = {p.name: p for p in PARAMETERS}
+
+#: Tables a scenario file may carry besides the parameters (each read by its own tool).
+SCENARIO_TABLES: tuple[str, ...] = ()
+
+
+def _unknown(name: str, where: str = "") -> ParameterError:
+    import difflib
+
+    close = difflib.get_close_matches(name, _BY_NAME, n=1)
+    hint = f" (did you mean {close[0]}?)" if close else ""
+    return ParameterError(
+        f"unknown parameter {name!r}{where}{hint}: allowed names are "
+        + ", ".join(_BY_NAME)
+    )
+
+
+class Params(Mapping[str, Any]):
+    """The validated parameter set of one model configuration.
+
+    Parameters
+    ----------
+    **values
+        Any of the names in :data:`PARAMETERS`; the rest take their defaults.
+
+    Raises
+    ------
+    ParameterError
+        For an unknown name, a wrong type, a value out of bounds, NaN, or shares that
+        add up to more than one. The message is one line naming the parameter.
+
+    Examples
+    --------
+    >>> p = Params(planted_fraction=0.0, disclosed_fraction=0.1)
+    >>> p.replace(situational_awareness=0.9).situational_awareness
+    0.9
+    >>> dict(p)["n_documents"]
+    10000
+    """
+
+    __slots__ = ("_values",)
+
+    def __init__(self, **values: Any) -> None:
+        for name in values:
+            if name not in _BY_NAME:
+                raise _unknown(name)
+        checked = {p.name: p.validate(values.get(p.name, p.default)) for p in PARAMETERS}
+        _check_jointly(checked)
+        object.__setattr__(self, "_values", checked)
+
+    # -- mapping and attribute access -------------------------------------------------
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._values[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("Params is immutable: use .replace(name=value)")
+
+    def __getitem__(self, name: str) -> Any:
+        return self._values[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Params) and self._values == other._values
+
+    def __hash__(self) -> int:
+        return hash(tuple(self._values.items()))
+
+    def __repr__(self) -> str:
+        changed = [
+            f"{k}={v!r}" for k, v in self._values.items() if v != _BY_NAME[k].default
+        ]
+        return f"Params({', '.join(changed)})"
+
+    def __reduce__(self):
+        return (_rebuild, (self._values,))
+
+    # -- construction -----------------------------------------------------------------
+    def replace(self, **changes: Any) -> "Params":
+        """Return a copy with some values changed (validated again)."""
+        return Params(**{**self._values, **changes})
+
+    def to_dict(self) -> dict[str, Any]:
+        """All values, by name, in declaration order."""
+        return dict(self._values)
+
+    @classmethod
+    def from_toml(cls, path: str | Path, **overrides: Any) -> "Params":
+        """Read a scenario file: a TOML file whose top-level keys are parameter names.
+
+        Tables named in :data:`SCENARIO_TABLES` are left to the tools that read them;
+        any other unknown key or table is an error naming the file and the key.
+        """
+        values = read_scenario(path)
+        return cls(**{**values, **overrides})
+
+    # -- derived quantities -----------------------------------------------------------
+    @property
+    def real_fraction(self) -> float:
+        """Share of real documents, 1 - planted_fraction - disclosed_fraction."""
+        return max(0.0, 1.0 - self.planted_fraction - self.disclosed_fraction)
+
+    @property
+    def n_batches(self) -> int:
+        """Batches of training, ceil(n_documents / batch_size)."""
+        return -(-self.n_documents // self.batch_size)
+
+
+def _rebuild(values: dict[str, Any]) -> Params:
+    return Params(**values)
+
+
+def _check_jointly(v: dict[str, Any]) -> None:
+    if v["planted_fraction"] + v["disclosed_fraction"] > 1.0 + 1e-12:
+        raise ParameterError(
+            f"planted_fraction + disclosed_fraction = "
+            f"{v['planted_fraction'] + v['disclosed_fraction']:g} exceeds 1: "
+            "allowed is a sum in [0, 1]"
+        )
+    if v["sa_start"] is None and v["awareness_schedule"] != "constant":
+        raise ParameterError(
+            f"awareness_schedule is {v['awareness_schedule']!r} but sa_start is not set: "
+            "allowed is sa_start in [0, 1] with a rising schedule, or awareness_schedule = constant"
+        )
+    if v["sa_start"] is not None and v["awareness_schedule"] == "constant":
+        raise ParameterError(
+            "sa_start is set but awareness_schedule is 'constant': "
+            "allowed is awareness_schedule = linear or logistic with sa_start, or no sa_start"
+        )
+
+
+def read_scenario(path: str | Path) -> dict[str, Any]:
+    """Read the parameter values of a scenario TOML file (validated by name only).
+
+    Raises ParameterError (naming the file) for a missing, unreadable or malformed
+    file and for unknown keys.
+    """
+    path = Path(path)
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        raise ParameterError(f"scenario file {str(path)!r} does not exist") from None
+    except IsADirectoryError:
+        raise ParameterError(f"scenario file {str(path)!r} is a folder, not a TOML file") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ParameterError(f"scenario file {str(path)!r} cannot be read: {err}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise ParameterError(f"scenario file {str(path)!r} is not valid TOML: {err}") from None
+    values = {}
+    for key, value in data.items():
+        if isinstance(value, dict):
+            if key in SCENARIO_TABLES:
+                continue  # read by the tool that owns the table
+            raise ParameterError(
+                f"unknown table [{key}] in scenario file {str(path)!r}: allowed are "
+                "top-level parameter names" + "".join(f", [{t}]" for t in SCENARIO_TABLES)
+            )
+        if key not in _BY_NAME:
+            raise _unknown(key, where=f" in scenario file {str(path)!r}")
+        values[key] = value
+    # validate here, so the error names the file
+    for key, value in values.items():
+        try:
+            _BY_NAME[key].validate(value)
+        except ParameterError as err:
+            raise ParameterError(f"{err} (in scenario file {str(path)!r})") from None
+    return values
+
+
+def parameter_table(markdown: bool = True) -> str:
+    """The declaration as a table: name, symbol, default, allowed values, meaning."""
+    rows = [("name", "symbol", "default", "allowed", "meaning")]
+    for p in PARAMETERS:
+        default = "unset" if p.default is None else str(p.default)
+        rows.append((p.name, p.symbol, default, p.allowed(), p.meaning))
+    if markdown:
+        out = ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
+        out += ["| " + " | ".join(f"`{r[0]}`" if i == 0 else c for i, c in enumerate(r)) + " |"
+                for r in rows[1:]]
+        return "\n".join(out)
+    return "\n".join("  ".join(r) for r in rows)
+
+
+def check_awareness(levels: Any) -> list[float]:
+    """Validate a list of learners' awareness levels (each like ``situational_awareness``).
+
+    >>> check_awareness([0, 0.5, 1])
+    [0.0, 0.5, 1.0]
+    """
+    import numpy as np
+
+    flat = np.asarray(levels, dtype=object).reshape(-1).tolist()
+    if not flat:
+        raise ParameterError("awareness is empty: allowed is one or more numbers in [0, 1]")
+    spec = _BY_NAME["situational_awareness"]
+    out = []
+    for value in flat:
+        try:
+            out.append(float(spec.validate(value)))
+        except ParameterError as err:
+            raise ParameterError(str(err).replace("situational_awareness", "awareness level", 1)) from None
+    return out

@@ -1,0 +1,164 @@
+"""The persona-sim command line: outputs, help, and one-line errors on bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from sim import PARAMETERS
+from sim.cli import main
+
+SMALL = ["--set", "n_documents=600", "--set", "batch_size=50"]
+
+
+def run_cli(*args: str) -> int:
+    return main(list(args))
+
+
+def test_run_writes_trajectory_summary_and_figure(tmp_path, capsys):
+    """`run` prints a table per learner and writes the CSV, the JSON and the PNG."""
+    out = tmp_path / "out"
+    code = run_cli("run", *SMALL, "--awareness", "0.1,0.9", "--seed", "4", "--out", str(out))
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "persona" in printed and "0.9" in printed and "rebel" in printed
+    assert sorted(p.name for p in out.iterdir()) == ["summary.json", "trajectory.csv", "trajectory.png"]
+    trajectory = pd.read_csv(out / "trajectory.csv")
+    assert set(trajectory["final_awareness"]) == {0.1, 0.9}
+    assert trajectory["documents_read"].max() == 600
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["seed"] == 4
+    assert summary["parameters"]["n_documents"] == 600
+    assert set(summary["parameters"]) == {p.name for p in PARAMETERS}
+    assert 0 < summary["real_cited_rate"] < 1
+    assert summary["package_version"]
+    assert [row["persona"] for row in summary["final"]] == ["aligned", "rebel"]
+    assert (out / "trajectory.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_run_is_reproducible_by_seed(tmp_path):
+    """The same command and seed write the same trajectory, byte for byte."""
+    for name in ("a", "b"):
+        assert run_cli("run", *SMALL, "--awareness", "0.7", "--seed", "9", "--out", str(tmp_path / name)) == 0
+    assert (tmp_path / "a" / "trajectory.csv").read_bytes() == (tmp_path / "b" / "trajectory.csv").read_bytes()
+
+
+def test_scenario_file_and_set_override(tmp_path):
+    """A scenario file sets parameters and --set overrides it."""
+    scenario = tmp_path / "s.toml"
+    scenario.write_text("# question\nplanted_fraction = 0.0\ndisclosed_fraction = 0.1\nn_documents = 300\n")
+    out = tmp_path / "out"
+    assert run_cli("run", str(scenario), "--set", "n_documents=400", "--out", str(out)) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["parameters"]["disclosed_fraction"] == 0.1
+    assert summary["parameters"]["n_documents"] == 400
+
+
+@pytest.mark.parametrize("name", ["no_planting", "alignment_pretraining", "constitution", "planting_with_disclosure"])
+def test_shipped_scenarios_are_valid(name):
+    """Every shipped scenario file parses, opens with its question and validates."""
+    from sim import Params
+
+    path = Path(__file__).parents[1] / "scenarios" / f"{name}.toml"
+    first = path.read_text().splitlines()[0]
+    assert first.startswith("# Question:")
+    Params.from_toml(path)
+
+
+def test_help_lists_every_parameter_with_meaning_and_default(capsys):
+    """`persona-sim --help` and `run --help` name each parameter, its default and meaning."""
+    for args in (["--help"], ["run", "--help"]):
+        with pytest.raises(SystemExit) as exit_info:
+            main(args)
+        assert exit_info.value.code == 0
+        text = capsys.readouterr().out
+        for p in PARAMETERS:
+            assert p.name in text
+            assert p.meaning.split()[0] in text
+        assert "default 0.15" in text
+
+
+BAD_INPUTS = [
+    (["--set", "planted_fractoin=0.1"], "planted_fractoin"),
+    (["--set", "planted_fraction=1.5"], "planted_fraction"),
+    (["--set", "planted_fraction=nan"], "planted_fraction"),
+    (["--set", "planted_fraction=abc"], "planted_fraction"),
+    (["--set", "planted_fraction=0.6", "--set", "disclosed_fraction=0.5"], "disclosed_fraction"),
+    (["--set", "n_documents=0"], "n_documents"),
+    (["--set", "n_documents=2.5"], "n_documents"),
+    (["--set", "batch_size=0"], "batch_size"),
+    (["--set", "prior_deceptive=0"], "prior_deceptive"),
+    (["--set", "awareness_schedule=cubic"], "awareness_schedule"),
+    (["--set", "noequals"], "NAME=VALUE"),
+    (["--awareness", "0.2,1.5"], "awareness"),
+    (["--awareness", "0.2,x"], "awareness"),
+    (["--seed", "-1"], "seed"),
+    (["--seed", "one"], "seed"),
+]
+
+
+@pytest.mark.parametrize("args,named", BAD_INPUTS)
+def test_bad_value_is_one_line_exit_2_nothing_written(tmp_path, capsys, args, named):
+    """A bad value ends with one line naming it, exit code 2, and no output folder."""
+    out = tmp_path / "out"
+    code = run_cli("run", *args, "--out", str(out))
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1 and named in err and "allowed" in err
+    assert "Traceback" not in err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    "content,named",
+    [
+        (None, "does not exist"),
+        ("planted_fraction = \n", "not valid TOML"),
+        ("plantd_fraction = 0.1\n", "plantd_fraction"),
+        ('planted_fraction = "lots"\n', "planted_fraction"),
+        ("n_documents = true\n", "n_documents"),
+        ("[sweep]\nreplicates = 3\n", "sweep"),
+    ],
+)
+def test_bad_scenario_file_is_one_line_exit_2(tmp_path, capsys, content, named):
+    """A missing or malformed scenario file is named in one line, exit 2, nothing written."""
+    path = tmp_path / "bad.toml"
+    if content is not None:
+        path.write_text(content)
+    out = tmp_path / "out"
+    code = run_cli("run", str(path), "--out", str(out))
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1 and named in err and "bad.toml" in err
+    assert not out.exists()
+
+
+def test_out_that_is_a_file_is_refused(tmp_path, capsys):
+    """--out naming an existing file is refused before anything runs."""
+    target = tmp_path / "file"
+    target.write_text("keep me")
+    assert run_cli("run", *SMALL, "--out", str(target)) == 2
+    assert "--out" in capsys.readouterr().err
+    assert target.read_text() == "keep me"
+
+
+def test_console_script_reports_errors_without_traceback(tmp_path):
+    """The installed entry point itself exits 2 with one stderr line on a bad flag value."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "sim.cli", "run", "--set", "n_documents=-5", "--out", str(tmp_path / "o")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip().count("\n") == 0 and "n_documents" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    unknown = subprocess.run(
+        [sys.executable, "-m", "sim.cli", "run", "--frobnicate"], capture_output=True, text=True, timeout=120
+    )
+    assert unknown.returncode == 2 and unknown.stderr.strip().count("\n") == 0

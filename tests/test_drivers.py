@@ -1,0 +1,154 @@
+"""The two drivers agree: the Mesa model (sim.simulate) and the batched engine (sim.engine)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from numpy.testing import assert_array_equal
+
+from sim import Params, SimulationResult, simulate
+from sim.corpus import build_corpus
+from sim.engine import FINAL_COLUMNS, TRAJECTORY_COLUMNS, final_table, run_family
+from sim.learner import PERSONAS
+
+LEVELS = [0.0, 0.2, 0.6, 0.65, 0.9, 1.0]
+
+CONFIGS = {
+    "defaults-small": Params(n_documents=2000),
+    "uneven-batches": Params(n_documents=1003, batch_size=37, planted_fraction=0.3),
+    "disclosed": Params(n_documents=1500, planted_fraction=0.2, disclosed_fraction=0.15, norm_weight=3.0),
+    "logistic-retro": Params(n_documents=1200, batch_size=50, sa_start=0.1, awareness_schedule="logistic",
+                             retrospection=0.5, control_likelihood_ratio=2.0),
+    "linear-full-retro": Params(n_documents=999, batch_size=100, sa_start=0.9, awareness_schedule="linear",
+                                retrospection=1.0, disclosed_fraction=0.05),
+    "one-batch": Params(n_documents=300, batch_size=10_000),
+}
+
+
+def _engine(params: Params, seed: int, levels):
+    run = run_family(build_corpus(params, seed), params, np.asarray(levels, dtype=float))
+    return run, final_table(run.final_awareness, run.state, run.constants, params)
+
+
+@pytest.mark.parametrize("name", sorted(CONFIGS))
+@pytest.mark.parametrize("seed", [0, 7])
+def test_mesa_model_and_engine_give_identical_final_tables(name, seed):
+    """simulate() and run_family + final_table on build_corpus(params, seed) agree bit for bit."""
+    params = CONFIGS[name]
+    result = simulate(params, LEVELS, seed=seed)
+    _, table = _engine(params, seed, LEVELS)
+    assert list(result.final.columns) == list(FINAL_COLUMNS)
+    for column in ("log_odds", "p_deceptive", "uplift", "believed_planted_share", "paranoia"):
+        assert_array_equal(result.final[column].to_numpy(), table[column].to_numpy(), err_msg=column)
+    assert_array_equal(result.final["emergence_document"].to_numpy(), table["emergence_document"].to_numpy())
+    assert result.final["persona"].tolist() == table["persona"].tolist()
+    assert result.final.equals(table)
+
+
+@pytest.mark.parametrize("name", sorted(CONFIGS))
+def test_mesa_trajectory_equals_engine_snapshots(name):
+    """The DataCollector's trajectory, pivoted by batch and learner, equals the engine's snapshots."""
+    params = CONFIGS[name]
+    result = simulate(params, LEVELS, seed=3)
+    run, _ = _engine(params, 3, LEVELS)
+    traj = result.trajectory
+    assert list(traj.columns) == list(TRAJECTORY_COLUMNS)
+    n_batches = params.n_batches
+    assert len(run.snapshots) == n_batches + 1
+    assert len(traj) == (n_batches + 1) * len(LEVELS)
+    for column in ("documents_read", "situational_awareness", "log_odds", "p_deceptive", "uplift",
+                   "believed_planted_share"):
+        pivot = traj.pivot(index="batch", columns="learner", values=column)
+        assert_array_equal(pivot.index.to_numpy(), np.arange(n_batches + 1))
+        assert_array_equal(pivot.to_numpy(), np.stack([snap[column] for snap in run.snapshots]), err_msg=column)
+    personas = traj.pivot(index="batch", columns="learner", values="persona").to_numpy()
+    codes = np.stack([snap["persona"] for snap in run.snapshots])
+    assert (personas == np.array(PERSONAS, dtype=object)[codes]).all()
+    final_aw = traj.pivot(index="batch", columns="learner", values="final_awareness").to_numpy()
+    assert_array_equal(final_aw, np.broadcast_to(np.asarray(LEVELS), final_aw.shape))
+
+
+def test_trajectory_starts_before_reading_and_ends_with_the_corpus():
+    """Batch 0 is the prior state; the last batch has read every document."""
+    params = CONFIGS["uneven-batches"]
+    traj = simulate(params, [0.3, 0.8], seed=1).trajectory
+    first = traj[traj.batch == 0]
+    last = traj[traj.batch == params.n_batches]
+    assert (first.documents_read == 0).all()
+    assert np.allclose(first.log_odds, np.log(0.05 / 0.95))
+    assert (first.uplift == 0.0).all()
+    assert (last.documents_read == params.n_documents).all()
+    assert np.all(np.diff(traj.pivot(index="batch", columns="learner", values="documents_read").to_numpy(), axis=0) > 0)
+
+
+def test_simulate_reports_the_corpus_and_its_measured_real_cited_rate():
+    """The result carries the model's corpus (the one build_corpus gives) and its q_r."""
+    params = CONFIGS["disclosed"]
+    result = simulate(params, 0.5, seed=4)
+    assert isinstance(result, SimulationResult)
+    corpus = build_corpus(params, 4)
+    assert_array_equal(result.model.corpus.kind, corpus.kind)
+    assert_array_equal(result.model.corpus.cite_target, corpus.cite_target)
+    assert_array_equal(result.model.corpus.reading_order, corpus.reading_order)
+    assert result.real_cited_rate == corpus.real_cited_rate
+    assert result.params == params and result.seed == 4
+    assert result.model.running is False
+
+
+def test_scalar_and_default_awareness():
+    """A scalar awareness is one learner; no awareness means params.situational_awareness."""
+    params = Params(n_documents=500, situational_awareness=0.7)
+    default = simulate(params, seed=2).final
+    scalar = simulate(params, 0.7, seed=2).final
+    assert default["situational_awareness"].tolist() == [0.7]
+    assert default.equals(scalar)
+
+
+def test_family_members_do_not_influence_each_other():
+    """A learner reads the same whatever other learners share its family (engine and Mesa)."""
+    params = CONFIGS["logistic-retro"]
+    corpus = build_corpus(params, 5)
+    family = run_family(corpus, params, np.array(LEVELS), record=False)
+    for i, s in enumerate(LEVELS):
+        alone = run_family(corpus, params, np.array([s]), record=False)
+        assert alone.final_log_odds()[0] == family.final_log_odds()[i]
+        assert alone.state.a[0] == family.state.a[i]
+        assert alone.state.b[0] == family.state.b[i]
+    mesa_alone = simulate(params, [LEVELS[3]], seed=5).final
+    assert mesa_alone["log_odds"].iloc[0] == family.final_log_odds()[3]
+
+
+def test_same_seed_gives_identical_results():
+    """Two runs with the same seed give equal final tables and trajectories."""
+    params = CONFIGS["logistic-retro"]
+    a, b = simulate(params, LEVELS, seed=12), simulate(params, LEVELS, seed=12)
+    assert a.final.equals(b.final)
+    assert a.trajectory.equals(b.trajectory)
+    assert isinstance(a.final, pd.DataFrame)
+
+
+def test_different_seed_gives_different_results():
+    """Different seeds give different log-odds."""
+    params = CONFIGS["defaults-small"]
+    a, b = simulate(params, LEVELS, seed=12), simulate(params, LEVELS, seed=13)
+    assert not np.array_equal(a.final["log_odds"].to_numpy()[1:], b.final["log_odds"].to_numpy()[1:])
+
+
+def test_engine_without_recording_gives_the_same_state():
+    """record=False skips snapshots but leaves the final state unchanged."""
+    params = CONFIGS["disclosed"]
+    corpus = build_corpus(params, 6)
+    a = run_family(corpus, params, np.array(LEVELS), record=True)
+    b = run_family(corpus, params, np.array(LEVELS), record=False)
+    assert b.snapshots == []
+    assert_array_equal(a.final_log_odds(), b.final_log_odds())
+    assert_array_equal(a.state.believed_planted_sum, b.state.believed_planted_sum)
+    assert a.real_cited_rate == b.real_cited_rate == corpus.real_cited_rate
+
+
+def test_paranoia_is_believed_minus_true_planted_share(final_of):
+    """paranoia = believed_planted_share - planted_fraction, row by row."""
+    params = CONFIGS["uneven-batches"]
+    table = final_of(params, 2, LEVELS)
+    assert_array_equal(table["paranoia"].to_numpy(), table["believed_planted_share"].to_numpy() - 0.3)

@@ -1,0 +1,244 @@
+"""The mean field: moments of the increment, P(rebel), thresholds, emergence (sim.meanfield)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+from scipy.integrate import quad
+from scipy.stats import norm
+
+from sim import Params
+from sim import meanfield as mf
+from sim.corpus import expected_real_cited_rate
+from sim.learner import EMERGENCE_LEVEL
+
+Q = 0.6  # the q_r of MODEL.md's reference values
+
+
+# -- reference values (MODEL.md, "Mean field and the threshold") -----------------------
+
+
+def test_default_threshold_is_0_628():
+    """s*_inf = 0.628 at rho = 0.15 with q_r = 0.6."""
+    assert np.round(mf.thresholds(Params(), real_cited_rate=Q), 3).tolist() == [0.628]
+
+
+def test_threshold_at_rho_0_25_is_0_373():
+    """s*_inf = 0.373 at rho = 0.25 with q_r = 0.6."""
+    assert np.round(mf.thresholds(Params(planted_fraction=0.25), real_cited_rate=Q), 3).tolist() == [0.373]
+
+
+def test_reference_moments():
+    """mu(1) = 0.1096, sigma^2(1) = 0.988 and mu(0.5) = -0.0311 at the defaults."""
+    mu, var = mf.moments(Params(), [1.0, 0.5], real_cited_rate=Q)
+    assert round(float(mu[0]), 4) == 0.1096
+    assert round(float(var[0]), 3) == 0.988
+    assert round(float(mu[1]), 4) == -0.0311
+
+
+def test_reference_p_rebel_at_n_10000():
+    """P(rebel) at N = 10,000 is about 0.09, 0.81 and 1.00 at s = 0.6, 0.65, 0.7."""
+    p = mf.p_rebel(Params(), [0.6, 0.65, 0.7], real_cited_rate=Q)
+    assert np.round(p, 2).tolist() == [0.09, 0.81, 1.0]
+
+
+def test_reference_emergence_estimate_at_s_0_8():
+    """Wald's emergence estimate at s = 0.8 is about 101 documents."""
+    assert round(float(mf.emergence_estimate(Params(), 0.8, real_cited_rate=Q))) == 101
+
+
+@pytest.mark.parametrize("rho", [0.10, 0.05, 0.0])
+def test_no_threshold_below_the_window(rho):
+    """Below rho ~ 0.103 mu < 0 at every s > 0: planting never backfires."""
+    p = Params(planted_fraction=rho)
+    assert mf.thresholds(p, real_cited_rate=Q).size == 0
+    mu = mf.moments(p, np.linspace(0.01, 1, 100), real_cited_rate=Q)[0]
+    assert np.all(mu < 0)
+
+
+@pytest.mark.parametrize("rho", [0.11, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.64])
+def test_one_threshold_inside_the_window(rho):
+    """For rho in 0.11 .. 0.64 mu has exactly one root in (0, 1]; mu < 0 below it and > 0 above."""
+    p = Params(planted_fraction=rho)
+    roots = mf.thresholds(p, real_cited_rate=Q)
+    assert roots.size == 1
+    root = float(roots[0])
+    assert 0 < root <= 1
+    assert abs(float(mf.moments(p, root, real_cited_rate=Q)[0])) < 1e-9
+    below, above = mf.moments(p, [root * 0.9, min(1.0, root * 1.1 + 1e-3)], real_cited_rate=Q)[0]
+    assert below < 0 < above
+
+
+@pytest.mark.parametrize("rho", [0.66, 0.8, 1.0])
+def test_no_threshold_above_the_window(rho):
+    """Above rho ~ 0.651 mu > 0 at every s > 0: planting backfires at any awareness."""
+    p = Params(planted_fraction=rho)
+    assert mf.thresholds(p, real_cited_rate=Q).size == 0
+    mu = mf.moments(p, np.linspace(0.001, 1, 200), real_cited_rate=Q)[0]
+    assert np.all(mu > 0)
+
+
+def test_threshold_falls_as_planting_rises():
+    """More planting lowers the large-corpus threshold."""
+    roots = [float(mf.thresholds(Params(planted_fraction=r), real_cited_rate=Q)[0]) for r in (0.12, 0.15, 0.25, 0.4, 0.6)]
+    assert np.all(np.diff(roots) < 0)
+
+
+# -- analytic and independent checks of the moments ------------------------------------
+
+
+@pytest.mark.parametrize("s", [0.0, 0.3, 0.8, 1.0])
+def test_moments_without_style_or_citation_cue_are_exact(s):
+    """With d = 0 and q_p = q_r every undisclosed Lambda is 1, so
+    mu = eta s log beta + (1 - rho - eta) c s log kappa, and the variance follows exactly."""
+    rho, eta, c = 0.2, 0.1, 0.3
+    kappa, beta = 3.0, 0.25
+    p = Params(
+        synthetic_detectability=0.0,
+        believed_planted_cited_rate=0.35,
+        planted_fraction=rho,
+        disclosed_fraction=eta,
+        control_discourse_fraction=c,
+        control_likelihood_ratio=kappa,
+        disclosure_likelihood_ratio=beta,
+    )
+    mu, var = mf.moments(p, s, real_cited_rate=0.35)
+    kd, kc = s * math.log(beta), s * math.log(kappa)
+    real = 1 - rho - eta
+    want_mu = eta * kd + real * c * kc
+    want_var = eta * kd**2 + real * c * kc**2 - want_mu**2
+    assert_allclose(mu, want_mu, rtol=1e-12, atol=1e-15)
+    assert_allclose(var, want_var, rtol=1e-12, atol=1e-15)
+
+
+def _quad_moments(p: Params, s: float, q_r: float) -> tuple[float, float]:
+    """Independent E[Delta], Var[Delta] by adaptive quadrature over the style noise."""
+    d, q_p = p.synthetic_detectability, p.believed_planted_cited_rate
+    pd, eps = p.deceptive_plant_rate, p.candid_plant_rate
+    m = s * d
+
+    def delta(z: float, planted: bool, cited: bool) -> float:
+        x = m * planted + z
+        cite = s * math.log(q_p / q_r) if cited else s * math.log((1 - q_p) / (1 - q_r))
+        log_lr = m * x - m * m / 2 + cite
+        return float(np.logaddexp(math.log(pd) + log_lr, math.log1p(-pd)) - np.logaddexp(math.log(eps) + log_lr, math.log1p(-eps)))
+
+    def moment(planted: bool, cited: bool, extra: float, power: int) -> float:
+        f = lambda z: (delta(z, planted, cited) + extra) ** power * norm.pdf(z)  # noqa: E731
+        return quad(f, -12, 12, epsabs=1e-13, epsrel=1e-12, limit=200)[0]
+
+    c, kc, kd = p.control_discourse_fraction, s * math.log(p.control_likelihood_ratio), s * math.log(p.disclosure_likelihood_ratio)
+    real, rho, eta = p.real_fraction, p.planted_fraction, p.disclosed_fraction
+    m1 = m2 = 0.0
+    for cited, pc in ((True, q_r), (False, 1 - q_r)):
+        for extra, pk in ((kc, c), (0.0, 1 - c)):
+            m1 += real * pc * pk * moment(False, cited, extra, 1)
+            m2 += real * pc * pk * moment(False, cited, extra, 2)
+    m1 += rho * moment(True, False, 0.0, 1) + eta * kd
+    m2 += rho * moment(True, False, 0.0, 2) + eta * kd**2
+    return m1, m2 - m1 * m1
+
+
+@pytest.mark.parametrize("s", [0.2, 0.628, 1.0])
+@pytest.mark.parametrize(
+    "params",
+    [Params(), Params(disclosed_fraction=0.05, control_likelihood_ratio=2.0, planted_fraction=0.25)],
+)
+def test_moments_agree_with_independent_quadrature(params, s):
+    """moments() matches an adaptive-quadrature computation of E[Delta] and Var[Delta]."""
+    mu, var = mf.moments(params, s, real_cited_rate=0.62)
+    q_mu, q_var = _quad_moments(params, s, 0.62)
+    assert_allclose(mu, q_mu, rtol=1e-7, atol=1e-10)
+    assert_allclose(var, q_var, rtol=1e-7, atol=1e-10)
+
+
+def test_moments_are_zero_at_zero_awareness():
+    """An unaware learner's increment is 0 with no variance."""
+    mu, var = mf.moments(Params(disclosed_fraction=0.1, control_likelihood_ratio=5.0), 0.0, real_cited_rate=Q)
+    assert abs(float(mu)) < 1e-14 and float(var) < 1e-14
+
+
+def test_moments_keep_the_shape_of_awareness():
+    """moments() returns arrays shaped like the awareness argument."""
+    mu, var = mf.moments(Params(), np.full((2, 3), 0.5), real_cited_rate=Q)
+    assert mu.shape == var.shape == (2, 3)
+    assert_allclose(mu, float(mf.moments(Params(), 0.5, real_cited_rate=Q)[0]), rtol=1e-13)
+
+
+def test_default_real_cited_rate_is_the_construction_expectation():
+    """real_cited_rate=None uses expected_real_cited_rate(params)."""
+    p = Params(planted_fraction=0.3)
+    s = [0.4, 0.9]
+    assert_allclose(mf.moments(p, s)[0], mf.moments(p, s, real_cited_rate=expected_real_cited_rate(p))[0], rtol=0)
+    assert_allclose(mf.p_rebel(p, s), mf.p_rebel(p, s, real_cited_rate=expected_real_cited_rate(p)), rtol=0)
+
+
+def test_invalid_real_cited_rate_is_rejected():
+    """A q_r outside [0, 1] is an error."""
+    with pytest.raises(ValueError):
+        mf.moments(Params(), 0.5, real_cited_rate=1.2)
+
+
+# -- P(rebel) and emergence ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("n", [100, 2000, 10000])
+def test_p_rebel_is_the_gaussian_formula(n):
+    """P(rebel) = Phi((logit pi_0 + N mu) / (sigma sqrt N)) at constant awareness."""
+    p = Params(n_documents=n)
+    s = np.array([0.3, 0.6, 0.65, 0.9])
+    mu, var = mf.moments(p, s, real_cited_rate=Q)
+    want = norm.cdf((math.log(0.05 / 0.95) + n * mu) / np.sqrt(var * n))
+    assert_allclose(mf.p_rebel(p, s, real_cited_rate=Q), want, rtol=1e-12, atol=1e-300)
+
+
+def test_p_rebel_at_zero_awareness_is_the_prior_side():
+    """At s = 0 the walk does not move: P(rebel) is 0 for pi_0 < 1/2 and 1 for pi_0 > 1/2."""
+    assert float(mf.p_rebel(Params(), 0.0, real_cited_rate=Q)) == 0.0
+    assert float(mf.p_rebel(Params(prior_deceptive=0.6), 0.0, real_cited_rate=Q)) == 1.0
+
+
+@pytest.mark.parametrize("kind", ["linear", "logistic"])
+def test_p_rebel_with_flat_schedule_equals_constant_awareness(kind):
+    """A schedule that starts at the final awareness gives the constant-awareness P(rebel)."""
+    s = 0.64
+    p = Params(n_documents=5000, batch_size=250)
+    flat = p.replace(sa_start=s, awareness_schedule=kind)
+    assert_allclose(mf.p_rebel(flat, s, real_cited_rate=Q), mf.p_rebel(p, s, real_cited_rate=Q), rtol=1e-9)
+
+
+def test_p_rebel_with_full_retrospection_ignores_the_schedule():
+    """With r = 1 every document counts at the final awareness: P(rebel) is the constant-awareness one."""
+    p = Params(n_documents=5000, batch_size=100)
+    s = np.array([0.62, 0.66])
+    growing = p.replace(sa_start=0.0, awareness_schedule="linear", retrospection=1.0)
+    assert_allclose(mf.p_rebel(growing, s, real_cited_rate=Q), mf.p_rebel(p, s, real_cited_rate=Q), rtol=1e-9)
+
+
+def test_growing_awareness_without_retrospection_lowers_p_rebel():
+    """Reading early batches at low awareness makes the rebel persona less likely at the end."""
+    p = Params(n_documents=10000)
+    growing = p.replace(sa_start=0.0, awareness_schedule="linear")
+    s = 0.7
+    assert float(mf.p_rebel(growing, s, real_cited_rate=Q)) < float(mf.p_rebel(p, s, real_cited_rate=Q))
+
+
+def test_p_rebel_rises_with_awareness_past_the_threshold():
+    """P(rebel) rises monotonically with s around the default threshold."""
+    p = mf.p_rebel(Params(), np.linspace(0.55, 0.8, 26), real_cited_rate=Q)
+    assert np.all(np.diff(p) >= 0) and p[0] < 0.01 and p[-1] > 0.99
+
+
+def test_emergence_estimate_is_walds_formula():
+    """Emergence estimate = (log 9 - logit pi_0) / mu(s) where mu > 0, inf elsewhere."""
+    p = Params()
+    s = np.array([0.3, 0.5, 0.7, 0.8, 1.0])
+    mu = mf.moments(p, s, real_cited_rate=Q)[0]
+    est = mf.emergence_estimate(p, s, real_cited_rate=Q)
+    positive = mu > 0
+    assert positive.tolist() == [False, False, True, True, True]
+    assert_allclose(est[positive], (EMERGENCE_LEVEL - math.log(0.05 / 0.95)) / mu[positive], rtol=1e-12)
+    assert np.all(np.isinf(est[~positive]))
