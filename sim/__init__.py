@@ -10,6 +10,8 @@ Params
     The validated parameter set (the names of MODEL.md's defaults table).
 simulate
     One training run (Mesa model) -> SimulationResult(final, trajectory, real_cited_rate).
+sweep
+    A parameter sweep (batched engine, reproducible seeds) -> tidy DataFrame.
 meanfield
     Module: ``moments``, ``p_rebel``, ``thresholds``, ``emergence_estimate``.
 """
@@ -19,10 +21,20 @@ from importlib.metadata import PackageNotFoundError, version
 from . import meanfield
 from .params import PARAMETERS, ParameterError, Params
 from .simulation import SimulationResult, simulate
+from .sweeps import sweep
 
 try:
     __version__ = version("persona-sim")
 except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0+unknown"
 
-__all__ = ["Params", "ParameterError", "PARAMETERS", "simulate", "SimulationResult", "meanfield", "__version__"]
+__all__ = [
+    "Params",
+    "ParameterError",
+    "PARAMETERS",
+    "simulate",
+    "SimulationResult",
+    "sweep",
+    "meanfield",
+    "__version__",
+]

@@ -22,7 +22,7 @@ import textwrap
 from pathlib import Path
 from typing import Any, Sequence
 
-from .params import PARAMETERS, ParameterError, Params, _unknown, check_awareness, read_scenario
+from .params import PARAMETERS, ParameterError, Params, _unknown, check_awareness, read_scenario, read_table
 
 __all__ = ["main"]
 
@@ -47,6 +47,10 @@ def _parameter_help() -> str:
     return "\n".join(lines)
 
 
+def _wrap(text: str) -> str:
+    return textwrap.fill(text, width=88)
+
+
 def _build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
@@ -66,7 +70,7 @@ def _build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser(
         "run",
         help="one training run with a family of learners; writes a table, CSV, JSON and a figure",
-        description=(
+        description=_wrap(
             "One training run: the lab plants and discloses, the authors write and cite, and "
             "every learner (one per awareness level) reads the same shuffled corpus. Prints a "
             "table per learner and writes DIR/trajectory.csv, DIR/summary.json and "
@@ -84,6 +88,57 @@ def _build_parser() -> argparse.ArgumentParser:
                           "(default: the scenario's situational_awareness)")
     run.add_argument("--seed", default="0", metavar="N", help="root seed, a whole number >= 0 (default 0)")
     run.add_argument("--out", default="results/run", metavar="DIR", help="output folder (default results/run)")
+    sw = sub.add_parser(
+        "sweep",
+        help="a parameter sweep: P(rebel) against awareness and more; results, thresholds, figures",
+        description=_wrap(
+            "A parameter sweep on the batched engine. Every run is one corpus read by a family of "
+            "learners (the awareness levels); each (point, replicate) has its own seed, derived from "
+            "--seed by position, so the table is the same whatever the workers or executor. Writes "
+            "DIR/results.parquet (one row per point, replicate and awareness), DIR/manifest.json, "
+            "DIR/thresholds.csv and figures, and prints the threshold table. With no arguments: the "
+            "reference configuration, awareness 0 to 1 in 101 steps, 20 replicates. Unless the grid "
+            "or the bounds name situational_awareness, it is swept from 0 to 1 in 101 steps. "
+            "A scenario file may carry a [sweep] table with these settings (grid, replicates, seed, "
+            "sample, points, bounds, workers, executor, scheduler, out); flags override it."
+        ),
+        epilog=_parameter_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sw.add_argument("scenario", nargs="?", metavar="SCENARIO.toml",
+                    help="a scenario file (parameters, and optionally a [sweep] table)")
+    sw.add_argument("--set", dest="overrides", action="append", default=[], metavar="NAME=VALUE",
+                    help="set one base parameter (repeatable)")
+    sw.add_argument("--grid", action="append", default=[], metavar="NAME=START:STOP:COUNT|NAME=v1,v2,...",
+                    help="sweep a parameter over evenly spaced values or a list (repeatable; the grid is their product)")
+    sw.add_argument("--sample", choices=("lhs", "sobol"), help="add quasi-random points (scipy.stats.qmc)")
+    sw.add_argument("--points", metavar="K", help="number of sampled points (sobol: a power of 2)")
+    sw.add_argument("--bounds", action="append", default=[], metavar="NAME=LO:HI",
+                    help="range of a sampled parameter (repeatable)")
+    sw.add_argument("--replicates", metavar="R", help="runs per point, each with its own corpus (default 20)")
+    sw.add_argument("--seed", metavar="S", help="root seed, a whole number >= 0 (default 0)")
+    sw.add_argument("--out", metavar="DIR", help="output folder (default results/sweep)")
+    sw.add_argument("--workers", metavar="N", help="parallel workers (default: the machine's cores)")
+    sw.add_argument("--executor", choices=("serial", "thread", "process", "dask"),
+                    help="where chunks run: serial, threads (default), processes, or a Dask cluster")
+    sw.add_argument("--scheduler", metavar="ADDRESS", help="dask.distributed scheduler, e.g. tcp://127.0.0.1:8786")
+    sw.add_argument("--resume", action="store_true", help="continue the sweep in DIR, skipping what is on disk")
+    sw.add_argument("--no-plots", action="store_true", help="write no figures")
+    sw.add_argument("--quiet", action="store_true", help="no progress bar and no table")
+
+    th = sub.add_parser(
+        "threshold",
+        help="fit the awareness threshold of a finished sweep; prints it and writes DIR/thresholds.csv",
+        description=(
+            "Per group of the other swept parameters, fit P(rebel) against awareness with a logistic "
+            "curve: s* (P = 1/2), the 10-90% width, bootstrap 95% intervals over replicates, beside "
+            "the mean-field s*_N (at the group's n_documents) and s*_inf. Where P(rebel) does not cross "
+            "1/2, or crosses more than once, the columns are empty and `note` says why."
+        ),
+    )
+    th.add_argument("folder", metavar="DIR", help="a sweep's output folder (with results.parquet)")
+    th.add_argument("--bootstrap", default="200", metavar="B", help="bootstrap resamples (default 200)")
+    th.add_argument("--seed", default="0", metavar="S", help="seed of the bootstrap (default 0)")
     return parser
 
 
@@ -245,6 +300,157 @@ def _command_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     return 0
 
 
+_SWEEP_KEYS = ("grid", "replicates", "seed", "sample", "points", "bounds", "workers", "executor", "scheduler", "out")
+
+
+def _whole(flag: str, text: Any, low: int) -> int:
+    try:
+        if isinstance(text, bool):
+            raise ValueError
+        value = int(text) if not isinstance(text, float) or text.is_integer() else None
+        if value is None:
+            raise ValueError
+    except (TypeError, ValueError):
+        value = None
+    if value is None or value < low:
+        raise ParameterError(f"{flag} {text!r} is not allowed: allowed is a whole number >= {low}")
+    return value
+
+
+def _sweep_settings(args: argparse.Namespace) -> tuple[Params, dict[str, Any]]:
+    """Base parameters and sweep settings from the scenario file and the flags."""
+    from .sweeps import DEFAULT_GRID, parse_bounds, parse_grid
+
+    values = read_scenario(args.scenario) if args.scenario else {}
+    values.update(_parse_overrides(args.overrides))
+    base = Params(**values)
+    table = read_table(args.scenario, "sweep") if args.scenario else {}
+    where = f" in [sweep] of {args.scenario!r}"
+    for key in table:
+        if key not in _SWEEP_KEYS:
+            raise ParameterError(f"unknown setting {key!r}{where}: allowed are {', '.join(_SWEEP_KEYS)}")
+    grid = dict(table.get("grid", {}))
+    if not isinstance(grid, dict):
+        raise ParameterError(f"grid{where} must be a table of NAME = [values] or NAME = \"START:STOP:COUNT\"")
+    for item in args.grid:
+        name, levels = parse_grid(item)
+        grid[name] = levels
+    bounds = {}
+    for name, lohi in dict(table.get("bounds", {})).items():
+        if not (isinstance(lohi, list) and len(lohi) == 2):
+            raise ParameterError(f"bounds.{name}{where} must be [LO, HI]")
+        bounds[name] = parse_bounds(f"{name}={lohi[0]}:{lohi[1]}")[1]
+    for item in args.bounds:
+        name, lohi = parse_bounds(item)
+        bounds[name] = lohi
+    if "situational_awareness" not in grid and "situational_awareness" not in bounds:
+        grid["situational_awareness"] = DEFAULT_GRID["situational_awareness"]
+    pick = lambda flag, key, default: getattr(args, flag) if getattr(args, flag) is not None else table.get(key, default)  # noqa: E731
+    sample = pick("sample", "sample", None)
+    points = pick("points", "points", None)
+    settings = {
+        "grid": grid,
+        "replicates": _whole("--replicates", pick("replicates", "replicates", 20), 1),
+        "seed": _whole("--seed", pick("seed", "seed", 0), 0),
+        "sample": sample,
+        "points": _whole("--points", points, 1) if points is not None else None,
+        "bounds": bounds,
+    }
+    workers = pick("workers", "workers", None)
+    run = {
+        "workers": _whole("--workers", workers, 1) if workers is not None else None,
+        "executor": pick("executor", "executor", "thread"),
+        "scheduler": pick("scheduler", "scheduler", None),
+        "out": Path(pick("out", "out", "results/sweep")),
+    }
+    return base, {"plan": settings, "run": run}
+
+
+def _format_thresholds(table) -> str:
+    value_columns = ["s_star", "s_star_low", "s_star_high", "width", "s_star_meanfield_n", "s_star_meanfield_inf",
+                     "n_replicates", "n_awareness", "note"]
+    group_columns = [c for c in table.columns if c not in value_columns and table.columns.get_loc(c) < table.columns.get_loc("s_star")]
+    def num(x, fmt="{:.3f}"):
+        return "-" if x != x else fmt.format(x)
+    header = [*group_columns, "s*", "95% interval", "width", "s*_N (mf)", "s*_inf (mf)", "note"]
+    rows = []
+    for rec in table.to_dict("records"):
+        rows.append([
+            *(f"{rec[c]:g}" if isinstance(rec[c], (int, float)) else str(rec[c]) for c in group_columns),
+            num(rec["s_star"]),
+            "-" if rec["s_star_low"] != rec["s_star_low"] else f"[{rec['s_star_low']:.3f}, {rec['s_star_high']:.3f}]",
+            num(rec["width"]),
+            num(rec["s_star_meanfield_n"]),
+            num(rec["s_star_meanfield_inf"]),
+            str(rec.get("note") or ""),
+        ])
+    widths = [max(len(str(h)), *(len(r[i]) for r in rows)) if rows else len(str(h)) for i, h in enumerate(header)]
+    lines = ["  ".join(str(h).ljust(w) for h, w in zip(header, widths)).rstrip()]
+    lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip() for r in rows]
+    return "\n".join(lines)
+
+
+def _thresholds_for(folder: Path, results=None, n_boot: int = 200, seed: int = 0):
+    import pandas as pd
+
+    from analysis.thresholds import fit_thresholds
+
+    if results is None:
+        results = pd.read_parquet(folder / "results.parquet")
+    manifest = json.loads((folder / "manifest.json").read_text())
+    swept = [n for n in manifest.get("swept", []) if n != "situational_awareness"]
+    table = fit_thresholds(results, swept=swept, n_boot=n_boot, seed=seed)
+    data = table.to_csv(index=False).encode()
+    _write_atomically(folder, {"thresholds.csv": data})
+    return results, table, swept
+
+
+def _command_sweep(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    from .sweeps import plan_sweep, run_sweep
+
+    base, settings = _sweep_settings(args)
+    plan = plan_sweep(base, **settings["plan"])
+    run = settings["run"]
+    out = _check_out(str(run["out"]))
+    results = run_sweep(
+        plan,
+        out=out,
+        workers=run["workers"],
+        executor=run["executor"],
+        scheduler=run["scheduler"],
+        resume=args.resume,
+        progress=not args.quiet,
+        command="persona-sim " + " ".join(argv),
+    )
+    results, table, swept = _thresholds_for(out, results)
+    written = ["results.parquet", "manifest.json", "thresholds.csv"]
+    if not args.no_plots:
+        from analysis.figures import make_figures
+
+        written += [p.name for p in make_figures(results, table, out, swept=swept)]
+    if not args.quiet:
+        print(f"sweep: {len(plan.points)} point(s) x {plan.replicates} replicates, "
+              f"{len(results)} rows, seed {plan.seed}")
+        print(_format_thresholds(table))
+        print(f"wrote {', '.join(str(out / w) for w in written)}")
+    return 0
+
+
+def _command_threshold(args: argparse.Namespace) -> int:
+    folder = Path(args.folder)
+    if not (folder / "results.parquet").is_file() or not (folder / "manifest.json").is_file():
+        raise ParameterError(
+            f"DIR {str(folder)!r} holds no finished sweep: allowed is a folder with results.parquet "
+            "and manifest.json (run persona-sim sweep, or --resume it)"
+        )
+    n_boot = _whole("--bootstrap", args.bootstrap, 0)
+    seed = _whole("--seed", args.seed, 0)
+    _, table, _ = _thresholds_for(folder, n_boot=n_boot, seed=seed)
+    print(_format_thresholds(table))
+    print(f"wrote {folder / 'thresholds.csv'}")
+    return 0
+
+
 def _json_default(value: Any) -> Any:
     try:
         return value.item()
@@ -263,6 +469,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "run":
             return _command_run(args, argv)
+        if args.command == "sweep":
+            return _command_sweep(args, argv)
+        if args.command == "threshold":
+            return _command_threshold(args)
     except ParameterError as err:
         print(f"persona-sim: error: {err}", file=sys.stderr)
         return EXIT_USAGE

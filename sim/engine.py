@@ -14,7 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .corpus import Corpus
+from scipy.special import expit
+
+from .corpus import Corpus, build_corpus
 from .learner import (
     PERSONAS,
     LearnerConstants,
@@ -25,11 +27,21 @@ from .learner import (
     initial_state,
     persona,
     read_batch,
+    read_corpus,
     uplift,
 )
 from .params import Params
 
-__all__ = ["FamilyRun", "run_family", "final_table", "snapshot", "FINAL_COLUMNS", "TRAJECTORY_COLUMNS"]
+__all__ = [
+    "FamilyRun",
+    "run_family",
+    "run_replicate",
+    "final_table",
+    "final_columns",
+    "snapshot",
+    "FINAL_COLUMNS",
+    "TRAJECTORY_COLUMNS",
+]
 
 #: Columns of the per-learner result table (``SimulationResult.final``).
 FINAL_COLUMNS = (
@@ -116,6 +128,29 @@ def run_family(
     return FamilyRun(final_awareness, state, k, snapshots, corpus.real_cited_rate)
 
 
+def final_columns(
+    final_awareness: np.ndarray,
+    state: LearnerState,
+    k: LearnerConstants,
+    params: Params,
+) -> dict[str, np.ndarray]:
+    """The final results as arrays over learners, keyed by :data:`FINAL_COLUMNS`."""
+    ell = final_log_odds(state, k)
+    p_d = expit(ell)
+    u = uplift(state.a, state.b, k.real_positive_rate)
+    believed = state.believed_planted_share
+    return {
+        "situational_awareness": np.asarray(final_awareness, dtype=float),
+        "persona": np.asarray(PERSONAS, dtype=object)[persona(p_d, u)],
+        "p_deceptive": p_d,
+        "log_odds": ell,
+        "uplift": u,
+        "believed_planted_share": believed,
+        "paranoia": believed - params.planted_fraction,
+        "emergence_document": state.emergence_document,
+    }
+
+
 def final_table(
     final_awareness: np.ndarray,
     state: LearnerState,
@@ -123,22 +158,30 @@ def final_table(
     params: Params,
 ) -> pd.DataFrame:
     """One row per learner: the final persona and the quantities behind it."""
-    from scipy.special import expit
+    return pd.DataFrame(final_columns(final_awareness, state, k, params), columns=list(FINAL_COLUMNS))
 
-    ell = final_log_odds(state, k)
-    p_d = expit(ell)
-    u = uplift(state.a, state.b, k.real_positive_rate)
-    believed = state.believed_planted_share
-    return pd.DataFrame(
-        {
-            "situational_awareness": np.asarray(final_awareness, dtype=float),
-            "persona": [PERSONAS[c] for c in persona(p_d, u)],
-            "p_deceptive": p_d,
-            "log_odds": ell,
-            "uplift": u,
-            "believed_planted_share": believed,
-            "paranoia": believed - params.planted_fraction,
-            "emergence_document": state.emergence_document,
-        },
-        columns=list(FINAL_COLUMNS),
+
+def run_replicate(
+    params: Params,
+    awareness: np.ndarray,
+    seed: int | np.random.SeedSequence,
+) -> tuple[dict[str, np.ndarray], float]:
+    """One training run on the fast path: build the corpus, read it with the whole
+    family in one compiled call, return the final columns and the measured q_r.
+
+    The numbers are those of :func:`sim.simulate` (the Mesa model) for the same seed,
+    bit for bit.
+    """
+    final_awareness = np.asarray(awareness, dtype=float).reshape(-1)
+    corpus = build_corpus(params, seed)
+    k = constants(params, corpus.learner_real_cited_rate(params))
+    schedule = awareness_schedule(final_awareness, params.n_batches, params)
+    state = read_corpus(
+        initial_state(final_awareness.size, k, schedule[:, 0]),
+        corpus.in_reading_order(),
+        schedule,
+        final_awareness,
+        params.batch_size,
+        k,
     )
+    return final_columns(final_awareness, state, k, params), corpus.real_cited_rate

@@ -227,7 +227,7 @@ PARAMETERS: tuple[Parameter, ...] = (
 _BY_NAME: dict[str, Parameter] = {p.name: p for p in PARAMETERS}
 
 #: Tables a scenario file may carry besides the parameters (each read by its own tool).
-SCENARIO_TABLES: tuple[str, ...] = ()
+SCENARIO_TABLES: tuple[str, ...] = ("sweep",)
 
 
 def _unknown(name: str, where: str = "") -> ParameterError:
@@ -435,3 +435,15 @@ def check_awareness(levels: Any) -> list[float]:
         except ParameterError as err:
             raise ParameterError(str(err).replace("situational_awareness", "awareness level", 1)) from None
     return out
+
+
+def read_table(path: str | Path, table: str) -> dict[str, Any]:
+    """The ``[table]`` of a scenario file (empty when absent); the file is read as
+    :func:`read_scenario` reads it, with the same one-line errors."""
+    path = Path(path)
+    read_scenario(path)  # validates the file and its parameters
+    data = tomllib.loads(path.read_bytes().decode("utf-8"))
+    section = data.get(table, {})
+    if not isinstance(section, dict):  # pragma: no cover - caught by read_scenario
+        raise ParameterError(f"{table} in scenario file {str(path)!r} must be a table [{table}]")
+    return section

@@ -145,6 +145,16 @@ def test_different_seed_gives_different_corpus():
     assert not (a.cite_target.size == b.cite_target.size and np.array_equal(a.cite_target, b.cite_target))
 
 
+def test_spawned_seed_sequences_give_different_corpora():
+    """Children spawned from one SeedSequence give distinct corpora, each reproducible."""
+    children = np.random.SeedSequence(77).spawn(2)
+    a, b = build_corpus(MIXED, children[0]), build_corpus(MIXED, children[1])
+    assert not np.array_equal(a.style_noise, b.style_noise)
+    again = build_corpus(MIXED, np.random.SeedSequence(77).spawn(2)[0])
+    assert_array_equal(a.style_noise, again.style_noise)
+    assert_array_equal(a.cite_target, again.cite_target)
+
+
 @pytest.mark.parametrize("seed", [-1, None, 1.5, True])
 def test_invalid_seed_is_rejected(seed):
     """Seeds must be whole numbers >= 0 (or a SeedSequence)."""
