@@ -214,7 +214,7 @@ def thresholds(
     awareness at which planting turns from evidence for candid makers into evidence
     for deceptive ones (or back). Roots are bracketed on a grid of ``grid`` points
     and refined with Brent's method. An empty array means no crossing: mu keeps one
-    sign on (0, 1].
+    sign on (0, 1] (or vanishes identically, as when pi_D = epsilon).
 
     Examples
     --------
@@ -233,12 +233,15 @@ def thresholds(
     def f(x: float) -> float:
         return float(_step_moments(params, np.array([x]), np.array([x]), 0.0, q_r)[0][0])
 
-    roots = []
-    for i in range(len(s)):
-        if mu[i] == 0.0:
-            roots.append(float(s[i]))
-        elif i + 1 < len(s) and mu[i] * mu[i + 1] < 0:
+    roots: list[float] = []
+    sign = np.sign(mu)
+    if not sign.any():  # mu vanishes identically (e.g. pi_D = epsilon): no crossing
+        return np.array(roots)
+    for i in range(len(s) - 1):
+        if sign[i] * sign[i + 1] < 0:
             roots.append(brentq(f, s[i], s[i + 1], xtol=1e-10))
+        elif sign[i] == 0 and 0 < i and sign[i - 1] * sign[i + 1] < 0:
+            roots.append(float(s[i]))  # an exact zero on the grid between opposite signs
     return np.array(roots)
 
 

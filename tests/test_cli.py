@@ -122,7 +122,7 @@ def test_bad_value_is_one_line_exit_2_nothing_written(tmp_path, capsys, args, na
         ("plantd_fraction = 0.1\n", "plantd_fraction"),
         ('planted_fraction = "lots"\n', "planted_fraction"),
         ("n_documents = true\n", "n_documents"),
-        ("[sweep]\nreplicates = 3\n", "sweep"),
+        ("[swep]\nreplicates = 3\n", "swep"),
     ],
 )
 def test_bad_scenario_file_is_one_line_exit_2(tmp_path, capsys, content, named):

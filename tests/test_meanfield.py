@@ -242,3 +242,13 @@ def test_emergence_estimate_is_walds_formula():
     assert positive.tolist() == [False, False, True, True, True]
     assert_allclose(est[positive], (EMERGENCE_LEVEL - math.log(0.05 / 0.95)) / mu[positive], rtol=1e-12)
     assert np.all(np.isinf(est[~positive]))
+
+
+def test_thresholds_are_empty_when_the_mean_vanishes_identically():
+    """With pi_D = epsilon every document is neutral evidence: mu = 0 everywhere and no threshold."""
+    from sim import Params
+    from sim.meanfield import moments, thresholds
+
+    p = Params(candid_plant_rate=0.3, deceptive_plant_rate=0.3)
+    assert np.all(moments(p, np.linspace(0, 1, 11))[0] == 0)
+    assert thresholds(p).size == 0
