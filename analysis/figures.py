@@ -1,2 +1,603 @@
-def make_figures(results, thresholds, out_dir, swept=None):
-    raise NotImplementedError
+"""The figures of a sweep: P(rebel), the phase diagram, uplift, emergence, finite size.
+
+:func:`make_figures` reads a sweep's tidy results (one row per point, replicate and
+awareness level) and the thresholds fitted to them (:func:`analysis.fit_thresholds`)
+and writes PNG files. Every simulated curve carries a bootstrap band over
+replicates and, where the mean field has something to say (``shared/MODEL.md``,
+"Mean field and the threshold"), the mean field's curve is drawn dashed in the same
+colour, so that each figure is also a check of the simulation against the theory.
+
+The figures are drawn on matplotlib ``Figure`` objects with the Agg canvas (no
+pyplot, no global state: safe in scripts, tests and worker processes) in seaborn's
+styles, and each file is written atomically (a temporary file in the same folder,
+then ``os.replace``), so a reader never sees half a PNG.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+
+from sim import meanfield
+
+from .thresholds import (
+    AWARENESS,
+    _p_rebel,
+    finite_size_scaling,
+    fit_thresholds,
+    group_columns,
+    meanfield_crossings,
+    params_from_row,
+)
+
+__all__ = ["make_figures", "FIGURE_NAMES", "MAX_LINES", "MAX_PANELS"]
+
+#: The files :func:`make_figures` may write, in order.
+FIGURE_NAMES = ("p_rebel.png", "phase_diagram.png", "uplift.png", "emergence.png", "finite_size.png")
+
+#: At most this many groups are drawn as lines in one panel (chosen evenly).
+MAX_LINES = 6
+
+_DPI = 100
+_N_BOOT = 1000
+_AWARENESS_LABEL = "situational awareness s"
+
+
+# ---------------------------------------------------------------------------------
+# Plumbing: figures without pyplot, atomic files, styles
+# ---------------------------------------------------------------------------------
+def _new_figure(width: float, height: float, ncols: int = 1, nrows: int = 1, **kw):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(nrows, ncols, squeeze=False, **kw)
+    return fig, axes
+
+
+def _save(fig, path: Path) -> Path:
+    """Write ``fig`` to ``path`` as PNG, atomically."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".png.part")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            fig.savefig(handle, format="png", dpi=_DPI)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def _fmt_value(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "unset"
+    if isinstance(value, (float, np.floating)):
+        return f"{float(value):g}"
+    if isinstance(value, (np.integer,)):
+        return str(int(value))
+    return str(value)
+
+
+def _label(columns: Sequence[str], keys: Sequence[Any]) -> str:
+    return ", ".join(f"{c} = {_fmt_value(v)}" for c, v in zip(columns, keys)) or "all runs"
+
+
+# ---------------------------------------------------------------------------------
+# Groups and their summaries
+# ---------------------------------------------------------------------------------
+class _Group:
+    """One group of the sweep: its rows, label, Params and mean q_r."""
+
+    def __init__(self, columns: list[str], keys: tuple, rows: pd.DataFrame):
+        self.keys = keys
+        self.rows = rows
+        self.params = params_from_row(rows.iloc[0])
+        self.label = _label(columns, keys) if columns else _label(
+            ["n_documents", "planted_fraction"], [self.params.n_documents, self.params.planted_fraction]
+        )
+        self.key_label = _label(columns, keys)
+        q = rows.drop_duplicates([c for c in ("point", "replicate") if c in rows.columns])
+        q = q["real_cited_rate"].to_numpy(float) if "real_cited_rate" in rows.columns else np.array([])
+        q = q[np.isfinite(q)]
+        self.real_cited_rate = float(q.mean()) if q.size else None
+        self.levels = np.unique(rows[AWARENESS].to_numpy(float))
+
+    def awareness_grid(self, n: int) -> np.ndarray:
+        lo, hi = float(self.levels.min()), float(self.levels.max())
+        return np.linspace(lo, hi, n) if hi > lo else np.array([lo])
+
+
+def _groups(results: pd.DataFrame, columns: list[str]) -> list[_Group]:
+    if not columns:
+        return [_Group([], (), results)]
+    out = []
+    for keys, rows in results.groupby(columns, sort=True, dropna=False):
+        out.append(_Group(columns, keys if isinstance(keys, tuple) else (keys,), rows))
+    return out
+
+
+def _shown(groups: list, limit: int = MAX_LINES) -> list:
+    """At most ``limit`` groups, spread evenly over the sorted list."""
+    if len(groups) <= limit:
+        return list(groups)
+    index = np.unique(np.round(np.linspace(0, len(groups) - 1, limit)).astype(int))
+    return [groups[i] for i in index]
+
+
+def _colours(n: int) -> list:
+    """``n`` colours of an ordered palette, dark enough for lines on white."""
+    import seaborn as sns
+
+    if n == 1:
+        return [sns.color_palette("deep")[0]]
+    cmap = sns.color_palette("viridis", as_cmap=True)
+    return [cmap(x) for x in np.linspace(0.0, 0.82, n)]
+
+
+def _phase_parameter(columns: list[str]) -> str | None:
+    """The parameter drawn as colour (and on the phase diagram's y axis)."""
+    if not columns:
+        return None
+    return "planted_fraction" if "planted_fraction" in columns else columns[0]
+
+
+class _Layout:
+    """Which groups each figure shows, in which panel and colour.
+
+    Colour is one swept parameter (``planted_fraction`` when swept); each
+    combination of the other swept parameters gets its own panel (at most
+    :data:`MAX_PANELS`, chosen evenly); a panel holds at most :data:`MAX_LINES`
+    lines, chosen evenly.
+    """
+
+    def __init__(self, groups: list[_Group], columns: list[str]):
+        self.hue = _phase_parameter(columns)
+        self.facet_columns = [c for c in columns if c != self.hue]
+        self.n_groups = len(groups)
+        if self.facet_columns:
+            index = [columns.index(c) for c in self.facet_columns]
+            facets: dict[str, list[_Group]] = {}
+            for g in groups:
+                facets.setdefault(_label(self.facet_columns, [g.keys[i] for i in index]), []).append(g)
+            panels = list(facets.items())
+        else:
+            panels = [("", groups)]
+        self.panels = [(title, _shown(part)) for title, part in _shown(panels, MAX_PANELS)]
+        hue_index = columns.index(self.hue) if self.hue else None
+        self.hue_value = {}
+        for _, part in self.panels:
+            for g in part:
+                self.hue_value[g.label] = _fmt_value(g.keys[hue_index]) if hue_index is not None else g.label
+        values = list(dict.fromkeys(self.hue_value[g.label] for _, part in self.panels for g in part))
+        self.palette = dict(zip(values, _colours(len(values))))
+        self.n_shown = sum(len(part) for _, part in self.panels)
+
+    def colour(self, group: _Group):
+        return self.palette[self.hue_value[group.label]]
+
+    def legend_entries(self) -> list[tuple[Any, str]]:
+        if self.hue:
+            return [(c, f"{self.hue} = {v}") for v, c in self.palette.items()]
+        return [(c, v.replace(", ", "\n")) for v, c in self.palette.items()]
+
+    def suffix(self) -> str:
+        return f" ({self.n_shown} of {self.n_groups} groups shown)" if self.n_shown < self.n_groups else ""
+
+    def figure(self, height: float, nrows: int = 1, **kw):
+        ncols = len(self.panels)
+        width = 2.6 + 5.6 * min(ncols, 1) + 4.0 * max(ncols - 1, 0)  # the legend, then the panels
+        fig, axes = _new_figure(width, height, ncols=ncols, nrows=nrows, sharey="row", **kw)
+        for j, (title, _) in enumerate(self.panels):
+            if title:
+                axes[0, j].set_title(title, fontsize=9)
+        return fig, axes
+
+
+#: At most this many panels (combinations of the other swept parameters) per figure.
+MAX_PANELS = 4
+
+
+def _per_level(rows: pd.DataFrame, values: np.ndarray, unit: str = "replicate"):
+    """Levels and a (units x levels) matrix of the mean of ``values`` per unit and level
+    (NaN where a unit has no finite value at a level)."""
+    levels, li = np.unique(rows[AWARENESS].to_numpy(float), return_inverse=True)
+    units, ui = np.unique(rows[unit].to_numpy(), return_inverse=True)
+    total = np.zeros((units.size, levels.size))
+    count = np.zeros((units.size, levels.size))
+    ok = np.isfinite(values)
+    np.add.at(total, (ui[ok], li[ok]), values[ok])
+    np.add.at(count, (ui[ok], li[ok]), 1.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return levels, total / count
+
+
+def _mean_band(matrix: np.ndarray, rng: np.random.Generator, n_boot: int = _N_BOOT):
+    """Mean over units per level and its 95% bootstrap band (whole units resampled)."""
+    n_units = matrix.shape[0]
+    finite = np.isfinite(matrix)
+    values = np.where(finite, matrix, 0.0)
+    weights = rng.multinomial(n_units, np.full(n_units, 1.0 / n_units), size=n_boot).astype(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = values.sum(0) / finite.sum(0)
+        boot = (weights @ values) / (weights @ finite)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # levels without a finite value
+        low, high = np.nanpercentile(boot, [2.5, 97.5], axis=0) if n_units > 1 else (mean, mean)
+    return mean, low, high
+
+
+def _legend(fig, layout: _Layout, simulated: str, theory: str | None = None, fitted: bool = False) -> None:
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    handles = [Line2D([], [], color=c, lw=2, label=l) for c, l in layout.legend_entries()]
+    handles.append(Patch(facecolor="0.6", alpha=0.35, label=simulated))
+    if theory:
+        handles.append(Line2D([], [], color="0.3", ls="--", lw=1.3, label=theory))
+    if fitted:
+        handles.append(Line2D([], [], color="0.3", marker="D", ls="-", lw=1.2, ms=5,
+                              label="fitted threshold s*,\n95% bootstrap interval"))
+    fig.legend(handles=handles, loc="outside right upper", fontsize=7.5, frameon=False)
+
+
+def _fits_by_label(thresholds: pd.DataFrame, columns: list[str]) -> dict[str, pd.Series]:
+    """The rows of a thresholds table keyed by their group's label."""
+    if not set(columns) <= set(thresholds.columns):
+        return {}
+    return {_label(columns, [row[c] for c in columns]): row for _, row in thresholds.iterrows()}
+
+
+def _line(ax, levels, mean, low, high, colour) -> None:
+    ax.fill_between(levels, low, high, color=colour, alpha=0.22, lw=0)
+    ax.plot(levels, mean, color=colour, lw=1.8, marker="o" if levels.size <= 25 else None, ms=3)
+
+
+# ---------------------------------------------------------------------------------
+# The figures
+# ---------------------------------------------------------------------------------
+def _figure_p_rebel(layout: _Layout, thresholds: pd.DataFrame, columns: list[str], path: Path, rng) -> Path:
+    fits = _fits_by_label(thresholds, columns)
+    fig, axes = layout.figure(4.3)
+    for j, (_, part) in enumerate(layout.panels):
+        ax = axes[0, j]
+        for group in part:
+            colour = layout.colour(group)
+            rebel = (group.rows["persona"].to_numpy() == "rebel").astype(float)
+            levels, matrix = _per_level(group.rows, rebel)
+            _line(ax, levels, *_mean_band(matrix, rng), colour)
+            s = group.awareness_grid(201 if group.params.sa_start is None else 41)
+            ax.plot(s, _p_rebel(group.params, s, group.real_cited_rate), color=colour, ls="--", lw=1.2)
+            fit = fits.get(group.key_label)
+            if fit is not None and np.isfinite(fit["s_star"]):
+                err = np.array([[fit["s_star"] - fit["s_star_low"]], [fit["s_star_high"] - fit["s_star"]]])
+                ax.errorbar([fit["s_star"]], [0.5], xerr=np.abs(err) if np.all(np.isfinite(err)) else None,
+                            fmt="D", color=colour, mec="white", ms=5, capsize=3, lw=1.4, zorder=5)
+        ax.axhline(0.5, color="0.5", lw=0.7, ls=":")
+        ax.set_ylim(-0.03, 1.03)
+        ax.set_xlabel(_AWARENESS_LABEL)
+    axes[0, 0].set_ylabel("P(rebel) after training")
+    fig.suptitle("Share of rebel learners" + layout.suffix(), fontsize=10)
+    _legend(fig, layout, "simulated mean,\n95% bootstrap band\nover replicates",
+            "mean field (Gaussian,\nat the group's N)", fitted=True)
+    return _save(fig, path)
+
+
+def _figure_uplift(layout: _Layout, path: Path, rng) -> Path:
+    fig, axes = layout.figure(4.0)
+    for j, (_, part) in enumerate(layout.panels):
+        ax = axes[0, j]
+        for group in part:
+            levels, matrix = _per_level(group.rows, group.rows["uplift"].to_numpy(float))
+            _line(ax, levels, *_mean_band(matrix, rng), layout.colour(group))
+        ax.axhline(0.0, color="0.3", lw=0.8)
+        ax.set_xlabel(_AWARENESS_LABEL)
+    axes[0, 0].set_ylabel("alignment uplift U = a/(a+b) - g")
+    fig.suptitle("Self-model uplift against awareness" + layout.suffix(), fontsize=10)
+    _legend(fig, layout, "mean, 95% bootstrap\nband over replicates")
+    return _save(fig, path)
+
+
+def _figure_emergence(layout: _Layout, path: Path) -> Path:
+    fig, axes = layout.figure(5.4, nrows=2, sharex="col", gridspec_kw={"height_ratios": [3, 1.3]})
+    drawn_any = False
+    for j, (_, part) in enumerate(layout.panels):
+        ax, ax_share = axes[0, j], axes[1, j]
+        for group in part:
+            colour = layout.colour(group)
+            levels, matrix = _per_level(group.rows, group.rows["emergence_document"].to_numpy(float))
+            emerged = np.isfinite(matrix)
+            share = emerged.mean(0)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # levels where nothing emerged
+                q25, median, q75 = (np.nanpercentile(matrix, q, axis=0) for q in (25, 50, 75))
+            # the median is shown where at least a quarter of the replicates emerged
+            enough = share >= 0.25
+            _line(ax, levels, np.where(enough, median, np.nan), np.where(enough, q25, np.nan),
+                  np.where(enough, q75, np.nan), colour)
+            drawn_any |= bool(np.any(enough & np.isfinite(median)))
+            if group.params.sa_start is None:
+                s = group.awareness_grid(201)
+                wald = meanfield.emergence_estimate(group.params, s, real_cited_rate=group.real_cited_rate)
+                wald = np.where(np.isfinite(wald), wald, np.nan)
+                ax.plot(s, wald, color=colour, ls="--", lw=1.2)
+                drawn_any |= bool(np.isfinite(wald).any())
+            ax_share.plot(levels, share, color=colour, lw=1.6)
+        ax_share.set_ylim(-0.03, 1.03)
+        ax_share.set_xlabel(_AWARENESS_LABEL)
+    if drawn_any:
+        for j in range(len(layout.panels)):
+            axes[0, j].set_yscale("log")
+    axes[0, 0].set_ylabel("emergence document\n(first P(deceptive) ≥ 0.9)")
+    axes[1, 0].set_ylabel("share emerged")
+    fig.suptitle("When the belief in deceptive makers emerges" + layout.suffix(), fontsize=10)
+    _legend(fig, layout, "median and interquartile\nrange over the replicates\nthat emerged (shown\n"
+            "where ≥ 25% emerged)", "Wald's estimate\n(log 9 - logit π0) / μ(s)")
+    return _save(fig, path)
+
+
+def _edges(values: np.ndarray, log: bool) -> np.ndarray:
+    v = np.log(values) if log else values.astype(float)
+    if v.size == 1:
+        mids = np.array([v[0] - 0.5, v[0] + 0.5])
+    else:
+        inner = 0.5 * (v[1:] + v[:-1])
+        mids = np.concatenate([[v[0] - (inner[0] - v[0])], inner, [v[-1] + (v[-1] - inner[-1])]])
+    return np.exp(mids) if log else mids
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+
+
+def _figure_phase(groups: list[_Group], columns: list[str], thresholds: pd.DataFrame, path: Path) -> Path | None:
+    import seaborn as sns
+
+    y_name = _phase_parameter(columns)
+    others = [c for c in columns if c != y_name]
+    # one slice of the other group columns: their first combination
+    slice_keys = tuple(groups[0].keys[columns.index(c)] for c in others)
+    chosen = [g for g in groups if tuple(g.keys[columns.index(c)] for c in others) == slice_keys]
+    if len(chosen) < 2:
+        return None
+    y_values = [g.keys[columns.index(y_name)] for g in chosen]
+    numeric = all(_is_number(v) and not (isinstance(v, float) and math.isnan(v)) for v in y_values)
+    levels = np.unique(np.concatenate([g.levels for g in chosen]))
+    grid = np.full((len(chosen), levels.size), np.nan)
+    for i, g in enumerate(chosen):
+        rebel = (g.rows["persona"].to_numpy() == "rebel").astype(float)
+        lv, matrix = _per_level(g.rows, rebel)
+        grid[i, np.searchsorted(levels, lv)] = np.nanmean(matrix, axis=0)
+
+    order = np.argsort(np.asarray(y_values, dtype=float)) if numeric else np.arange(len(chosen))
+    chosen = [chosen[i] for i in order]
+    grid = grid[order]
+    y = np.asarray([y_values[i] for i in order], dtype=float) if numeric else np.arange(len(chosen), dtype=float)
+    log_y = bool(numeric and y.min() > 0 and y.max() / y.min() >= 10)
+
+    fig, axes = _new_figure(7.4, 4.6)
+    ax = axes[0, 0]
+    cmap = sns.color_palette("rocket", as_cmap=True)
+    mesh = ax.pcolormesh(_edges(levels, False), _edges(y, log_y), grid, cmap=cmap, vmin=0, vmax=1, shading="flat")
+    fig.colorbar(mesh, ax=ax, label="P(rebel), simulated", pad=0.01)
+    if log_y:
+        ax.set_yscale("log")
+
+    # the mean-field boundary: on a fine grid of the parameter when it is a number
+    base = chosen[0]
+    q_values = np.array([g.real_cited_rate if g.real_cited_rate is not None else np.nan for g in chosen])
+    if numeric and y_name in ("n_documents", "batch_size", "citations_per_document"):
+        fine = np.unique(np.round(np.geomspace(y.min(), y.max(), 16) if log_y else np.linspace(y.min(), y.max(), 16)))
+    elif numeric:
+        fine = np.unique(np.concatenate([np.linspace(y.min(), y.max(), 21), y]))
+    else:
+        fine = y
+    s_n, s_inf = [], []
+    for value in fine:
+        if numeric:
+            x_interp = np.log(value) if log_y else value
+            xs = np.log(y) if log_y else y
+            finite = np.isfinite(q_values)
+            q = float(np.interp(x_interp, xs[finite], q_values[finite])) if finite.any() else None
+            over = {y_name: int(round(value)) if isinstance(chosen[0].params[y_name], int) else float(value)}
+        else:
+            g = chosen[int(value)]
+            q = g.real_cited_rate
+            over = {y_name: g.params[y_name]}
+        try:
+            p = base.params.replace(**over)
+        except ValueError:
+            s_n.append(np.nan)
+            s_inf.append(np.nan)
+            continue
+        roots = meanfield_crossings(p, q, grid=101 if p.sa_start is None else None)
+        s_n.append(roots[0] if roots.size else np.nan)
+        roots = meanfield.thresholds(p, real_cited_rate=q, grid=100)
+        s_inf.append(roots[0] if roots.size else np.nan)
+    ax.plot(s_n, fine, color="#35b7e8", lw=2.2, label="mean field: P(rebel) = 1/2 at the group's N")
+    ax.plot(s_inf, fine, color="white", lw=1.6, ls="--", label="mean field: s*∞ (μ(s) = 0)")
+
+    # the fitted thresholds with their intervals
+    fits = thresholds.copy()
+    for c, v in zip(others, slice_keys):
+        fits = fits[(fits[c] == v) | (fits[c].isna() & pd.isna(v))]
+    if numeric and y_name in fits.columns:
+        fy = fits[y_name].to_numpy(float)
+    else:
+        lookup = {_fmt_value(v): i for i, v in enumerate(y_values[i] for i in order)}
+        fy = np.array([lookup.get(_fmt_value(v), np.nan) for v in fits[y_name]]) if y_name in fits.columns else []
+    if len(fy):
+        sx = fits["s_star"].to_numpy(float)
+        err = np.abs(np.vstack([sx - fits["s_star_low"].to_numpy(float), fits["s_star_high"].to_numpy(float) - sx]))
+        ax.errorbar(sx, fy, xerr=err, fmt="o", color="#7fff7f", ms=4, lw=1.2, capsize=2,
+                    label="fitted threshold s* (95% bootstrap interval)")
+    ax.set_xlim(levels.min(), levels.max())
+    if not numeric:
+        ax.set_yticks(y, [_fmt_value(chosen[i].keys[columns.index(y_name)]) for i in range(len(chosen))])
+    ax.set_xlabel(_AWARENESS_LABEL)
+    ax.set_ylabel(y_name)
+    title = f"Phase diagram: P(rebel) over awareness and {y_name}"
+    if others:
+        title += "\n(slice " + _label(others, slice_keys) + ")"
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=7, loc="lower left", facecolor="0.25", labelcolor="white", framealpha=0.8)
+    ax.grid(False)
+    return _save(fig, path)
+
+
+def _figure_finite_size(groups: list[_Group], columns: list[str], thresholds: pd.DataFrame, path: Path) -> Path | None:
+    others = [c for c in columns if c != "n_documents"]
+    fits = thresholds[np.isfinite(thresholds["n_documents"].to_numpy(float))]
+    if fits["n_documents"].nunique() < 2:
+        return None
+    if others:
+        subgroups = [(k if isinstance(k, tuple) else (k,), part) for k, part in fits.groupby(others, sort=True, dropna=False)]
+    else:
+        subgroups = [((), fits)]
+    subgroups = _shown(subgroups)
+    colours = _colours(len(subgroups))
+    try:
+        scaling = finite_size_scaling(thresholds)
+    except (KeyError, ValueError):  # pragma: no cover - defensive
+        scaling = {}
+
+    fig, axes = _new_figure(9.0, 3.9, ncols=2)
+    ax_s, ax_w = axes[0, 0], axes[0, 1]
+    group_by_label = {g.label: g for g in groups}
+    all_n = fits["n_documents"].to_numpy(float)
+    n_fine = np.unique(np.round(np.geomspace(all_n.min(), all_n.max(), 12)))
+    for (keys, part), colour in zip(subgroups, colours):
+        part = part.sort_values("n_documents")
+        n = part["n_documents"].to_numpy(float)
+        s = part["s_star"].to_numpy(float)
+        err = np.abs(np.vstack([s - part["s_star_low"].to_numpy(float), part["s_star_high"].to_numpy(float) - s]))
+        label = _label(others, keys) if others else "fitted s* (95% interval)"
+        ax_s.errorbar(n, s, yerr=err, fmt="o-", color=colour, ms=4, capsize=2, lw=1.2, label=label)
+        # the mean field at each N and for a large corpus, for this subgroup
+        first = part.iloc[0]
+        group = group_by_label.get(_label(columns, [first[c] for c in columns]), groups[0])
+        s_n, w_n = [], []
+        for value in n_fine:
+            p = group.params.replace(n_documents=int(value))
+            grid = 101 if p.sa_start is None else None
+            roots = meanfield_crossings(p, group.real_cited_rate, grid=grid)
+            s_n.append(roots[0] if roots.size else np.nan)
+            lo = meanfield_crossings(p, group.real_cited_rate, level=0.1, grid=grid)
+            hi = meanfield_crossings(p, group.real_cited_rate, level=0.9, grid=grid)
+            w_n.append(hi[0] - lo[0] if lo.size and hi.size else np.nan)
+        ax_s.plot(n_fine, s_n, color=colour, ls="--", lw=1.1)
+        s_inf = part["s_star_meanfield_inf"].to_numpy(float)
+        if np.isfinite(s_inf).any():
+            ax_s.axhline(float(np.nanmean(s_inf)), color=colour, ls=":", lw=1.3)
+        w = part["width"].to_numpy(float)
+        if {"width_low", "width_high"} <= set(part.columns):
+            werr = np.abs(np.vstack([w - part["width_low"].to_numpy(float), part["width_high"].to_numpy(float) - w]))
+        else:
+            werr = None
+        ax_w.errorbar(n, w, yerr=werr, fmt="o", color=colour, ms=4, capsize=2, lw=1.2)
+        ax_w.plot(n_fine, w_n, color=colour, ls="--", lw=1.1)
+    # slope -1/2 guide through the data's geometric centre
+    w_all = fits["width"].to_numpy(float)
+    ok = np.isfinite(w_all) & (w_all > 0)
+    if ok.any():
+        centre_n, centre_w = np.exp(np.mean(np.log(all_n[ok]))), np.exp(np.mean(np.log(w_all[ok])))
+        guide = centre_w * (n_fine / centre_n) ** -0.5
+        ax_w.plot(n_fine, guide, color="0.4", lw=1.0, ls="-.", label="slope -1/2 guide")
+    ax_s.set_xscale("log")
+    ax_s.set_xlabel("corpus size N (documents)")
+    ax_s.set_ylabel("threshold awareness")
+    ax_s.set_title("Threshold s*_N (dashed: mean field at N; dotted: s*∞)", fontsize=9)
+    ax_s.legend(fontsize=7, loc="best")
+    ax_w.set_xscale("log")
+    ax_w.set_yscale("log")
+    ax_w.set_xlabel("corpus size N (documents)")
+    ax_w.set_ylabel("10%-90% width of the transition")
+    slope = scaling.get("slope", math.nan)
+    title = "Width of the transition (dashed: mean field)"
+    if np.isfinite(slope):
+        title += f"\nfitted slope {slope:.2f} [{scaling['slope_low']:.2f}, {scaling['slope_high']:.2f}]"
+    ax_w.set_title(title, fontsize=9)
+    ax_w.legend(fontsize=7, loc="best")
+    return _save(fig, path)
+
+
+def make_figures(
+    results: pd.DataFrame,
+    thresholds: pd.DataFrame | None,
+    out_dir: str | os.PathLike,
+    swept: list[str] | None = None,
+    seed: int = 0,
+) -> list[Path]:
+    """Draw a sweep's figures as PNG files in ``out_dir``.
+
+    Parameters
+    ----------
+    results : pandas.DataFrame
+        The sweep's tidy results (``results.parquet``): one row per (point,
+        replicate, awareness level).
+    thresholds : pandas.DataFrame or None
+        :func:`analysis.fit_thresholds` of the same results with the same ``swept``
+        (None: fitted here).
+    out_dir : path
+        Folder of the figures (created if missing).
+    swept : list of str, optional
+        The swept parameters (the manifest's ``"swept"``); None infers them.
+    seed : int
+        Seed of the bootstrap bands.
+
+    Returns
+    -------
+    list of Path
+        The files written, among
+
+        - ``p_rebel.png``: P(rebel) against awareness, a line per group with a 95%
+          bootstrap band over replicates, the mean field's P(rebel) dashed in the
+          same colour, and the fitted threshold with its interval. Colour is one
+          swept parameter (``planted_fraction`` if swept); each combination of the
+          others gets a panel (at most :data:`MAX_PANELS`, each with at most
+          :data:`MAX_LINES` lines, chosen evenly);
+        - ``phase_diagram.png`` (when a parameter besides awareness is swept):
+          P(rebel) over awareness and that parameter (``planted_fraction`` if it is
+          swept), with the mean-field boundary at the groups' corpus size (solid),
+          the large-corpus threshold ``s*_inf`` (dashed) and the fitted thresholds;
+        - ``uplift.png``: mean uplift against awareness with bands, per group (same
+          panels and colours);
+        - ``emergence.png``: median and interquartile range of the emergence
+          document over the replicates where P(deceptive) reached 0.9, the share
+          where it did, and Wald's estimate dashed (log scale);
+        - ``finite_size.png`` (when ``n_documents`` is swept): the fitted threshold
+          against N with the mean field's ``s*_N`` and ``s*_inf``, and the width
+          against N on log-log axes with a slope -1/2 guide.
+    """
+    import seaborn as sns
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    columns = group_columns(results, swept)
+    if thresholds is None:
+        thresholds = fit_thresholds(results, swept=swept)
+    groups = _groups(results, columns)
+    rng = np.random.default_rng(np.random.SeedSequence(seed))
+    written: list[Path] = []
+    with sns.axes_style("whitegrid"), sns.plotting_context("notebook", font_scale=0.85):
+        layout = _Layout(groups, columns)
+        written.append(_figure_p_rebel(layout, thresholds, columns, out / "p_rebel.png", rng))
+        if columns:
+            phase = _figure_phase(groups, columns, thresholds, out / "phase_diagram.png")
+            if phase is not None:
+                written.append(phase)
+        written.append(_figure_uplift(layout, out / "uplift.png", rng))
+        written.append(_figure_emergence(layout, out / "emergence.png"))
+        if "n_documents" in columns:
+            finite = _figure_finite_size(groups, columns, thresholds, out / "finite_size.png")
+            if finite is not None:
+                written.append(finite)
+    return written

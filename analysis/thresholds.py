@@ -222,9 +222,9 @@ def _minimize(s, rebels, trials, direction, start, bounds) -> tuple[np.ndarray, 
         start,
         args=(s, rebels, trials, direction),
         jac=True,
-        method="L-BFGS-B",
+        method="TNC",
         bounds=bounds,
-        options={"ftol": 1e-12, "gtol": 1e-8, "maxiter": 500},
+        options={"ftol": 0.0, "xtol": 1e-10, "gtol": 1e-10, "maxfun": 1000},
     )
     return res.x, bool(res.success)
 
@@ -249,7 +249,7 @@ def fit_logistic(
     """Fit ``P(rebel) = expit(direction (s - s_star) / scale)`` by maximum likelihood.
 
     The binomial likelihood of ``rebels`` out of ``trials`` at each awareness level
-    is maximized with L-BFGS-B over ``(s_star, log scale)``, with ``s_star`` kept in
+    is maximized with scipy's truncated Newton method (TNC) over ``(s_star, log scale)``, with ``s_star`` kept in
     the range of ``awareness`` and ``scale`` between 1/1000 and 10 times that range.
     No check of whether a logistic makes sense is made here (that is
     :func:`fit_thresholds`'s job).
@@ -318,16 +318,23 @@ def _crossing_check(s: np.ndarray, rebels: np.ndarray, trials: np.ndarray) -> tu
     where = f"for awareness in [{_fmt(s.min())}, {_fmt(s.max())}]"
     significant = np.flatnonzero(sides != 0)
     if significant.size == 0:
-        return 0, f"no crossing detected: P(rebel) is nowhere significantly different from 1/2 {where}"
+        note = f"no crossing detected: P(rebel) is nowhere significantly different from 1/2 {where}"
+        most = int(trials.max())
+        if 2.0 * 0.5 * math.sqrt(most) <= _Z_LEVEL:
+            note += f" (with at most {most} learners per level none can be: at least 4 are needed)"
+        return 0, note
     seq = sides[significant]
     if np.all(seq == -1) or np.all(seq == 1):
-        word = "below" if seq[0] == -1 else "above"
-        note = f"no crossing: P(rebel) stays {word} 1/2 {where}"
-        extreme = int(np.argmax(p)) if seq[0] == -1 else int(np.argmin(p))
-        if (p[extreme] - 0.5) * seq[0] < 0 or p[extreme] == 0.5:
-            note += f" (not significantly {'above' if seq[0] == -1 else 'below'}; " \
-                    f"{'highest' if seq[0] == -1 else 'lowest'} {_fmt(p[extreme])} at {_fmt(s[extreme])})"
-        return 0, note
+        below = seq[0] == -1
+        extreme = int(np.argmax(p)) if below else int(np.argmin(p))
+        if (p[extreme] - 0.5) * seq[0] > 0:  # every estimate on one side
+            return 0, f"no crossing: P(rebel) stays {'below' if below else 'above'} 1/2 {where}"
+        other = "above" if below else "below"
+        return 0, (
+            f"no crossing: P(rebel) is never significantly {other} 1/2 {where} "
+            f"({'highest' if below else 'lowest'} {_fmt(p[extreme])} at s = {_fmt(s[extreme])}; "
+            "a crossing may lie at the end of the range)"
+        )
     changes = np.flatnonzero(np.diff(seq) != 0)
     if changes.size > 1:
         at = [0.5 * (s[significant[c]] + s[significant[c + 1]]) for c in changes]
@@ -360,32 +367,40 @@ def _p_rebel(params: Params, s: np.ndarray, q_r: float | None) -> np.ndarray:
     )
 
 
-def meanfield_crossings(params: Params, real_cited_rate: float | None = None, grid: int | None = None) -> np.ndarray:
-    """Every awareness in [0, 1] where the mean field's P(rebel) at ``n_documents`` is 1/2.
+def meanfield_crossings(
+    params: Params,
+    real_cited_rate: float | None = None,
+    level: float = 0.5,
+    grid: int | None = None,
+) -> np.ndarray:
+    """Every awareness in [0, 1] where the mean field's P(rebel) at ``n_documents`` is ``level``.
 
-    Sign changes of ``sim.meanfield.p_rebel - 1/2`` are bracketed on a grid and
+    Sign changes of ``sim.meanfield.p_rebel - level`` are bracketed on a grid and
     refined with Brent's method. The grid has 201 points at constant awareness and
     26 with an awareness schedule (whose mean field sums over batches and costs
     about a hundred times more).
 
     >>> from sim import Params
     >>> meanfield_crossings(Params(), real_cited_rate=0.6).round(3).tolist()
-    [0.632]
+    [0.63]
     """
     if grid is None:
         grid = 201 if params.sa_start is None else 26
     s = np.linspace(0.0, 1.0, grid)
-    f = _p_rebel(params, s, real_cited_rate) - 0.5
+    f = _p_rebel(params, s, real_cited_rate) - level
 
     def g(x: float) -> float:
-        return float(_p_rebel(params, np.array([x]), real_cited_rate)[0]) - 0.5
+        return float(_p_rebel(params, np.array([x]), real_cited_rate)[0]) - level
 
-    roots = []
-    for i in range(grid):
-        if f[i] == 0.0:
-            roots.append(float(s[i]))
-        elif i + 1 < grid and f[i] * f[i + 1] < 0:
+    roots: list[float] = []
+    sign = np.sign(f)
+    if not sign.any():  # exactly `level` everywhere (no evidence either way): no crossing
+        return np.array(roots)
+    for i in range(grid - 1):
+        if sign[i] * sign[i + 1] < 0:
             roots.append(brentq(g, s[i], s[i + 1], xtol=1e-7))
+        elif sign[i] == 0 and 0 < i and sign[i - 1] * sign[i + 1] < 0:
+            roots.append(float(s[i]))  # an exact hit on the grid between opposite signs
     return np.array(roots)
 
 
@@ -476,6 +491,14 @@ def _fit_group(group: pd.DataFrame, unit: str, n_boot: int, rng: np.random.Gener
             out.update(s_star=fit.s_star, scale=fit.scale, width=fit.width)
             if fit.at_bound:
                 notes.append("fit ended on a bound (threshold at an end of the awareness range, or width below the grid)")
+            else:
+                i = int(np.clip(np.searchsorted(levels, fit.s_star), 1, levels.size - 1))
+                spacing = float(levels[i] - levels[i - 1])
+                if fit.width < spacing:
+                    notes.append(
+                        f"transition narrower than the awareness spacing ({_fmt(spacing)}) near s_star: "
+                        "s_star and its interval are resolved only to about that spacing"
+                    )
             if n_boot > 0:
                 boot = _bootstrap(levels, rebels_u, trials_u, direction, x, bounds, n_boot, rng)
                 out["s_star_low"], out["s_star_high"] = np.percentile(boot[:, 0], [2.5, 97.5])
@@ -508,6 +531,7 @@ def _newton(s, rebels, trials, direction, start, bounds, max_iter: int = 60):
 
     ll = loglik(a, b)
     done = np.zeros(m, dtype=bool)
+    tol = 1e-9 * np.maximum(1.0, trials.sum(1))
     for _ in range(max_iter):
         z = a[:, None] + b[:, None] * x
         p = expit(z)
@@ -519,18 +543,23 @@ def _newton(s, rebels, trials, direction, start, bounds, max_iter: int = 60):
         with np.errstate(divide="ignore", invalid="ignore"):
             da = np.where(det > 0, (hbb * ga - hab * gb) / det, 0.0)
             db = np.where(det > 0, (haa * gb - hab * ga) / det, 0.0)
-        step = np.ones(m)
-        for _ in range(30):  # halve the steps that lower the likelihood
-            new = loglik(a + step * da, b + step * db)
-            worse = ~(new >= ll - 1e-12 * np.abs(ll)) & ~done
+        # converged: a stationary point where the curvature has full rank (under
+        # separation the gradient vanishes too, as the curve steepens without end,
+        # and at most one level keeps any weight: the curvature's rank drops to one)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            full_rank = det > 1e-6 * haa * hbb
+        done = full_rank & (np.abs(ga) < tol) & (np.abs(gb) < tol)
+        if done.all():
+            break
+        step = np.where(done, 0.0, 1.0)
+        for _ in range(40):  # halve the steps that lower the likelihood
+            worse = loglik(a + step * da, b + step * db) < ll
             if not worse.any():
                 break
             step = np.where(worse, 0.5 * step, step)
+        step = np.where(worse, 0.0, step)  # no ascent found: stay (and fail the test below)
         a, b = a + step * da, b + step * db
-        ll = np.maximum(ll, loglik(a, b))
-        done = (np.abs(step * da) < 1e-10) & (np.abs(step * db) < 1e-10 * np.maximum(1.0, np.abs(b)))
-        if done.all():
-            break
+        ll = loglik(a, b)
     with np.errstate(divide="ignore", invalid="ignore"):
         s_star = centre - span * a / b
         log_scale = np.log(span / np.abs(b))
@@ -543,18 +572,57 @@ def _newton(s, rebels, trials, direction, start, bounds, max_iter: int = 60):
     return np.column_stack([s_star, log_scale]), inside
 
 
+def _on_scale_floor(s, rebels, trials, direction, bounds):
+    """Bounded fits with the scale at its floor, and whether that is the optimum.
+
+    When one level or none lies inside the transition (separation), the likelihood
+    keeps growing as the scale shrinks, and the bounded maximum has the scale at
+    its floor. With the scale fixed the negative log-likelihood is convex in
+    ``s_star`` and its derivative increases, so bisection finds the best ``s_star``
+    in the range. The point is the bounded maximum if the likelihood does not grow
+    with the scale there (the Karush-Kuhn-Tucker condition; sufficient, because the
+    likelihood is concave in the natural parameters and the bounds are a convex
+    polygon in them).
+    """
+    (lo, hi), (log_min, _) = bounds
+    scale = math.exp(log_min)
+    m = rebels.shape[0]
+
+    def residual(s_star):
+        z = direction * (s[None, :] - s_star[:, None]) / scale
+        return z, rebels - trials * expit(z)
+
+    left, right = np.full(m, lo), np.full(m, hi)
+    for _ in range(60):  # bisection on the derivative, (d / scale) sum(k - n p)
+        mid = 0.5 * (left + right)
+        rising = direction * residual(mid)[1].sum(1) > 0
+        right = np.where(rising, mid, right)
+        left = np.where(rising, left, mid)
+    s_star = 0.5 * (left + right)
+    z, r = residual(s_star)
+    slope_in_log_scale = (r * z).sum(1)  # d(-log-likelihood)/d(log scale)
+    optimal = slope_in_log_scale >= -1e-8 * np.maximum(1.0, trials.sum(1))
+    return np.column_stack([s_star, np.full(m, log_min)]), optimal
+
+
 def _bootstrap(levels, rebels_u, trials_u, direction, start, bounds, n_boot, rng) -> np.ndarray:
     """Refit on ``n_boot`` resamples of whole replicates; rows are (s_star, log scale).
 
-    All resamples are fitted at once by :func:`_newton`; a resample whose maximum
-    lies on a bound (a threshold at the end of the range, or a transition sharper
-    than the grid: separation) is refitted by the bounded optimizer.
+    All resamples are fitted at once: by :func:`_newton` where the maximum is
+    inside the bounds, by :func:`_on_scale_floor` where the transition is sharper
+    than the grid resolves; the rare rest (a threshold at an end of the range) by
+    the bounded optimizer.
     """
     n_units = rebels_u.shape[0]
     weights = rng.multinomial(n_units, np.full(n_units, 1.0 / n_units), size=n_boot).astype(float)
     rebels_b, trials_b = weights @ rebels_u, weights @ trials_u
     out, ok = _newton(levels, rebels_b, trials_b, direction, start, bounds)
-    for b in np.flatnonzero(~ok):
+    rest = np.flatnonzero(~ok)
+    if rest.size:
+        floor, on_floor = _on_scale_floor(levels, rebels_b[rest], trials_b[rest], direction, bounds)
+        out[rest[on_floor]] = floor[on_floor]
+        rest = rest[~on_floor]
+    for b in rest:
         keep = trials_b[b] > 0
         out[b] = _minimize(levels[keep], rebels_b[b, keep], trials_b[b, keep], direction, start, bounds)[0]
     return out
@@ -620,7 +688,17 @@ def fit_thresholds(
     one crossing; in both cases ``s_star``, its interval and ``width`` are NaN. When
     every level has either no rebel or only rebels, the maximum-likelihood width is
     zero: ``s_star`` is then the midpoint of the jump, the interval its two levels,
-    and ``width`` NaN.
+    and ``width`` NaN. A fitted width below the spacing of the awareness levels is
+    noted too: the threshold is then resolved only to about that spacing, and the
+    percentile interval may understate its uncertainty.
+
+    The point estimate is maximized by scipy (:func:`fit_logistic`); the bootstrap
+    refits all resamples at once with a vectorized Newton iteration on the same
+    likelihood, and a resample whose maximum lies on a bound (a transition too sharp
+    for the grid) is solved on that bound exactly. With a uniform awareness grid the
+    fitted ``s_star`` tends to fall on a lattice of step ``spacing / n_replicates``:
+    the score equation ``sum(rebels) = sum(n P(s))`` nearly fixes it, since a
+    logistic summed over a uniform grid is almost exactly linear in its midpoint.
 
     Examples
     --------
@@ -642,7 +720,9 @@ def fit_thresholds(
     columns = group_columns(results, swept)
     root = np.random.SeedSequence(seed)
     rows = []
-    if columns:
+    if results.empty:
+        groups = []
+    elif columns:
         grouped = results.groupby(columns, sort=True, dropna=False)
         groups = [(keys if isinstance(keys, tuple) else (keys,), g) for keys, g in grouped]
     else:

@@ -79,7 +79,16 @@ def _step_moments(
     """
     s_read, s_final = np.broadcast_arrays(np.asarray(s_read, float), np.asarray(s_final, float))
     shape = s_read.shape
-    s1, s2 = s_read.reshape(-1, 1), s_final.reshape(-1, 1)
+    flat1, flat2 = s_read.reshape(-1), s_final.reshape(-1)
+    block = 256  # rows per pass: temporaries of at most 256 x (grid points) floats
+    if flat1.size > block:
+        parts = [
+            _step_moments(params, flat1[i : i + block], flat2[i : i + block], retrospection, q_r)
+            for i in range(0, flat1.size, block)
+        ]
+        return (np.concatenate([p[0] for p in parts]).reshape(shape),
+                np.concatenate([p[1] for p in parts]).reshape(shape))
+    s1, s2 = flat1.reshape(-1, 1), flat2.reshape(-1, 1)
     r = float(retrospection)
     d = params.synthetic_detectability
     q_p = params.believed_planted_cited_rate

@@ -1,0 +1,301 @@
+"""Thresholds fitted to a sweep: the logistic fit, its bootstrap, honest notes, the mean field
+(analysis.thresholds)."""
+
+from __future__ import annotations
+
+import doctest
+import math
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.special import expit
+
+import analysis.thresholds as thresholds_module
+from analysis import finite_size_scaling, fit_logistic, fit_thresholds
+from analysis.thresholds import RESULT_COLUMNS, params_from_row, swept_parameters
+from sim import PARAMETERS, Params
+from sim import meanfield as mf
+from sim.corpus import build_corpus
+from sim.engine import final_table, run_family
+
+
+# -- helpers ------------------------------------------------------------------------
+
+
+def fake_results(base: Params, points: list[dict], awareness, replicates: int, seed: int = 0) -> pd.DataFrame:
+    """A sweep's tidy results table (the schema of ``persona-sim sweep``), made directly."""
+    rows = []
+    for i, over in enumerate(points):
+        p = base.replace(**over)
+        for r in range(replicates):
+            corpus = build_corpus(p, np.random.SeedSequence(seed, spawn_key=(i, r)))
+            run = run_family(corpus, p, np.asarray(awareness, float), record=False)
+            t = final_table(run.final_awareness, run.state, run.constants, p)
+            for q in PARAMETERS:
+                if q.name != "situational_awareness":
+                    t[q.name] = np.nan if p[q.name] is None else p[q.name]
+            t["point"], t["replicate"], t["seed_key"] = i, r, f"{seed}/{i}/{r}"
+            t["real_cited_rate"] = corpus.real_cited_rate
+            rows.append(t)
+    return pd.concat(rows, ignore_index=True)
+
+
+def bernoulli_table(curve, levels, replicates: int, seed: int, **columns) -> pd.DataFrame:
+    """Synthetic results: each (replicate, level) is rebel with probability ``curve(level)``."""
+    rng = np.random.default_rng(seed)
+    s = np.repeat(np.asarray(levels, float)[None, :], replicates, axis=0)
+    rebel = rng.random(s.shape) < curve(s)
+    table = pd.DataFrame(
+        {
+            "situational_awareness": s.ravel(),
+            "replicate": np.repeat(np.arange(replicates), s.shape[1]),
+            "persona": np.where(rebel.ravel(), "rebel", "aligned"),
+        }
+    )
+    for name, value in columns.items():
+        table[name] = value
+    return table
+
+
+def logistic(s_star: float, scale: float):
+    return lambda s: expit((s - s_star) / scale)
+
+
+# -- the logistic fit -----------------------------------------------------------------
+
+
+def test_fit_recovers_known_threshold_and_width():
+    """Bernoulli data from a known logistic give back its s_star and width."""
+    truth_s, truth_scale = 0.6, 0.04
+    table = bernoulli_table(logistic(truth_s, truth_scale), np.linspace(0, 1, 41), 200, seed=1)
+    row = fit_thresholds(table, n_boot=50).iloc[0]
+    assert row.note == ""
+    assert abs(row.s_star - truth_s) < 0.01
+    assert row.width == pytest.approx(2 * math.log(9) * truth_scale, rel=0.15)
+    assert row.n_replicates == 200 and row.n_awareness == 41
+
+
+def test_fit_logistic_is_exact_on_expected_counts():
+    """Counts equal to their expectation are fitted exactly (the likelihood's maximum)."""
+    s = np.linspace(0.2, 0.9, 15)
+    fit = fit_logistic(s, 500 * expit((s - 0.55) / 0.07), np.full(15, 500))
+    assert fit.s_star == pytest.approx(0.55, abs=1e-6)
+    assert fit.scale == pytest.approx(0.07, rel=1e-5)
+    assert fit(0.55) == pytest.approx(0.5)
+
+
+def test_falling_curve_is_fitted_with_its_direction():
+    """P(rebel) falling through 1/2 is fitted too, with direction -1."""
+    table = bernoulli_table(lambda s: expit((0.4 - s) / 0.05), np.linspace(0, 1, 41), 100, seed=2)
+    row = fit_thresholds(table, n_boot=20).iloc[0]
+    assert row.direction == -1
+    assert abs(row.s_star - 0.4) < 0.015
+    assert row.note == ""
+
+
+def test_vectorized_refits_equal_scipy_fits():
+    """The bootstrap's batched Newton fits agree with scipy's bounded optimizer on the same data."""
+    rng = np.random.default_rng(3)
+    s = np.linspace(0, 1, 31)
+    rebels = rng.binomial(30, expit((s - 0.45) / 0.06), size=(8, s.size)).astype(float)
+    trials = np.full_like(rebels, 30.0)
+    bounds = thresholds_module._bounds(s)
+    start = np.array([0.5, math.log(0.1)])
+    batched, ok = thresholds_module._newton(s, rebels, trials, 1, start, bounds)
+    assert ok.all()
+    for i in range(rebels.shape[0]):
+        single = fit_logistic(s, rebels[i], trials[i])
+        assert batched[i, 0] == pytest.approx(single.s_star, abs=1e-6)
+        assert math.exp(batched[i, 1]) == pytest.approx(single.scale, rel=1e-5)
+
+
+# -- the bootstrap ------------------------------------------------------------------
+
+
+def test_bootstrap_interval_contains_truth_and_narrows_with_replicates():
+    """The 95% interval covers the true threshold, and is much narrower with 16x the replicates."""
+    curve = logistic(0.5, 0.05)
+    levels = np.linspace(0, 1, 26)
+    few = fit_thresholds(bernoulli_table(curve, levels, 20, seed=4), n_boot=200).iloc[0]
+    many = fit_thresholds(bernoulli_table(curve, levels, 320, seed=5), n_boot=200).iloc[0]
+    for row in (few, many):
+        assert row.s_star_low <= 0.5 <= row.s_star_high
+        assert row.s_star_low <= row.s_star <= row.s_star_high
+    assert many.s_star_high - many.s_star_low < 0.5 * (few.s_star_high - few.s_star_low)
+
+
+def test_same_seed_same_interval():
+    """The bootstrap is seeded: the same seed gives the same table, another seed another interval."""
+    table = bernoulli_table(logistic(0.5, 0.05), np.linspace(0, 1, 26), 30, seed=6)
+    a = fit_thresholds(table, n_boot=100, seed=7)
+    b = fit_thresholds(table, n_boot=100, seed=7)
+    c = fit_thresholds(table, n_boot=100, seed=8)
+    pd.testing.assert_frame_equal(a, b)
+    assert a.s_star.iloc[0] == c.s_star.iloc[0]
+    assert (a.s_star_low.iloc[0], a.s_star_high.iloc[0]) != (c.s_star_low.iloc[0], c.s_star_high.iloc[0])
+
+
+# -- saying so plainly ----------------------------------------------------------------
+
+
+def test_no_crossing_below_gives_nan_and_a_note():
+    """P(rebel) that stays below 1/2 gives NaN thresholds and says so."""
+    table = bernoulli_table(lambda s: 0.2 * s, np.linspace(0, 1, 21), 30, seed=8)
+    row = fit_thresholds(table, n_boot=20).iloc[0]
+    assert np.isnan([row.s_star, row.s_star_low, row.s_star_high, row.width]).all()
+    assert row.note.startswith("no crossing: P(rebel) stays below 1/2 for awareness in [0, 1]")
+
+
+def test_no_crossing_above_gives_nan_and_a_note():
+    """P(rebel) that stays above 1/2 gives NaN thresholds and says so."""
+    table = bernoulli_table(lambda s: 0.8 + 0.2 * s, np.linspace(0.3, 1, 15), 30, seed=9)
+    row = fit_thresholds(table, n_boot=20).iloc[0]
+    assert np.isnan(row.s_star) and np.isnan(row.width)
+    assert row.note.startswith("no crossing: P(rebel) stays above 1/2 for awareness in [0.3, 1]")
+
+
+def test_more_than_one_crossing_gives_nan_and_a_note():
+    """A rise and a fall through 1/2 are two crossings: NaN, and a note saying where."""
+    bump = lambda s: expit((s - 0.3) / 0.03) * expit((0.7 - s) / 0.03)  # noqa: E731
+    table = bernoulli_table(bump, np.linspace(0, 1, 41), 30, seed=10)
+    row = fit_thresholds(table, n_boot=20).iloc[0]
+    assert np.isnan(row.s_star) and np.isnan(row.width)
+    assert row.note.startswith("more than one crossing at about ")
+    where = [float(x) for x in row.note.split("at about ")[1].split(";")[0].split(", ")]
+    assert len(where) == 2
+    assert where[0] == pytest.approx(0.3, abs=0.05) and where[1] == pytest.approx(0.7, abs=0.05)
+
+
+def test_noise_around_one_crossing_is_not_a_second_crossing():
+    """Sampling noise in a single transition never counts as more than one crossing."""
+    notes = [
+        fit_thresholds(bernoulli_table(logistic(0.5, 0.1), np.linspace(0, 1, 101), 20, seed=k), n_boot=0).note[0]
+        for k in range(30)
+    ]
+    assert notes == [""] * 30
+
+
+def test_too_few_awareness_levels():
+    """Two awareness levels are too few to fit a curve."""
+    table = bernoulli_table(logistic(0.5, 0.05), [0.2, 0.8], 30, seed=11)
+    row = fit_thresholds(table, n_boot=20).iloc[0]
+    assert np.isnan(row.s_star)
+    assert row.note.startswith("too few awareness levels to fit")
+
+
+def test_jump_sharper_than_the_grid():
+    """All-or-nothing levels give the jump's midpoint, its two levels as interval, and no width."""
+    table = bernoulli_table(lambda s: (s > 0.55).astype(float), np.linspace(0, 1, 11), 10, seed=12)
+    row = fit_thresholds(table, n_boot=20).iloc[0]
+    assert row.s_star == pytest.approx(0.55)
+    assert (row.s_star_low, row.s_star_high) == pytest.approx((0.5, 0.6))
+    assert np.isnan(row.width)
+    assert row.note.startswith("transition sharper than the awareness grid")
+
+
+# -- groups and columns ---------------------------------------------------------------
+
+
+def test_one_row_per_group_with_the_columns_in_order():
+    """Groups are the swept parameters other than awareness; the columns come in the stated order."""
+    parts = [
+        bernoulli_table(logistic(c, 0.05), np.linspace(0, 1, 21), 20, seed=13 + i,
+                        planted_fraction=rho, n_documents=10000, sa_start=np.nan)
+        for i, (rho, c) in enumerate([(0.25, 0.37), (0.15, 0.63)])
+    ]
+    table = pd.concat(parts, ignore_index=True)
+    assert swept_parameters(table) == ["planted_fraction", "situational_awareness"]
+    out = fit_thresholds(table, n_boot=20)
+    assert list(out.columns[: 1 + len(RESULT_COLUMNS)]) == ["planted_fraction", *RESULT_COLUMNS]
+    assert out.planted_fraction.tolist() == [0.15, 0.25]  # sorted
+    assert out.s_star.to_numpy() == pytest.approx([0.63, 0.37], abs=0.03)
+    # the mean field is that of each group's own parameters
+    assert out.s_star_meanfield_inf.to_numpy() == pytest.approx(
+        [mf.thresholds(Params(planted_fraction=r))[0] for r in (0.15, 0.25)], abs=1e-6
+    )
+    explicit = fit_thresholds(table, swept=["planted_fraction", "situational_awareness"], n_boot=20)
+    pd.testing.assert_frame_equal(out, explicit)
+
+
+def test_unknown_swept_name_is_an_error():
+    """A swept name that is not a column is an error that names it."""
+    table = bernoulli_table(logistic(0.5, 0.05), np.linspace(0, 1, 11), 5, seed=14)
+    with pytest.raises(KeyError, match="planted_fraction"):
+        fit_thresholds(table, swept=["planted_fraction"])
+
+
+def test_params_from_row_reads_nan_as_unset():
+    """A row's parameter columns make its Params; NaN sa_start is unset, other columns are ignored."""
+    p = params_from_row({"planted_fraction": np.float64(0.2), "n_documents": 3000.0, "sa_start": np.nan,
+                         "point": 4, "persona": "rebel"})
+    assert p == Params(planted_fraction=0.2, n_documents=3000)
+
+
+# -- simulated data against the mean field -------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def default_sweep() -> pd.DataFrame:
+    return fake_results(Params(), [{}], np.round(np.linspace(0.5, 0.8, 31), 3), 40, seed=0)
+
+
+def test_simulated_threshold_matches_mean_field(default_sweep):
+    """At the defaults (N = 10,000) the fitted s_star is within 0.02 of the mean field's s*_N."""
+    row = fit_thresholds(default_sweep).iloc[0]
+    assert row.note == ""
+    assert abs(row.s_star - row.s_star_meanfield_n) < 0.02
+    assert row.s_star_low < row.s_star_meanfield_n < row.s_star_high
+    q = float(default_sweep.real_cited_rate.mean())
+    assert row.real_cited_rate == pytest.approx(q)
+    # s*_N is where the mean field's P(rebel) is 1/2, a hair above s*_inf (0.628 at q_r = 0.6)
+    assert float(mf.p_rebel(Params(), row.s_star_meanfield_n, real_cited_rate=q)) == pytest.approx(0.5, abs=1e-6)
+    assert row.s_star_meanfield_inf == pytest.approx(mf.thresholds(Params(), real_cited_rate=q)[0], abs=1e-9)
+    assert 0 < row.s_star_meanfield_n - row.s_star_meanfield_inf < 0.005
+    assert row.s_star_meanfield_inf == pytest.approx(0.63, abs=0.01)
+
+
+def test_default_sweep_is_analysed_quickly():
+    """A default sweep (101 levels x 20 replicates, bootstrap 200) is analysed in well under 5 s."""
+    table = bernoulli_table(logistic(0.63, 0.013), np.linspace(0, 1, 101), 20, seed=15)
+    fit_thresholds(table, n_boot=5)  # warm up imports and compiled code
+    start = time.perf_counter()
+    fit_thresholds(table)
+    assert time.perf_counter() - start < 5.0
+
+
+# -- finite-size scaling --------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def size_sweep() -> pd.DataFrame:
+    awareness = np.round(np.arange(0.45, 0.851, 0.01), 3)
+    return fake_results(Params(), [{"n_documents": n} for n in (1000, 4000, 16000)], awareness, 40, seed=0)
+
+
+def test_transition_sharpens_like_one_over_root_n(size_sweep):
+    """The width shrinks with N, with a fitted log-log slope near -1/2, and s*_N closes on s*_inf."""
+    table = fit_thresholds(size_sweep)
+    assert (table.note == "").all()
+    result = finite_size_scaling(table)
+    assert -0.8 < result["slope"] < -0.25
+    assert result["slope_low"] < result["slope"] < result["slope_high"]
+    scaled = result["table"]
+    assert scaled.n_documents.tolist() == [1000, 4000, 16000]
+    assert np.all(np.diff(scaled.width) < 0)
+    assert result["distance_shrinks"]
+    assert scaled.distance.iloc[-1] < 0.01
+    assert np.all(np.diff(scaled.distance_meanfield) < 0)  # the mean field's shift falls like 1/N
+
+
+def test_finite_size_scaling_needs_n_documents():
+    """Without n_documents among the groups there is nothing to scale, and the error says so."""
+    table = fit_thresholds(bernoulli_table(logistic(0.5, 0.05), np.linspace(0, 1, 11), 10, seed=16), n_boot=10)
+    with pytest.raises(KeyError, match="n_documents"):
+        finite_size_scaling(table)
+
+
+def test_docstring_examples():
+    """The examples in analysis.thresholds' docstrings run as written."""
+    assert doctest.testmod(thresholds_module).failed == 0
