@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
+import io
 import warnings
 from pathlib import Path
 from typing import Any, Sequence
@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from sim import meanfield
+from sim.files import write_atomically
 
 from .thresholds import (
     AWARENESS,
@@ -65,16 +66,9 @@ def _new_figure(width: float, height: float, ncols: int = 1, nrows: int = 1, **k
 
 def _save(fig, path: Path) -> Path:
     """Write ``fig`` to ``path`` as PNG, atomically."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".png.part")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            fig.savefig(handle, format="png", dpi=_DPI)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=_DPI)
+    return write_atomically(path, buffer.getvalue())
 
 
 def _fmt_value(value: Any) -> str:

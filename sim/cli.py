@@ -15,20 +15,17 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import os
 import sys
-import tempfile
 import textwrap
 from pathlib import Path
 from typing import Any, Sequence
 
+from .files import write_atomically
 from .params import PARAMETERS, ParameterError, Params, _unknown, check_awareness, read_scenario, read_table
 
 __all__ = ["main"]
 
 EXIT_USAGE = 2
-_UMASK = os.umask(0)
-os.umask(_UMASK)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -219,22 +216,10 @@ def _trajectory_figure(trajectory, title: str) -> bytes:
 
 
 def _write_atomically(folder: Path, files: dict[str, bytes]) -> None:
-    """Write every file next to its final name, then move them all into place."""
+    """Write every file atomically (each beside its final name, then renamed)."""
     folder.mkdir(parents=True, exist_ok=True)
-    staged = []
-    try:
-        for name, data in files.items():
-            fd, tmp = tempfile.mkstemp(prefix=f".{name}.", dir=folder)
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-            os.chmod(tmp, 0o666 & ~_UMASK)
-            staged.append((tmp, folder / name))
-        for tmp, final in staged:
-            os.replace(tmp, final)
-    finally:
-        for tmp, _ in staged:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+    for name, data in files.items():
+        write_atomically(folder / name, data)
 
 
 def _format_table(final) -> str:

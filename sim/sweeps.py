@@ -44,6 +44,7 @@ import numpy as np
 import pandas as pd
 
 from .engine import FINAL_COLUMNS, run_replicate
+from .files import write_atomically
 from .params import PARAMETERS, ParameterError, Params, _unknown, check_awareness
 
 __all__ = [
@@ -525,9 +526,7 @@ class _Store:
 
 
 def _write_json(path: Path, data: dict) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, allow_nan=False, default=_json_default) + "\n")
-    os.replace(tmp, path)
+    write_atomically(path, (json.dumps(data, indent=2, allow_nan=False, default=_json_default) + "\n").encode())
 
 
 def _json_default(value: Any) -> Any:
