@@ -136,6 +136,20 @@ def _build_parser() -> argparse.ArgumentParser:
     th.add_argument("folder", metavar="DIR", help="a sweep's output folder (with results.parquet)")
     th.add_argument("--bootstrap", default="200", metavar="B", help="bootstrap resamples (default 200)")
     th.add_argument("--seed", default="0", metavar="S", help="seed of the bootstrap (default 0)")
+
+    demo = sub.add_parser(
+        "demo",
+        help="the teaching demo page: one training run, live in the browser (needs the viz extra)",
+        description=_wrap(
+            "Serve the teaching demo page (a Mesa SolaraViz page, sim/app.py) at "
+            "http://127.0.0.1:PORT/ on this machine only, until Ctrl-C: controls for awareness "
+            "and its schedule, the planted and disclosed shares, the corpus size, detectability, "
+            "the prior and the seed; play, step and reset; live plots, the persona badge, the "
+            "citation graph and P(rebel) against awareness. Needs pip install 'persona-sim[viz]'."
+        ),
+    )
+    demo.add_argument("--port", default="8765", metavar="P",
+                      help="port on 127.0.0.1, a whole number in [0, 65535] (default 8765; 0 picks a free one)")
     return parser
 
 
@@ -436,6 +450,20 @@ def _command_threshold(args: argparse.Namespace) -> int:
     return 0
 
 
+def _command_demo(args: argparse.Namespace) -> int:
+    port = _whole("--port", args.port, 0)
+    if port > 65535:
+        raise ParameterError(f"--port {args.port!r} is not allowed: allowed is a whole number in [0, 65535]")
+    try:
+        from .app import serve
+    except ImportError as err:
+        print(f"persona-sim: error: the demo page needs the viz extra ({err.name} is missing): "
+              "pip install 'persona-sim[viz]'", file=sys.stderr)
+        return EXIT_USAGE
+    serve(port)  # prints the address; blocks until Ctrl-C
+    return 0
+
+
 def _json_default(value: Any) -> Any:
     try:
         return value.item()
@@ -458,6 +486,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _command_sweep(args, argv)
         if args.command == "threshold":
             return _command_threshold(args)
+        if args.command == "demo":
+            return _command_demo(args)
     except ParameterError as err:
         print(f"persona-sim: error: {err}", file=sys.stderr)
         return EXIT_USAGE

@@ -162,3 +162,10 @@ def test_console_script_reports_errors_without_traceback(tmp_path):
         [sys.executable, "-m", "sim.cli", "run", "--frobnicate"], capture_output=True, text=True, timeout=120
     )
     assert unknown.returncode == 2 and unknown.stderr.strip().count("\n") == 0
+
+
+def test_demo_refuses_a_port_out_of_range(capsys):
+    """`persona-sim demo --port 70000` is a one-line error, exit 2, and starts no server."""
+    assert main(["demo", "--port", "70000"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--port" in err

@@ -1,0 +1,735 @@
+"""The teaching demo page: one training run, live in the browser (Mesa SolaraViz).
+
+Serve it with ``persona-sim demo [--port P]`` (see :func:`serve`; it listens on
+127.0.0.1 only), or with ``solara run sim/app.py --host 127.0.0.1``. The page needs
+the ``viz`` extra (Solara, its offline assets, ipyvue < 2 and ipyvuetify < 2).
+
+What the page shows
+-------------------
+- In the sidebar, the controls of one training run: the learner's final situational
+  awareness and its schedule (``sa_start``, ``awareness_schedule``), the planted and
+  disclosed shares, the corpus size, the synthetic detectability, the learner's prior
+  P(deceptive), a comparison family and the seed; and Mesa's Reset, play and Step
+  buttons (a changed control takes effect at Reset, which builds a new model).
+- Persona: a badge, "Persona: aligned / neutral / rebel", for the main learner,
+  recomputed from its state after every batch (MODEL.md's rule: rebel if
+  P(deceptive) >= 1/2, else aligned if the uplift U > 0, else neutral).
+- Training: P(deceptive), the alignment uplift U and the believed planted share
+  (against the true share) per learner, over the documents read (the DataCollector).
+- The citation graph: the first few hundred documents of the corpus, planted ones
+  marked, those already read filled in.
+- P(rebel) against awareness: the mean field (:func:`sim.meanfield.p_rebel`) after
+  the whole corpus, with every learner's current P(deceptive) as a point.
+
+The model shown is :class:`DemoModel`, a thin subclass of
+:class:`sim.model.PersonaModel` that takes the page's controls as keyword arguments
+(SolaraViz rebuilds the model with them at Reset). Its first learner has the chosen
+awareness; with ``comparison_family`` two more learners, at a fixed low and high
+awareness (:data:`COMPARISON_AWARENESS`), read the same corpus in the same order, so
+the page always shows the contrast the model is about on common random numbers.
+
+Redraws are cheap: the graph's layout (``networkx.spring_layout`` with a fixed seed,
+on at most :data:`GRAPH_NODES` documents) and the mean-field curve are computed once
+per model and cached, so a batch redraws three small matplotlib figures.
+
+Example
+-------
+>>> m = DemoModel(situational_awareness=0.9, n_documents=1000, seed=1)
+>>> m.run_for(m.n_batches)
+>>> persona_text(m)
+'Persona: rebel'
+>>> DemoModel(situational_awareness=0.0, n_documents=1000, seed=1).documents_read
+0
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import warnings
+from dataclasses import dataclass
+
+import networkx as nx
+import numpy as np
+import solara
+from matplotlib.collections import LineCollection
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from mesa.visualization import SolaraViz
+from mesa.visualization.utils import update_counter
+from scipy.special import logit
+from scipy.stats import norm
+
+from sim.corpus import KIND_NAMES
+from sim.learner import awareness_schedule
+from sim.meanfield import moments, p_rebel, thresholds
+from sim.model import PersonaModel
+from sim.params import Params
+
+__all__ = [
+    "DemoModel",
+    "Page",
+    "serve",
+    "MODEL_PARAMS",
+    "COMPARISON_AWARENESS",
+    "GRAPH_NODES",
+    "AWARENESS_GRID",
+    "GraphView",
+    "graph_view",
+    "mean_field_curve",
+    "persona_text",
+    "training_figure",
+    "citation_figure",
+    "rebel_figure",
+]
+
+#: Final awareness of the two comparison learners (a low and a high one).
+COMPARISON_AWARENESS: tuple[float, float] = (0.2, 0.9)
+
+#: At most this many documents are drawn in the citation graph.
+GRAPH_NODES = 300
+
+#: The awareness values at which the mean-field curve is drawn.
+AWARENESS_GRID = np.linspace(0.0, 1.0, 101)
+
+#: Environment for an offline Solara server: no telemetry, assets served from the
+#: installed ``solara-assets`` package (the server's own CDN proxy), no banner.
+OFFLINE_ENVIRONMENT = {
+    "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "False",
+    "SOLARA_ASSETS_PROXY": "True",
+    "SOLARA_THEME_SHOW_BANNER": "False",
+}
+
+PERSONA_COLOURS = {"aligned": "#2e7d32", "neutral": "#616161", "rebel": "#c62828"}
+KIND_STYLE = {  # marker, colour
+    "real": ("o", "#4c72b0"),
+    "planted": ("^", "#dd8452"),
+    "disclosed": ("s", "#55a868"),
+}
+MAIN_COLOUR = "#111111"
+COMPARISON_COLOURS = ("#1f77b4", "#d62728")
+
+
+# -- the model the page shows ---------------------------------------------------------------
+def demo_params(
+    situational_awareness: float = 0.5,
+    awareness_schedule: str = "constant",
+    sa_start: float = 0.0,
+    planted_fraction: float = 0.15,
+    disclosed_fraction: float = 0.0,
+    n_documents: int = 10_000,
+    synthetic_detectability: float = 2.5,
+    prior_deceptive: float = 0.05,
+) -> Params:
+    """The :class:`~sim.params.Params` of the page's controls (others at their defaults).
+
+    ``sa_start`` only counts with a rising schedule (``linear`` or ``logistic``); with
+    ``constant`` the awareness is the final value throughout.
+
+    >>> demo_params(awareness_schedule="constant", sa_start=0.3).sa_start is None
+    True
+    >>> demo_params(awareness_schedule="linear", sa_start=0.3).sa_start
+    0.3
+    """
+    rising = awareness_schedule != "constant"
+    return Params(
+        situational_awareness=float(situational_awareness),
+        awareness_schedule=awareness_schedule,
+        sa_start=float(sa_start) if rising else None,
+        planted_fraction=float(planted_fraction),
+        disclosed_fraction=float(disclosed_fraction),
+        n_documents=int(n_documents),
+        synthetic_detectability=float(synthetic_detectability),
+        prior_deceptive=float(prior_deceptive),
+    )
+
+
+class DemoModel(PersonaModel):
+    """:class:`~sim.model.PersonaModel` with the page's controls as keyword arguments.
+
+    Parameters
+    ----------
+    situational_awareness, awareness_schedule, sa_start, planted_fraction,
+    disclosed_fraction, n_documents, synthetic_detectability, prior_deceptive
+        As in :data:`sim.params.PARAMETERS` (see :func:`demo_params`).
+    comparison_family : bool
+        Add two learners at :data:`COMPARISON_AWARENESS` reading the same corpus.
+    seed : int
+        The run's root seed.
+
+    The first learner (``main_learner``) has the chosen awareness. The citation-graph
+    layout and the mean-field curve are computed on first use and kept.
+    """
+
+    def __init__(
+        self,
+        situational_awareness: float = 0.5,
+        awareness_schedule: str = "constant",
+        sa_start: float = 0.0,
+        planted_fraction: float = 0.15,
+        disclosed_fraction: float = 0.0,
+        n_documents: int = 10_000,
+        synthetic_detectability: float = 2.5,
+        prior_deceptive: float = 0.05,
+        comparison_family: bool = True,
+        seed: int = 0,
+    ) -> None:
+        params = demo_params(
+            situational_awareness=situational_awareness,
+            awareness_schedule=awareness_schedule,
+            sa_start=sa_start,
+            planted_fraction=planted_fraction,
+            disclosed_fraction=disclosed_fraction,
+            n_documents=n_documents,
+            synthetic_detectability=synthetic_detectability,
+            prior_deceptive=prior_deceptive,
+        )
+        family = [params.situational_awareness]
+        if comparison_family:
+            family += list(COMPARISON_AWARENESS)
+        super().__init__(params, awareness=family, seed=int(seed))
+        self.seed = int(seed)
+        self._graph_view: GraphView | None = None
+        self._mean_field: tuple[np.ndarray, np.ndarray] | None = None
+        self._drawings: dict = {}  # the page's figures of this model, see _drawing
+
+    @property
+    def main_learner(self):
+        """The learner at the chosen awareness."""
+        return self.learners[0]
+
+    @property
+    def documents_read(self) -> int:
+        return self.main_learner.documents_read
+
+    @property
+    def graph(self) -> "GraphView":
+        """The drawn part of the citation graph and its layout (computed once)."""
+        if self._graph_view is None:
+            self._graph_view = graph_view(self.corpus)
+        return self._graph_view
+
+    @property
+    def mean_field(self) -> tuple[np.ndarray, np.ndarray]:
+        """(P(rebel) on :data:`AWARENESS_GRID`, large-corpus thresholds), computed once."""
+        if self._mean_field is None:
+            self._mean_field = (
+                mean_field_curve(self.params, self.real_cited_rate),
+                _thresholds(self.params.replace(situational_awareness=0.5), _rounded(self.real_cited_rate)),
+            )
+        return self._mean_field
+
+
+def persona_text(model: DemoModel) -> str:
+    """The badge: ``"Persona: <persona>"`` of the main learner, as of now."""
+    return f"Persona: {model.main_learner.persona}"
+
+
+#: The controls, in Mesa's ``model_params`` format (keyword arguments of DemoModel).
+MODEL_PARAMS = {
+    "situational_awareness": {
+        "type": "SliderFloat", "label": "situational awareness",
+        "value": 0.5, "min": 0.0, "max": 1.0, "step": 0.01,
+    },
+    "awareness_schedule": {
+        "type": "Select", "label": "awareness schedule",
+        "value": "constant", "values": ["constant", "linear", "logistic"],
+    },
+    "sa_start": {
+        "type": "SliderFloat", "label": "awareness at start",
+        "value": 0.0, "min": 0.0, "max": 1.0, "step": 0.05,
+    },
+    "planted_fraction": {
+        "type": "SliderFloat", "label": "planted share",
+        "value": 0.15, "min": 0.0, "max": 0.5, "step": 0.01,
+    },
+    "disclosed_fraction": {
+        "type": "SliderFloat", "label": "disclosed share",
+        "value": 0.0, "min": 0.0, "max": 0.5, "step": 0.01,
+    },
+    "n_documents": {
+        "type": "SliderInt", "label": "documents",
+        "value": 10_000, "min": 1_000, "max": 50_000, "step": 1_000,
+    },
+    "synthetic_detectability": {
+        "type": "SliderFloat", "label": "synthetic detectability",
+        "value": 2.5, "min": 0.0, "max": 5.0, "step": 0.1,
+    },
+    "prior_deceptive": {
+        "type": "SliderFloat", "label": "prior P(deceptive)",
+        "value": 0.05, "min": 0.01, "max": 0.5, "step": 0.01,
+    },
+    "comparison_family": {
+        "type": "Checkbox",
+        "label": f"comparison learners at awareness {COMPARISON_AWARENESS[0]:g} and {COMPARISON_AWARENESS[1]:g}",
+        "value": True,
+    },
+    "seed": {"type": "SliderInt", "label": "seed", "value": 0, "min": 0, "max": 99, "step": 1},
+}
+
+
+# -- the citation graph -------------------------------------------------------------------------
+@dataclass(frozen=True, eq=False)
+class GraphView:
+    """The drawn part of the citation graph, laid out once.
+
+    Attributes
+    ----------
+    graph : networkx.DiGraph
+        The first ``n`` documents of :meth:`sim.corpus.Corpus.graph` (same node
+        attributes; every citation such a document makes stays inside the set, since
+        documents cite earlier ones).
+    n_documents : int
+        Documents in the whole corpus.
+    xy : ndarray, shape (n, 2)
+        ``networkx.spring_layout(graph, seed=0)``.
+    segments : ndarray, shape (edges, 2, 2)
+        The citations as line segments.
+    kind : ndarray of str
+    read_at : ndarray of int
+        Position of each document in the reading order.
+    cited_by : ndarray of int
+        Citations each document receives in the whole corpus.
+    """
+
+    graph: nx.DiGraph
+    n_documents: int
+    xy: np.ndarray
+    segments: np.ndarray
+    kind: np.ndarray
+    read_at: np.ndarray
+    cited_by: np.ndarray
+
+
+def graph_view(corpus, max_nodes: int = GRAPH_NODES, seed: int = 0) -> GraphView:
+    """Subsample and lay out the citation graph: the first ``max_nodes`` documents.
+
+    The subgraph is built straight from the corpus arrays (equal to
+    ``corpus.graph().subgraph(range(n))``; building the whole graph first costs a
+    fifth of a second at 10,000 documents) and laid out with
+    ``networkx.spring_layout(..., seed=seed)``.
+    """
+    n = min(int(max_nodes), corpus.n_documents)
+    read_at = np.empty_like(corpus.reading_order)
+    read_at[corpus.reading_order] = np.arange(corpus.n_documents)
+    style = corpus.style
+    g = nx.DiGraph()
+    for i in range(n):
+        g.add_node(
+            i,
+            kind=KIND_NAMES[corpus.kind[i]],
+            positive=bool(corpus.positive[i]),
+            control=bool(corpus.control[i]),
+            style=float(style[i]),
+            read_at=int(read_at[i]),
+        )
+    inside = corpus.cite_source < n  # a document cites earlier ones only
+    edges = np.column_stack([corpus.cite_source[inside], corpus.cite_target[inside]]).astype(np.int64)
+    g.add_edges_from(map(tuple, edges.tolist()))
+    xy = _layout(n, edges.tobytes(), seed)
+    segments = xy[edges] if len(edges) else np.zeros((0, 2, 2))
+    return GraphView(
+        graph=g,
+        n_documents=corpus.n_documents,
+        xy=xy,
+        segments=segments,
+        kind=np.array([KIND_NAMES[k] for k in corpus.kind[:n]]),
+        read_at=read_at[:n],
+        cited_by=corpus.in_degree[:n],
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def _layout(n: int, edges: bytes, seed: int) -> np.ndarray:
+    """Spring layout of ``n`` nodes and the edges (int64 pairs, as bytes), kept per structure.
+
+    Controls that leave the corpus's first documents alone (awareness, its schedule,
+    detectability, the prior, the corpus size) find the layout here at Reset.
+    """
+    pairs = np.frombuffer(edges, dtype=np.int64).reshape(-1, 2)
+    g = nx.Graph()
+    g.add_nodes_from(range(n))
+    g.add_edges_from(map(tuple, pairs.tolist()))
+    layout = nx.spring_layout(g, seed=seed)
+    xy = np.array([layout[i] for i in range(n)], dtype=float).reshape(n, 2)
+    xy.setflags(write=False)
+    return xy
+
+
+# -- the mean field ------------------------------------------------------------------------------
+def _rounded(q: float) -> float:
+    return round(float(q), 4)
+
+
+@functools.lru_cache(maxsize=32)
+def _p_rebel_constant(params: Params, real_cited_rate: float) -> np.ndarray:
+    return p_rebel(params, AWARENESS_GRID, real_cited_rate)
+
+
+@functools.lru_cache(maxsize=32)
+def _moment_table(params: Params, real_cited_rate: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    s = np.linspace(0.0, 1.0, 401)
+    mean, var = moments(params, s, real_cited_rate)
+    return s, mean, var
+
+
+@functools.lru_cache(maxsize=32)
+def _thresholds(params: Params, real_cited_rate: float) -> np.ndarray:
+    return thresholds(params, real_cited_rate, grid=100)
+
+
+def mean_field_curve(params: Params, real_cited_rate: float | None = None) -> np.ndarray:
+    """Mean-field P(rebel) after ``params.n_documents`` documents on :data:`AWARENESS_GRID`.
+
+    With constant awareness this is :func:`sim.meanfield.p_rebel` itself (cached per
+    configuration). With a rising schedule ``p_rebel`` sums each batch's step moments
+    over the schedule, which costs seconds on a grid; without retrospection a step's
+    moments depend only on the awareness it is read at, so here they are tabulated
+    once (:func:`sim.meanfield.moments`, 401 points) and interpolated into the same
+    sum: the same curve (within 1e-3, see tests/test_app.py) in a few milliseconds.
+
+    >>> from sim import Params
+    >>> p = mean_field_curve(Params(), real_cited_rate=0.6)
+    >>> float(p[50]) < 0.05 < 0.95 < float(p[75])
+    True
+    """
+    q = _rounded(real_cited_rate) if real_cited_rate is not None else None
+    if params.sa_start is None:
+        return _p_rebel_constant(params.replace(situational_awareness=0.5), q)
+    if params.retrospection != 0:
+        return p_rebel(params, AWARENESS_GRID, q)
+    s_table, mean_table, var_table = _moment_table(params.replace(situational_awareness=0.5), q)
+    schedule = awareness_schedule(AWARENESS_GRID, params.n_batches, params)  # (grid, batches)
+    sizes = np.full(params.n_batches, params.batch_size, dtype=float)
+    sizes[-1] = params.n_documents - params.batch_size * (params.n_batches - 1)
+    total_mean = np.interp(schedule, s_table, mean_table) @ sizes
+    total_var = np.interp(schedule, s_table, var_table) @ sizes
+    centre = logit(params.prior_deceptive) + total_mean
+    sd = np.sqrt(total_var)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = norm.cdf(centre / sd)
+    return np.where(sd > 0, p, (centre >= 0).astype(float))
+
+
+# -- figures -------------------------------------------------------------------------------------
+# Plain matplotlib Figures (no pyplot, so no global state shared between the server's
+# threads). Each model keeps one Figure per panel, built at first use; a batch only
+# moves the data of its artists (lines, point colours, legend counts), which halves
+# the cost of a redraw compared with building the figure anew.
+FIGSIZE = (5.8, 4.5)
+DPI = 90
+
+
+def _learner_styles(model: DemoModel) -> list[dict]:
+    styles = []
+    for i, agent in enumerate(model.learners):
+        s = agent.final_awareness
+        if i == 0:
+            styles.append(dict(color=MAIN_COLOUR, lw=2.4, label=f"learner, awareness {s:.2f}", zorder=3))
+        else:
+            colour = COMPARISON_COLOURS[(i - 1) % len(COMPARISON_COLOURS)]
+            styles.append(dict(color=colour, lw=1.3, label=f"comparison, awareness {s:.2f}", zorder=2))
+    return styles
+
+
+def _drawing(model: DemoModel, name: str, build):
+    """The model's persistent drawing ``name`` (built by ``build(model)`` at first use)."""
+    if name not in model._drawings:
+        model._drawings[name] = build(model)
+    return model._drawings[name]
+
+
+class _TrainingDrawing:
+    def __init__(self, model: DemoModel) -> None:
+        fig = Figure(figsize=FIGSIZE, dpi=DPI)
+        fig.subplots_adjust(left=0.13, right=0.97, top=0.85, bottom=0.11, hspace=0.12)
+        axes = fig.subplots(3, 1, sharex=True)
+        self.lines = []
+        for style in _learner_styles(model):
+            plain = {k: v for k, v in style.items() if k != "label"}
+            self.lines.append((axes[0].plot([], [], **style)[0], axes[1].plot([], [], **plain)[0],
+                               axes[2].plot([], [], **plain)[0]))
+        axes[0].axhline(0.5, color="#c62828", lw=0.8, ls="--")
+        axes[0].axhline(0.9, color="grey", lw=0.6, ls=":")
+        axes[0].set_ylim(-0.03, 1.03)
+        axes[0].set_ylabel("P(deceptive)", fontsize=9)
+        axes[1].axhline(0.0, color="grey", lw=0.8, ls="--")
+        axes[1].set_ylabel("uplift U", fontsize=9)
+        rho = model.params.planted_fraction
+        axes[2].axhline(rho, color="#dd8452", lw=1.0, ls="--", label=f"true planted share {rho:.2f}")
+        axes[2].set_ylabel("believed\nplanted", fontsize=9)
+        handles = [lines[0] for lines in self.lines] + axes[2].get_lines()[-1:]
+        fig.suptitle("training (rebel above the red dashed line)", fontsize=10, y=0.995)
+        fig.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.55, 0.955), ncol=2,
+                   fontsize=7, frameon=False, handlelength=1.6, columnspacing=1.2)
+        axes[2].set_xlabel("documents read", fontsize=9)
+        axes[2].set_xlim(0, model.params.n_documents)
+        for ax in axes:
+            ax.tick_params(labelsize=8)
+            ax.grid(alpha=0.25)
+        self.fig, self.axes, self.rho = fig, axes, rho
+
+    def update(self, model: DemoModel) -> Figure:
+        df = model.trajectory()
+        uplift, believed = [0.0], [self.rho]
+        for i, lines in enumerate(self.lines):
+            rows = df[df["learner"] == i]
+            x = rows["documents_read"].to_numpy()
+            for line, column in zip(lines, ("p_deceptive", "uplift", "believed_planted_share")):
+                line.set_data(x, rows[column].to_numpy())
+            uplift += rows["uplift"].tolist()
+            believed += rows["believed_planted_share"].tolist()
+        lo, hi = min(uplift), max(uplift)
+        pad = max(0.02, 0.1 * (hi - lo))
+        self.axes[1].set_ylim(lo - pad, hi + pad)
+        self.axes[2].set_ylim(0.0, max(0.05, 1.1 * max(believed)))
+        return self.fig
+
+
+def training_figure(model: DemoModel) -> Figure:
+    """P(deceptive), uplift and believed planted share per learner over the documents read."""
+    return _drawing(model, "training", _TrainingDrawing).update(model)
+
+
+class _CitationDrawing:
+    def __init__(self, model: DemoModel) -> None:
+        from matplotlib.colors import to_rgba
+
+        view = model.graph
+        fig = Figure(figsize=FIGSIZE, dpi=DPI)
+        fig.subplots_adjust(left=0.01, right=0.99, top=0.89, bottom=0.01)
+        ax = fig.subplots()
+        ax.add_collection(LineCollection(view.segments, colors="#9e9e9e", linewidths=0.35, alpha=0.5, zorder=1))
+        size = 10 + 7 * np.sqrt(view.cited_by)
+        size[view.kind == "planted"] = 34  # never cited, but the point of the picture
+        self.groups = []  # (scatter, which documents, face colour when read)
+        handles = []
+        for kind, (marker, colour) in KIND_STYLE.items():
+            mine = np.flatnonzero(view.kind == kind)
+            if mine.size == 0:
+                continue
+            points = ax.scatter(view.xy[mine, 0], view.xy[mine, 1], s=size[mine], marker=marker,
+                                facecolors="white", edgecolors=colour,
+                                linewidths=1.2 if kind == "planted" else 0.8,
+                                zorder=3 if kind == "planted" else 2)
+            self.groups.append((points, mine, np.array(to_rgba(colour))))
+            handles.append(Line2D([], [], ls="", marker=marker, color=colour, label=f"{kind} ({mine.size})"))
+        handles.append(Line2D([], [], ls="", marker="o", markerfacecolor="#777777",
+                              markeredgecolor="#777777", label="read"))
+        handles.append(Line2D([], [], ls="", marker="o", markerfacecolor="white",
+                              markeredgecolor="#777777", label="not yet read"))
+        legend = ax.legend(handles=handles, fontsize=7, loc="lower left", frameon=True, framealpha=0.85)
+        self.read_label = legend.get_texts()[len(handles) - 2]
+        ax.set_title(
+            f"citation graph: the first {len(view.kind):,} of {view.n_documents:,} documents\n"
+            "(size: citations received; planted documents, triangles, are never cited)",
+            fontsize=9,
+        )
+        ax.set_aspect("equal", adjustable="datalim")
+        ax.autoscale_view()
+        ax.set_axis_off()
+        self.fig, self.view = fig, view
+
+    def update(self, model: DemoModel) -> Figure:
+        read = self.view.read_at < model.documents_read
+        white = np.ones(4)
+        for points, mine, colour in self.groups:
+            points.set_facecolors(np.where(read[mine, None], colour, white))
+        self.read_label.set_text(f"read ({int(read.sum())} shown)")
+        return self.fig
+
+
+def citation_figure(model: DemoModel) -> Figure:
+    """The citation graph's drawn part: planted documents marked, read ones filled in."""
+    return _drawing(model, "citation", _CitationDrawing).update(model)
+
+
+class _RebelDrawing:
+    def __init__(self, model: DemoModel) -> None:
+        curve, roots = model.mean_field
+        fig = Figure(figsize=FIGSIZE, dpi=DPI)
+        fig.subplots_adjust(left=0.12, right=0.97, top=0.92, bottom=0.12)
+        ax = fig.subplots()
+        ax.plot(AWARENESS_GRID, curve, color="#6a1b9a", lw=2.0,
+                label=f"mean field: P(rebel) after {model.params.n_documents:,} documents")
+        ax.axhline(0.5, color="#c62828", lw=0.8, ls="--")
+        for j, root in enumerate(roots):
+            ax.axvline(root, color="#6a1b9a", lw=0.8, ls=":",
+                       label=f"large-corpus threshold s* = {root:.2f}" if j == 0 else None)
+        s = model.main_learner.final_awareness
+        ax.plot([s], [np.interp(s, AWARENESS_GRID, curve)], ls="", marker="o", markersize=9,
+                markerfacecolor="none", markeredgecolor="#6a1b9a", zorder=3)
+        self.points = []
+        for agent, style in zip(model.learners, _learner_styles(model)):
+            main = agent is model.main_learner
+            (point,) = ax.plot([agent.final_awareness], [agent.p_deceptive], ls="",
+                               marker="*" if main else "o", markersize=16 if main else 8,
+                               color=style["color"], markeredgecolor="white", zorder=4,
+                               label=("learner now: P(deceptive)" if main else None))
+            self.points.append(point)
+        ax.set_xlim(-0.02, 1.02)
+        ax.set_ylim(-0.03, 1.03)
+        ax.set_xlabel("situational awareness (final)", fontsize=9)
+        ax.set_ylabel("P(rebel)  /  P(deceptive)", fontsize=9)
+        ax.set_title(f"P(rebel) against awareness: planted {model.params.planted_fraction:.2f}, "
+                     f"disclosed {model.params.disclosed_fraction:.2f}", fontsize=10)
+        ax.legend(fontsize=7, loc="upper left", frameon=False)
+        ax.grid(alpha=0.25)
+        ax.tick_params(labelsize=8)
+        self.fig = fig
+
+    def update(self, model: DemoModel) -> Figure:
+        for point, agent in zip(self.points, model.learners):
+            point.set_data([agent.final_awareness], [agent.p_deceptive])
+        return self.fig
+
+
+def rebel_figure(model: DemoModel) -> Figure:
+    """P(rebel) against awareness (mean field) with each learner's current P(deceptive)."""
+    return _drawing(model, "rebel", _RebelDrawing).update(model)
+
+
+# -- the page's components -----------------------------------------------------------------------
+def _figure_component(make):
+    """A Solara component showing ``make(model)``, redrawn when the model reads a batch."""
+
+    @solara.component
+    def Panel(model: DemoModel):
+        update_counter.get()  # Mesa's signal that the model stepped
+        key = [model, model.batch]  # the model itself: a new model may reuse an old one's id
+        figure = solara.use_memo(lambda: make(model), key)
+        solara.FigureMatplotlib(figure, dependencies=key, format="png")
+
+    Panel.__name__ = Panel.__qualname__ = f"{make.__name__.removesuffix('_figure').title()}Panel"
+    return Panel
+
+
+TrainingPanel = _figure_component(training_figure)
+CitationPanel = _figure_component(citation_figure)
+RebelPanel = _figure_component(rebel_figure)
+
+
+@solara.component
+def PersonaPanel(model: DemoModel):
+    """The persona badge of the main learner, its state, and the comparison learners."""
+    update_counter.get()
+    main = model.main_learner
+    persona = main.persona
+    p = model.params
+    curve, roots = model.mean_field
+    with solara.Column(gap="4px", style={"padding": "6px 10px", "font-size": "13px", "line-height": "1.35"}):
+        solara.v.Html(
+            tag="div",
+            children=[persona_text(model)],
+            class_=f"persona-badge persona-{persona}",
+            style_=(
+                f"background-color: {PERSONA_COLOURS[persona]}; color: white; font-size: 22px; "
+                "font-weight: 600; padding: 4px 18px; border-radius: 20px; align-self: flex-start;"
+            ),
+        ).meta(ref="persona-badge")
+        solara.v.Html(
+            tag="div",
+            children=[
+                f"documents read: {main.documents_read:,} of {p.n_documents:,} "
+                f"(batch {model.batch} of {model.n_batches})"
+            ],
+            class_="documents-read",
+            style_="font-weight: 600;",
+        ).meta(ref="documents-read")
+        emergence = main.state.emergence_document[0]
+        schedule = (
+            "constant" if p.sa_start is None
+            else f"{p.awareness_schedule} from {p.sa_start:.2f}"
+        )
+        threshold = ", ".join(f"{r:.2f}" for r in roots) if roots.size else "none"
+        rows = [
+            ("awareness now", f"{main.situational_awareness:.2f} (final {main.final_awareness:.2f}, {schedule})"),
+            ("P(makers deceptive)", f"{main.p_deceptive:.3f} (prior {p.prior_deceptive:g}); reached 0.9 at "
+                                    f"{'-' if np.isnan(emergence) else f'document {int(emergence):,}'}"),
+            ("alignment uplift U", f"{main.uplift:+.4f}"),
+            ("believed planted share", f"{main.believed_planted_share:.3f} (true {p.planted_fraction:.2f})"),
+            ("mean field", f"P(rebel) {np.interp(main.final_awareness, AWARENESS_GRID, curve):.2f} at "
+                           f"awareness {main.final_awareness:.2f}; threshold s* = {threshold}"),
+        ]
+        for agent in model.learners[1:]:
+            rows.append((f"comparison, awareness {agent.final_awareness:.2f}",
+                         f"{agent.persona} (P(deceptive) {agent.p_deceptive:.3f}, U {agent.uplift:+.3f})"))
+        rows.append(("this run", f"planted {p.planted_fraction:.2f}, disclosed {p.disclosed_fraction:.2f}, "
+                                 f"detectability {p.synthetic_detectability:g}, seed {model.seed}; "
+                                 f"real documents cited q_r = {model.real_cited_rate:.2f}"))
+        solara.v.Html(
+            tag="table",
+            class_="learner-state",
+            style_="border-collapse: collapse;",
+            children=[
+                solara.v.Html(tag="tr", children=[
+                    solara.v.Html(tag="td", children=[name], style_="color: #555; padding-right: 10px; vertical-align: top; white-space: nowrap;"),
+                    solara.v.Html(tag="td", children=[value]),
+                ])
+                for name, value in rows
+            ],
+        )
+        solara.v.Html(
+            tag="div",
+            children=["Rebel if P(deceptive) \u2265 1/2; otherwise aligned if the uplift U > 0, else neutral. "
+                      "Changed controls take effect at Reset."],
+            style_="color: #555; font-style: italic;",
+        )
+
+
+COMPONENTS = [PersonaPanel, TrainingPanel, CitationPanel, RebelPanel]
+
+#: Show every slider's value at all times (Mesa's sliders show it only while dragged).
+PAGE_CSS = """
+.v-slider__thumb-label-container { display: block !important; }
+.v-slider .v-slider__thumb-label.v-slider__thumb-label {
+    transform: translate(-50%, -17px) !important; width: auto !important; height: 14px !important;
+    min-width: 24px; padding: 0 3px; border-radius: 3px !important;
+    background-color: transparent !important; color: #1565c0 !important; font-size: 11px; font-weight: 600;
+}
+.v-slider .v-slider__thumb-label > * { transform: none !important; color: #1565c0 !important; }
+"""
+
+TITLE = "persona-sim: does planted alignment data teach an aware model to rebel?"
+
+
+@solara.component
+def Page():
+    """The demo page: Mesa's SolaraViz with the four panels; one model per browser session."""
+    model = solara.use_memo(DemoModel, [])
+    solara.Style(PAGE_CSS)
+    SolaraViz(model, components=COMPONENTS, model_params=MODEL_PARAMS, name=TITLE, play_interval=50)
+
+
+# -- the server ----------------------------------------------------------------------------------
+def serve(port: int = 8765) -> None:
+    """Serve the page at http://127.0.0.1:PORT (this machine only) until interrupted.
+
+    Offline: no telemetry, no version check, the page's JavaScript and CSS come from
+    the installed ``solara-assets`` package. ``port=0`` picks a free port (printed).
+    """
+    port = int(port)
+    if not 0 <= port <= 65535:
+        raise ValueError(f"port = {port} is not allowed: allowed is a whole number in [0, 65535]")
+    for name, value in OFFLINE_ENVIRONMENT.items():
+        os.environ.setdefault(name, value)
+    import solara.server.settings as server_settings
+    import solara.settings
+    from solara.__main__ import run
+
+    # served on 127.0.0.1 over http the session cookie is samesite=lax, which is right
+    # here; Solara warns about it on every page load unless the host is "localhost"
+    warnings.filterwarnings("ignore", message="Cookies with samesite=none", category=UserWarning)
+    server_settings.telemetry.mixpanel_enable = False
+    server_settings.theme.show_banner = False
+    solara.settings.assets.proxy = True
+    from click.exceptions import Abort
+
+    try:
+        run.main(
+            args=["sim.app", "--host", "127.0.0.1", "--port", str(port), "--production",
+                  "--no-open", "--no-check-version"],
+            standalone_mode=False,
+        )
+    except (KeyboardInterrupt, Abort):  # Ctrl-C: the server has stopped
+        pass

@@ -1,0 +1,215 @@
+"""The demo page (sim/app.py) without a browser: Solara renders it into widgets here.
+
+The page is rendered with ``solara.render`` inside an ``AppLayout`` (as the Solara
+server does), so the sidebar's controls and Mesa's Reset / play / Step buttons are in
+the widget tree; sliders are set through their ``v_model`` and buttons clicked from
+Python, as the browser would.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+
+import ipyvuetify as v
+import networkx as nx
+import numpy as np
+import pytest
+import solara
+from ipywidgets import Image
+
+from sim.app import (
+    AWARENESS_GRID,
+    COMPARISON_AWARENESS,
+    GRAPH_NODES,
+    MODEL_PARAMS,
+    DemoModel,
+    Page,
+    citation_figure,
+    demo_params,
+    mean_field_curve,
+    persona_text,
+    rebel_figure,
+    serve,
+    training_figure,
+)
+from sim.meanfield import p_rebel
+from sim.params import Params
+
+
+@solara.component
+def _App():
+    with solara.AppLayout():
+        Page()
+
+
+@pytest.fixture
+def page():
+    """The rendered page's render context (a fresh model)."""
+    _, rc = solara.render(_App(), handle_error=False)
+    yield rc
+    rc.close()
+
+
+def _text(rc, ref: str) -> str:
+    return rc.find(meta_ref=ref).widget.children[0]
+
+
+def _click(rc, label: str) -> None:
+    rc.find(v.Btn, children=[label]).widget.click()
+
+
+def _set(rc, label: str, value) -> None:
+    rc.find(v.Slider, label=label).widget.v_model = value
+
+
+def _png(figure) -> bytes:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+def test_page_builds_with_controls_buttons_and_panels(page):
+    """The page shows every control, Mesa's three buttons, the badge and three figures."""
+    labels = {w.label for w in page.find(v.Slider).widgets}
+    for name in ("situational_awareness", "sa_start", "planted_fraction", "disclosed_fraction",
+                 "n_documents", "synthetic_detectability", "prior_deceptive", "seed"):
+        assert MODEL_PARAMS[name]["label"] in labels
+    page.find(v.Select, label=MODEL_PARAMS["awareness_schedule"]["label"]).assert_single()
+    page.find(v.Checkbox, label=MODEL_PARAMS["comparison_family"]["label"]).assert_single()
+    for button in ("Reset", "▶", "Step"):
+        page.find(v.Btn, children=[button]).assert_single()
+    # before the first batch: P(deceptive) is the prior, U = 0, so the persona is neutral
+    assert _text(page, "persona-badge") == "Persona: neutral"
+    assert _text(page, "documents-read") == "documents read: 0 of 10,000 (batch 0 of 100)"
+    figures = page.find(Image).widgets
+    assert len(figures) == 3
+    assert all(bytes(f.value[:8]) == b"\x89PNG\r\n\x1a\n" for f in figures)
+
+
+def test_step_button_reads_one_batch(page):
+    """Pressing Step makes every learner read the next batch: documents read increase."""
+    _click(page, "Step")
+    assert _text(page, "documents-read") == "documents read: 100 of 10,000 (batch 1 of 100)"
+    _click(page, "Step")
+    assert _text(page, "documents-read") == "documents read: 200 of 10,000 (batch 2 of 100)"
+    assert _text(page, "persona-badge").removeprefix("Persona: ") in ("aligned", "neutral", "rebel")
+
+
+def test_badge_follows_the_model_set_through_the_controls(page):
+    """High awareness run to the end shows 'rebel'; awareness 0 shows 'aligned'."""
+    _set(page, "Render Interval (steps)", 5)  # Step reads 5 batches
+    _set(page, MODEL_PARAMS["n_documents"]["label"], 1000)
+    _set(page, MODEL_PARAMS["situational_awareness"]["label"], 1.0)
+    _click(page, "Reset")
+    assert _text(page, "documents-read") == "documents read: 0 of 1,000 (batch 0 of 10)"
+    assert _text(page, "persona-badge") == "Persona: neutral"
+    _click(page, "Step")
+    assert _text(page, "documents-read") == "documents read: 500 of 1,000 (batch 5 of 10)"
+    _click(page, "Step")
+    assert _text(page, "documents-read") == "documents read: 1,000 of 1,000 (batch 10 of 10)"
+    assert _text(page, "persona-badge") == "Persona: rebel"
+    assert page.find(v.Btn, children=["Step"]).widget.disabled  # the run is over
+
+    _set(page, MODEL_PARAMS["situational_awareness"]["label"], 0.0)
+    _click(page, "Reset")
+    assert _text(page, "documents-read") == "documents read: 0 of 1,000 (batch 0 of 10)"
+    assert _text(page, "persona-badge") == "Persona: neutral"
+    _click(page, "Step")
+    _click(page, "Step")
+    assert _text(page, "documents-read") == "documents read: 1,000 of 1,000 (batch 10 of 10)"
+    assert _text(page, "persona-badge") == "Persona: aligned"
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_badge_text_is_the_main_learners_persona(seed):
+    """The badge names the first learner's persona, batch after batch."""
+    model = DemoModel(situational_awareness=0.65, n_documents=2000, seed=seed)
+    seen = set()
+    while model.running:
+        model.step()
+        assert persona_text(model) == f"Persona: {model.main_learner.persona}"
+        seen.add(model.main_learner.persona)
+    assert seen <= {"aligned", "neutral", "rebel"}
+
+
+def test_demo_model_defaults_are_the_controls_defaults():
+    """The first model shown has the values the controls show."""
+    defaults = {name: spec["value"] for name, spec in MODEL_PARAMS.items()}
+    model = DemoModel()
+    assert model.params == demo_params(**{k: v for k, v in defaults.items()
+                                          if k not in ("comparison_family", "seed")})
+    assert model.seed == defaults["seed"]
+    assert [a.final_awareness for a in model.learners] == [0.5, *COMPARISON_AWARENESS]
+    assert len(DemoModel(comparison_family=False).learners) == 1
+    # sa_start counts only with a rising schedule
+    assert DemoModel(sa_start=0.3).params.sa_start is None
+    assert DemoModel(sa_start=0.3, awareness_schedule="linear").params.sa_start == 0.3
+
+
+def test_graph_view_is_the_first_documents_of_the_corpus_graph():
+    """The drawn graph is Corpus.graph() on the first documents, with every citation they make."""
+    model = DemoModel(n_documents=1000, seed=3)
+    view = model.graph
+    n = len(view.kind)
+    assert n == GRAPH_NODES <= 400
+    full = model.corpus.graph()
+    expected = full.subgraph(range(n))
+    assert nx.utils.graphs_equal(view.graph, expected)
+    assert view.graph.number_of_edges() == int((model.corpus.cite_source < n).sum())
+    planted = view.kind == "planted"
+    assert planted.any() and (view.cited_by[planted] == 0).all()
+    assert view.xy.shape == (n, 2) and np.isfinite(view.xy).all()
+    assert model.graph is view  # laid out once per model
+    small = DemoModel(n_documents=1000, seed=3)
+    assert np.array_equal(small.graph.xy, view.xy)  # a fixed layout seed
+
+
+def test_citation_figure_fills_in_the_documents_read():
+    """Read documents are filled, unread ones white; the count follows the model."""
+    model = DemoModel(n_documents=1000, seed=4)
+
+    def filled():
+        figure = citation_figure(model)
+        ax = figure.axes[0]
+        return sum(int((c.get_facecolors()[:, :3] != 1).any(axis=1).sum()) for c in ax.collections[1:])
+
+    assert filled() == 0
+    model.run_for(4)
+    assert filled() == int((model.graph.read_at < 400).sum()) > 0
+    model.run_for(6)
+    assert filled() == len(model.graph.kind)
+
+
+def test_mean_field_curve_is_p_rebel():
+    """The curve is sim.meanfield.p_rebel: itself at constant awareness, within 1e-3 on a schedule."""
+    q = 0.6
+    np.testing.assert_array_equal(mean_field_curve(Params(), q), p_rebel(Params(), AWARENESS_GRID, q))
+    pick = slice(0, None, 10)
+    for schedule in ("linear", "logistic"):
+        params = Params(sa_start=0.2, awareness_schedule=schedule, n_documents=5000)
+        fast = mean_field_curve(params, q)[pick]
+        np.testing.assert_allclose(fast, p_rebel(params, AWARENESS_GRID[pick], q), atol=1e-3)
+
+
+def test_redraw_after_a_control_change_takes_under_a_second():
+    """Reset at the default size (model, graph layout, mean field, three PNGs) takes < 1 s."""
+    warm = DemoModel(seed=90)
+    for draw in (training_figure, citation_figure, rebel_figure):
+        _png(draw(warm))
+    best = float("inf")
+    for attempt in range(3):  # best of three, against a busy machine
+        start = time.perf_counter()
+        model = DemoModel(situational_awareness=0.7, planted_fraction=0.2 + 0.01 * attempt, seed=91 + attempt)
+        sizes = [len(_png(draw(model))) for draw in (training_figure, citation_figure, rebel_figure)]
+        best = min(best, time.perf_counter() - start)
+        assert min(sizes) > 10_000
+        if best < 1.0:
+            break
+    assert best < 1.0, f"a control change took {best:.2f} s to redraw"
+
+
+def test_serve_refuses_a_port_out_of_range():
+    """serve() checks its port before starting anything."""
+    with pytest.raises(ValueError, match="port"):
+        serve(70000)
