@@ -48,6 +48,7 @@ import functools
 import os
 import warnings
 from dataclasses import dataclass
+from typing import Any
 
 import networkx as nx
 import numpy as np
@@ -64,7 +65,7 @@ from sim.corpus import KIND_NAMES
 from sim.learner import awareness_schedule
 from sim.meanfield import moments, p_rebel, thresholds
 from sim.model import PersonaModel
-from sim.params import Params
+from sim.params import PARAMETERS, Params
 
 __all__ = [
     "DemoModel",
@@ -225,40 +226,28 @@ def persona_text(model: DemoModel) -> str:
     return f"Persona: {model.main_learner.persona}"
 
 
+def _slider(name: str, label: str, low: float, high: float, step: float, default: Any = None) -> dict:
+    """A slider whose starting value is the parameter's declared default (sim.params)."""
+    spec = next(p for p in PARAMETERS if p.name == name)
+    value = spec.default if default is None else default
+    kind = "SliderInt" if spec.kind is int else "SliderFloat"
+    return {"type": kind, "label": label, "value": value, "min": low, "max": high, "step": step}
+
+
 #: The controls, in Mesa's ``model_params`` format (keyword arguments of DemoModel).
+#: Ranges are the page's (narrower than the parameters' bounds, for teaching).
 MODEL_PARAMS = {
-    "situational_awareness": {
-        "type": "SliderFloat", "label": "situational awareness",
-        "value": 0.5, "min": 0.0, "max": 1.0, "step": 0.01,
-    },
+    "situational_awareness": _slider("situational_awareness", "situational awareness", 0.0, 1.0, 0.01),
     "awareness_schedule": {
         "type": "Select", "label": "awareness schedule",
-        "value": "constant", "values": ["constant", "linear", "logistic"],
+        "value": "constant", "values": list(next(p for p in PARAMETERS if p.name == "awareness_schedule").choices),
     },
-    "sa_start": {
-        "type": "SliderFloat", "label": "awareness at start",
-        "value": 0.0, "min": 0.0, "max": 1.0, "step": 0.05,
-    },
-    "planted_fraction": {
-        "type": "SliderFloat", "label": "planted share",
-        "value": 0.15, "min": 0.0, "max": 0.5, "step": 0.01,
-    },
-    "disclosed_fraction": {
-        "type": "SliderFloat", "label": "disclosed share",
-        "value": 0.0, "min": 0.0, "max": 0.5, "step": 0.01,
-    },
-    "n_documents": {
-        "type": "SliderInt", "label": "documents",
-        "value": 10_000, "min": 1_000, "max": 50_000, "step": 1_000,
-    },
-    "synthetic_detectability": {
-        "type": "SliderFloat", "label": "synthetic detectability",
-        "value": 2.5, "min": 0.0, "max": 5.0, "step": 0.1,
-    },
-    "prior_deceptive": {
-        "type": "SliderFloat", "label": "prior P(deceptive)",
-        "value": 0.05, "min": 0.01, "max": 0.5, "step": 0.01,
-    },
+    "sa_start": _slider("sa_start", "awareness at start", 0.0, 1.0, 0.05, default=0.0),
+    "planted_fraction": _slider("planted_fraction", "planted share", 0.0, 0.5, 0.01),
+    "disclosed_fraction": _slider("disclosed_fraction", "disclosed share", 0.0, 0.5, 0.01),
+    "n_documents": _slider("n_documents", "documents", 1_000, 50_000, 1_000),
+    "synthetic_detectability": _slider("synthetic_detectability", "synthetic detectability", 0.0, 5.0, 0.1),
+    "prior_deceptive": _slider("prior_deceptive", "prior P(deceptive)", 0.01, 0.5, 0.01),
     "comparison_family": {
         "type": "Checkbox",
         "label": f"comparison learners at awareness {COMPARISON_AWARENESS[0]:g} and {COMPARISON_AWARENESS[1]:g}",
