@@ -300,7 +300,9 @@ def _cite(kind: np.ndarray, m: int, rng: np.random.Generator) -> tuple[np.ndarra
     pool = np.empty(m * n_real + m * citing, dtype=np.int64)
     sources = np.empty(m * citing, dtype=np.int64)
     targets = np.empty(m * citing, dtype=np.int64)
-    block = min(max(16, 4 * m * n), _UNIFORM_BLOCK)
+    # about what the draws need (m per citing document, plus a few repeats redrawn);
+    # running out only means drawing the next block from the same stream
+    block = min(max(64, m * citing + m * citing // 8), _UNIFORM_BLOCK)
     kind = np.ascontiguousarray(kind, dtype=np.int8)
     state = (0, 0, 0, 0)  # start, pool_size, n_real, n_edges
     while state[0] < n:

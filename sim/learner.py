@@ -165,17 +165,14 @@ def _log_lr(style_noise, planted_shift, cite_log_ratio, s, detectability):
 
 
 @njit(inline="always", **_JIT)
-def _ratio_and_belief(log_lr, deceptive_rate, candid_rate, pi_hat):
-    """The evidence ratio and the belief that one undisclosed document is planted.
+def _mixture_terms(high, e, deceptive_rate, candid_rate, pi_hat):
+    """The evidence ratio and the belief that an undisclosed document is planted,
+    from ``high = log Lambda > 0`` and ``e = exp(-|log Lambda|)``.
 
     ratio = (pi_D Lambda + 1 - pi_D) / (epsilon Lambda + 1 - epsilon), and
-    p_hat = pi_hat Lambda / (pi_hat Lambda + 1 - pi_hat). One exponential,
-    ``e = exp(-|log Lambda|)``, serves both: for log Lambda > 0 numerator and
-    denominator are divided by Lambda. Written without data-dependent branches (the
-    choices compile to selects), as this is the innermost loop of every run.
+    p_hat = pi_hat Lambda / (pi_hat Lambda + 1 - pi_hat); for log Lambda > 0
+    numerator and denominator are divided by Lambda, so nothing overflows.
     """
-    high = log_lr > 0.0
-    e = math.exp(-abs(log_lr))
     num_w = deceptive_rate if high else 1.0 - deceptive_rate
     den_w = candid_rate if high else 1.0 - candid_rate
     ratio = (num_w + (1.0 - num_w) * e) / (den_w + (1.0 - den_w) * e)
@@ -184,6 +181,44 @@ def _ratio_and_belief(log_lr, deceptive_rate, candid_rate, pi_hat):
     belief_den = belief_w + (1.0 - belief_w) * e
     belief = belief_top / belief_den if belief_den > 0.0 else (0.0 if high else 1.0)
     return ratio, belief
+
+
+@njit(inline="always", **_JIT)
+def _ratio_and_belief(log_lr, deceptive_rate, candid_rate, pi_hat):
+    """:func:`_mixture_terms` with the exact exponential (any parameters)."""
+    return _mixture_terms(log_lr > 0.0, math.exp(-abs(log_lr)), deceptive_rate, candid_rate, pi_hat)
+
+
+#: Beyond this |log Lambda| the fast path holds exp(-|log Lambda|) at exp(-60) ~ 1e-26,
+#: which changes nothing while every rate is at least _FAST_RATE_MIN.
+_FAST_LOG_LR_CAP = 60.0
+_FAST_RATE_MIN = 1e-6
+#: The fast path folds its running products into log-sums every _FAST_FOLD_EVERY
+#: documents (when they leave [1e-100, 1e100]); it is taken while one document's
+#: |log ratio| is at most _FAST_LOG_RATIO_MAX, so that 16 documents move a product by
+#: at most e^288 ~ 1e125 and nothing can overflow.
+_FAST_FOLD_EVERY = 16
+#: Learners are padded to a multiple of this (doubles in an AVX-512 register).
+_LANES = 8
+_FAST_LOG_RATIO_MAX = 18.0
+
+
+@njit(inline="always", **_JIT)
+def _exp_neg(x):
+    """exp(-x) for 0 <= x <= 60 in plain arithmetic (so that loops over learners
+    vectorize): the Taylor series of degree 15 at -x/128, squared seven times.
+    Relative error about 1e-14."""
+    y = -x * (1.0 / 128.0)
+    p = 1.0 + y * (1.0 + y * (1.0 / 2 + y * (1.0 / 6 + y * (1.0 / 24 + y * (1.0 / 120 + y * (1.0 / 720 + y * (
+        1.0 / 5040 + y * (1.0 / 40320 + y * (1.0 / 362880 + y * (1.0 / 3628800 + y * (1.0 / 39916800 + y * (
+            1.0 / 479001600 + y * (1.0 / 6227020800 + y * (1.0 / 87178291200 + y * (1.0 / 1307674368000)))))))))))))))
+    p = p * p
+    p = p * p
+    p = p * p
+    p = p * p
+    p = p * p
+    p = p * p
+    return p * p
 
 
 @njit(inline="always", **_JIT)
@@ -334,6 +369,168 @@ def _read_corpus_kernel(log_odds, retro, a, b, believed, emergence, read, schedu
                 norm_weight,
             )
         (log_odds[j], retro[j], a[j], b[j], believed[j], emergence[j], read[j]) = state
+
+
+@njit(inline="always", **_JIT)
+def _read_undisclosed(i, style_noise, planted_shift, cite_log_ratio, control, positive, awareness,
+                      shift, shift2, control_factor, pi_hat, target, product, a, b, believed, emergence,
+                      first_document, deceptive_rate, candid_rate):
+    """Every learner of the family reads undisclosed document ``i`` (the vectorized loop)."""
+    z = style_noise[i]
+    u = planted_shift[i]
+    c = cite_log_ratio[i]
+    is_control = control[i]
+    good = positive[i]
+    for j in range(awareness.size):
+        lr = shift[j] * z + shift2[j] * u + awareness[j] * c
+        e = _exp_neg(min(abs(lr), _FAST_LOG_LR_CAP))
+        ratio, belief = _mixture_terms(lr > 0.0, e, deceptive_rate, candid_rate, pi_hat[j])
+        running = product[j] * (ratio * (control_factor[j] if is_control else 1.0))
+        product[j] = running
+        believed[j] += belief
+        weight = 1.0 - belief
+        if good:
+            a[j] += weight
+        else:
+            b[j] += weight
+        before = emergence[j]
+        emergence[j] = (first_document[j] + i) if (before != before and running >= target[j]) else before
+
+
+@njit(inline="always", **_JIT)
+def _retro_undisclosed(i, style_noise, planted_shift, cite_log_ratio, control, awareness, shift, shift2,
+                       control_factor, product, deceptive_rate, candid_rate):
+    """The evidence of undisclosed document ``i`` at the final awareness (retrospection)."""
+    z = style_noise[i]
+    u = planted_shift[i]
+    c = cite_log_ratio[i]
+    is_control = control[i]
+    for j in range(awareness.size):
+        lr = shift[j] * z + shift2[j] * u + awareness[j] * c
+        e = _exp_neg(min(abs(lr), _FAST_LOG_LR_CAP))
+        ratio = _mixture_terms(lr > 0.0, e, deceptive_rate, candid_rate, 0.5)[0]
+        product[j] = product[j] * (ratio * (control_factor[j] if is_control else 1.0))
+
+
+@njit(inline="always", **_JIT)
+def _fold(product, log_sum):
+    """Move a running product into its log-sum when it leaves [1e-100, 1e100]; True if any moved."""
+    moved = False
+    for j in range(product.size):
+        if not (1e-100 < product[j] < 1e100):
+            log_sum[j] += math.log(product[j])
+            product[j] = 1.0
+            moved = True
+    return moved
+
+
+@njit(**_JIT)
+def _read_family_fast(log_odds, retro, a, b, believed, emergence, read, awareness, final_awareness,
+                      separate_retro, start, stop,
+                      style_noise, planted_shift, cite_log_ratio, disclosed, positive, control,
+                      detectability, deceptive_rate, candid_rate, log_control_ratio, log_disclosure_ratio,
+                      norm_weight):
+    """The fast path of :func:`_read_documents`: the whole family reads documents
+    ``start:stop`` together, learners in the inner loop (which the compiler
+    vectorizes), with the exponential in plain arithmetic; the running products are
+    folded into log-sums at fixed points (every _FAST_FOLD_EVERY documents).
+
+    Taken only where it equals the general path to rounding (see :func:`_fast_path`):
+    planting rates within [1e-6, 1 - 1e-6] and one document's log-ratio bounded. With
+    ``separate_retro`` the evidence is also taken at ``final_awareness`` (for
+    retrospection), in a product of its own. Each learner's numbers do not depend on how many
+    learners share the call (the arithmetic of every lane is the same).
+    """
+    n_learners = awareness.size
+    shift = np.empty(n_learners)
+    shift2 = np.empty(n_learners)
+    control_factor = np.empty(n_learners)
+    disclosure_factor = np.empty(n_learners)
+    pi_hat = np.empty(n_learners)
+    target = np.empty(n_learners)
+    product = np.ones(n_learners)
+    log_sum = np.zeros(n_learners)
+    first_document = np.empty(n_learners)  # emergence at document i is first_document + i
+    # retrospection: the same evidence at the final awareness, in a product of its own
+    shift_f = final_awareness * detectability
+    shift2_f = shift_f * shift_f
+    control_factor_f = np.exp(final_awareness * log_control_ratio)
+    disclosure_factor_f = np.exp(final_awareness * log_disclosure_ratio)
+    product_f = np.ones(n_learners)
+    log_sum_f = np.zeros(n_learners)
+    for j in range(n_learners):
+        first_document[j] = float(read[j] - start + 1)
+        s = awareness[j]
+        shift[j] = s * detectability
+        shift2[j] = shift[j] * shift[j]
+        control_factor[j] = math.exp(s * log_control_ratio)
+        disclosure_factor[j] = math.exp(s * log_disclosure_ratio)
+        pi_hat[j] = _expected_plant_rate(log_odds[j], deceptive_rate, candid_rate)
+        target[j] = math.exp(EMERGENCE_LEVEL - log_odds[j])
+    for i in range(start, stop):
+        if disclosed[i]:
+            for j in range(n_learners):
+                product[j] *= disclosure_factor[j]
+                a[j] += norm_weight
+                if emergence[j] != emergence[j] and product[j] >= target[j]:
+                    emergence[j] = first_document[j] + i
+            if separate_retro:
+                for j in range(n_learners):
+                    product_f[j] *= disclosure_factor_f[j]
+        else:
+            _read_undisclosed(i, style_noise, planted_shift, cite_log_ratio, control, positive, awareness,
+                              shift, shift2, control_factor, pi_hat, target, product, a, b, believed, emergence,
+                              first_document, deceptive_rate, candid_rate)
+            if separate_retro:
+                _retro_undisclosed(i, style_noise, planted_shift, cite_log_ratio, control, final_awareness,
+                                   shift_f, shift2_f, control_factor_f, product_f, deceptive_rate, candid_rate)
+        if (i - start) % _FAST_FOLD_EVERY == _FAST_FOLD_EVERY - 1:
+            if _fold(product, log_sum):
+                for j in range(n_learners):
+                    target[j] = math.exp(EMERGENCE_LEVEL - log_odds[j] - log_sum[j])
+            if separate_retro:
+                _fold(product_f, log_sum_f)
+    for j in range(n_learners):
+        step = log_sum[j] + math.log(product[j])
+        log_odds[j] += step
+        retro[j] += log_sum_f[j] + math.log(product_f[j]) if separate_retro else step
+        read[j] += stop - start
+
+
+@njit(**_JIT)
+def _read_corpus_fast_kernel(log_odds, retro, a, b, believed, emergence, read, schedule, final_awareness,
+                             retrospection, batch_size, style_noise, planted_shift, cite_log_ratio, disclosed,
+                             positive, control, detectability, deceptive_rate, candid_rate, log_control_ratio,
+                             log_disclosure_ratio, norm_weight):
+    n = style_noise.size
+    column = np.empty(schedule.shape[0])
+    for t in range(schedule.shape[1]):
+        separate = False
+        for j in range(schedule.shape[0]):
+            column[j] = schedule[j, t]
+            separate = separate or (retrospection > 0.0 and column[j] != final_awareness[j])
+        start = t * batch_size
+        _read_family_fast(log_odds, retro, a, b, believed, emergence, read, column, final_awareness, separate,
+                          start, min(n, start + batch_size),
+                          style_noise, planted_shift, cite_log_ratio, disclosed, positive, control,
+                          detectability, deceptive_rate, candid_rate, log_control_ratio, log_disclosure_ratio,
+                          norm_weight)
+
+
+def _fast_path(k: "LearnerConstants") -> bool:
+    """Whether the fast family kernel computes this configuration (a function of the
+    parameters alone, so every driver takes the same path)."""
+    rates = (k.deceptive_rate, k.candid_rate)
+    if not all(_FAST_RATE_MIN <= r <= 1.0 - _FAST_RATE_MIN for r in rates):
+        return False
+    pd, pc = rates
+    # the ratio is monotone in Lambda, between (1 - pi_D)/(1 - eps) and pi_D/eps
+    per_document = max(
+        abs(math.log(pd / pc)) + abs(k.log_control_ratio),
+        abs(math.log((1 - pd) / (1 - pc))) + abs(k.log_control_ratio),
+        abs(k.log_disclosure_ratio),
+    )
+    return per_document <= _FAST_LOG_RATIO_MAX
 
 
 @vectorize(cache=True)
@@ -590,8 +787,13 @@ def read_batch(
     awareness = np.ascontiguousarray(awareness, dtype=np.float64).reshape(-1)
     final_awareness = np.ascontiguousarray(final_awareness, dtype=np.float64).reshape(-1)
     arrays = _state_arrays(state)
-    _read_batch_kernel(*arrays, awareness, final_awareness, k.retrospection, *_cue_args(batch, k),
-                       *_constants_args(k))
+    cues = _cue_args(batch, k)
+    if _fast_path(k):
+        separate = bool(k.retrospection > 0 and np.any(awareness != final_awareness))
+        _read_family_fast(*arrays, awareness, final_awareness, separate, 0, cues[0].size, *cues,
+                          *_constants_args(k))
+    else:
+        _read_batch_kernel(*arrays, awareness, final_awareness, k.retrospection, *cues, *_constants_args(k))
     return _state_from(arrays, awareness)
 
 
@@ -623,8 +825,19 @@ def read_corpus(
     schedule = np.ascontiguousarray(schedule, dtype=np.float64)
     final_awareness = np.ascontiguousarray(final_awareness, dtype=np.float64).reshape(-1)
     arrays = _state_arrays(state)
-    _read_corpus_kernel(*arrays, schedule, final_awareness, k.retrospection, int(batch_size),
-                        *_cue_args(cues, k), *_constants_args(k))
+    args = _cue_args(cues, k)
+    if _fast_path(k):
+        # pad the family to whole SIMD vectors with idle learners (every lane computes
+        # the same arithmetic, so padding changes no learner's numbers, only speed)
+        n, pad = schedule.shape[0], -schedule.shape[0] % _LANES
+        padded = [np.concatenate([x, np.repeat(x[-1:], pad)]) for x in arrays]
+        _read_corpus_fast_kernel(*padded, np.pad(schedule, ((0, pad), (0, 0)), mode="edge"),
+                                 np.pad(final_awareness, (0, pad), mode="edge"), k.retrospection,
+                                 int(batch_size), *args, *_constants_args(k))
+        arrays = [x[:n] for x in padded]
+    else:
+        _read_corpus_kernel(*arrays, schedule, final_awareness, k.retrospection, int(batch_size),
+                            *args, *_constants_args(k))
     return _state_from(arrays, schedule[:, -1])
 
 
