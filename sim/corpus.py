@@ -38,6 +38,7 @@ References
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Iterator, NamedTuple
 
 import networkx as nx
@@ -150,15 +151,19 @@ class Corpus:
         """The synthetic-style signature: real ~ N(0, 1), planted ~ N(d, 1)."""
         return self.synthetic_detectability * (self.kind == PLANTED) + self.style_noise
 
-    @property
+    @cached_property
     def in_degree(self) -> np.ndarray:
         """Citations each document receives."""
-        return np.bincount(self.cite_target, minlength=self.n_documents)
+        degree = np.bincount(self.cite_target, minlength=self.n_documents)
+        degree.flags.writeable = False
+        return degree
 
-    @property
+    @cached_property
     def cited(self) -> np.ndarray:
         """Whether each document is cited by at least one other document."""
-        return self.in_degree > 0
+        flags = self.in_degree > 0
+        flags.flags.writeable = False
+        return flags
 
     @property
     def real_cited_rate(self) -> float:

@@ -406,27 +406,35 @@ def run_chunk(tasks: Sequence[_Task]) -> pd.DataFrame:
 
     A pure function of its argument (picklable), so that any executor can run it.
     """
-    columns: dict[str, list] = {c: [] for c in RESULT_COLUMNS}
+    results: dict[str, list] = {c: [] for c in FINAL_COLUMNS}
+    cited_rates, counts = [], []
     for task in tasks:
         seed = np.random.SeedSequence(task.seed, spawn_key=(task.point, task.replicate))
         final, q_r = run_replicate(task.params, np.asarray(task.awareness), seed)
-        n = len(task.awareness)
-        for p in PARAMETERS:
-            if p.name == AWARENESS:
-                continue
-            value = task.params[p.name]
-            columns[p.name].append(np.full(n, np.nan if value is None else value,
-                                           dtype=object if p.kind is str else None))
-        columns[AWARENESS].append(final[AWARENESS])
-        columns["point"].append(np.full(n, task.point, dtype=np.int64))
-        columns["replicate"].append(np.full(n, task.replicate, dtype=np.int64))
-        columns["seed_key"].append(np.full(n, f"{task.seed}/{task.point}/{task.replicate}", dtype=object))
-        columns["real_cited_rate"].append(np.full(n, q_r, dtype=float))
         for c in FINAL_COLUMNS:
-            if c != AWARENESS:
-                columns[c].append(final[c])
-    frame = pd.DataFrame({c: np.concatenate(v) for c, v in columns.items()}, columns=list(RESULT_COLUMNS))
-    return _normalise(frame)
+            results[c].append(final[c])
+        cited_rates.append(q_r)
+        counts.append(len(task.awareness))
+    repeat = np.asarray(counts)
+    columns: dict[str, Any] = {}
+    for p in PARAMETERS:  # constant within a run: one value per task, repeated per learner
+        if p.name == AWARENESS:
+            columns[p.name] = np.concatenate(results[AWARENESS])
+            continue
+        values = [task.params[p.name] for task in tasks]
+        if p.kind is str:
+            columns[p.name] = np.repeat(np.asarray(values, dtype=object), repeat)
+        else:
+            columns[p.name] = np.repeat(np.asarray([np.nan if v is None else v for v in values]), repeat)
+    columns["point"] = np.repeat(np.asarray([t.point for t in tasks], dtype=np.int64), repeat)
+    columns["replicate"] = np.repeat(np.asarray([t.replicate for t in tasks], dtype=np.int64), repeat)
+    columns["seed_key"] = np.repeat(
+        np.asarray([f"{t.seed}/{t.point}/{t.replicate}" for t in tasks], dtype=object), repeat)
+    columns["real_cited_rate"] = np.repeat(np.asarray(cited_rates, dtype=float), repeat)
+    for c in FINAL_COLUMNS:
+        if c != AWARENESS:
+            columns[c] = np.concatenate(results[c])
+    return _normalise(pd.DataFrame(columns, columns=list(RESULT_COLUMNS)))
 
 
 def _normalise(frame: pd.DataFrame) -> pd.DataFrame:
