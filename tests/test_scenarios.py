@@ -1,0 +1,112 @@
+"""The scenario scripts (scenarios/*.py): each states a question, runs at its reduced size,
+prints an answer and writes valid PNG figures; make_all.py runs them all.
+
+Every script is found by glob, so a new one is covered without editing this file. The
+scripts run in subprocesses with ``PERSONA_SIM_QUICK=1`` and ``--out`` in a temporary
+folder; two run at a time (most of each run is importing the package), and each test
+waits for its own script.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import re
+import subprocess
+import sys
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
+HELPERS = ("_common.py", "make_all.py")
+SCRIPTS = sorted(p for p in SCENARIOS.glob("*.py") if p.name not in HELPERS)
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+TIMEOUT = 180  # seconds per script, far above the few seconds a quick run takes
+
+
+def run_quick(script: Path, out: Path) -> subprocess.CompletedProcess:
+    """Run ``script --out out`` at the reduced size, in a fresh interpreter."""
+    env = {**os.environ, "PERSONA_SIM_QUICK": "1", "MPLBACKEND": "Agg"}
+    return subprocess.run([sys.executable, str(script), "--out", str(out)], env=env, cwd=str(SCENARIOS.parent),
+                          capture_output=True, text=True, timeout=TIMEOUT)
+
+
+@pytest.fixture(scope="module")
+def quick_runs(tmp_path_factory):
+    """Every script and make_all.py started at once on two workers; name -> (future, out folder)."""
+    pool = ThreadPoolExecutor(max_workers=2)
+    runs: dict[str, tuple[Future, Path]] = {}
+    for script in [SCENARIOS / "make_all.py"] + SCRIPTS:  # make_all first: it takes longest
+        out = tmp_path_factory.mktemp(script.stem)
+        runs[script.name] = (pool.submit(run_quick, script, out), out)
+    yield runs
+    pool.shutdown(wait=True, cancel_futures=True)
+
+
+def assert_valid_png(path: Path) -> None:
+    """A complete, decodable PNG of a reasonable size."""
+    from PIL import Image
+
+    data = path.read_bytes()
+    assert data[:8] == PNG_SIGNATURE, path
+    assert 5_000 < len(data) < 200_000, (path, len(data))
+    with Image.open(path) as image:
+        image.load()  # decodes every row: a torn file fails here
+        assert image.width > 300 and image.height > 200, (path, image.size)
+
+
+def finished(proc: subprocess.CompletedProcess, name: str) -> None:
+    assert proc.returncode == 0, f"{name} exited with {proc.returncode}:\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}"
+
+
+def test_scripts_are_found():
+    """The glob finds the scenario scripts (and not the helpers)."""
+    assert len(SCRIPTS) >= 7
+    assert not {p.name for p in SCRIPTS} & set(HELPERS)
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.stem)
+def test_script_states_a_question_and_guards_main(script):
+    """The module opens with a docstring whose first paragraph asks a question, and runs only as __main__."""
+    tree = ast.parse(script.read_text(encoding="utf-8"))
+    doc = ast.get_docstring(tree)
+    assert doc, f"{script.name} has no module docstring"
+    assert "?" in doc.split("\n\n")[0], f"{script.name}: the docstring's first paragraph states no question"
+    guards = [node for node in tree.body if isinstance(node, ast.If) and "__name__" in ast.unparse(node.test)
+              and "__main__" in ast.unparse(node.test)]
+    assert guards, f"{script.name} has no `if __name__ == \"__main__\":` guard"
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.stem)
+def test_script_runs_quick_answers_and_writes_png(script, quick_runs):
+    """At the reduced size the script exits 0, prints its question and an answer with numbers, and writes PNGs."""
+    future, out = quick_runs[script.name]
+    proc = future.result(timeout=TIMEOUT)
+    finished(proc, script.name)
+    assert re.search(r"^Question: .*\?", proc.stdout, re.M), proc.stdout
+    answer = re.search(r"^Answer: (.*?)(?=^\(|\Z)", proc.stdout, re.M | re.S)
+    assert answer and re.search(r"\d", answer.group(1)), proc.stdout
+    pngs = sorted(out.glob("*.png"))
+    assert pngs, f"{script.name} wrote no PNG into {out}"
+    for png in pngs:
+        assert_valid_png(png)
+    assert not [p for p in out.iterdir() if p.name.startswith(".")], "a temporary file was left behind"
+    assert not re.search(r"\bnan\b", answer.group(1)), f"{script.name} printed a NaN in its answer"
+
+
+def test_make_all_quick_runs_every_script(quick_runs):
+    """make_all.py runs every scenario script, passes --out on, and lists every PNG it wrote."""
+    future, out = quick_runs["make_all.py"]
+    proc = future.result(timeout=TIMEOUT * 2)
+    finished(proc, "make_all.py")
+    for script in SCRIPTS:
+        assert f"=== {script.name} ===" in proc.stdout, f"make_all.py did not run {script.name}"
+    assert len(re.findall(r"^Answer: ", proc.stdout, re.M)) == len(SCRIPTS)
+    listed = re.findall(r"^(\S+\.png)  \(", proc.stdout, re.M)
+    assert len(listed) >= len(SCRIPTS)
+    for name in listed:
+        path = Path(name) if Path(name).is_absolute() else SCENARIOS.parent / name  # relative to the cwd
+        assert path.parent.resolve() == out.resolve() and path.is_file(), name
+        assert_valid_png(path)
