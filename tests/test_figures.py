@@ -6,35 +6,14 @@ from __future__ import annotations
 import doctest
 
 import numpy as np
-import pandas as pd
 import pytest
 
 import analysis.figures as figures_module
 from analysis import fit_thresholds, make_figures
-from sim import PARAMETERS, Params
-from sim.corpus import build_corpus
-from sim.engine import final_table, run_family
+from sim import Params
+from sweep_data import fake_results
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-
-
-def fake_results(base: Params, points: list[dict], awareness, replicates: int, seed: int = 0) -> pd.DataFrame:
-    """A sweep's tidy results table (the schema of ``persona-sim sweep``), made directly."""
-    rows = []
-    for i, over in enumerate(points):
-        p = base.replace(**over)
-        for r in range(replicates):
-            corpus = build_corpus(p, np.random.SeedSequence(seed, spawn_key=(i, r)))
-            run = run_family(corpus, p, np.asarray(awareness, float), record=False)
-            t = final_table(run.final_awareness, run.state, run.constants, p)
-            for q in PARAMETERS:
-                if q.name != "situational_awareness":
-                    t[q.name] = np.nan if p[q.name] is None else p[q.name]
-            t["point"], t["replicate"], t["seed_key"] = i, r, f"{seed}/{i}/{r}"
-            t["real_cited_rate"] = corpus.real_cited_rate
-            rows.append(t)
-    return pd.concat(rows, ignore_index=True)
-
 
 AWARENESS = np.round(np.linspace(0.2, 1.0, 17), 3)
 SMALL = Params(n_documents=2000)

@@ -13,7 +13,7 @@ import pytest
 
 import sim.sweeps as sweep_module
 from sim import PARAMETERS, Params, ParameterError, simulate
-from sim.sweeps import RESULT_COLUMNS, parse_grid, plan_sweep, run_sweep, sweep
+from sim.sweeps import RESULT_COLUMNS, parse_grid, plan_sweep, run_sweep
 
 SMALL = Params(n_documents=1500, batch_size=50)
 GRID = {"situational_awareness": "0.3:0.9:4", "planted_fraction": [0.1, 0.25]}

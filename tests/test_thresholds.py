@@ -15,31 +15,14 @@ from scipy.special import expit
 import analysis.thresholds as thresholds_module
 from analysis import finite_size_scaling, fit_logistic, fit_thresholds
 from analysis.thresholds import RESULT_COLUMNS, params_from_row, swept_parameters
-from sim import PARAMETERS, Params
+from sim import Params
 from sim import meanfield as mf
-from sim.corpus import build_corpus
-from sim.engine import final_table, run_family
+from sweep_data import fake_results
 
 
 # -- helpers ------------------------------------------------------------------------
 
 
-def fake_results(base: Params, points: list[dict], awareness, replicates: int, seed: int = 0) -> pd.DataFrame:
-    """A sweep's tidy results table (the schema of ``persona-sim sweep``), made directly."""
-    rows = []
-    for i, over in enumerate(points):
-        p = base.replace(**over)
-        for r in range(replicates):
-            corpus = build_corpus(p, np.random.SeedSequence(seed, spawn_key=(i, r)))
-            run = run_family(corpus, p, np.asarray(awareness, float), record=False)
-            t = final_table(run.final_awareness, run.state, run.constants, p)
-            for q in PARAMETERS:
-                if q.name != "situational_awareness":
-                    t[q.name] = np.nan if p[q.name] is None else p[q.name]
-            t["point"], t["replicate"], t["seed_key"] = i, r, f"{seed}/{i}/{r}"
-            t["real_cited_rate"] = corpus.real_cited_rate
-            rows.append(t)
-    return pd.concat(rows, ignore_index=True)
 
 
 def bernoulli_table(curve, levels, replicates: int, seed: int, **columns) -> pd.DataFrame:
