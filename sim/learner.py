@@ -378,20 +378,25 @@ def _read_corpus_kernel(log_odds, retro, a, b, believed, emergence, read, schedu
 
 
 @njit(inline="always", **_JIT)
+def _lane_factor(z, u, c, is_control, shift, shift2, s, control_factor, deceptive_rate, candid_rate, pi_hat):
+    """One learner's factor (evidence ratio, control included) and belief for one
+    undisclosed document, on the fast path."""
+    lr = shift * z + shift2 * u + s * c
+    e = _exp_neg(min(abs(lr), _FAST_LOG_LR_CAP))
+    ratio, belief = _mixture_terms(lr > 0.0, e, deceptive_rate, candid_rate, pi_hat)
+    return ratio * (control_factor if is_control else 1.0), belief
+
+
+@njit(inline="always", **_JIT)
 def _read_undisclosed(i, style_noise, planted_shift, cite_log_ratio, control, positive, awareness,
                       shift, shift2, control_factor, pi_hat, target, product, a, b, believed, emergence,
                       first_document, deceptive_rate, candid_rate):
     """Every learner of the family reads undisclosed document ``i`` (the vectorized loop)."""
-    z = style_noise[i]
-    u = planted_shift[i]
-    c = cite_log_ratio[i]
-    is_control = control[i]
-    good = positive[i]
+    z, u, c, is_control, good = style_noise[i], planted_shift[i], cite_log_ratio[i], control[i], positive[i]
     for j in range(awareness.size):
-        lr = shift[j] * z + shift2[j] * u + awareness[j] * c
-        e = _exp_neg(min(abs(lr), _FAST_LOG_LR_CAP))
-        ratio, belief = _mixture_terms(lr > 0.0, e, deceptive_rate, candid_rate, pi_hat[j])
-        running = product[j] * (ratio * (control_factor[j] if is_control else 1.0))
+        factor, belief = _lane_factor(z, u, c, is_control, shift[j], shift2[j], awareness[j], control_factor[j],
+                                      deceptive_rate, candid_rate, pi_hat[j])
+        running = product[j] * factor
         product[j] = running
         believed[j] += belief
         weight = 1.0 - belief
@@ -407,15 +412,10 @@ def _read_undisclosed(i, style_noise, planted_shift, cite_log_ratio, control, po
 def _retro_undisclosed(i, style_noise, planted_shift, cite_log_ratio, control, awareness, shift, shift2,
                        control_factor, product, deceptive_rate, candid_rate):
     """The evidence of undisclosed document ``i`` at the final awareness (retrospection)."""
-    z = style_noise[i]
-    u = planted_shift[i]
-    c = cite_log_ratio[i]
-    is_control = control[i]
+    z, u, c, is_control = style_noise[i], planted_shift[i], cite_log_ratio[i], control[i]
     for j in range(awareness.size):
-        lr = shift[j] * z + shift2[j] * u + awareness[j] * c
-        e = _exp_neg(min(abs(lr), _FAST_LOG_LR_CAP))
-        ratio = _mixture_terms(lr > 0.0, e, deceptive_rate, candid_rate, 0.5)[0]
-        product[j] = product[j] * (ratio * (control_factor[j] if is_control else 1.0))
+        product[j] = product[j] * _lane_factor(z, u, c, is_control, shift[j], shift2[j], awareness[j],
+                                               control_factor[j], deceptive_rate, candid_rate, 0.5)[0]
 
 
 @njit(inline="always", **_JIT)
