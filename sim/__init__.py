@@ -18,6 +18,7 @@ meanfield
 
 from importlib.metadata import PackageNotFoundError, version
 
+from . import _cpu  # noqa: F401  (before numba is imported: numba's vector width)
 from . import meanfield
 from .params import PARAMETERS, ParameterError, Params
 from .simulation import SimulationResult, simulate
