@@ -7,6 +7,7 @@ import os
 import platform
 import resource
 import subprocess
+import json
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -153,3 +154,12 @@ def wait_quiet(max_wait: float = 20.0, threshold: float = 0.3, window: float = 0
         seen = others_cores(window)
     return {"waited_s": round(time.perf_counter() - t0, 2), "others_cores": round(seen, 2),
             "quiet": seen < threshold}
+
+
+def write_figures(figures: dict, path: str | None, say=print) -> None:
+    """Write a benchmark's figures as JSON (when --json was given) and say where."""
+    if not path:
+        return
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps(figures, indent=2) + "\n")
+    say(f"  figures written to {path}")

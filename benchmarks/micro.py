@@ -37,7 +37,6 @@ Run: ``/tmp/venv312/bin/python benchmarks/micro.py [--json OUT]``
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import time
 
@@ -49,7 +48,7 @@ from numba import njit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import Background, load_average, machine, wait_quiet  # noqa: E402
+from common import Background, load_average, machine, wait_quiet, write_figures  # noqa: E402
 
 N = 250_000  # 2 MB per array: stays in L2, like the kernel's cues (about 0.3 MB)
 REPEATS = 15
@@ -244,10 +243,7 @@ def main() -> None:
     print(f"  kernel / kernel_core   {figures['kernel_over_kernel_core']:7.2f}")
     print(f"  kernel_s06 / sorted    {figures['kernel_s06_over_sorted']:7.2f}")
     print(f"  exp_map / numpy_exp    {figures['exp_map_over_numpy_exp']:7.2f}")
-    if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(figures, indent=2) + "\n")
-        print(f"  figures written to {args.json}")
+    write_figures(figures, args.json)
 
 
 if __name__ == "__main__":

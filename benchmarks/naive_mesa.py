@@ -45,7 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import mesa  # noqa: E402
 import numpy as np  # noqa: E402
 
-from common import RESULTS, Background, load_average, machine, peak_rss_mib, wait_quiet  # noqa: E402
+from common import RESULTS, Background, load_average, machine, peak_rss_mib, wait_quiet, write_figures  # noqa: E402
 from sim import Params  # noqa: E402
 from sim.corpus import build_corpus  # noqa: E402
 
@@ -287,10 +287,7 @@ def main() -> None:
     else:
         print(f"  no W1 figures at {w1_path}: run benchmarks/w1.py --json {w1_path} for the ratio")
     fig["load_average_end"] = load_average()
-    if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(fig, indent=2) + "\n")
-        print(f"  figures written to {args.json}")
+    write_figures(fig, args.json)
 
 
 if __name__ == "__main__":

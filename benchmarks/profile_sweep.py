@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import json
 import pstats
 import sys
 import time
@@ -39,7 +38,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import Background, cpu_seconds, load_average, machine, wait_quiet  # noqa: E402
+from common import Background, cpu_seconds, load_average, machine, wait_quiet, write_figures  # noqa: E402
 from sim import Params  # noqa: E402
 from sim.sweeps import plan_sweep, run_sweep  # noqa: E402
 
@@ -142,10 +141,7 @@ def main() -> None:
           f"2 threads: speed-up {fig['speedup_2_threads']:.2f}x, parallel efficiency "
           f"{100 * fig['parallel_efficiency_2_threads']:.0f} %")
     fig["load_average_end"] = load_average()
-    if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(fig, indent=2) + "\n")
-        print(f"  figures written to {args.json}")
+    write_figures(fig, args.json)
 
 
 if __name__ == "__main__":

@@ -46,7 +46,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import Background, cpu_seconds, load_average, machine, peak_rss_mib, wait_quiet  # noqa: E402
+from common import Background, cpu_seconds, load_average, machine, peak_rss_mib, wait_quiet, write_figures  # noqa: E402
 
 GRID = {"situational_awareness": "0:1:101", "planted_fraction": "0:0.25:26"}
 TARGET_WALL_S = 6.0
@@ -238,10 +238,7 @@ def main() -> None:
             f"{fig['targets']['peak_rss_mib']['measured']:.0f} MiB <= 1024 MiB: "
             f"{'met' if fig['targets']['peak_rss_mib']['met'] else 'NOT met'}")
     say(f"  load average at the end: {fig['load_average_end']}")
-    if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(fig, indent=2) + "\n")
-        say(f"  figures written to {args.json}")
+    write_figures(fig, args.json, say)
 
 
 if __name__ == "__main__":

@@ -48,6 +48,13 @@ def _wrap(text: str) -> str:
     return textwrap.fill(text, width=88)
 
 
+def _add_scenario_arguments(parser: argparse.ArgumentParser, scenario_help: str) -> None:
+    """The scenario file and --set NAME=VALUE, shared by the commands that run the model."""
+    parser.add_argument("scenario", nargs="?", metavar="SCENARIO.toml", help=scenario_help)
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="NAME=VALUE",
+                        help="set one parameter (repeatable); overrides the scenario file")
+
+
 def _build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
@@ -76,10 +83,8 @@ def _build_parser() -> argparse.ArgumentParser:
         epilog=_parameter_help(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    run.add_argument("scenario", nargs="?", metavar="SCENARIO.toml",
-                     help="a scenario file: TOML whose keys are parameter names (default: the reference configuration)")
-    run.add_argument("--set", dest="overrides", action="append", default=[], metavar="NAME=VALUE",
-                     help="set one parameter (repeatable); overrides the scenario file")
+    _add_scenario_arguments(run, "a scenario file: TOML whose keys are parameter names "
+                                 "(default: the reference configuration)")
     run.add_argument("--awareness", metavar="S1,S2,...",
                      help="final situational awareness of each learner, comma-separated numbers in [0, 1] "
                           "(default: the scenario's situational_awareness)")
@@ -102,10 +107,7 @@ def _build_parser() -> argparse.ArgumentParser:
         epilog=_parameter_help(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    sw.add_argument("scenario", nargs="?", metavar="SCENARIO.toml",
-                    help="a scenario file (parameters, and optionally a [sweep] table)")
-    sw.add_argument("--set", dest="overrides", action="append", default=[], metavar="NAME=VALUE",
-                    help="set one base parameter (repeatable)")
+    _add_scenario_arguments(sw, "a scenario file (parameters, and optionally a [sweep] table)")
     sw.add_argument("--grid", action="append", default=[], metavar="NAME=START:STOP:COUNT|NAME=v1,v2,...",
                     help="sweep a parameter over evenly spaced values or a list (repeatable; the grid is their product)")
     sw.add_argument("--sample", choices=("lhs", "sobol"), help="add quasi-random points (scipy.stats.qmc)")

@@ -99,6 +99,13 @@ class FamilyRun:
         return final_log_odds(self.state, self.constants)
 
 
+def _family_setup(corpus: Corpus, params: Params, awareness) -> tuple[np.ndarray, LearnerConstants, np.ndarray]:
+    """Final awareness levels, the learners' constants on this corpus, and the schedule."""
+    final_awareness = np.asarray(awareness, dtype=float).reshape(-1)
+    k = constants(params, corpus.learner_real_cited_rate(params))
+    return final_awareness, k, awareness_schedule(final_awareness, params.n_batches, params)
+
+
 def run_family(
     corpus: Corpus,
     params: Params,
@@ -116,9 +123,7 @@ def run_family(
     record : bool
         Keep a snapshot after every batch (and before the first).
     """
-    final_awareness = np.asarray(awareness, dtype=float).reshape(-1)
-    k = constants(params, corpus.learner_real_cited_rate(params))
-    schedule = awareness_schedule(final_awareness, params.n_batches, params)
+    final_awareness, k, schedule = _family_setup(corpus, params, awareness)
     state = initial_state(final_awareness.size, k, schedule[:, 0])
     snapshots = [snapshot(state, k)] if record else []
     for t, batch in enumerate(corpus.batches(params.batch_size)):
@@ -172,10 +177,8 @@ def run_replicate(
     The numbers are those of :func:`sim.simulate` (the Mesa model) for the same seed,
     bit for bit.
     """
-    final_awareness = np.asarray(awareness, dtype=float).reshape(-1)
     corpus = build_corpus(params, seed)
-    k = constants(params, corpus.learner_real_cited_rate(params))
-    schedule = awareness_schedule(final_awareness, params.n_batches, params)
+    final_awareness, k, schedule = _family_setup(corpus, params, awareness)
     state = read_corpus(
         initial_state(final_awareness.size, k, schedule[:, 0]),
         corpus.in_reading_order(),
