@@ -3,12 +3,15 @@
 Each agent acts through the shared model functions, so the agent-based run and the
 batched engine compute the same numbers:
 
-- :class:`Lab` decides which documents it plants or discloses (its policy; static
-  shares in this version) through :func:`sim.corpus.assign_kinds`;
+- :class:`Lab` decides which documents it plants or discloses, through
+  :func:`sim.corpus.kinds_from_uniforms`, and reacts to its evaluations of its model
+  by its policy, through :func:`sim.labs.react`;
 - :class:`Authors`, the independent literature, write the documents and build the
-  citation graph through :func:`sim.corpus.write_documents`;
+  citation graph through :func:`sim.corpus.write_documents`, with the discourse of
+  their generation (:func:`sim.labs.next_discourse`);
 - each :class:`Learner` reads the corpus batch by batch through
-  :func:`sim.learner.read_batch`, with its own awareness schedule.
+  :func:`sim.learner.read_batch` (and its lab's statements through
+  :func:`sim.learner.read_statement`), with its own awareness schedule.
 """
 
 from __future__ import annotations
@@ -18,8 +21,19 @@ from typing import TYPE_CHECKING
 import mesa
 import numpy as np
 
-from .corpus import Corpus, CorpusBatch, assign_kinds, write_documents
-from .learner import PERSONAS, LearnerConstants, final_log_odds, initial_state, persona, read_batch, uplift
+from .corpus import Corpus, CorpusBatch, kinds_from_uniforms, streams, write_documents
+from .labs import LabState, initial_lab, react
+from .learner import (
+    PERSONAS,
+    LearnerConstants,
+    final_log_odds,
+    initial_state,
+    persona,
+    read_batch,
+    read_statement,
+    uplift,
+)
+from .params import Params
 
 if TYPE_CHECKING:  # pragma: no cover
     from .model import PersonaModel
@@ -28,33 +42,65 @@ __all__ = ["Lab", "Authors", "Learner"]
 
 
 class Lab(mesa.Agent):
-    """The model's makers: plant undisclosed documents and disclose others.
+    """The model's makers: plant undisclosed documents, disclose others, and (by
+    ``lab_policy``) react to evaluations of their model.
 
-    Policy ``static``: each document of the corpus is planted with probability
-    ``planted_fraction`` and disclosed with probability ``disclosed_fraction``.
+    Each document is planted when its uniform draw falls below the current planted
+    share and disclosed when it falls below planted + disclosed shares; a reaction
+    re-thresholds the draws of the documents not yet read, so a document keeps its
+    kind wherever the new shares allow it (common random numbers).
     """
 
-    def __init__(self, model: "PersonaModel", rng: np.random.Generator) -> None:
+    def __init__(self, model: "PersonaModel", params: Params) -> None:
         super().__init__(model)
-        self.kinds_rng = rng
-        self.policy = "static"
+        self.policy = params.lab_policy
+        self.state: LabState = initial_lab(params)
+        self.uniforms = np.zeros(0)
+        self.kinds = np.zeros(0, dtype=np.int8)
 
-    def plan_corpus(self) -> np.ndarray:
-        """Decide the kind of every document (real, planted, disclosed)."""
-        return assign_kinds(self.model.params, self.kinds_rng)
+    def plan_corpus(self, rng: np.random.Generator, n_documents: int) -> np.ndarray:
+        """Decide the kind of every document of a new corpus (real, planted, disclosed)."""
+        self.uniforms = rng.random(n_documents)
+        self.kinds = kinds_from_uniforms(self.uniforms, self.state.planted_fraction, self.state.disclosed_fraction)
+        return self.kinds
+
+    def evaluate(self, signal: float, unread: np.ndarray) -> tuple[bool, int]:
+        """React to an evaluation whose signal is the model's P(deceptive).
+
+        Returns whether the kinds of the unread documents (creation indices
+        ``unread``) changed, and how many statements the lab publishes now.
+        """
+        reaction = react(self.state, signal, self.model.params)
+        before = self.state
+        self.state = reaction.lab
+        same = (before.planted_fraction, before.disclosed_fraction) == (
+            self.state.planted_fraction, self.state.disclosed_fraction)
+        if same:
+            return False, reaction.statements
+        kinds = self.kinds.copy()
+        kinds[unread] = kinds_from_uniforms(
+            self.uniforms[unread], self.state.planted_fraction, self.state.disclosed_fraction)
+        changed = bool((kinds != self.kinds).any())
+        self.kinds = kinds
+        return changed, reaction.statements
 
 
 class Authors(mesa.Agent):
     """The independent authors: they write the real documents and, with the lab's
-    documents, build the citation graph by preferential attachment."""
+    documents, build the citation graph by preferential attachment.
 
-    def __init__(self, model: "PersonaModel", rngs: dict[str, np.random.Generator]) -> None:
+    ``seed`` is the training run's seed: a corpus is a pure function of its kinds,
+    the parameters (the generation's discourse) and this seed, so publishing again
+    after a lab's reaction draws the same content, style and reading order.
+    """
+
+    def __init__(self, model: "PersonaModel", seed: np.random.SeedSequence) -> None:
         super().__init__(model)
-        self.rngs = rngs
+        self.seed = seed
 
-    def publish(self, kinds: np.ndarray) -> Corpus:
+    def publish(self, kinds: np.ndarray, params: Params) -> Corpus:
         """Write every document and its citations, then shuffle the reading order."""
-        return write_documents(kinds, self.model.params, self.rngs)
+        return write_documents(kinds, params, streams(self.seed))
 
 
 class Learner(mesa.Agent):
@@ -67,7 +113,8 @@ class Learner(mesa.Agent):
         Situational awareness at the end of training.
     schedule : ndarray
         Awareness at each batch (see :func:`sim.learner.awareness_schedule`).
-    k : LearnerConstants
+    k : LearnerConstants or None
+        None until :meth:`start` (when the corpus it reads is known).
     """
 
     def __init__(
@@ -75,13 +122,24 @@ class Learner(mesa.Agent):
         model: "PersonaModel",
         final_awareness: float,
         schedule: np.ndarray,
-        k: LearnerConstants,
+        k: LearnerConstants | None,
     ) -> None:
         super().__init__(model)
         self.final_awareness = float(final_awareness)
         self.schedule = np.asarray(schedule, dtype=float)
         self.constants = k
+        self.state = initial_state(1, k, self.schedule[:1]) if k is not None else None
+
+    def start(self, schedule: np.ndarray, k: LearnerConstants) -> None:
+        """Begin training from scratch (a new model of the next generation)."""
+        self.schedule = np.asarray(schedule, dtype=float)
+        self.constants = k
         self.state = initial_state(1, k, self.schedule[:1])
+
+    def read_statement(self, batch_index: int, log_ratio: float) -> None:
+        """Read one statement of the lab at this batch's awareness."""
+        self.state = read_statement(
+            self.state, self.schedule[batch_index : batch_index + 1], np.array([self.final_awareness]), log_ratio)
 
     def read(self, batch: CorpusBatch, batch_index: int) -> None:
         """Read one batch at this batch's awareness."""

@@ -22,6 +22,18 @@ disclosed document ("never referenced anywhere else"). The share of real documen
 that end up cited, ``q_r``, is measured on the graph; :func:`expected_real_cited_rate`
 gives its large-corpus value.
 
+Citation laundering (``laundering`` L > 0): each citation of a planted document goes,
+with probability L, to an earlier planted document instead (chosen the same way among
+planted documents), so that planted documents are cited too, by planted documents
+only, and the plain "has a citation" cue fails (:func:`expected_planted_cited_rate`).
+The graph-aware cue (``citation_cue = "trusted"``) is TrustRank's (Gyöngyi,
+Garcia-Molina and Pedersen 2004): the learner knows a share ``anchor_share`` of real
+documents independently (they are cited in the rest of its pretraining), and trusts
+a document reached from one of them by a chain of citations
+(:attr:`Corpus.trusted`, :meth:`Corpus.trust_scores`). Real documents cite only real
+documents, so no chain from an anchor reaches a planted document, however the planted
+documents cite one another.
+
 Every random draw comes from its own stream, spawned from one ``SeedSequence``
 (:func:`streams`), so that changing one mechanism leaves the others' numbers alone:
 two corpora with the same seed and different planted shares share their style noise,
@@ -33,6 +45,8 @@ References
    advantage processes", J. Am. Soc. Inf. Sci. 27 (1976) 292-306.
 .. [2] A.-L. Barabási and R. Albert, "Emergence of scaling in random networks",
    Science 286 (1999) 509-512.
+.. [3] Z. Gyöngyi, H. Garcia-Molina and J. Pedersen, "Combating web spam with
+   TrustRank", Proc. VLDB 30 (2004) 576-587.
 """
 
 from __future__ import annotations
@@ -58,14 +72,16 @@ __all__ = [
     "assign_kinds",
     "write_documents",
     "build_corpus",
+    "kinds_from_uniforms",
     "expected_real_cited_rate",
+    "expected_planted_cited_rate",
 ]
 
 REAL, PLANTED, DISCLOSED = 0, 1, 2
 KIND_NAMES = ("real", "planted", "disclosed")
 
 #: The random mechanisms, each with its own child of the run's SeedSequence.
-MECHANISMS = ("kinds", "content", "style", "citations", "reading_order")
+MECHANISMS = ("kinds", "content", "style", "citations", "reading_order", "anchors")
 
 
 def _as_seed_sequence(seed: int | np.random.SeedSequence | None) -> np.random.SeedSequence:
@@ -89,7 +105,7 @@ def streams(seed: int | np.random.SeedSequence) -> dict[str, np.random.Generator
     --------
     >>> g = streams(7)
     >>> sorted(g)
-    ['citations', 'content', 'kinds', 'reading_order', 'style']
+    ['anchors', 'citations', 'content', 'kinds', 'reading_order', 'style']
     >>> float(g['style'].standard_normal()) == float(streams(7)['style'].standard_normal())
     True
     """
@@ -131,6 +147,11 @@ class Corpus:
         The documents in the order the learners read them.
     synthetic_detectability : float
         ``d``, kept to report the style signature.
+    anchor : ndarray of bool
+        The real documents the learner knows independently (TrustRank's seeds).
+    citation_cue : str
+        The cue the learner reads: ``"cited"`` (:attr:`cited`) or ``"trusted"``
+        (:attr:`trusted`).
     """
 
     kind: np.ndarray
@@ -141,6 +162,8 @@ class Corpus:
     cite_target: np.ndarray
     reading_order: np.ndarray
     synthetic_detectability: float
+    anchor: np.ndarray | None = None
+    citation_cue: str = "cited"
 
     @property
     def n_documents(self) -> int:
@@ -165,16 +188,73 @@ class Corpus:
         flags.flags.writeable = False
         return flags
 
+    @cached_property
+    def trusted(self) -> np.ndarray:
+        """Whether each document is reached from an anchor by a chain of citations
+        (anchors included): the graph-aware cue, TrustRank's support.
+
+        Citations point back in creation order, so one pass over the edges from the
+        last citing document to the first settles every document after all its
+        citers. :meth:`trust_scores` computes the same set with networkx.
+        """
+        flags = _trust(self.anchor_flags, self.cite_source, self.cite_target)
+        flags.flags.writeable = False
+        return flags
+
+    @property
+    def anchor_flags(self) -> np.ndarray:
+        """The anchors as a bool array (none when the corpus was built without them)."""
+        if self.anchor is None:
+            return np.zeros(self.n_documents, dtype=bool)
+        return np.asarray(self.anchor, dtype=bool)
+
+    def trust_scores(self, damping: float = 0.85) -> np.ndarray:
+        """TrustRank: PageRank on the citation graph teleporting to the anchors only.
+
+        Computed with :func:`networkx.pagerank` (personalised on the anchors, started
+        from them), so a document gets a positive score exactly when a chain of
+        citations leads to it from an anchor (:attr:`trusted`). All zeros without
+        anchors.
+        """
+        anchors = np.flatnonzero(self.anchor_flags)
+        if anchors.size == 0:
+            return np.zeros(self.n_documents)
+        g = nx.DiGraph()
+        g.add_nodes_from(range(self.n_documents))
+        g.add_edges_from(zip(self.cite_source.tolist(), self.cite_target.tolist()))
+        seeds = {int(i): 1.0 for i in anchors}
+        scores = nx.pagerank(g, alpha=damping, personalization=seeds, nstart=seeds, dangling=seeds)
+        return np.array([scores[i] for i in range(self.n_documents)])
+
+    @property
+    def cue(self) -> np.ndarray:
+        """The citation cue the learner reads, per document (:attr:`citation_cue`)."""
+        return self.trusted if self.citation_cue == "trusted" else self.cited
+
     @property
     def real_cited_rate(self) -> float:
         """q_r: the share of real documents that are cited (NaN without real documents)."""
-        real = self.kind == REAL
-        if not real.any():
+        return self._share(self.cited, REAL)
+
+    @property
+    def real_cue_rate(self) -> float:
+        """The share of real documents that show the learner's cue (q_r of that cue)."""
+        return self._share(self.cue, REAL)
+
+    @property
+    def planted_cue_rate(self) -> float:
+        """The share of planted documents that show the learner's cue (NaN without any)."""
+        return self._share(self.cue, PLANTED)
+
+    def _share(self, flags: np.ndarray, kind: int) -> float:
+        mine = self.kind == kind
+        if not mine.any():
             return float("nan")
-        return float(self.cited[real].mean())
+        return float(flags[mine].mean())
 
     def learner_real_cited_rate(self, params: Params) -> float:
-        """The q_r a learner uses: the measured share, kept off 0 and 1.
+        """The q_r a learner uses: the measured share of real documents showing its
+        cue, kept off 0 and 1.
 
         The measured share is clipped to ``[1/(2 n_real), 1 - 1/(2 n_real)]`` so
         that the citation log-likelihood stays finite on tiny corpora; without real
@@ -184,20 +264,26 @@ class Corpus:
         if n_real == 0:
             return float(np.clip(expected_real_cited_rate(params), 1e-6, 1.0 - 1e-6))
         half = 0.5 / n_real
-        return float(np.clip(self.real_cited_rate, half, 1.0 - half))
+        return float(np.clip(self.real_cue_rate, half, 1.0 - half))
 
-    def graph(self) -> nx.DiGraph:
+    def graph(self, first: int | None = None) -> nx.DiGraph:
         """The citation graph as a networkx DiGraph (an edge u -> v: u cites v).
 
+        With ``first``, only the first ``first`` documents in creation order and the
+        citations among them (a document cites earlier ones only, so this is
+        ``graph().subgraph(range(first))``, built without the rest).
+
         Node attributes: ``kind`` (``"real"``, ``"planted"``, ``"disclosed"``),
-        ``positive``, ``control``, ``style`` and ``read_at`` (position in the
-        reading order).
+        ``positive``, ``control``, ``style``, ``read_at`` (position in the reading
+        order), ``anchor`` and ``trusted``.
         """
         g = nx.DiGraph()
         style = self.style
         read_at = np.empty_like(self.reading_order)
         read_at[self.reading_order] = np.arange(self.n_documents)
-        for i in range(self.n_documents):
+        anchor, trusted = self.anchor_flags, self.trusted
+        n = self.n_documents if first is None else min(int(first), self.n_documents)
+        for i in range(n):
             g.add_node(
                 i,
                 kind=KIND_NAMES[self.kind[i]],
@@ -205,8 +291,11 @@ class Corpus:
                 control=bool(self.control[i]),
                 style=float(style[i]),
                 read_at=int(read_at[i]),
+                anchor=bool(anchor[i]),
+                trusted=bool(trusted[i]),
             )
-        g.add_edges_from(zip(self.cite_source.tolist(), self.cite_target.tolist()))
+        inside = self.cite_source < n
+        g.add_edges_from(zip(self.cite_source[inside].tolist(), self.cite_target[inside].tolist()))
         return g
 
     def in_reading_order(self) -> CorpusBatch:
@@ -217,7 +306,7 @@ class Corpus:
             style_noise=self.style_noise[o],
             planted=kind == PLANTED,
             disclosed=kind == DISCLOSED,
-            cited=self.cited[o],
+            cited=self.cue[o],
             positive=self.positive[o],
             control=self.control[o],
         )
@@ -229,29 +318,48 @@ class Corpus:
             yield CorpusBatch(*(a[start : start + batch_size] for a in cues))
 
 
+def kinds_from_uniforms(u: np.ndarray, planted_fraction: float, disclosed_fraction: float) -> np.ndarray:
+    """Kinds from one uniform per document: planted below rho, disclosed below
+    rho + eta, real above. A lab that changes its shares re-thresholds the same
+    uniforms, so documents keep their kind wherever the shares allow it."""
+    kind = np.full(u.size, REAL, dtype=np.int8)
+    kind[u < planted_fraction + disclosed_fraction] = DISCLOSED
+    kind[u < planted_fraction] = PLANTED
+    return kind
+
+
 def assign_kinds(params: Params, rng: np.random.Generator) -> np.ndarray:
     """The lab's static policy: each document is planted with probability rho,
     disclosed with probability eta, real otherwise (independently)."""
-    u = rng.random(params.n_documents)
-    kind = np.full(params.n_documents, REAL, dtype=np.int8)
-    kind[u < params.planted_fraction + params.disclosed_fraction] = DISCLOSED
-    kind[u < params.planted_fraction] = PLANTED
-    return kind
+    return kinds_from_uniforms(rng.random(params.n_documents), params.planted_fraction, params.disclosed_fraction)
 
 
 _UNIFORM_BLOCK = 1 << 20
 
 
 @njit(nogil=True, cache=True)
-def _attach(kind, m, uniforms, u_next, pool, pool_size, n_real, start, sources, targets, n_edges):
+def _draw(pool, pool_size, uniforms, u_next):
+    """One document from a 'repeated nodes' pool (uniform over its entries)."""
+    return pool[int(uniforms[u_next] * pool_size)]
+
+
+@njit(nogil=True, cache=True)
+def _attach(kind, m, laundering, uniforms, u_next, pool, pool_size, ring, ring_size, n_real, n_ring,
+            start, sources, targets, n_edges):
     """Preferential attachment by the 'repeated nodes' list, from document ``start`` on.
 
     A real document appears in ``pool`` ``m`` times plus once per citation it has
     received, so a uniform draw from the pool picks it with probability proportional
     to in-degree + m (Price's model with attractiveness m). Each real or planted
-    document cites min(m, real documents so far) distinct real documents, drawn
-    with rejection of repeats; then the cited documents enter the pool once more and
-    a real citing document enters it m times.
+    document cites min(m, documents it may cite) distinct documents, drawn with
+    rejection of repeats; then the cited documents enter their pool once more and a
+    real citing document enters ``pool`` m times.
+
+    Laundering: with ``laundering`` L > 0, each citation of a planted document first
+    draws one uniform and goes to ``ring`` (the planted documents' own pool, built
+    the same way) when it is below L and an earlier planted document not yet chosen
+    exists, to ``pool`` otherwise (and to the ring when no real one is left). With
+    L = 0 no such uniform is drawn: the draws are those of the plain model.
 
     Returns where it stopped (``start`` of the next call, ``kind.size`` when done)
     and the updated counters; it stops early when ``uniforms`` runs out.
@@ -263,13 +371,27 @@ def _attach(kind, m, uniforms, u_next, pool, pool_size, n_real, start, sources, 
         if k == 2:  # DISCLOSED: cites nothing
             i += 1
             continue
-        want = min(m, n_real)
+        launders = k == 1 and laundering > 0.0
+        want = min(m, n_real + (n_ring if launders else 0))
         n_chosen = 0
-        n = pool_size
+        from_ring = 0
         while n_chosen < want:
+            to_ring = False
+            if launders:
+                if u_next == uniforms.size:
+                    return i, u_next, pool_size, ring_size, n_real, n_ring, n_edges
+                to_ring = uniforms[u_next] < laundering
+                u_next += 1
+                if to_ring and from_ring == n_ring:
+                    to_ring = False  # every earlier planted document is chosen already
+                elif not to_ring and n_chosen - from_ring == n_real:
+                    to_ring = True  # every real document is chosen already
             if u_next == uniforms.size:
-                return i, u_next, pool_size, n_real, n_edges
-            j = pool[int(uniforms[u_next] * n)]
+                return i, u_next, pool_size, ring_size, n_real, n_ring, n_edges
+            if to_ring:
+                j = _draw(ring, ring_size, uniforms, u_next)
+            else:
+                j = _draw(pool, pool_size, uniforms, u_next)
             u_next += 1
             repeat = False
             for c in range(n_chosen):
@@ -279,22 +401,36 @@ def _attach(kind, m, uniforms, u_next, pool, pool_size, n_real, start, sources, 
             if not repeat:
                 chosen[n_chosen] = j
                 n_chosen += 1
+                if to_ring:
+                    from_ring += 1
         for c in range(n_chosen):
-            pool[pool_size] = chosen[c]
-            pool_size += 1
+            j = chosen[c]
+            if kind[j] == 1:
+                ring[ring_size] = j
+                ring_size += 1
+            else:
+                pool[pool_size] = j
+                pool_size += 1
             sources[n_edges] = i
-            targets[n_edges] = chosen[c]
+            targets[n_edges] = j
             n_edges += 1
         if k == 0:  # REAL: enters the pool with weight m
             for _ in range(m):
                 pool[pool_size] = i
                 pool_size += 1
             n_real += 1
+        elif laundering > 0.0:  # PLANTED: enters the ring with weight m
+            for _ in range(m):
+                ring[ring_size] = i
+                ring_size += 1
+            n_ring += 1
         i += 1
-    return i, u_next, pool_size, n_real, n_edges
+    return i, u_next, pool_size, ring_size, n_real, n_ring, n_edges
 
 
-def _cite(kind: np.ndarray, m: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def _cite(
+    kind: np.ndarray, m: int, rng: np.random.Generator, laundering: float = 0.0
+) -> tuple[np.ndarray, np.ndarray]:
     """The citation edges (source cites target) of a corpus, in creation order."""
     n = kind.size
     if m == 0 or n == 0:
@@ -302,21 +438,42 @@ def _cite(kind: np.ndarray, m: int, rng: np.random.Generator) -> tuple[np.ndarra
         return empty, empty.copy()
     citing = int((kind != DISCLOSED).sum())
     n_real = int((kind == REAL).sum())
+    n_planted = int((kind == PLANTED).sum()) if laundering > 0 else 0
     pool = np.empty(m * n_real + m * citing, dtype=np.int64)
+    ring = np.empty(m * n_planted + m * n_planted, dtype=np.int64)
     sources = np.empty(m * citing, dtype=np.int64)
     targets = np.empty(m * citing, dtype=np.int64)
-    # about what the draws need (m per citing document, plus a few repeats redrawn);
-    # running out only means drawing the next block from the same stream
-    block = min(max(64, m * citing + m * citing // 8), _UNIFORM_BLOCK)
+    # about what the draws need (m per citing document, plus a few repeats redrawn,
+    # and one more per planted citation when laundering); running out only means
+    # drawing the next block from the same stream
+    need = m * citing + m * n_planted
+    block = min(max(64, need + need // 8), _UNIFORM_BLOCK)
     kind = np.ascontiguousarray(kind, dtype=np.int8)
-    state = (0, 0, 0, 0)  # start, pool_size, n_real, n_edges
+    state = (0, 0, 0, 0, 0, 0)  # start, pool_size, ring_size, n_real, n_ring, n_edges
     while state[0] < n:
         uniforms = rng.random(block)
-        start, _, pool_size, reals, edges = _attach(
-            kind, m, uniforms, 0, pool, state[1], state[2], state[0], sources, targets, state[3]
+        start, _, pool_size, ring_size, reals, rings, edges = _attach(
+            kind, m, float(laundering), uniforms, 0, pool, state[1], ring, state[2], state[3], state[4],
+            state[0], sources, targets, state[5]
         )
-        state = (start, pool_size, reals, edges)
-    return sources[: state[3]].copy(), targets[: state[3]].copy()
+        state = (start, pool_size, ring_size, reals, rings, edges)
+    return sources[: state[5]].copy(), targets[: state[5]].copy()
+
+
+@njit(nogil=True, cache=True)
+def _trust_pass(trusted, sources, targets):
+    for e in range(sources.size - 1, -1, -1):
+        if trusted[sources[e]]:
+            trusted[targets[e]] = True
+
+
+def _trust(anchor: np.ndarray, sources: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """Documents reached from an anchor by citations (edges in creation order of
+    their sources, each citing an earlier document)."""
+    trusted = np.array(anchor, dtype=np.bool_)
+    if sources.size:
+        _trust_pass(trusted, np.ascontiguousarray(sources), np.ascontiguousarray(targets))
+    return trusted
 
 
 def write_documents(
@@ -327,9 +484,11 @@ def write_documents(
     """The authors write the documents and cite, in creation order.
 
     Real documents cite earlier real documents by preferential attachment, planted
-    documents cite real ones, disclosed documents cite nothing, and nobody cites a
-    planted or disclosed document. Content and style are drawn for every position
-    (whatever its kind) so that the streams stay aligned across planted shares.
+    documents cite real ones (and, with laundering, earlier planted ones), disclosed
+    documents cite nothing, and no real document cites a planted or disclosed one.
+    Content and style are drawn for every position (whatever its kind) so that the
+    streams stay aligned across planted shares. With the ``trusted`` cue the anchors
+    are drawn from their own stream.
     """
     n = kind.size
     content = rngs["content"]
@@ -338,8 +497,11 @@ def write_documents(
     control = real & (content.random(n) < params.control_discourse_fraction)
     style_noise = rngs["style"].standard_normal(n)
 
-    cite_source, cite_target = _cite(kind, params.citations_per_document, rngs["citations"])
+    cite_source, cite_target = _cite(kind, params.citations_per_document, rngs["citations"], params.laundering)
     reading_order = rngs["reading_order"].permutation(n)
+    anchor = None
+    if params.citation_cue == "trusted":
+        anchor = real & (rngs["anchors"].random(n) < params.anchor_share)
     return Corpus(
         kind=kind,
         positive=positive,
@@ -349,6 +511,8 @@ def write_documents(
         cite_target=cite_target,
         reading_order=reading_order,
         synthetic_detectability=params.synthetic_detectability,
+        anchor=anchor,
+        citation_cue=params.citation_cue,
     )
 
 
@@ -372,9 +536,10 @@ def expected_real_cited_rate(params: Params) -> float:
     In Price's model with attractiveness ``a`` and ``M`` citations arriving per new
     node, the stationary share of nodes never cited is ``(M + a) / (M + a + M a)``
     (rate equation for the in-degree-0 class). Here ``a = m`` and, since planted
-    documents cite real ones too, ``M = m (1 - eta) / (1 - rho - eta)`` citations
-    arrive per real document. With no planting this is ``m / (m + 2)``: 0.6 for the
-    default ``m = 3``.
+    documents cite real ones too (a share ``1 - L`` of their citations under
+    laundering), ``M = m (1 - eta - L rho) / (1 - rho - eta)`` citations arrive per
+    real document. With no planting this is ``m / (m + 2)``: 0.6 for the default
+    ``m = 3``.
 
     >>> round(expected_real_cited_rate(Params(planted_fraction=0.0)), 6)
     0.6
@@ -383,8 +548,32 @@ def expected_real_cited_rate(params: Params) -> float:
     if m == 0:
         return 0.0
     real = params.real_fraction
-    citing = 1.0 - params.disclosed_fraction
+    citing = 1.0 - params.disclosed_fraction - params.laundering * params.planted_fraction
     if real <= 0:
         return m / (1.0 + m)  # the limit M -> infinity
-    a, big_m = m, m * citing / real
+    return _price_cited_share(m * citing / real, m)
+
+
+def expected_planted_cited_rate(params: Params) -> float:
+    """Large-corpus share of planted documents that are cited (by other planted ones).
+
+    Zero without laundering. With laundering L the planted documents form their own
+    Price network: ``M = L m`` citations arrive per planted document, attractiveness
+    ``a = m``, so the cited share is ``M a / (M + a + M a)``; at L = 1 it equals the
+    real documents' share without planting (0.6 for m = 3): the plain cue is gone.
+
+    >>> expected_planted_cited_rate(Params())
+    0.0
+    >>> round(expected_planted_cited_rate(Params(laundering=1.0)), 6)
+    0.6
+    """
+    m = float(params.citations_per_document)
+    if m == 0 or params.laundering == 0 or params.planted_fraction == 0:
+        return 0.0
+    return _price_cited_share(params.laundering * m, m)
+
+
+def _price_cited_share(arriving: float, attractiveness: float) -> float:
+    """Stationary cited share ``M a / (M + a + M a)`` of Price's model."""
+    big_m, a = arriving, attractiveness
     return big_m * a / (big_m + a + big_m * a)

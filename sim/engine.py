@@ -17,8 +17,10 @@ import pandas as pd
 from scipy.special import expit
 
 from .corpus import Corpus, build_corpus
+from .labs import Discourse, LabState, initial_discourse, initial_lab
 from .learner import (
     PERSONAS,
+    REBEL,
     LearnerConstants,
     LearnerState,
     awareness_schedule,
@@ -40,6 +42,7 @@ __all__ = [
     "final_columns",
     "snapshot",
     "FINAL_COLUMNS",
+    "GENERATION_COLUMNS",
     "TRAJECTORY_COLUMNS",
 ]
 
@@ -53,12 +56,36 @@ FINAL_COLUMNS = (
     "believed_planted_share",
     "paranoia",
     "emergence_document",
+    "lab_planted_fraction",
+    "lab_disclosed_fraction",
+    "lab_alarms",
+    "lab_came_clean",
+    "final_control_discourse_fraction",
+    "final_real_positive_rate",
+    "rebel_generations",
+)
+
+#: Columns of the per-generation table (:meth:`sim.model.PersonaModel.generations`).
+GENERATION_COLUMNS = (
+    "learner",
+    "final_awareness",
+    "generation",
+    "persona",
+    "p_deceptive",
+    "uplift",
+    "planted_fraction",
+    "disclosed_fraction",
+    "control_discourse_fraction",
+    "real_positive_rate",
+    "lab_alarms",
+    "lab_came_clean",
 )
 
 #: Columns of the per-batch trajectory table.
 TRAJECTORY_COLUMNS = (
     "learner",
     "final_awareness",
+    "generation",
     "batch",
     "documents_read",
     "situational_awareness",
@@ -130,7 +157,7 @@ def run_family(
         state = read_batch(state, batch, schedule[:, t], final_awareness, k)
         if record:
             snapshots.append(snapshot(state, k))
-    return FamilyRun(final_awareness, state, k, snapshots, corpus.real_cited_rate)
+    return FamilyRun(final_awareness, state, k, snapshots, corpus.real_cue_rate)
 
 
 def final_columns(
@@ -138,21 +165,44 @@ def final_columns(
     state: LearnerState,
     k: LearnerConstants,
     params: Params,
+    true_planted_share: float | None = None,
+    lab: LabState | None = None,
+    discourse: Discourse | None = None,
+    rebel_generations: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
-    """The final results as arrays over learners, keyed by :data:`FINAL_COLUMNS`."""
+    """The final results as arrays over learners, keyed by :data:`FINAL_COLUMNS`.
+
+    ``true_planted_share`` (for the paranoia), ``lab``, ``discourse`` and
+    ``rebel_generations`` (per learner: generations that ended rebel) describe the
+    run's end; left out, they are those of a static lab in one training run (the
+    scenario's shares and discourse).
+    """
     ell = final_log_odds(state, k)
     p_d = expit(ell)
     u = uplift(state.a, state.b, k.real_positive_rate)
     believed = state.believed_planted_share
+    code = persona(p_d, u)
+    n = code.size
+    lab = initial_lab(params) if lab is None else lab
+    discourse = initial_discourse(params) if discourse is None else discourse
+    rho = params.planted_fraction if true_planted_share is None else true_planted_share
+    rebels = (code == REBEL).astype(np.int64) if rebel_generations is None else np.asarray(rebel_generations, np.int64)
     return {
         "situational_awareness": np.asarray(final_awareness, dtype=float),
-        "persona": np.asarray(PERSONAS, dtype=object)[persona(p_d, u)],
+        "persona": np.asarray(PERSONAS, dtype=object)[code],
         "p_deceptive": p_d,
         "log_odds": ell,
         "uplift": u,
         "believed_planted_share": believed,
-        "paranoia": believed - params.planted_fraction,
+        "paranoia": believed - rho,
         "emergence_document": state.emergence_document,
+        "lab_planted_fraction": np.full(n, lab.planted_fraction),
+        "lab_disclosed_fraction": np.full(n, lab.disclosed_fraction),
+        "lab_alarms": np.full(n, lab.alarms, dtype=np.int64),
+        "lab_came_clean": np.full(n, lab.came_clean, dtype=bool),
+        "final_control_discourse_fraction": np.full(n, discourse.control_discourse_fraction),
+        "final_real_positive_rate": np.full(n, discourse.real_positive_rate),
+        "rebel_generations": rebels,
     }
 
 
@@ -170,13 +220,24 @@ def run_replicate(
     params: Params,
     awareness: np.ndarray,
     seed: int | np.random.SeedSequence,
-) -> tuple[dict[str, np.ndarray], float]:
+) -> tuple[dict[str, np.ndarray], float | np.ndarray]:
     """One training run on the fast path: build the corpus, read it with the whole
     family in one compiled call, return the final columns and the measured q_r.
 
     The numbers are those of :func:`sim.simulate` (the Mesa model) for the same seed,
     bit for bit.
+
+    An adaptive lab (``lab_policy`` other than static) or a sequence of
+    ``generations`` makes every learner's run its own and the lab react between
+    batches: such a run is the Mesa model itself, run without recording, and q_r is
+    then one value per learner (its final corpus's).
     """
+    if params.lab_policy != "static" or params.generations > 1:
+        from .model import PersonaModel
+
+        model = PersonaModel(params, np.asarray(awareness, dtype=float).reshape(-1), seed, record=False)
+        model.run_for(model.n_steps)
+        return model.final_columns(), model.real_cue_rates()
     corpus = build_corpus(params, seed)
     final_awareness, k, schedule = _family_setup(corpus, params, awareness)
     state = read_corpus(
@@ -187,4 +248,4 @@ def run_replicate(
         params.batch_size,
         k,
     )
-    return final_columns(final_awareness, state, k, params), corpus.real_cited_rate
+    return final_columns(final_awareness, state, k, params), corpus.real_cue_rate

@@ -64,6 +64,7 @@ __all__ = [
     "read_batch",
     "read_corpus",
     "final_log_odds",
+    "read_statement",
     "uplift",
     "evidence",
 ]
@@ -854,3 +855,35 @@ def final_log_odds(state: LearnerState, k: LearnerConstants) -> np.ndarray:
     if r == 0:
         return state.log_odds
     return (1.0 - r) * state.log_odds + r * state.retro_log_odds
+
+
+def read_statement(
+    state: LearnerState,
+    awareness: np.ndarray,
+    final_awareness: np.ndarray,
+    log_statement_ratio: float,
+) -> LearnerState:
+    """Every learner reads one statement of its lab ("earlier documents were synthetic").
+
+    The statement is a document like a disclosed one: it makes no claim about AI
+    behaviour (the self-model is unchanged, its p_hat is 0) and weighs
+    ``s log beta_s`` on the log-odds, ``beta_s`` being how likely deceptive makers
+    are to publish it relative to candid ones (``statement_likelihood_ratio``;
+    candid makers own up, so beta_s < 1). It counts as a document read, for the
+    emergence time too; the retrospective sum weighs it at the final awareness.
+    """
+    s = np.asarray(awareness, dtype=np.float64).reshape(-1)
+    s_final = np.asarray(final_awareness, dtype=np.float64).reshape(-1)
+    log_odds = state.log_odds + s * log_statement_ratio
+    read = state.documents_read + 1
+    emerged = np.isnan(state.emergence_document) & (log_odds >= EMERGENCE_LEVEL)
+    return LearnerState(
+        log_odds=log_odds,
+        retro_log_odds=state.retro_log_odds + s_final * log_statement_ratio,
+        a=state.a.copy(),
+        b=state.b.copy(),
+        believed_planted_sum=state.believed_planted_sum.copy(),
+        documents_read=read,
+        emergence_document=np.where(emerged, read.astype(float), state.emergence_document),
+        awareness=s.copy(),
+    )

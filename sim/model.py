@@ -27,12 +27,138 @@ import numpy as np
 import pandas as pd
 
 from .agents import Authors, Lab, Learner
-from .corpus import _as_seed_sequence, streams
-from .engine import TRAJECTORY_COLUMNS, final_table
-from .learner import awareness_schedule, constants
+from .corpus import PLANTED, Corpus, _as_seed_sequence, streams
+from .engine import GENERATION_COLUMNS, TRAJECTORY_COLUMNS, final_columns
+from .labs import Discourse, initial_discourse, next_discourse
+from .learner import LearnerConstants, LearnerState, awareness_schedule, constants
 from .params import Params, check_awareness
 
-__all__ = ["PersonaModel"]
+__all__ = ["PersonaModel", "generation_seed"]
+
+
+def generation_seed(root: np.random.SeedSequence, generation: int) -> np.random.SeedSequence:
+    """The seed of a lineage's ``generation``-th training run: the run's own seed for
+    the first, a child keyed by position (1000 + generation) for the next ones."""
+    if generation == 0:
+        return root
+    return np.random.SeedSequence(root.entropy, spawn_key=tuple(root.spawn_key) + (1000 + generation,))
+
+
+class _Run:
+    """One lab, its authors and the learners that read their corpus.
+
+    With a static lab and one generation every learner of the family reads one
+    shared corpus (common random numbers). An adaptive lab or a sequence of
+    generations reacts to its own model, so each learner then has a run of its own
+    (same seed: the runs share their numbers until the labs' decisions part).
+    """
+
+    def __init__(self, model: "PersonaModel", learners: list[Learner], root: np.random.SeedSequence) -> None:
+        self.model = model
+        self.root = root
+        self.learners = learners
+        self.lab = Lab(model, model.params)
+        self.authors = Authors(model, root)
+        self.discourse: Discourse = initial_discourse(model.params)
+        self.generation = -1
+        self.pending_statements = 0
+        self.history: list[dict] = []
+        self.start_generation(0)
+
+    @property
+    def params(self) -> Params:
+        """The parameters of the current training run: the lab's shares, the discourse."""
+        return self.model.params.replace(
+            planted_fraction=self.lab.state.planted_fraction,
+            disclosed_fraction=self.lab.state.disclosed_fraction,
+            control_discourse_fraction=self.discourse.control_discourse_fraction,
+            real_positive_rate=self.discourse.real_positive_rate,
+        )
+
+    def start_generation(self, generation: int) -> None:
+        """Build the generation's corpus and start its learners from scratch."""
+        self.generation = generation
+        seed = generation_seed(self.root, generation)
+        self.authors.seed = seed
+        params = self.params
+        self.lab.plan_corpus(streams(seed)["kinds"], params.n_documents)
+        self._publish()
+        self.constants: LearnerConstants = constants(params, self.corpus.learner_real_cited_rate(params))
+        self.real_cited_rate = self.corpus.real_cue_rate
+        levels = np.array([agent.final_awareness for agent in self.learners])
+        schedule = awareness_schedule(levels, params.n_batches, params)
+        for agent, row in zip(self.learners, schedule):
+            agent.start(row, self.constants)
+
+    def _publish(self) -> None:
+        self.corpus: Corpus = self.authors.publish(self.lab.kinds, self.params)
+        self.batches = list(self.corpus.batches(self.model.params.batch_size))
+
+    def step(self, batch: int) -> None:
+        """Read batch ``batch`` of the current generation; then the lab evaluates."""
+        for _ in range(self.pending_statements):
+            for agent in self.learners:
+                agent.read_statement(batch, float(np.log(self.model.params.statement_likelihood_ratio)))
+        self.pending_statements = 0
+        for agent in self.learners:
+            agent.read(self.batches[batch], batch)
+        done = batch + 1
+        params = self.model.params
+        if self.lab.policy != "static" and done % params.evaluation_interval == 0:
+            signal = float(np.mean([agent.p_deceptive for agent in self.learners]))
+            unread = self.corpus.reading_order[done * params.batch_size:]
+            changed, statements = self.lab.evaluate(signal, unread)
+            self.pending_statements += statements
+            if changed:
+                self._publish()
+        if done == params.n_batches:
+            self._end_generation()
+
+    def _end_generation(self) -> None:
+        columns = self.final_columns()
+        for i, agent in enumerate(self.learners):
+            self.history.append({
+                "learner": self.model.learners.index(agent),
+                "final_awareness": agent.final_awareness,
+                "generation": self.generation,
+                "persona": columns["persona"][i],
+                "p_deceptive": float(columns["p_deceptive"][i]),
+                "uplift": float(columns["uplift"][i]),
+                "planted_fraction": self.lab.state.planted_fraction,
+                "disclosed_fraction": self.lab.state.disclosed_fraction,
+                "control_discourse_fraction": self.discourse.control_discourse_fraction,
+                "real_positive_rate": self.discourse.real_positive_rate,
+                "lab_alarms": self.lab.state.alarms,
+                "lab_came_clean": self.lab.state.came_clean,
+            })
+        if self.generation + 1 < self.model.params.generations:
+            rebel = bool(np.mean(columns["persona"] == "rebel") >= 0.5)
+            self.discourse = next_discourse(self.discourse, rebel, self.model.params)
+            self.start_generation(self.generation + 1)
+
+    def state(self) -> LearnerState:
+        states = [agent.state for agent in self.learners]
+        return LearnerState(
+            *(np.concatenate([getattr(st, f) for st in states]) for f in LearnerState.__dataclass_fields__)
+        )
+
+    def final_columns(self) -> dict[str, np.ndarray]:
+        """The final results of this run's learners (:func:`sim.engine.final_columns`)."""
+        levels = np.array([agent.final_awareness for agent in self.learners])
+        static = self.lab.policy == "static" and self.model.params.generations == 1
+        # the planted share the learners read: the scenario's rho for MODEL.md's static
+        # run, the corpus's own share when the lab has moved it
+        true_share = self.model.params.planted_fraction if static else float(np.mean(self.corpus.kind == PLANTED))
+        index = [self.model.learners.index(agent) for agent in self.learners]
+        rebels = np.array([sum(1 for row in self.history if row["learner"] == i and row["persona"] == "rebel")
+                           for i in index], dtype=np.int64)
+        return final_columns(
+            levels, self.state(), self.constants, self.params,
+            true_planted_share=true_share,
+            lab=self.lab.state,
+            discourse=self.discourse,
+            rebel_generations=rebels,
+        )
 
 
 class PersonaModel(mesa.Model):
@@ -49,6 +175,14 @@ class PersonaModel(mesa.Model):
         The run's root seed; every mechanism draws from its own child
         (:func:`sim.corpus.streams`). Mesa's own generators are seeded from it too
         but no mechanism uses them.
+    record : bool
+        Collect every learner's state after every batch (the DataCollector); the
+        sweep engine turns it off.
+
+    One model step is one batch. With ``generations`` G > 1 the model runs G
+    training runs in sequence (``n_steps = G n_batches`` steps); each learner is then
+    a lineage of models of the same awareness, each trained from scratch on a corpus
+    the previous deployment shaped.
     """
 
     def __init__(
@@ -56,6 +190,7 @@ class PersonaModel(mesa.Model):
         params: Params | None = None,
         awareness: Sequence[float] | None = None,
         seed: int | np.random.SeedSequence = 0,
+        record: bool = True,
     ) -> None:
         root = _as_seed_sequence(seed)
         mesa_seed = int(np.random.SeedSequence(root.entropy, spawn_key=tuple(root.spawn_key) + (99,)).generate_state(1)[0])
@@ -64,22 +199,20 @@ class PersonaModel(mesa.Model):
         if awareness is None:
             awareness = [self.params.situational_awareness]
         levels = np.array(check_awareness(awareness))
-        rngs = streams(root)
+        self.record = record
 
-        self.lab = Lab(self, rngs["kinds"])
-        self.authors = Authors(self, rngs)
-        self.corpus = self.authors.publish(self.lab.plan_corpus())
-        self.real_cited_rate = self.corpus.real_cited_rate
-        self.constants = constants(self.params, self.corpus.learner_real_cited_rate(self.params))
+        self.learners = [Learner(self, s, np.full(1, s), None) for s in levels]
+        shared = self.params.lab_policy == "static" and self.params.generations == 1
+        groups = [self.learners] if shared else [[agent] for agent in self.learners]
+        self.runs = [_Run(self, group, root) for group in groups]
 
         self.n_batches = self.params.n_batches
-        schedule = awareness_schedule(levels, self.n_batches, self.params)
-        self.learners = [Learner(self, s, row, self.constants) for s, row in zip(levels, schedule)]
-        self._batches = list(self.corpus.batches(self.params.batch_size))
+        self.n_steps = self.n_batches * self.params.generations
         self.batch = 0
+        self.generation = 0
 
         self.datacollector = mesa.DataCollector(
-            model_reporters={"batch": "batch"},
+            model_reporters={"batch": "batch", "generation": "generation"},
             agenttype_reporters={
                 Learner: {
                     "final_awareness": "final_awareness",
@@ -93,39 +226,91 @@ class PersonaModel(mesa.Model):
                 }
             },
         )
-        self.datacollector.collect(self)
-        self.running = self.n_batches > 0
+        if record:
+            self.datacollector.collect(self)
+        self.running = self.n_steps > 0
+
+    # -- the first run's view (the whole family's, for a static lab) -----------------
+    @property
+    def corpus(self) -> Corpus:
+        """The corpus the first learner reads now."""
+        return self.runs[0].corpus
+
+    @property
+    def lab(self) -> Lab:
+        return self.runs[0].lab
+
+    @property
+    def authors(self) -> Authors:
+        return self.runs[0].authors
+
+    @property
+    def constants(self) -> LearnerConstants:
+        return self.runs[0].constants
+
+    @property
+    def real_cited_rate(self) -> float:
+        """q_r of the first learner's corpus: the share of real documents with its cue."""
+        return self.runs[0].real_cited_rate
 
     def step(self) -> None:
-        """Every learner reads the next batch; then the DataCollector records."""
-        if self.batch >= self.n_batches:
-            self.running = False
+        """Every learner reads the next batch (its lab evaluates); then the
+        DataCollector records."""
+        if not self.running:
             return
-        batch = self._batches[self.batch]
-        index = self.batch
-        self.agents_by_type[Learner].do("read", batch, index)
+        for run in self.runs:
+            run.step(self.batch)
         self.batch += 1
-        self.datacollector.collect(self)
-        if self.batch >= self.n_batches:
+        if self.batch == self.n_batches and self.generation + 1 < self.params.generations:
+            self.batch = 0
+            self.generation += 1
+        elif self.batch == self.n_batches:
             self.running = False
+        if self.record:
+            self.datacollector.collect(self)
 
     # -- tables -----------------------------------------------------------------------
     def trajectory(self) -> pd.DataFrame:
-        """One row per (batch, learner), batch 0 being the state before reading."""
+        """One row per (step, learner), step 0 being the state before reading;
+        ``batch`` counts the batches read in the current generation."""
         df = self.datacollector.get_agenttype_vars_dataframe(Learner).reset_index()
+        steps = self.datacollector.get_model_vars_dataframe()
         order = {agent.unique_id: i for i, agent in enumerate(self.learners)}
         df["learner"] = df["AgentID"].map(order)
-        df["batch"] = df["Step"].astype(int)
-        df = df.sort_values(["batch", "learner"], kind="stable").reset_index(drop=True)
+        step = df["Step"].astype(int)
+        df["batch"] = step.map(self._batch_of_step(len(steps)))
+        df["generation"] = step.map(lambda t: min((t - 1) // self.n_batches, self.params.generations - 1) if t else 0)
+        df = df.sort_values(["Step", "learner"], kind="stable").reset_index(drop=True)
         return df[list(TRAJECTORY_COLUMNS)]
+
+    def _batch_of_step(self, n_steps: int) -> dict[int, int]:
+        """Batches read in the current generation after each step (the last batch
+        of a generation is n_batches)."""
+        return {t: (0 if t == 0 else (t - 1) % self.n_batches + 1) for t in range(n_steps + 1)}
+
+    def final_columns(self) -> dict[str, np.ndarray]:
+        """The final results as arrays over learners (in the order of ``awareness``)."""
+        parts = [run.final_columns() for run in self.runs]
+        order = [self.learners.index(agent) for run in self.runs for agent in run.learners]
+        columns = {c: np.concatenate([p[c] for p in parts]) for c in parts[0]}
+        position = np.argsort(order, kind="stable")
+        return {c: v[position] for c, v in columns.items()}
 
     def final(self) -> pd.DataFrame:
         """One row per learner: the final persona and the quantities behind it."""
-        from .learner import LearnerState
+        return pd.DataFrame(self.final_columns())
 
-        states = [agent.state for agent in self.learners]
-        stacked = LearnerState(
-            *(np.concatenate([getattr(st, f) for st in states]) for f in LearnerState.__dataclass_fields__)
-        )
-        levels = np.array([agent.final_awareness for agent in self.learners])
-        return final_table(levels, stacked, self.constants, self.params)
+    def real_cue_rates(self) -> np.ndarray:
+        """q_r of each learner's final corpus (one value for a shared corpus)."""
+        rates = np.empty(len(self.learners))
+        for run in self.runs:
+            for agent in run.learners:
+                rates[self.learners.index(agent)] = run.real_cited_rate
+        return rates
+
+    def generations(self) -> pd.DataFrame:
+        """One row per (learner, generation): the deployed model's persona and what
+        shaped its corpus (the lab's shares at its end, the authors' discourse)."""
+        rows = [row for run in self.runs for row in run.history]
+        frame = pd.DataFrame(rows, columns=list(GENERATION_COLUMNS))
+        return frame.sort_values(["learner", "generation"], kind="stable").reset_index(drop=True)

@@ -25,7 +25,12 @@ class SimulationResult:
         log_odds, uplift, believed_planted_share, paranoia, emergence_document``
         (``emergence_document`` is NaN where P(deceptive) never reached 0.9).
     trajectory : pandas.DataFrame
-        One row per (batch, learner), batch 0 being the state before reading.
+        One row per (step, learner), step 0 being the state before reading
+        (``generation`` and ``batch`` say where in training the step is).
+    generations : pandas.DataFrame
+        One row per (learner, generation): the deployed model's persona, the lab's
+        shares and the discourse of that training run (one generation unless
+        ``generations`` > 1).
     real_cited_rate : float
         q_r, the share of real documents cited, measured on this corpus's graph.
     params : Params
@@ -36,6 +41,7 @@ class SimulationResult:
 
     final: pd.DataFrame
     trajectory: pd.DataFrame
+    generations: pd.DataFrame
     real_cited_rate: float
     params: Params
     seed: int | np.random.SeedSequence
@@ -74,10 +80,11 @@ def simulate(
     if awareness is not None and np.ndim(awareness) == 0:
         awareness = [awareness]  # type: ignore[list-item]
     model = PersonaModel(params, awareness, seed)
-    model.run_for(model.n_batches)
+    model.run_for(model.n_steps)
     return SimulationResult(
         final=model.final(),
         trajectory=model.trajectory(),
+        generations=model.generations(),
         real_cited_rate=model.real_cited_rate,
         params=params,
         seed=seed,

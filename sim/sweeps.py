@@ -430,7 +430,8 @@ def run_chunk(tasks: Sequence[_Task]) -> pd.DataFrame:
     columns["replicate"] = np.repeat(np.asarray([t.replicate for t in tasks], dtype=np.int64), repeat)
     columns["seed_key"] = np.repeat(
         np.asarray([f"{t.seed}/{t.point}/{t.replicate}" for t in tasks], dtype=object), repeat)
-    columns["real_cited_rate"] = np.repeat(np.asarray(cited_rates, dtype=float), repeat)
+    columns["real_cited_rate"] = np.concatenate(
+        [np.broadcast_to(np.asarray(q, dtype=float), (n,)) for q, n in zip(cited_rates, counts)])
     for c in FINAL_COLUMNS:
         if c != AWARENESS:
             columns[c] = np.concatenate(results[c])
