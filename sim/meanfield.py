@@ -28,6 +28,20 @@ same frame: the step of a document read in batch ``t`` is
 ``(1 - r) Delta(s_t) + r Delta(s)`` and the walk's mean and variance add up batch
 by batch (:func:`p_rebel`).
 
+Beyond the reference model (docs/model.md, "Agent dynamics"):
+
+- Citation laundering has a closed form: planted documents show the plain cue with
+  probability :func:`sim.corpus.expected_planted_cited_rate` instead of 0, and real
+  documents receive fewer citations (:func:`sim.corpus.expected_real_cited_rate`).
+  The graph-aware cue is never shown by a planted document (exactly 0), but the
+  share of real documents it reaches has no closed form here: it is measured, on a
+  reference corpus (seed 0) when not given.
+- An adaptive lab has no closed form, because the lab reacts to the path the
+  learner took; :func:`adaptive_path` follows the mean path (the lab reacting to
+  the mean log-odds) and sums the step variances along it.
+- Generations: :func:`generation_map` iterates the expected discourse, each
+  generation's incident probability being the mean-field P(rebel).
+
 References
 ----------
 .. [1] A. Wald, "On cumulative sums of random variables", Ann. Math. Statist. 15
@@ -40,24 +54,61 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.optimize import brentq
-from scipy.special import logit
+from scipy.special import expit, logit
 from scipy.stats import norm
 
-from .corpus import expected_real_cited_rate
+from .corpus import build_corpus, expected_planted_cited_rate, expected_real_cited_rate
+from .labs import LabState, initial_discourse, initial_lab, next_discourse, react
 from .learner import EMERGENCE_LEVEL, awareness_schedule, evidence
 from .params import Params
 
-__all__ = ["moments", "p_rebel", "thresholds", "emergence_estimate", "real_cited_rate_for"]
+__all__ = [
+    "moments",
+    "p_rebel",
+    "thresholds",
+    "emergence_estimate",
+    "real_cited_rate_for",
+    "planted_cited_rate_for",
+    "adaptive_path",
+    "generation_map",
+]
 
 _Z_HALF_WIDTH = 12.0  # the standard normal's mass beyond 12 is below 1e-32
 
 
 def real_cited_rate_for(params: Params, real_cited_rate: float | None) -> float:
-    """q_r to use: the given value, or the construction's expectation; kept inside (0, 1)."""
-    q = expected_real_cited_rate(params) if real_cited_rate is None else float(real_cited_rate)
+    """q_r to use: the given value, or else the construction's expectation (the
+    plain cue) or the share measured on a reference corpus of seed 0 (the
+    graph-aware cue, which has no closed form); kept inside (0, 1)."""
+    if real_cited_rate is not None:
+        q = float(real_cited_rate)
+    elif params.citation_cue == "trusted":
+        q = _reference_cue_rate(params)
+    else:
+        q = expected_real_cited_rate(params)
     if not 0.0 <= q <= 1.0 or np.isnan(q):
         raise ValueError(f"real_cited_rate = {q!r} is not allowed: allowed is a number in [0, 1]")
     return float(np.clip(q, 1e-12, 1.0 - 1e-12))
+
+
+def _reference_cue_rate(params: Params) -> float:
+    corpus = build_corpus(params, seed=0)
+    rate = corpus.real_cue_rate
+    return 0.0 if np.isnan(rate) else rate
+
+
+def planted_cited_rate_for(params: Params) -> float:
+    """The share of planted documents that truly show the learner's cue: 0 for the
+    graph-aware cue (no chain from an anchor reaches a planted document), the
+    laundering ring's cited share for the plain cue (0 without laundering).
+
+    >>> from sim import Params
+    >>> planted_cited_rate_for(Params(laundering=1.0)), planted_cited_rate_for(Params(laundering=1.0, citation_cue="trusted"))
+    (0.6, 0.0)
+    """
+    if params.citation_cue == "trusted":
+        return 0.0
+    return round(expected_planted_cited_rate(params), 15)
 
 
 def _mixture(log_lr: np.ndarray, params: Params) -> np.ndarray:
@@ -126,8 +177,13 @@ def _step_moments(
     c = params.control_discourse_fraction
     real_m2 = real_m2 + 2 * c * k_control * real_m1 + c * k_control**2
     real_m1 = real_m1 + c * k_control
-    # planted documents: never cited
+    # planted documents: show the cue with probability q_pt (0 in the reference model)
+    q_pt = planted_cited_rate_for(params)
     plant_m1, plant_m2 = combined(planted=True, cited=False)
+    if q_pt > 0:
+        cited_m1, cited_m2 = combined(planted=True, cited=True)
+        plant_m1 = q_pt * cited_m1 + (1 - q_pt) * plant_m1
+        plant_m2 = q_pt * cited_m2 + (1 - q_pt) * plant_m2
     # disclosed documents: a fixed step
     k_disclosed = s_eff * np.log(params.disclosure_likelihood_ratio)
 
@@ -276,3 +332,144 @@ def emergence_estimate(
         wald = distance / np.where(mu > 0, mu, 1.0)
     # emergence is counted in documents read, so it is at least the first document
     return np.where(mu > 0, np.maximum(wald, 1.0), np.inf)
+
+
+def adaptive_path(
+    params: Params,
+    awareness: float | np.ndarray,
+    real_cited_rate: float | None = None,
+    lab: LabState | None = None,
+) -> dict[str, np.ndarray]:
+    """Mean-field path of a run whose lab reacts to its evaluations (``lab_policy``).
+
+    The lab's rule (:func:`sim.labs.react`) is applied to the mean path: batch by
+    batch the log-odds move by ``B mu(s; rho_t, eta_t)``, a statement adds
+    ``s log beta_s``, and at every evaluation the lab reads ``sigma(mean log-odds)``.
+    The variance is summed along that path, and P(rebel) is the Gaussian
+    ``Phi(mean / sd)`` at the end. This is not a closed form, and not exact: the
+    true lab reacts to the learner's random path, so near the alarm level some
+    runs trigger it and some do not, which the mean path cannot show. Constant
+    awareness only (an awareness schedule is not combined with a reacting lab here).
+    ``lab`` is the lab's state at the start (default: the scenario's shares, no
+    alarm yet), as in a later generation.
+
+    Returns
+    -------
+    dict of arrays over the awareness levels: ``p_rebel``, ``mean_log_odds``,
+    ``sd_log_odds``, ``planted_fraction`` and ``disclosed_fraction`` (the lab's at
+    the end), ``alarms`` (in this run), ``first_alarm_batch`` (NaN if none), and
+    ``labs``, the labs' final states (an object array).
+
+    >>> from sim import Params
+    >>> path = adaptive_path(Params(lab_policy="come_clean"), [0.3, 0.9], real_cited_rate=0.6)
+    >>> path["planted_fraction"].tolist(), path["alarms"].tolist()
+    ([0.15, 0.0], [0, 1])
+    """
+    s = np.asarray(awareness, dtype=float).reshape(-1)
+    q_r = real_cited_rate_for(params, real_cited_rate)
+    cache: dict[tuple[float, float], tuple[np.ndarray, np.ndarray]] = {}
+
+    def step(rho: float, eta: float) -> tuple[np.ndarray, np.ndarray]:
+        key = (rho, eta)
+        if key not in cache:
+            shares = params.replace(planted_fraction=rho, disclosed_fraction=eta)
+            cache[key] = _step_moments(shares, s, s, 0.0, q_r)
+        return cache[key]
+
+    log_statement = float(np.log(params.statement_likelihood_ratio))
+    start = initial_lab(params) if lab is None else lab
+    labs = [start for _ in s]
+    mean = np.full(s.size, float(logit(params.prior_deceptive)))
+    var = np.zeros(s.size)
+    first_alarm = np.full(s.size, np.nan)
+    pending = np.zeros(s.size, dtype=int)
+    n, b = params.n_documents, params.batch_size
+    for t in range(params.n_batches):
+        size = min(b, n - t * b)
+        mean += pending * s * log_statement
+        pending[:] = 0
+        for i, lab in enumerate(labs):
+            m1, v1 = step(lab.planted_fraction, lab.disclosed_fraction)
+            mean[i] += size * m1[i]
+            var[i] += size * v1[i]
+        if params.lab_policy != "static" and (t + 1) % params.evaluation_interval == 0:
+            for i, lab in enumerate(labs):
+                reaction = react(lab, float(expit(mean[i])), params)
+                if reaction.lab.alarms > lab.alarms and np.isnan(first_alarm[i]):
+                    first_alarm[i] = t + 1
+                labs[i] = reaction.lab
+                pending[i] += reaction.statements
+    sd = np.sqrt(var)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = norm.cdf(mean / sd)
+    p = np.where(sd > 0, p, (mean >= 0).astype(float))
+    return {
+        "p_rebel": p,
+        "mean_log_odds": mean,
+        "sd_log_odds": sd,
+        "planted_fraction": np.array([lab.planted_fraction for lab in labs]),
+        "disclosed_fraction": np.array([lab.disclosed_fraction for lab in labs]),
+        "alarms": np.array([lab.alarms - start.alarms for lab in labs]),
+        "first_alarm_batch": first_alarm,
+        "labs": np.array(labs, dtype=object),
+    }
+
+
+def generation_map(
+    params: Params,
+    awareness: float | np.ndarray,
+    real_cited_rate: float | None = None,
+) -> dict[str, np.ndarray]:
+    """Mean-field sequence of ``generations`` training runs at each awareness.
+
+    Generation g trains on the expected discourse (c_g, g_g) with the lab's shares,
+    ends rebel with the mean-field probability p_g (:func:`p_rebel` for a static lab,
+    :func:`adaptive_path` otherwise), and the next discourse is the expectation of
+    :func:`sim.labs.next_discourse`: ``c_{g+1} = c_g + p_g delta_c`` (capped at 1),
+    ``g_{g+1} = g_g - p_g delta_g`` (floored at 0). The lab's state is carried along
+    its mean path. Expected discourse in place of its distribution is the mean-field
+    approximation; the map has no closed-form fixed point in general, so it is
+    iterated. Planting "runs away" where p_g and c_g climb together to 1.
+
+    Returns
+    -------
+    dict of arrays of shape (generations, awareness levels): ``p_rebel``,
+    ``control_discourse_fraction``, ``real_positive_rate``, ``planted_fraction``.
+
+    >>> from sim import Params
+    >>> out = generation_map(Params(generations=3, control_likelihood_ratio=3.0), [0.2, 0.9], real_cited_rate=0.6)
+    >>> out["control_discourse_fraction"].round(2).tolist()
+    [[0.1, 0.1], [0.1, 0.15], [0.1, 0.2]]
+    """
+    s = np.asarray(awareness, dtype=float).reshape(-1)
+    discourse = [initial_discourse(params)] * s.size
+    lab_state = [initial_lab(params)] * s.size
+    out = {k: np.zeros((params.generations, s.size)) for k in
+           ("p_rebel", "control_discourse_fraction", "real_positive_rate", "planted_fraction")}
+    for g in range(params.generations):
+        for i in range(s.size):
+            here = params.replace(
+                planted_fraction=lab_state[i].planted_fraction,
+                disclosed_fraction=lab_state[i].disclosed_fraction,
+                control_discourse_fraction=discourse[i].control_discourse_fraction,
+                real_positive_rate=discourse[i].real_positive_rate,
+            )
+            out["control_discourse_fraction"][g, i] = discourse[i].control_discourse_fraction
+            out["real_positive_rate"][g, i] = discourse[i].real_positive_rate
+            out["planted_fraction"][g, i] = lab_state[i].planted_fraction
+            if params.lab_policy == "static":
+                p = float(p_rebel(here.replace(sa_start=None, awareness_schedule="constant"), s[i], real_cited_rate))
+            else:
+                path = adaptive_path(here, s[i], real_cited_rate, lab=lab_state[i])
+                p = float(path["p_rebel"][0])
+                lab_state[i] = path["labs"][0]
+            out["p_rebel"][g, i] = p
+            incident = next_discourse(discourse[i], True, params)
+            c = discourse[i].control_discourse_fraction
+            gr = discourse[i].real_positive_rate
+            discourse[i] = type(discourse[i])(
+                c + p * (incident.control_discourse_fraction - c),
+                gr + p * (incident.real_positive_rate - gr),
+            )
+    return out
+
