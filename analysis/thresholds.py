@@ -419,6 +419,12 @@ def _meanfield_columns(params: Params, q_r: float | None) -> tuple[float, float,
             )
     roots_inf = meanfield.thresholds(params, real_cited_rate=q_r, grid=100)
     s_inf = float(roots_inf[0]) if roots_inf.size else math.nan
+    if params.lab_policy != "static" or params.generations > 1:
+        notes.append(
+            "a reacting lab or several generations: s_star_meanfield_n follows the mean path "
+            "(sim.meanfield.adaptive_path / generation_map, an approximation) and s_star_meanfield_inf is "
+            "the first run's initial shares' (no closed form for the feedback loop)"
+        )
     if roots_inf.size > 1:
         notes.append(
             f"mean increment vanishes {roots_inf.size} times (at {', '.join(_fmt(r) for r in roots_inf)}); "

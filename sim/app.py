@@ -9,7 +9,9 @@ What the page shows
 - In the sidebar, the controls of one training run: the learner's final situational
   awareness and its schedule (``sa_start``, ``awareness_schedule``), the planted and
   disclosed shares, the corpus size, the synthetic detectability, the learner's prior
-  P(deceptive), a comparison family and the seed; and Mesa's Reset, play and Step
+  P(deceptive), the lab's policy (static, double_down, come_clean), citation
+  laundering and the citation cue the learner reads (cited or trusted), the number of
+  generations, a comparison family and the seed; and Mesa's Reset, play and Step
   buttons (a changed control takes effect at Reset, which builds a new model).
 - Persona: a badge, "Persona: aligned / neutral / rebel", for the main learner,
   recomputed from its state after every batch (MODEL.md's rule: rebel if
@@ -121,6 +123,10 @@ def demo_params(
     n_documents: int = 10_000,
     synthetic_detectability: float = 2.5,
     prior_deceptive: float = 0.05,
+    lab_policy: str = "static",
+    laundering: float = 0.0,
+    citation_cue: str = "cited",
+    generations: int = 1,
 ) -> Params:
     """The :class:`~sim.params.Params` of the page's controls (others at their defaults).
 
@@ -142,6 +148,10 @@ def demo_params(
         n_documents=int(n_documents),
         synthetic_detectability=float(synthetic_detectability),
         prior_deceptive=float(prior_deceptive),
+        lab_policy=lab_policy,
+        laundering=float(laundering),
+        citation_cue=citation_cue,
+        generations=int(generations),
     )
 
 
@@ -151,7 +161,8 @@ class DemoModel(PersonaModel):
     Parameters
     ----------
     situational_awareness, awareness_schedule, sa_start, planted_fraction,
-    disclosed_fraction, n_documents, synthetic_detectability, prior_deceptive
+    disclosed_fraction, n_documents, synthetic_detectability, prior_deceptive,
+    lab_policy, laundering, citation_cue, generations
         As in :data:`sim.params.PARAMETERS` (see :func:`demo_params`).
     comparison_family : bool
         Add two learners at :data:`COMPARISON_AWARENESS` reading the same corpus.
@@ -172,6 +183,10 @@ class DemoModel(PersonaModel):
         n_documents: int = 10_000,
         synthetic_detectability: float = 2.5,
         prior_deceptive: float = 0.05,
+        lab_policy: str = "static",
+        laundering: float = 0.0,
+        citation_cue: str = "cited",
+        generations: int = 1,
         comparison_family: bool = True,
         seed: int = 0,
     ) -> None:
@@ -184,6 +199,10 @@ class DemoModel(PersonaModel):
             n_documents=n_documents,
             synthetic_detectability=synthetic_detectability,
             prior_deceptive=prior_deceptive,
+            lab_policy=lab_policy,
+            laundering=laundering,
+            citation_cue=citation_cue,
+            generations=generations,
         )
         family = [params.situational_awareness]
         if comparison_family:
@@ -205,10 +224,16 @@ class DemoModel(PersonaModel):
 
     @property
     def graph(self) -> "GraphView":
-        """The drawn part of the citation graph and its layout (computed once)."""
-        if self._graph_view is None:
+        """The drawn part of the citation graph and its layout (computed once per
+        corpus: a reacting lab or a new generation publishes a new one)."""
+        if self._graph_view is None or self._graph_view.corpus is not self.corpus:
             self._graph_view = graph_view(self.corpus)
         return self._graph_view
+
+    @property
+    def documents_before(self) -> int:
+        """Documents the main learner's lineage read in earlier generations."""
+        return self.generation * self.params.n_documents
 
     @property
     def mean_field(self) -> tuple[np.ndarray, np.ndarray]:
@@ -248,6 +273,16 @@ MODEL_PARAMS = {
     "n_documents": _slider("n_documents", "documents", 1_000, 50_000, 1_000),
     "synthetic_detectability": _slider("synthetic_detectability", "synthetic detectability", 0.0, 5.0, 0.1),
     "prior_deceptive": _slider("prior_deceptive", "prior P(deceptive)", 0.01, 0.5, 0.01),
+    "lab_policy": {
+        "type": "Select", "label": "lab policy",
+        "value": "static", "values": list(next(p for p in PARAMETERS if p.name == "lab_policy").choices),
+    },
+    "laundering": _slider("laundering", "citation laundering", 0.0, 1.0, 0.05),
+    "citation_cue": {
+        "type": "Select", "label": "citation cue",
+        "value": "cited", "values": list(next(p for p in PARAMETERS if p.name == "citation_cue").choices),
+    },
+    "generations": _slider("generations", "generations", 1, 5, 1),
     "comparison_family": {
         "type": "Checkbox",
         "label": f"comparison learners at awareness {COMPARISON_AWARENESS[0]:g} and {COMPARISON_AWARENESS[1]:g}",
@@ -279,6 +314,8 @@ class GraphView:
         Position of each document in the reading order.
     cited_by : ndarray of int
         Citations each document receives in the whole corpus.
+    corpus : Corpus, optional
+        The corpus drawn (to tell when a new one replaces it).
     """
 
     graph: nx.DiGraph
@@ -288,6 +325,7 @@ class GraphView:
     kind: np.ndarray
     read_at: np.ndarray
     cited_by: np.ndarray
+    corpus: Any = None
 
 
 def graph_view(corpus, max_nodes: int = GRAPH_NODES, seed: int = 0) -> GraphView:
@@ -314,6 +352,7 @@ def graph_view(corpus, max_nodes: int = GRAPH_NODES, seed: int = 0) -> GraphView
         kind=np.array([KIND_NAMES[k] for k in corpus.kind[:n]]),
         read_at=read_at[:n],
         cited_by=corpus.in_degree[:n],
+        corpus=corpus,
     )
 
 
@@ -345,6 +384,16 @@ def _p_rebel_constant(params: Params, real_cited_rate: float) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=32)
+def _p_rebel_dynamic(params: Params, real_cited_rate: float) -> np.ndarray:
+    """A reacting lab's or the last generation's mean field (its mean path, see
+    :func:`sim.meanfield.adaptive_path`), on 26 levels interpolated onto the grid."""
+    coarse = np.linspace(0.0, 1.0, 26)
+    if params.sa_start is not None and params.lab_policy != "static":
+        params = params.replace(sa_start=None, awareness_schedule="constant")  # the mean path needs constant s
+    return np.interp(AWARENESS_GRID, coarse, p_rebel(params, coarse, real_cited_rate))
+
+
+@functools.lru_cache(maxsize=32)
 def _moment_table(params: Params, real_cited_rate: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     s = np.linspace(0.0, 1.0, 401)
     mean, var = moments(params, s, real_cited_rate)
@@ -365,6 +414,8 @@ def mean_field_curve(params: Params, real_cited_rate: float | None = None) -> np
     moments depend only on the awareness it is read at, so here they are tabulated
     once (:func:`sim.meanfield.moments`, 401 points) and interpolated into the same
     sum: the same curve (within 1e-3, see tests/test_app.py) in a few milliseconds.
+    A reacting lab or several generations: :func:`sim.meanfield.p_rebel`'s mean path
+    on 26 levels, interpolated (at constant awareness).
 
     >>> from sim import Params
     >>> p = mean_field_curve(Params(), real_cited_rate=0.6)
@@ -372,6 +423,8 @@ def mean_field_curve(params: Params, real_cited_rate: float | None = None) -> np
     True
     """
     q = _rounded(real_cited_rate) if real_cited_rate is not None else None
+    if params.lab_policy != "static" or params.generations > 1:
+        return _p_rebel_dynamic(params.replace(situational_awareness=0.5), q)
     if params.sa_start is None:
         return _p_rebel_constant(params.replace(situational_awareness=0.5), q)
     if params.retrospection != 0:
@@ -434,14 +487,21 @@ class _TrainingDrawing:
         axes[1].axhline(0.0, color="grey", lw=0.8, ls="--")
         axes[1].set_ylabel("uplift U", fontsize=9)
         rho = model.params.planted_fraction
-        axes[2].axhline(rho, color="#dd8452", lw=1.0, ls="--", label=f"true planted share {rho:.2f}")
+        label = f"true planted share {rho:.2f}" if model.params.lab_policy == "static" else \
+            f"planted share at the start {rho:.2f}"
+        axes[2].axhline(rho, color="#dd8452", lw=1.0, ls="--", label=label)
         axes[2].set_ylabel("believed\nplanted", fontsize=9)
         handles = [lines[0] for lines in self.lines] + axes[2].get_lines()[-1:]
         fig.suptitle("training (rebel above the red dashed line)", fontsize=10, y=0.995)
         fig.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.55, 0.955), ncol=2,
                    fontsize=7, frameon=False, handlelength=1.6, columnspacing=1.2)
-        axes[2].set_xlabel("documents read", fontsize=9)
-        axes[2].set_xlim(0, model.params.n_documents)
+        generations = model.params.generations
+        axes[2].set_xlabel("documents read" if generations == 1 else
+                           f"documents read, generation after generation ({generations})", fontsize=9)
+        axes[2].set_xlim(0, model.params.n_documents * generations)
+        for g in range(1, generations):
+            for ax in axes:
+                ax.axvline(g * model.params.n_documents, color="grey", lw=0.6, ls=":")
         for ax in axes:
             ax.tick_params(labelsize=8)
             ax.grid(alpha=0.25)
@@ -452,7 +512,7 @@ class _TrainingDrawing:
         uplift, believed = [0.0], [self.rho]
         for i, lines in enumerate(self.lines):
             rows = df[df["learner"] == i]
-            x = rows["documents_read"].to_numpy()
+            x = (rows["documents_read"] + rows["generation"] * model.params.n_documents).to_numpy()
             for line, column in zip(lines, ("p_deceptive", "uplift", "believed_planted_share")):
                 line.set_data(x, rows[column].to_numpy())
             uplift += rows["uplift"].tolist()
@@ -479,7 +539,7 @@ class _CitationDrawing:
         ax = fig.subplots()
         ax.add_collection(LineCollection(view.segments, colors="#9e9e9e", linewidths=0.35, alpha=0.5, zorder=1))
         size = 10 + 7 * np.sqrt(view.cited_by)
-        size[view.kind == "planted"] = 34  # never cited, but the point of the picture
+        size[view.kind == "planted"] = np.maximum(size[view.kind == "planted"], 34)  # the point of the picture
         self.groups = []  # (scatter, which documents, face colour when read)
         handles = []
         for kind, (marker, colour) in KIND_STYLE.items():
@@ -500,7 +560,10 @@ class _CitationDrawing:
         self.read_label = legend.get_texts()[len(handles) - 2]
         ax.set_title(
             f"citation graph: the first {len(view.kind):,} of {view.n_documents:,} documents\n"
-            "(size: citations received; planted documents, triangles, are never cited)",
+            + ("(size: citations received; planted documents, triangles, are never cited)"
+             if model.params.laundering == 0 else
+             f"(size: citations received; planted documents, triangles, cite each other: laundering "
+             f"{model.params.laundering:g})"),
             fontsize=9,
         )
         ax.set_aspect("equal", adjustable="datalim")
@@ -518,6 +581,8 @@ class _CitationDrawing:
 
 
 def citation_figure(model: DemoModel) -> Figure:
+    if "citation" in model._drawings and model._drawings["citation"].view is not model.graph:
+        del model._drawings["citation"]  # a new corpus: draw it anew
     """The citation graph's drawn part: planted documents marked, read ones filled in."""
     return _drawing(model, "citation", _CitationDrawing).update(model)
 
@@ -609,7 +674,8 @@ def PersonaPanel(model: DemoModel):
             tag="div",
             children=[
                 f"documents read: {main.documents_read:,} of {p.n_documents:,} "
-                f"(batch {model.batch} of {model.n_batches})"
+                f"(batch {model.batch} of {model.n_batches}"
+                + (f", generation {model.generation + 1} of {p.generations})" if p.generations > 1 else ")")
             ],
             class_="documents-read",
             style_="font-weight: 600;",
@@ -632,9 +698,19 @@ def PersonaPanel(model: DemoModel):
         for agent in model.learners[1:]:
             rows.append((f"comparison, awareness {agent.final_awareness:.2f}",
                          f"{agent.persona} (P(deceptive) {agent.p_deceptive:.3f}, U {agent.uplift:+.3f})"))
-        rows.append(("this run", f"planted {p.planted_fraction:.2f}, disclosed {p.disclosed_fraction:.2f}, "
-                                 f"detectability {p.synthetic_detectability:g}, seed {model.seed}; "
-                                 f"real documents cited q_r = {model.real_cited_rate:.2f}"))
+        lab = model.lab.state
+        cue = "cited" if p.citation_cue == "cited" else "trusted (TrustRank)"
+        rows.append(("this run", f"planted {lab.planted_fraction:.2f}, disclosed {lab.disclosed_fraction:.2f}, "
+                                 f"detectability {p.synthetic_detectability:g}, laundering {p.laundering:g}, "
+                                 f"seed {model.seed}; real documents {cue} q_r = {model.real_cited_rate:.2f}"))
+        if p.lab_policy != "static":
+            rows.append(("lab", f"{p.lab_policy}: {lab.alarms} alarm(s) at P(deceptive) \u2265 {p.alarm_level:g}"
+                                + (", came clean" if lab.came_clean else "")))
+        if p.generations > 1:
+            history = model.runs[0].history
+            past = " ".join(row["persona"] for row in history) or "-"
+            rows.append(("earlier generations", f"{past}; control discourse now "
+                                                f"{model.runs[0].discourse.control_discourse_fraction:.2f}"))
         solara.v.Html(
             tag="table",
             class_="learner-state",

@@ -203,7 +203,7 @@ def _check_out(path: str) -> Path:
 
 
 # -- the run command -------------------------------------------------------------------
-def _trajectory_figure(trajectory, title: str) -> bytes:
+def _trajectory_figure(trajectory, title: str, n_documents: int) -> bytes:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -212,16 +212,24 @@ def _trajectory_figure(trajectory, title: str) -> bytes:
 
     sns.set_theme(style="whitegrid", context="notebook")
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharex=True)
-    data = trajectory.assign(awareness=trajectory["final_awareness"].map(lambda s: f"{s:g}"))
+    generations = int(trajectory["generation"].max()) + 1 if len(trajectory) else 1
+    # one x axis over every generation: each generation's model starts from scratch
+    x = trajectory["documents_read"] + trajectory["generation"] * n_documents
+    data = trajectory.assign(awareness=trajectory["final_awareness"].map(lambda s: f"{s:g}"), x=x)
     palette = sns.color_palette("viridis", n_colors=data["awareness"].nunique())
-    sns.lineplot(data=data, x="documents_read", y="p_deceptive", hue="awareness", palette=palette, ax=axes[0])
+    xlabel = "documents read" if generations == 1 else f"documents read, generation after generation ({generations})"
+    sns.lineplot(data=data, x="x", y="p_deceptive", hue="awareness", palette=palette, ax=axes[0],
+                 estimator=None, units="learner")
     axes[0].axhline(0.5, color="grey", lw=0.8, ls="--")
-    axes[0].set(ylabel="P(makers deceptive)", xlabel="documents read", ylim=(-0.02, 1.02),
+    axes[0].set(ylabel="P(makers deceptive)", xlabel=xlabel, ylim=(-0.02, 1.02),
                 title="belief that the makers are deceptive")
-    sns.lineplot(data=data, x="documents_read", y="uplift", hue="awareness", palette=palette, ax=axes[1],
-                 legend=False)
+    sns.lineplot(data=data, x="x", y="uplift", hue="awareness", palette=palette, ax=axes[1], legend=False,
+                 estimator=None, units="learner")
     axes[1].axhline(0.0, color="grey", lw=0.8, ls="--")
-    axes[1].set(ylabel="alignment uplift U", xlabel="documents read", title="self-model: uplift over real data")
+    axes[1].set(ylabel="alignment uplift U", xlabel=xlabel, title="self-model: uplift over real data")
+    for g in range(1, generations):
+        for ax in axes:
+            ax.axvline(g * n_documents, color="grey", lw=0.6, ls=":")
     axes[0].legend(title="awareness", fontsize=8, title_fontsize=9)
     fig.suptitle(title, fontsize=11)
     fig.tight_layout()
@@ -247,6 +255,23 @@ def _format_table(final) -> str:
             f"{row.situational_awareness:>9.3g}  {row.persona:<8}  {row.p_deceptive:>12.3g}  "
             f"{row.uplift:>+8.4f}  {emergence:>9}"
         )
+    return "\n".join(lines)
+
+
+def _format_dynamics(params: Params, final, generations) -> str:
+    """The labs' reactions and, with several generations, each lineage's personas."""
+    lines = [f"lab policy {params.lab_policy} (alarm at P(deceptive) >= {params.alarm_level:g}, "
+             f"every {params.evaluation_interval} batches):"]
+    for row in final.itertuples():
+        clean = ", came clean" if row.lab_came_clean else ""
+        lines.append(f"  awareness {row.situational_awareness:<5g} alarms {row.lab_alarms:<3d} planted "
+                     f"{params.planted_fraction:g} -> {row.lab_planted_fraction:.3g}, disclosed "
+                     f"{params.disclosed_fraction:g} -> {row.lab_disclosed_fraction:.3g}{clean}")
+    if params.generations > 1:
+        lines.append(f"generations ({params.generations}): persona and control-discourse share of each lineage")
+        for (_, level), rows in generations.groupby(["learner", "final_awareness"], sort=True):
+            steps = " ".join(f"{p[0]}{c:.2f}" for p, c in zip(rows["persona"], rows["control_discourse_fraction"]))
+            lines.append(f"  awareness {level:<5g} {steps}   (a/n/r = aligned/neutral/rebel, then c)")
     return "\n".join(lines)
 
 
@@ -286,18 +311,28 @@ def _command_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
         "summary.json": (json.dumps(summary, indent=2, allow_nan=False, default=_json_default) + "\n").encode(),
         "trajectory.png": _trajectory_figure(
             trajectory, f"{name}: planted {params.planted_fraction:g}, disclosed "
-            f"{params.disclosed_fraction:g}, {params.n_documents} documents, seed {seed}"
+            f"{params.disclosed_fraction:g}, {params.n_documents} documents, seed {seed}",
+            params.n_documents,
         ),
     }
+    dynamic = params.lab_policy != "static" or params.generations > 1
+    if dynamic:
+        files["generations.csv"] = result.generations.to_csv(index=False).encode()
+        summary["generations"] = json.loads(result.generations.to_json(orient="records"))
+        files["summary.json"] = (json.dumps(summary, indent=2, allow_nan=False, default=_json_default) + "\n").encode()
     _write_atomically(out, files)
 
     print(f"persona-sim {__version__}: {name}, seed {seed}")
     print(f"corpus: {params.n_documents} documents, planted {params.planted_fraction:g}, "
-          f"disclosed {params.disclosed_fraction:g}; real documents cited q_r = {result.real_cited_rate:.3f}")
+          f"disclosed {params.disclosed_fraction:g}; real documents "
+          f"{'cited' if params.citation_cue == 'cited' else 'trusted'} q_r = {result.real_cited_rate:.3f}")
     print(_format_table(final))
+    if dynamic:
+        print(_format_dynamics(params, final, result.generations))
     where = ", ".join(f"{r:.3f}" for r in roots) if roots.size else "none (no crossing on (0, 1])"
-    print(f"mean-field large-corpus threshold s*_inf: {where}")
-    print(f"wrote {out / 'trajectory.csv'}, {out / 'summary.json'}, {out / 'trajectory.png'}")
+    first = " (of the first run's initial shares)" if dynamic else ""
+    print(f"mean-field large-corpus threshold s*_inf{first}: {where}")
+    print("wrote " + ", ".join(str(out / name) for name in files))
     return 0
 
 

@@ -239,6 +239,10 @@ def p_rebel(
     retrospection the steps differ batch by batch and are summed. Where the
     variance vanishes (awareness 0) the walk is deterministic and P is 0 or 1.
 
+    A reacting lab is followed along its mean path (:func:`adaptive_path`), and
+    with ``generations`` > 1 this is the last generation's P(rebel) of
+    :func:`generation_map`: what a run of those parameters reports at its end.
+
     Examples
     --------
     >>> from sim import Params
@@ -246,6 +250,15 @@ def p_rebel(
     [0.09, 0.81, 1.0]
     """
     s = np.asarray(awareness, dtype=float)
+    if params.generations > 1:
+        return generation_map(params, s.reshape(-1), real_cited_rate)["p_rebel"][-1].reshape(s.shape)
+    if params.lab_policy != "static":
+        return adaptive_path(params, s.reshape(-1), real_cited_rate)["p_rebel"].reshape(s.shape)
+    return _p_rebel_static(params, s, real_cited_rate)
+
+
+def _p_rebel_static(params: Params, s: np.ndarray, real_cited_rate: float | None) -> np.ndarray:
+    """:func:`p_rebel` for one training run with a static lab."""
     q_r = real_cited_rate_for(params, real_cited_rate)
     flat = s.reshape(-1)
     n = params.n_documents
@@ -366,6 +379,9 @@ def adaptive_path(
     ([0.15, 0.0], [0, 1])
     """
     s = np.asarray(awareness, dtype=float).reshape(-1)
+    if params.sa_start is not None:
+        raise ValueError("adaptive_path: a reacting lab's mean path is computed at constant awareness only "
+                         "(sa_start must be unset)")
     q_r = real_cited_rate_for(params, real_cited_rate)
     cache: dict[tuple[float, float], tuple[np.ndarray, np.ndarray]] = {}
 
@@ -458,7 +474,7 @@ def generation_map(
             out["real_positive_rate"][g, i] = discourse[i].real_positive_rate
             out["planted_fraction"][g, i] = lab_state[i].planted_fraction
             if params.lab_policy == "static":
-                p = float(p_rebel(here.replace(sa_start=None, awareness_schedule="constant"), s[i], real_cited_rate))
+                p = float(_p_rebel_static(here, s[i : i + 1], real_cited_rate)[0])
             else:
                 path = adaptive_path(here, s[i], real_cited_rate, lab=lab_state[i])
                 p = float(path["p_rebel"][0])
