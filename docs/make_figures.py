@@ -1,17 +1,24 @@
-"""Figures of docs/model.md: the mean increment, the sharpening transition, a run.
+"""Figures of docs/model.md: the mean increment, the sharpening transition, a run,
+and the agent dynamics (citation laundering, adaptive labs, generations).
 
 Question: where does planting turn from evidence for candid makers into evidence
 for deceptive ones, how sharp is that turn for a finite corpus, and what does a
-single training run look like on the way?
+single training run look like on the way? Then: how much does laundering citations
+hide planted documents, and how well does the mean field follow a lab that reacts
+to its model, or a sequence of deployed models?
 
-Run it from anywhere (about 20 s on one core):
+Run it from anywhere (about 2 minutes on one core; the first three figures take
+about 20 s):
 
-    python docs/make_figures.py
+    python docs/make_figures.py                       # every figure
+    python docs/make_figures.py dynamics_laundering   # only the figures named
 
-It writes three PNG files into docs/figures/. Every random number comes from the
-seeds fixed below: the simulated points use one root SeedSequence, with a child per
-(corpus size, replicate), and all awareness levels of a replicate read the same
-corpus (common random numbers), so rerunning the script redraws the same figures.
+It writes one PNG file per figure into docs/figures/ (the names are the keys of
+``FIGURES``). Every random number comes from the seeds fixed below: the simulated
+points use one root SeedSequence, with a child per (corpus size, replicate) or per
+(figure, point, replicate), and all awareness levels of a replicate read the same
+corpus or share one seed (common random numbers), so rerunning the script redraws
+the same figures.
 """
 
 from __future__ import annotations
@@ -23,6 +30,10 @@ import numpy as np
 ROOT_SEED = 20240601  # root of the replicate seeds of figure (b)
 TRAJECTORY_SEED = 1  # seed of the example run of figure (c)
 REPLICATES = 200  # corpora per corpus size in figure (b)
+DYNAMICS_SEED = 20261127  # root of the corpora and runs of figures (d) and (e)
+CORPORA = 10  # corpora per laundering level in figure (d)
+LINEAGES = 100  # simulated runs (or lineages) per point in figure (e)
+GENERATION_KAPPA = 1.5  # control_likelihood_ratio of the generations panel of figure (e)
 OUT = Path(__file__).resolve().parent / "figures"
 
 
@@ -143,16 +154,153 @@ def figure_trajectory(out: Path) -> None:
     plt.close(fig)
 
 
+def figure_laundering(out: Path) -> None:
+    """(d) Citation laundering: the cue's rates against L, and the threshold it leaves."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    from sim import Params
+    from sim import meanfield as mf
+    from sim.corpus import PLANTED, REAL, build_corpus, expected_planted_cited_rate, expected_real_cited_rate
+
+    measured_l = np.linspace(0.0, 1.0, 11)
+    curve_l = np.linspace(0.0, 1.0, 101)
+    colours = sns.color_palette("colorblind", 4)
+    rates = np.empty((measured_l.size, CORPORA, 4))  # real cited, planted cited, real trusted, planted trusted
+    for j, level in enumerate(measured_l):
+        p = Params(laundering=float(level), citation_cue="trusted")
+        for rep in range(CORPORA):
+            corpus = build_corpus(p, np.random.SeedSequence(DYNAMICS_SEED, spawn_key=(0, j, rep)))
+            real, planted = corpus.kind == REAL, corpus.kind == PLANTED
+            rates[j, rep] = (corpus.cited[real].mean(), corpus.cited[planted].mean(),
+                             corpus.trusted[real].mean(), corpus.trusted[planted].mean())
+    fig, (ax_r, ax_t) = plt.subplots(1, 2, figsize=(7.6, 3.1), constrained_layout=True)
+    closed_real = [expected_real_cited_rate(Params(laundering=float(x))) for x in curve_l]
+    closed_planted = [expected_planted_cited_rate(Params(laundering=float(x))) for x in curve_l]
+    ax_r.plot(curve_l, closed_real, color=colours[0], lw=1.4)
+    ax_r.plot(curve_l, closed_planted, color=colours[1], lw=1.4)
+    labels = ("real, cited", "planted, cited", "real, trusted (α = 0.1; no closed form)",
+              "planted, trusted (0 by construction)")
+    for k, (colour, label) in enumerate(zip(colours, labels)):
+        mean, sd = rates[:, :, k].mean(axis=1), rates[:, :, k].std(axis=1, ddof=1)
+        ax_r.errorbar(measured_l, mean, yerr=sd, fmt="o", ms=3.5, color=colour, capsize=2, label=label)
+    ax_r.set_xlabel("laundering L")
+    ax_r.set_ylabel("share of documents showing the cue")
+    ax_r.set_ylim(-0.03, 0.7)
+    ax_r.set_title(f"Cue rates: lines closed form, dots {CORPORA} corpora (± 1 sd)", fontsize=9)
+    ax_r.legend(fontsize=6.5, loc="lower right", bbox_to_anchor=(1.0, 0.06))
+
+    # plain cue: mu(1) falls with L, so the threshold runs to s = 1 and is gone past
+    # the L where mu(1) = 0 (found by Brent's method); the trusted cue's is nearly flat
+    from scipy.optimize import brentq
+
+    def mu_at_one(level: float) -> float:
+        return float(mf.moments(Params(laundering=level), 1.0)[0])
+
+    end = brentq(mu_at_one, 0.0, 1.0, xtol=1e-6)
+    plain_l = np.append(np.arange(0.0, end, 0.025), end)
+    plain = [mf.thresholds(Params(laundering=float(x)))[0] for x in plain_l[:-1]] + [1.0]
+    ax_t.plot(plain_l, plain, "-", color=colours[1], lw=1.6, label="plain cue ('cited')")
+    ax_t.plot([end], [1.0], "x", color=colours[1], ms=6)
+    ax_t.annotate(f"none for L > {end:.3f}", (end, 1.0), xytext=(6, -3), textcoords="offset points",
+                  fontsize=8, color=colours[1])
+    trusted_l = measured_l
+    trusted = [mf.thresholds(Params(laundering=float(x), citation_cue="trusted"))[0] for x in trusted_l]
+    ax_t.plot(trusted_l, trusted, "-", color=colours[2], lw=1.6, label="graph-aware cue ('trusted')")
+    ax_t.set_xlabel("laundering L")
+    ax_t.set_ylabel("large-corpus threshold s*∞")
+    ax_t.set_ylim(0.5, 1.02)
+    ax_t.set_title("Mean field: the large-corpus threshold", fontsize=9)
+    ax_t.legend(fontsize=8, loc="center right")
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+
+
+def figure_labs(out: Path) -> None:
+    """(e) Adaptive labs and generations: mean field against simulated runs."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    from sim import Params
+    from sim import meanfield as mf
+    from sim.engine import run_replicate
+    from sim.model import PersonaModel
+
+    fig, (ax_l, ax_g) = plt.subplots(1, 2, figsize=(7.6, 3.2), constrained_layout=True)
+    s = np.linspace(0.4, 0.9, 501)
+    levels = np.array([0.5, 0.55, 0.58, 0.6, 0.62, 0.64, 0.66, 0.7, 0.8])
+    policies = ("static", "double_down", "come_clean")
+    colours = dict(zip(policies, sns.color_palette("colorblind", 3)))
+    styles = dict(zip(policies, ("-", "--", ":")))
+    for j, policy in enumerate(policies):
+        p = Params(lab_policy=policy)
+        ax_l.plot(s, mf.adaptive_path(p, s)["p_rebel"], styles[policy], color=colours[policy], lw=1.5,
+                  label=f"{policy}, mean path")
+        rebel = np.zeros((LINEAGES, levels.size))
+        for rep in range(LINEAGES):
+            columns, _ = run_replicate(p, levels, np.random.SeedSequence(DYNAMICS_SEED, spawn_key=(1, j, rep)))
+            rebel[rep] = columns["persona"] == "rebel"
+        share = rebel.mean(axis=0)
+        err = np.sqrt(share * (1 - share) / LINEAGES)
+        ax_l.errorbar(levels, share, yerr=err, fmt="o", ms=3.5, color=colours[policy], capsize=2,
+                      label=f"{policy}, simulated")
+    ax_l.set_xlabel("situational awareness s")
+    ax_l.set_ylabel("P(rebel) at the end of training")
+    ax_l.set_title(f"Lab policies (defaults; {LINEAGES} runs per point)", fontsize=9)
+    ax_l.set_xlim(0.45, 0.85)
+    ax_l.legend(fontsize=6.5, loc="center right")
+
+    generations = 5
+    p = Params(generations=generations, control_likelihood_ratio=GENERATION_KAPPA)
+    gen_levels = np.array([0.5, 0.53, 0.55, 0.57, 0.6])
+    curves = mf.generation_map(p, s)["p_rebel"]
+    rebel = np.zeros((LINEAGES, generations, gen_levels.size))
+    for rep in range(LINEAGES):
+        model = PersonaModel(p, gen_levels, np.random.SeedSequence(DYNAMICS_SEED, spawn_key=(2, rep)), record=False)
+        model.run_for(model.n_steps)
+        table = model.generations()
+        rebel[rep, table["generation"].to_numpy(), table["learner"].to_numpy()] = (
+            table["persona"].to_numpy() == "rebel")
+    gen_colours = sns.color_palette("rocket_r", generations + 1)[1:]
+    for g in range(generations):
+        ax_g.plot(s, curves[g], color=gen_colours[g], lw=1.3, label=f"generation {g}")
+        share = rebel[:, g].mean(axis=0)
+        ax_g.plot(gen_levels, share, "o", ms=3.5, color=gen_colours[g])
+    ax_g.set_xlim(0.4, 0.75)
+    ax_g.set_xlabel("situational awareness s")
+    ax_g.set_ylabel("P(rebel) of the deployed model")
+    ax_g.set_title(f"Generations (κ = {GENERATION_KAPPA:g}): lines map, dots simulated", fontsize=9)
+    ax_g.legend(fontsize=7, loc="lower right")
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+
+
+#: Every figure of docs/model.md, by name: ``python docs/make_figures.py NAME ...`` makes
+#: only those (all of them without arguments).
+FIGURES = {
+    "increment": figure_increment,
+    "sharpening": figure_sharpening,
+    "trajectory": figure_trajectory,
+    "dynamics_laundering": figure_laundering,
+    "dynamics_labs": figure_labs,
+}
+
+
 if __name__ == "__main__":
+    import sys
+
     import matplotlib
 
     matplotlib.use("Agg")
     import seaborn as sns
 
+    names = sys.argv[1:] or list(FIGURES)
+    unknown = [name for name in names if name not in FIGURES]
+    if unknown:
+        raise SystemExit(f"unknown figure {unknown[0]!r}: choose from {', '.join(FIGURES)}")
     sns.set_theme(style="whitegrid", context="paper")
     OUT.mkdir(parents=True, exist_ok=True)
-    figure_increment(OUT / "increment.png")
-    figure_sharpening(OUT / "sharpening.png")
-    figure_trajectory(OUT / "trajectory.png")
-    for path in sorted(OUT.glob("*.png")):
+    for name in names:
+        FIGURES[name](OUT / f"{name}.png")
+    for path in sorted(OUT / f"{name}.png" for name in names):
         print(f"{path}  {path.stat().st_size / 1024:.0f} KB")

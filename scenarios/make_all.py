@@ -34,6 +34,9 @@ ORDER = (
     "growing_awareness",
     "control_discourse",
     "learner_assumptions",
+    "lab_policies",
+    "laundering",
+    "generations",
 )
 
 
