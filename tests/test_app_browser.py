@@ -108,7 +108,8 @@ def _run_to_the_end(page, documents: str) -> None:
 
 
 def test_page_runs_and_badge_turns_aligned_then_rebel(server, tmp_path):
-    """Low awareness run ends 'aligned', high awareness run ends 'rebel', all on 127.0.0.1."""
+    """Low awareness run ends 'aligned', high awareness run ends 'rebel', a lab chosen
+    in the sidebar comes clean, all on 127.0.0.1."""
     outside: list[str] = []
 
     def only_this_machine(route):
@@ -141,6 +142,14 @@ def test_page_runs_and_badge_turns_aligned_then_rebel(server, tmp_path):
             expect(badge).to_have_text("Persona: rebel")
             page.screenshot(path=str(tmp_path / "rebel.png"), full_page=True)
             assert (tmp_path / "rebel.png").stat().st_size > 10_000
+
+            # the same learner under a lab that comes clean when it sees distrust
+            page.get_by_label(MODEL_PARAMS["lab_policy"]["label"]).click(force=True)
+            page.get_by_role("option", name="come_clean").click()
+            _run_to_the_end(page, "1,000")
+            expect(page.locator(".learner-state")).to_contain_text("come_clean: 1 alarm(s)")
+            expect(page.locator(".learner-state")).to_contain_text("came clean")
+            page.screenshot(path=str(tmp_path / "come_clean.png"), full_page=True)
         finally:
             browser.close()
     assert outside == [], f"the page asked for addresses beyond 127.0.0.1: {outside}"
