@@ -7,7 +7,7 @@ single training run look like on the way? Then: how much does laundering citatio
 hide planted documents, and how well does the mean field follow a lab that reacts
 to its model, or a sequence of deployed models?
 
-Run it from anywhere (about 2 minutes on one core; the first three figures take
+Run it from anywhere (about 80 s on one core; the first three figures take
 about 20 s):
 
     python docs/make_figures.py                       # every figure
