@@ -47,8 +47,12 @@ class Lab(mesa.Agent):
 
     Each document is planted when its uniform draw falls below the current planted
     share and disclosed when it falls below planted + disclosed shares; a reaction
-    re-thresholds the draws of the documents not yet read, so a document keeps its
-    kind wherever the new shares allow it (common random numbers).
+    re-thresholds the same draws of the documents not yet read (common random
+    numbers), so the new shares hold in expectation. What changes kind: coming clean
+    turns exactly the would-be planted documents into disclosed ones; doubling down
+    with no disclosure turns real documents into planted ones, and with disclosure
+    it shifts the disclosed window up (some disclosed documents become planted and as
+    many real ones, in expectation, disclosed).
     """
 
     def __init__(self, model: "PersonaModel", params: Params) -> None:

@@ -230,7 +230,8 @@ def run_replicate(
     An adaptive lab (``lab_policy`` other than static) or a sequence of
     ``generations`` makes every learner's run its own and the lab react between
     batches: such a run is the Mesa model itself, run without recording, and q_r is
-    then one value per learner (its final corpus's).
+    then one value per learner (the one it calibrated on, at the start of its last
+    training run).
     """
     if params.lab_policy != "static" or params.generations > 1:
         from .model import PersonaModel

@@ -352,6 +352,7 @@ def adaptive_path(
     awareness: float | np.ndarray,
     real_cited_rate: float | None = None,
     lab: LabState | None = None,
+    statements: int = 0,
 ) -> dict[str, np.ndarray]:
     """Mean-field path of a run whose lab reacts to its evaluations (``lab_policy``).
 
@@ -364,14 +365,16 @@ def adaptive_path(
     runs trigger it and some do not, which the mean path cannot show. Constant
     awareness only (an awareness schedule is not combined with a reacting lab here).
     ``lab`` is the lab's state at the start (default: the scenario's shares, no
-    alarm yet), as in a later generation.
+    alarm yet) and ``statements`` the statements waiting to be read before the first
+    batch, as in a later generation.
 
     Returns
     -------
     dict of arrays over the awareness levels: ``p_rebel``, ``mean_log_odds``,
     ``sd_log_odds``, ``planted_fraction`` and ``disclosed_fraction`` (the lab's at
-    the end), ``alarms`` (in this run), ``first_alarm_batch`` (NaN if none), and
-    ``labs``, the labs' final states (an object array).
+    the end), ``alarms`` (in this run), ``first_alarm_batch`` (NaN if none),
+    ``pending_statements`` (published at the last evaluation: no model of this run
+    reads them), and ``labs``, the labs' final states (an object array).
 
     >>> from sim import Params
     >>> path = adaptive_path(Params(lab_policy="come_clean"), [0.3, 0.9], real_cited_rate=0.6)
@@ -398,7 +401,7 @@ def adaptive_path(
     mean = np.full(s.size, float(logit(params.prior_deceptive)))
     var = np.zeros(s.size)
     first_alarm = np.full(s.size, np.nan)
-    pending = np.zeros(s.size, dtype=int)
+    pending = np.full(s.size, int(statements), dtype=int)
     n, b = params.n_documents, params.batch_size
     for t in range(params.n_batches):
         size = min(b, n - t * b)
@@ -427,6 +430,7 @@ def adaptive_path(
         "disclosed_fraction": np.array([lab.disclosed_fraction for lab in labs]),
         "alarms": np.array([lab.alarms - start.alarms for lab in labs]),
         "first_alarm_batch": first_alarm,
+        "pending_statements": pending,
         "labs": np.array(labs, dtype=object),
     }
 
@@ -460,6 +464,7 @@ def generation_map(
     s = np.asarray(awareness, dtype=float).reshape(-1)
     discourse = [initial_discourse(params)] * s.size
     lab_state = [initial_lab(params)] * s.size
+    pending = [0] * s.size  # statements published at a run's end, read by the next
     out = {k: np.zeros((params.generations, s.size)) for k in
            ("p_rebel", "control_discourse_fraction", "real_positive_rate", "planted_fraction")}
     for g in range(params.generations):
@@ -476,9 +481,10 @@ def generation_map(
             if params.lab_policy == "static":
                 p = float(_p_rebel_static(here, s[i : i + 1], real_cited_rate)[0])
             else:
-                path = adaptive_path(here, s[i], real_cited_rate, lab=lab_state[i])
+                path = adaptive_path(here, s[i], real_cited_rate, lab=lab_state[i], statements=pending[i])
                 p = float(path["p_rebel"][0])
                 lab_state[i] = path["labs"][0]
+                pending[i] = int(path["pending_statements"][0])
             out["p_rebel"][g, i] = p
             incident = next_discourse(discourse[i], True, params)
             c = discourse[i].control_discourse_fraction

@@ -95,7 +95,13 @@ class _Run:
         self.batches = list(self.corpus.batches(self.model.params.batch_size))
 
     def step(self, batch: int) -> None:
-        """Read batch ``batch`` of the current generation; then the lab evaluates."""
+        """Read batch ``batch`` of the current generation; then the lab evaluates.
+
+        Statements the lab publishes are read before the next batch; one published
+        at the last evaluation of a run enters the next generation's corpus (and,
+        after the last generation, no model reads it). At the end of a run its
+        outcome is recorded (:meth:`advance` then starts the next generation).
+        """
         for _ in range(self.pending_statements):
             for agent in self.learners:
                 agent.read_statement(batch, float(np.log(self.model.params.statement_likelihood_ratio)))
@@ -112,9 +118,9 @@ class _Run:
             if changed:
                 self._publish()
         if done == params.n_batches:
-            self._end_generation()
+            self._record_generation()
 
-    def _end_generation(self) -> None:
+    def _record_generation(self) -> None:
         columns = self.final_columns()
         for i, agent in enumerate(self.learners):
             self.history.append({
@@ -131,10 +137,13 @@ class _Run:
                 "lab_alarms": self.lab.state.alarms,
                 "lab_came_clean": self.lab.state.came_clean,
             })
-        if self.generation + 1 < self.model.params.generations:
-            rebel = bool(np.mean(columns["persona"] == "rebel") >= 0.5)
-            self.discourse = next_discourse(self.discourse, rebel, self.model.params)
-            self.start_generation(self.generation + 1)
+        self._rebel_deployed = bool(np.mean(columns["persona"] == "rebel") >= 0.5)
+
+    def advance(self) -> None:
+        """Deploy the model just trained (a rebel is an incident for the authors) and
+        start the next generation."""
+        self.discourse = next_discourse(self.discourse, self._rebel_deployed, self.model.params)
+        self.start_generation(self.generation + 1)
 
     def state(self) -> LearnerState:
         states = [agent.state for agent in self.learners]
@@ -261,13 +270,15 @@ class PersonaModel(mesa.Model):
         for run in self.runs:
             run.step(self.batch)
         self.batch += 1
+        if self.record:  # the state after this batch (a generation's last: its final state)
+            self.datacollector.collect(self)
         if self.batch == self.n_batches and self.generation + 1 < self.params.generations:
+            for run in self.runs:
+                run.advance()
             self.batch = 0
             self.generation += 1
         elif self.batch == self.n_batches:
             self.running = False
-        if self.record:
-            self.datacollector.collect(self)
 
     # -- tables -----------------------------------------------------------------------
     def trajectory(self) -> pd.DataFrame:
@@ -301,7 +312,9 @@ class PersonaModel(mesa.Model):
         return pd.DataFrame(self.final_columns())
 
     def real_cue_rates(self) -> np.ndarray:
-        """q_r of each learner's final corpus (one value for a shared corpus)."""
+        """The q_r each learner calibrated on: the share of real documents showing its
+        cue, measured on its corpus at the start of its (last) training run; a lab's
+        later reaction rebuilds the corpus but not the learner's calibration."""
         rates = np.empty(len(self.learners))
         for run in self.runs:
             for agent in run.learners:

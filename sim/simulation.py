@@ -32,7 +32,9 @@ class SimulationResult:
         shares and the discourse of that training run (one generation unless
         ``generations`` > 1).
     real_cited_rate : float
-        q_r, the share of real documents cited, measured on this corpus's graph.
+        q_r, the share of real documents showing the learner's citation cue (cited,
+        or trusted with ``citation_cue = "trusted"``), measured on the first
+        learner's corpus at the start of its (last) training run.
     params : Params
     seed : int or SeedSequence
     model : PersonaModel

@@ -370,3 +370,25 @@ def test_the_demo_offers_the_dynamics_and_runs_them():
     training_figure(model)
     figure = citation_figure(model)
     assert "laundering 0.5" in figure.axes[0].get_title()
+
+
+def test_trajectory_keeps_each_generations_final_state():
+    p = Params(generations=2, n_documents=1000)
+    result = simulate(p, [0.9], seed=1)
+    t = result.trajectory
+    end0 = t[(t["generation"] == 0) & (t["batch"] == p.n_batches)].iloc[0]
+    assert end0["documents_read"] == p.n_documents
+    g = result.generations
+    assert end0["p_deceptive"] == g.loc[g["generation"] == 0, "p_deceptive"].iloc[0]
+    assert len(t) == 1 + 2 * p.n_batches
+
+
+def test_a_statement_published_at_a_runs_end_is_read_by_the_next_generation():
+    p = Params(lab_policy="come_clean", evaluation_interval=10, generations=2, n_documents=1000, alarm_level=0.06)
+    model = PersonaModel(p, awareness=[1.0], seed=0, record=False)
+    model.run_for(model.n_batches)  # one run: its lab came clean at its last evaluation
+    assert model.lab.state.came_clean and model.runs[0].pending_statements == 1
+    model.run_for(model.n_steps - model.n_batches)
+    assert model.learners[0].documents_read == p.n_documents + 1
+    path = meanfield.adaptive_path(p.replace(generations=1), [1.0], real_cited_rate=0.6)
+    assert path["pending_statements"][0] == 1
