@@ -453,8 +453,11 @@ def generation_map(
 
     Returns
     -------
-    dict of arrays of shape (generations, awareness levels): ``p_rebel``,
-    ``control_discourse_fraction``, ``real_positive_rate``, ``planted_fraction``.
+    dict of arrays of shape (generations, awareness levels): ``p_rebel`` (at the
+    generation's end), and the ``control_discourse_fraction``,
+    ``real_positive_rate`` and the lab's ``planted_fraction`` the generation
+    starts with (``simulate().generations`` reports the lab's shares at a run's
+    end, which are the next generation's start).
 
     >>> from sim import Params
     >>> out = generation_map(Params(generations=3, control_likelihood_ratio=3.0), [0.2, 0.9], real_cited_rate=0.6)
