@@ -823,14 +823,19 @@ def _constants_args(k: LearnerConstants) -> tuple:
             k.norm_weight)
 
 
+#: [planted] - 1/2 for planted = False, True
+_PLANTED_SHIFT = np.array([0.0 - 0.5, 1.0 - 0.5])
+
+
 def _cue_args(cues: CorpusBatch, k: LearnerConstants) -> tuple:
     """The cue arrays as the compiled update reads them: style noise, [planted] - 1/2,
     the citation log-ratio of each document, and the flags."""
     planted = np.asarray(cues.planted, dtype=np.bool_)
+    # selections (take) rather than arithmetic: the same numbers, in one pass each
     return (
         np.ascontiguousarray(cues.style_noise, dtype=np.float64),
-        planted.astype(np.float64) - 0.5,
-        np.where(np.asarray(cues.cited, dtype=np.bool_), k.log_cited_ratio, k.log_uncited_ratio),
+        _PLANTED_SHIFT.take(planted.view(np.uint8)),
+        np.array([k.log_uncited_ratio, k.log_cited_ratio]).take(np.asarray(cues.cited, dtype=np.bool_).view(np.uint8)),
         np.ascontiguousarray(cues.disclosed, dtype=np.bool_),
         np.ascontiguousarray(cues.positive, dtype=np.bool_),
         np.ascontiguousarray(cues.control, dtype=np.bool_),
@@ -933,9 +938,9 @@ def read_corpus(
         # the same arithmetic, so padding changes no learner's numbers, only speed)
         n, pad = schedule.shape[0], -schedule.shape[0] % _LANES
         padded = [np.concatenate([x, np.repeat(x[-1:], pad)]) for x in arrays]
-        _read_corpus_fast_kernel(*padded, np.pad(schedule, ((0, pad), (0, 0)), mode="edge"),
-                                 np.pad(final_awareness, (0, pad), mode="edge"), k.retrospection,
-                                 int(batch_size), *args, *_constants_args(k))
+        _read_corpus_fast_kernel(*padded, np.concatenate([schedule, np.repeat(schedule[-1:], pad, axis=0)]),
+                                 np.concatenate([final_awareness, np.repeat(final_awareness[-1:], pad)]),
+                                 k.retrospection, int(batch_size), *args, *_constants_args(k))
         arrays = [x[:n] for x in padded]
     else:
         _read_corpus_kernel(*arrays, schedule, final_awareness, k.retrospection, int(batch_size),
