@@ -420,7 +420,7 @@ def _read_undisclosed(i, style_noise, planted_shift, cite_log_ratio, control, po
         peak[j] = running if running > highest else highest
 
 
-@njit(inline="always", **_JIT)
+@njit(**_JIT)
 def _check_emergence(first, last, peak, block_product, target, emergence, first_document, disclosed,
                      disclosure_factor, style_noise, planted_shift, cite_log_ratio, control, awareness, shift,
                      shift2, control_factor, pi_hat, deceptive_rate, candid_rate):
@@ -490,11 +490,12 @@ def _fast_awareness_terms(work, awareness, final_awareness, detectability, log_c
         work[_W_DISCLOSURE, j] = math.exp(s * log_disclosure_ratio)
     if final_too:
         # retrospection: the same evidence at the final awareness, in a product of its own
-        shift_f = final_awareness * detectability
-        work[_W_SHIFT_F] = shift_f
-        work[_W_SHIFT2_F] = shift_f * shift_f
-        work[_W_CONTROL_F] = np.exp(final_awareness * log_control_ratio)
-        work[_W_DISCLOSURE_F] = np.exp(final_awareness * log_disclosure_ratio)
+        for j in range(final_awareness.size):
+            s = final_awareness[j]
+            work[_W_SHIFT_F, j] = s * detectability
+            work[_W_SHIFT2_F, j] = work[_W_SHIFT_F, j] * work[_W_SHIFT_F, j]
+            work[_W_CONTROL_F, j] = math.exp(s * log_control_ratio)
+            work[_W_DISCLOSURE_F, j] = math.exp(s * log_disclosure_ratio)
 
 
 @njit(**_JIT)
@@ -585,7 +586,8 @@ def _read_family_fast_work(work, log_odds, retro, a, b, believed, emergence, rea
             if separate_retro:
                 _fold(product_f, log_sum_f)
             block_start = i + 1
-            block_product[:] = product
+            for j in range(n_learners):
+                block_product[j] = product[j]
     for j in range(n_learners):
         step = log_sum[j] + math.log(product[j])
         log_odds[j] += step
