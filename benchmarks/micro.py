@@ -49,6 +49,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import sim._cpu  # noqa: F401  (before numba is imported: the vector width the package uses)
 from numba import njit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
