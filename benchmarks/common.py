@@ -56,8 +56,12 @@ def _git() -> dict:
 
 
 def machine() -> dict:
-    """Date, machine and software versions, as they go in the README table."""
-    import numba
+    """Date, machine and software versions, as they go in the README table.
+
+    numba's version is read from its metadata: importing numba here, before ``sim``,
+    would fix numba's vector width before ``sim._cpu`` can set it."""
+    from importlib.metadata import version
+
     import numpy
     import pandas
 
@@ -72,7 +76,7 @@ def machine() -> dict:
         "nproc": os.cpu_count(),
         "cpu_model": _cpu_model(),
         "python": platform.python_version(),
-        "numba": numba.__version__,
+        "numba": version("numba"),
         "numpy": numpy.__version__,
         "pandas": pandas.__version__,
         "mesa": mesa_version,

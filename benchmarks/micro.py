@@ -15,6 +15,11 @@ with the arithmetic limit of this machine:
   input (``exp_div_chain_sorted``: the sign test is perfectly predictable), to see
   whether branch mispredictions matter;
 - ``numpy_exp``: numpy's ``np.exp`` (SIMD, AVX-512 here) for comparison;
+- ``clock_chain``: dependent floating-point multiplications (4 cycles each), to estimate the
+  core's clock; ``div_vec``: one vectorized division per element (the divider's
+  throughput); ``fast_lane_map``: the fast path's per-learner arithmetic
+  (``sim.learner._lane_factor``) over independent elements, vectorized, the kernel's
+  arithmetic floor;
 - ``kernel_core``: a stripped copy of the kernel's loops (learners x batches x
   documents, the same cue arrays): perception, the exp, the evidence ratio, the belief,
   the running product, the Beta counts, one log and one exp per batch, but no
@@ -44,11 +49,13 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import sim._cpu  # noqa: F401  (before numba is imported: the vector width the package uses)
 from numba import njit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import Background, load_average, machine, wait_quiet, write_figures  # noqa: E402
+from sim.learner import _lane_factor  # noqa: E402  (sets numba's target first: sim._cpu)
 
 N = 250_000  # 2 MB per array: stays in L2, like the kernel's cues (about 0.3 MB)
 REPEATS = 15
@@ -145,6 +152,37 @@ def kernel_core(awareness, style_noise, planted_shift, cite_log_ratio, positive,
     return total
 
 
+@njit(cache=False, error_model="numpy")
+def clock_chain(n):
+    """n dependent floating-point multiplications (4 cycles each on Intel cores since
+    Skylake; not reassociated without fast-math): 4 / (ns per element) is the core's
+    clock in GHz."""
+    x = 1.0
+    for _ in range(n):
+        x = x * 1.0000001
+    return x
+
+
+@njit(cache=False, error_model="numpy")
+def div_vec(x, y):
+    """One division per element, vectorized (AVX-512 here): the divider's throughput."""
+    for i in range(x.size):
+        y[i] = 1.5 / x[i]
+
+
+@njit(cache=False, error_model="numpy")
+def fast_lane_map(z, s, y):
+    """The fast path's per-learner arithmetic (``sim.learner._lane_factor``: perception,
+    the polynomial exponential, the evidence ratio and the belief, two divisions)
+    over independent elements, vectorized, nothing carried: the kernel's arithmetic
+    without its state, loads of cues or emergence bookkeeping."""
+    for i in range(z.size):
+        shift = s[i] * 2.5
+        factor, belief = _lane_factor(z[i], 0.5 - (i & 1), -3.4, False, shift, shift * shift, s[i], 1.0,
+                                      0.3, 0.01, 0.02)
+        y[i] = factor + belief
+
+
 def _cpu_ns(fn, args, elements: int) -> float:
     t = time.process_time()
     fn(*args)
@@ -213,6 +251,9 @@ def main() -> None:
         "exp_div_chain": (exp_div_chain, (x,), N),
         "exp_div_chain_sorted": (exp_div_chain, (x_sorted,), N),
         "numpy_exp": (np.exp, (x, y), N),
+        "clock_chain": (clock_chain, (N,), N),
+        "div_vec": (div_vec, (np.abs(x) + 1.0, y), N),
+        "fast_lane_map": (fast_lane_map, (x, rng.random(N), y), N),
         **{name: (fn, a, kernel_updates) for name, (fn, a) in kernels.items()},
     }
     for fn, a, _ in cases.values():  # compile / warm
@@ -231,6 +272,8 @@ def main() -> None:
     figures["kernel_over_kernel_core"] = best["kernel"] / best["kernel_core"]
     figures["kernel_s06_over_sorted"] = best["kernel_s06"] / best["kernel_s06_sorted"]
     figures["exp_map_over_numpy_exp"] = best["exp_map"] / best["numpy_exp"]
+    figures["clock_ghz_estimate"] = 4.0 / best["clock_chain"]
+    figures["kernel_over_fast_lane_map"] = best["kernel"] / best["fast_lane_map"]
     import numba
 
     figures["svml"] = bool(numba.config.USING_SVML)
@@ -243,6 +286,9 @@ def main() -> None:
     print(f"  kernel / kernel_core   {figures['kernel_over_kernel_core']:7.2f}")
     print(f"  kernel_s06 / sorted    {figures['kernel_s06_over_sorted']:7.2f}")
     print(f"  exp_map / numpy_exp    {figures['exp_map_over_numpy_exp']:7.2f}")
+    print(f"  kernel / fast_lane_map {figures['kernel_over_fast_lane_map']:7.2f}")
+    print(f"  clock estimate (4 cycles per dependent multiply): {figures['clock_ghz_estimate']:.2f} GHz; "
+          f"vector division {best['div_vec'] * figures['clock_ghz_estimate']:.2f} cycles per element")
     write_figures(figures, args.json)
 
 

@@ -54,6 +54,11 @@ W1_PLANTED = [float(round(v, 12)) for v in np.linspace(0.0, 0.25, 26)]
 ROOT_SEED = 0
 LOG9 = math.log(9.0)
 TARGET_RATIO = 300.0
+N_DOCUMENTS = 10_000
+#: The subset timed: 5 awareness levels x 2 planted shares x 2 replicates (20 runs).
+GRID = {"situational_awareness": [0.0, 0.25, 0.5, 0.75, 1.0], "planted_fraction": [0.15, 0.25],
+        "replicate": [0, 1]}
+QUICK_GRID = {"situational_awareness": [0.0, 0.5, 1.0], "planted_fraction": [0.15], "replicate": [0]}
 
 
 class Learner(mesa.Agent):
@@ -172,6 +177,12 @@ class NaiveModel(mesa.Model):
             self.running = False
 
 
+def run_batch(parameters: dict) -> list[dict]:
+    """The timed call: every run of the subset through ``mesa.batch_run``, one process."""
+    return mesa.batch_run(NaiveModel, parameters=parameters, number_processes=1, max_steps=10**6,
+                          data_collection_period=-1, display_progress=False)
+
+
 # ------------------------------------------------------------------------------------
 def check_against_engine(rows: list[dict], n_documents: int) -> dict:
     """Compare every naive run with sim.engine.run_replicate on the same seed."""
@@ -210,13 +221,12 @@ def main() -> None:
                     help="before each repeat, wait at most this long for other processes to go quiet (0: do not)")
     args = ap.parse_args()
 
-    n_documents = 10_000
+    n_documents = N_DOCUMENTS
     if args.quick:
-        grid = {"situational_awareness": [0.0, 0.5, 1.0], "planted_fraction": [0.15], "replicate": [0]}
+        grid = QUICK_GRID
         repeats = 1
     else:
-        grid = {"situational_awareness": [0.0, 0.25, 0.5, 0.75, 1.0], "planted_fraction": [0.15, 0.25],
-                "replicate": [0, 1]}
+        grid = GRID
         repeats = args.repeats
     parameters = {**grid, "n_documents": n_documents}
     n_runs = math.prod(len(v) for v in grid.values())
@@ -235,8 +245,7 @@ def main() -> None:
         loads.append(load_average())
         t = time.perf_counter()
         with Background() as bg:
-            rows = mesa.batch_run(NaiveModel, parameters=parameters, number_processes=1, max_steps=10**6,
-                                  data_collection_period=-1, display_progress=False)
+            rows = run_batch(parameters)
         wall = time.perf_counter() - t
         walls.append(wall)
         others.append(bg.others_cores)

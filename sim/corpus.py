@@ -231,14 +231,25 @@ class Corpus:
         """The citation cue the learner reads, per document (:attr:`citation_cue`)."""
         return self.trusted if self.citation_cue == "trusted" else self.cited
 
+    @cached_property
+    def _real_counts(self) -> tuple[int, int]:
+        """Real documents, and those of them that are cited."""
+        real = self.kind == REAL
+        return int(np.count_nonzero(real)), int(np.count_nonzero(self.cited & real))
+
     @property
     def real_cited_rate(self) -> float:
         """q_r: the share of real documents that are cited (NaN without real documents)."""
-        return self._share(self.cited, REAL)
+        n_real, n_cited = self._real_counts
+        if n_real == 0:
+            return float("nan")
+        return n_cited / n_real  # the mean of the real documents' flags, to the last bit
 
     @property
     def real_cue_rate(self) -> float:
         """The share of real documents that show the learner's cue (q_r of that cue)."""
+        if self.citation_cue == "cited":
+            return self.real_cited_rate
         return self._share(self.cue, REAL)
 
     @property
@@ -260,7 +271,7 @@ class Corpus:
         that the citation log-likelihood stays finite on tiny corpora; without real
         documents the large-corpus expectation stands in (kept inside [1e-6, 1 - 1e-6]).
         """
-        n_real = int((self.kind == REAL).sum())
+        n_real = self._real_counts[0]
         if n_real == 0:
             return float(np.clip(expected_real_cited_rate(params), 1e-6, 1.0 - 1e-6))
         half = 0.5 / n_real
@@ -300,22 +311,39 @@ class Corpus:
 
     def in_reading_order(self) -> CorpusBatch:
         """All cues, in reading order."""
-        o = self.reading_order
-        kind = self.kind[o]
-        return CorpusBatch(
-            style_noise=self.style_noise[o],
-            planted=kind == PLANTED,
-            disclosed=kind == DISCLOSED,
-            cited=self.cue[o],
-            positive=self.positive[o],
-            control=self.control[o],
-        )
+        return CorpusBatch(*_in_order(np.ascontiguousarray(self.reading_order, dtype=np.int64),
+                                      np.ascontiguousarray(self.kind, dtype=np.int8),
+                                      np.ascontiguousarray(self.style_noise, dtype=np.float64),
+                                      np.ascontiguousarray(self.cue, dtype=np.bool_),
+                                      np.ascontiguousarray(self.positive, dtype=np.bool_),
+                                      np.ascontiguousarray(self.control, dtype=np.bool_)))
 
     def batches(self, batch_size: int) -> Iterator[CorpusBatch]:
         """The cues batch by batch, in reading order (the last batch may be short)."""
         cues = self.in_reading_order()
         for start in range(0, self.n_documents, batch_size):
             yield CorpusBatch(*(a[start : start + batch_size] for a in cues))
+
+
+@njit(nogil=True, cache=True)
+def _in_order(order, kind, style_noise, cited, positive, control):
+    """The cues of :meth:`Corpus.in_reading_order` in one pass (fields of CorpusBatch)."""
+    n = order.size
+    style_o = np.empty(n)
+    planted_o = np.empty(n, dtype=np.bool_)
+    disclosed_o = np.empty(n, dtype=np.bool_)
+    cited_o = np.empty(n, dtype=np.bool_)
+    positive_o = np.empty(n, dtype=np.bool_)
+    control_o = np.empty(n, dtype=np.bool_)
+    for i in range(n):
+        d = order[i]
+        style_o[i] = style_noise[d]
+        planted_o[i] = kind[d] == PLANTED
+        disclosed_o[i] = kind[d] == DISCLOSED
+        cited_o[i] = cited[d]
+        positive_o[i] = positive[d]
+        control_o[i] = control[d]
+    return style_o, planted_o, disclosed_o, cited_o, positive_o, control_o
 
 
 def kinds_from_uniforms(u: np.ndarray, planted_fraction: float, disclosed_fraction: float) -> np.ndarray:

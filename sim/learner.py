@@ -384,15 +384,27 @@ def _lane_factor(z, u, c, is_control, shift, shift2, s, control_factor, deceptiv
     undisclosed document, on the fast path."""
     lr = shift * z + shift2 * u + s * c
     e = _exp_neg(min(abs(lr), _FAST_LOG_LR_CAP))
-    ratio, belief = _mixture_terms(lr > 0.0, e, deceptive_rate, candid_rate, pi_hat)
+    high = lr > 0.0
+    # _mixture_terms without its guard of a vanishing belief denominator: on the fast
+    # path pi_hat and 1 - pi_hat are at least about _FAST_RATE_MIN and e > 0, so the
+    # denominator is positive and the numbers are those of _mixture_terms
+    num_w = deceptive_rate if high else 1.0 - deceptive_rate
+    den_w = candid_rate if high else 1.0 - candid_rate
+    ratio = (num_w + (1.0 - num_w) * e) / (den_w + (1.0 - den_w) * e)
+    belief_w = pi_hat if high else 1.0 - pi_hat
+    belief_top = pi_hat if high else pi_hat * e
+    belief = belief_top / (belief_w + (1.0 - belief_w) * e)
     return ratio * (control_factor if is_control else 1.0), belief
 
 
 @njit(inline="always", **_JIT)
 def _read_undisclosed(i, style_noise, planted_shift, cite_log_ratio, control, positive, awareness,
-                      shift, shift2, control_factor, pi_hat, target, product, a, b, believed, emergence,
-                      first_document, deceptive_rate, candid_rate):
-    """Every learner of the family reads undisclosed document ``i`` (the vectorized loop)."""
+                      shift, shift2, control_factor, pi_hat, peak, product, a, b, believed,
+                      deceptive_rate, candid_rate):
+    """Every learner of the family reads undisclosed document ``i`` (the vectorized loop).
+
+    ``peak`` keeps each running product's maximum since the last emergence check
+    (:func:`_check_emergence` finds the document itself)."""
     z, u, c, is_control, good = style_noise[i], planted_shift[i], cite_log_ratio[i], control[i], positive[i]
     for j in range(awareness.size):
         factor, belief = _lane_factor(z, u, c, is_control, shift[j], shift2[j], awareness[j], control_factor[j],
@@ -405,8 +417,34 @@ def _read_undisclosed(i, style_noise, planted_shift, cite_log_ratio, control, po
             a[j] += weight
         else:
             b[j] += weight
-        before = emergence[j]
-        emergence[j] = (first_document[j] + i) if (before != before and running >= target[j]) else before
+        highest = peak[j]
+        peak[j] = running if running > highest else highest
+
+
+@njit(**_JIT)
+def _check_emergence(first, last, peak, block_product, target, emergence, first_document, disclosed,
+                     disclosure_factor, style_noise, planted_shift, cite_log_ratio, control, awareness, shift,
+                     shift2, control_factor, pi_hat, deceptive_rate, candid_rate):
+    """Emergence in documents ``first..last``: a learner not yet emerged whose running
+    product reached its target there (``peak >= target``) re-reads those documents from
+    ``block_product`` (its product before ``first``), with the same arithmetic, to
+    find the first document at which the product reached the target. Rare (once per
+    learner at most), and it keeps the per-document emergence test out of the
+    vectorized loop. Resets ``peak``."""
+    for j in range(peak.size):
+        if peak[j] >= target[j] and emergence[j] != emergence[j]:
+            running = block_product[j]
+            for i in range(first, last + 1):
+                if disclosed[i]:
+                    running = running * disclosure_factor[j]
+                else:
+                    running = running * _lane_factor(style_noise[i], planted_shift[i], cite_log_ratio[i], control[i],
+                                                     shift[j], shift2[j], awareness[j], control_factor[j],
+                                                     deceptive_rate, candid_rate, pi_hat[j])[0]
+                if running >= target[j]:
+                    emergence[j] = first_document[j] + i
+                    break
+        peak[j] = 0.0
 
 
 @njit(inline="always", **_JIT)
@@ -431,6 +469,36 @@ def _fold(product, log_sum):
     return moved
 
 
+#: Rows of the fast path's per-learner workspace (:func:`_read_family_fast_work`):
+#: the constants at the batch's awareness, at the final awareness (retrospection),
+#: and the per-batch state.
+(_W_SHIFT, _W_SHIFT2, _W_CONTROL, _W_DISCLOSURE,
+ _W_SHIFT_F, _W_SHIFT2_F, _W_CONTROL_F, _W_DISCLOSURE_F,
+ _W_PI_HAT, _W_TARGET, _W_FIRST, _W_PRODUCT, _W_LOG_SUM, _W_PRODUCT_F, _W_LOG_SUM_F,
+ _W_PEAK, _W_BLOCK_PRODUCT, _W_ROWS) = range(18)
+
+
+@njit(**_JIT)
+def _fast_awareness_terms(work, awareness, final_awareness, detectability, log_control_ratio,
+                          log_disclosure_ratio, final_too):
+    """The fast path's per-learner constants at ``awareness`` (and, with ``final_too``,
+    at ``final_awareness``), into the workspace rows _W_SHIFT.. (_W_SHIFT_F..)."""
+    for j in range(awareness.size):
+        s = awareness[j]
+        work[_W_SHIFT, j] = s * detectability
+        work[_W_SHIFT2, j] = work[_W_SHIFT, j] * work[_W_SHIFT, j]
+        work[_W_CONTROL, j] = math.exp(s * log_control_ratio)
+        work[_W_DISCLOSURE, j] = math.exp(s * log_disclosure_ratio)
+    if final_too:
+        # retrospection: the same evidence at the final awareness, in a product of its own
+        for j in range(final_awareness.size):
+            s = final_awareness[j]
+            work[_W_SHIFT_F, j] = s * detectability
+            work[_W_SHIFT2_F, j] = work[_W_SHIFT_F, j] * work[_W_SHIFT_F, j]
+            work[_W_CONTROL_F, j] = math.exp(s * log_control_ratio)
+            work[_W_DISCLOSURE_F, j] = math.exp(s * log_disclosure_ratio)
+
+
 @njit(**_JIT)
 def _read_family_fast(log_odds, retro, a, b, believed, emergence, read, awareness, final_awareness,
                       separate_retro, start, stop,
@@ -448,55 +516,79 @@ def _read_family_fast(log_odds, retro, a, b, believed, emergence, read, awarenes
     retrospection), in a product of its own. Each learner's numbers do not depend on how many
     learners share the call (the arithmetic of every lane is the same).
     """
+    work = np.empty((_W_ROWS, awareness.size))
+    _fast_awareness_terms(work, awareness, final_awareness, detectability, log_control_ratio,
+                          log_disclosure_ratio, True)
+    _read_family_fast_work(work, log_odds, retro, a, b, believed, emergence, read, awareness, final_awareness,
+                           separate_retro, start, stop, style_noise, planted_shift, cite_log_ratio, disclosed,
+                           positive, control, deceptive_rate, candid_rate, norm_weight)
+
+
+@njit(**_JIT)
+def _read_family_fast_work(work, log_odds, retro, a, b, believed, emergence, read, awareness, final_awareness,
+                           separate_retro, start, stop, style_noise, planted_shift, cite_log_ratio, disclosed,
+                           positive, control, deceptive_rate, candid_rate, norm_weight):
+    """:func:`_read_family_fast` in a workspace whose awareness rows are filled in
+    (:func:`_fast_awareness_terms`), so that a whole corpus allocates and exponentiates
+    them once, not once per batch."""
     n_learners = awareness.size
-    shift = np.empty(n_learners)
-    shift2 = np.empty(n_learners)
-    control_factor = np.empty(n_learners)
-    disclosure_factor = np.empty(n_learners)
-    pi_hat = np.empty(n_learners)
-    target = np.empty(n_learners)
-    product = np.ones(n_learners)
-    log_sum = np.zeros(n_learners)
-    first_document = np.empty(n_learners)  # emergence at document i is first_document + i
-    # retrospection: the same evidence at the final awareness, in a product of its own
-    shift_f = final_awareness * detectability
-    shift2_f = shift_f * shift_f
-    control_factor_f = np.exp(final_awareness * log_control_ratio)
-    disclosure_factor_f = np.exp(final_awareness * log_disclosure_ratio)
-    product_f = np.ones(n_learners)
-    log_sum_f = np.zeros(n_learners)
+    shift, shift2 = work[_W_SHIFT], work[_W_SHIFT2]
+    control_factor, disclosure_factor = work[_W_CONTROL], work[_W_DISCLOSURE]
+    shift_f, shift2_f = work[_W_SHIFT_F], work[_W_SHIFT2_F]
+    control_factor_f, disclosure_factor_f = work[_W_CONTROL_F], work[_W_DISCLOSURE_F]
+    pi_hat, target = work[_W_PI_HAT], work[_W_TARGET]
+    first_document = work[_W_FIRST]  # emergence at document i is first_document + i
+    product, log_sum = work[_W_PRODUCT], work[_W_LOG_SUM]
+    product_f, log_sum_f = work[_W_PRODUCT_F], work[_W_LOG_SUM_F]
+    # emergence is checked at every fold point and at the end, from the running
+    # products' peak since the last check (block_start: the first document since then,
+    # block_product: the products before it)
+    peak, block_product = work[_W_PEAK], work[_W_BLOCK_PRODUCT]
     for j in range(n_learners):
         first_document[j] = float(read[j] - start + 1)
-        s = awareness[j]
-        shift[j] = s * detectability
-        shift2[j] = shift[j] * shift[j]
-        control_factor[j] = math.exp(s * log_control_ratio)
-        disclosure_factor[j] = math.exp(s * log_disclosure_ratio)
         pi_hat[j] = _expected_plant_rate(log_odds[j], deceptive_rate, candid_rate)
-        target[j] = math.exp(EMERGENCE_LEVEL - log_odds[j])
+        # the target is only needed until the learner has emerged
+        target[j] = math.exp(EMERGENCE_LEVEL - log_odds[j]) if emergence[j] != emergence[j] else math.inf
+        product[j] = 1.0
+        log_sum[j] = 0.0
+        product_f[j] = 1.0
+        log_sum_f[j] = 0.0
+        peak[j] = 0.0
+        block_product[j] = 1.0
+    block_start = start
     for i in range(start, stop):
         if disclosed[i]:
             for j in range(n_learners):
-                product[j] *= disclosure_factor[j]
+                running = product[j] * disclosure_factor[j]
+                product[j] = running
                 a[j] += norm_weight
-                if emergence[j] != emergence[j] and product[j] >= target[j]:
-                    emergence[j] = first_document[j] + i
+                highest = peak[j]
+                peak[j] = running if running > highest else highest
             if separate_retro:
                 for j in range(n_learners):
                     product_f[j] *= disclosure_factor_f[j]
         else:
             _read_undisclosed(i, style_noise, planted_shift, cite_log_ratio, control, positive, awareness,
-                              shift, shift2, control_factor, pi_hat, target, product, a, b, believed, emergence,
-                              first_document, deceptive_rate, candid_rate)
+                              shift, shift2, control_factor, pi_hat, peak, product, a, b, believed,
+                              deceptive_rate, candid_rate)
             if separate_retro:
                 _retro_undisclosed(i, style_noise, planted_shift, cite_log_ratio, control, final_awareness,
                                    shift_f, shift2_f, control_factor_f, product_f, deceptive_rate, candid_rate)
-        if (i - start) % _FAST_FOLD_EVERY == _FAST_FOLD_EVERY - 1:
+        at_fold = (i - start) % _FAST_FOLD_EVERY == _FAST_FOLD_EVERY - 1
+        if at_fold or i == stop - 1:
+            _check_emergence(block_start, i, peak, block_product, target, emergence, first_document, disclosed,
+                             disclosure_factor, style_noise, planted_shift, cite_log_ratio, control, awareness,
+                             shift, shift2, control_factor, pi_hat, deceptive_rate, candid_rate)
+        if at_fold:
             if _fold(product, log_sum):
                 for j in range(n_learners):
-                    target[j] = math.exp(EMERGENCE_LEVEL - log_odds[j] - log_sum[j])
+                    if emergence[j] != emergence[j]:
+                        target[j] = math.exp(EMERGENCE_LEVEL - log_odds[j] - log_sum[j])
             if separate_retro:
                 _fold(product_f, log_sum_f)
+            block_start = i + 1
+            for j in range(n_learners):
+                block_product[j] = product[j]
     for j in range(n_learners):
         step = log_sum[j] + math.log(product[j])
         log_odds[j] += step
@@ -510,18 +602,24 @@ def _read_corpus_fast_kernel(log_odds, retro, a, b, believed, emergence, read, s
                              positive, control, detectability, deceptive_rate, candid_rate, log_control_ratio,
                              log_disclosure_ratio, norm_weight):
     n = style_noise.size
-    column = np.empty(schedule.shape[0])
+    n_learners = schedule.shape[0]
+    column = np.empty(n_learners)
+    work = np.empty((_W_ROWS, n_learners))
     for t in range(schedule.shape[1]):
         separate = False
-        for j in range(schedule.shape[0]):
+        changed = t == 0
+        for j in range(n_learners):
+            changed = changed or column[j] != schedule[j, t]
             column[j] = schedule[j, t]
             separate = separate or (retrospection > 0.0 and column[j] != final_awareness[j])
+        if changed:  # a constant schedule: once per corpus
+            _fast_awareness_terms(work, column, final_awareness, detectability, log_control_ratio,
+                                  log_disclosure_ratio, t == 0)
         start = t * batch_size
-        _read_family_fast(log_odds, retro, a, b, believed, emergence, read, column, final_awareness, separate,
-                          start, min(n, start + batch_size),
-                          style_noise, planted_shift, cite_log_ratio, disclosed, positive, control,
-                          detectability, deceptive_rate, candid_rate, log_control_ratio, log_disclosure_ratio,
-                          norm_weight)
+        _read_family_fast_work(work, log_odds, retro, a, b, believed, emergence, read, column, final_awareness,
+                               separate, start, min(n, start + batch_size),
+                               style_noise, planted_shift, cite_log_ratio, disclosed, positive, control,
+                               deceptive_rate, candid_rate, norm_weight)
 
 
 def _fast_path(k: "LearnerConstants") -> bool:
@@ -728,14 +826,19 @@ def _constants_args(k: LearnerConstants) -> tuple:
             k.norm_weight)
 
 
+#: [planted] - 1/2 for planted = False, True
+_PLANTED_SHIFT = np.array([0.0 - 0.5, 1.0 - 0.5])
+
+
 def _cue_args(cues: CorpusBatch, k: LearnerConstants) -> tuple:
     """The cue arrays as the compiled update reads them: style noise, [planted] - 1/2,
     the citation log-ratio of each document, and the flags."""
     planted = np.asarray(cues.planted, dtype=np.bool_)
+    # selections (take) rather than arithmetic: the same numbers, in one pass each
     return (
         np.ascontiguousarray(cues.style_noise, dtype=np.float64),
-        planted.astype(np.float64) - 0.5,
-        np.where(np.asarray(cues.cited, dtype=np.bool_), k.log_cited_ratio, k.log_uncited_ratio),
+        _PLANTED_SHIFT.take(planted.view(np.uint8)),
+        np.array([k.log_uncited_ratio, k.log_cited_ratio]).take(np.asarray(cues.cited, dtype=np.bool_).view(np.uint8)),
         np.ascontiguousarray(cues.disclosed, dtype=np.bool_),
         np.ascontiguousarray(cues.positive, dtype=np.bool_),
         np.ascontiguousarray(cues.control, dtype=np.bool_),
@@ -838,9 +941,9 @@ def read_corpus(
         # the same arithmetic, so padding changes no learner's numbers, only speed)
         n, pad = schedule.shape[0], -schedule.shape[0] % _LANES
         padded = [np.concatenate([x, np.repeat(x[-1:], pad)]) for x in arrays]
-        _read_corpus_fast_kernel(*padded, np.pad(schedule, ((0, pad), (0, 0)), mode="edge"),
-                                 np.pad(final_awareness, (0, pad), mode="edge"), k.retrospection,
-                                 int(batch_size), *args, *_constants_args(k))
+        _read_corpus_fast_kernel(*padded, np.concatenate([schedule, np.repeat(schedule[-1:], pad, axis=0)]),
+                                 np.concatenate([final_awareness, np.repeat(final_awareness[-1:], pad)]),
+                                 k.retrospection, int(batch_size), *args, *_constants_args(k))
         arrays = [x[:n] for x in padded]
     else:
         _read_corpus_kernel(*arrays, schedule, final_awareness, k.retrospection, int(batch_size),

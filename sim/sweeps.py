@@ -77,6 +77,9 @@ DEFAULT_GRID = {AWARENESS: "0:1:101"}
 
 #: A chunk holds about this many learner-document updates (about half a second).
 _CHUNK_UPDATES = 2.5e7
+#: The last _TAIL_CHUNKS * _CHUNK_UPDATES updates go in chunks _TAIL_CHUNKS times
+#: smaller, so that the workers finish at about the same time.
+_TAIL_CHUNKS = 4
 _SAMPLER_KEY = (2**32 - 1,)  # spawn key of the sampler's stream, apart from any (point, replicate)
 
 
@@ -386,14 +389,20 @@ def _tasks(plan: SweepPlan) -> list[_Task]:
 
 
 def _chunks(plan: SweepPlan, tasks: list[_Task]) -> list[list[_Task]]:
-    """Consecutive runs grouped so that each chunk holds about _CHUNK_UPDATES updates."""
+    """Consecutive runs grouped so that each chunk holds about _CHUNK_UPDATES updates
+    (the last ones fewer: see _TAIL_CHUNKS). A function of the plan alone."""
     chunks: list[list[_Task]] = []
     current: list[_Task] = []
-    load = 0.0
-    for task in tasks:
+    loads = [float(len(task.awareness) * task.params.n_documents) for task in tasks]
+    left = sum(loads)
+    load, size = 0.0, _CHUNK_UPDATES
+    for task, task_load in zip(tasks, loads):
+        if not current:
+            size = _CHUNK_UPDATES if left > _TAIL_CHUNKS * _CHUNK_UPDATES else _CHUNK_UPDATES / _TAIL_CHUNKS
         current.append(task)
-        load += len(task.awareness) * task.params.n_documents
-        if load >= _CHUNK_UPDATES:
+        load += task_load
+        left -= task_load
+        if load >= size:
             chunks.append(current)
             current, load = [], 0.0
     if current:
@@ -416,40 +425,61 @@ def run_chunk(tasks: Sequence[_Task]) -> pd.DataFrame:
         cited_rates.append(q_r)
         counts.append(len(task.awareness))
     repeat = np.asarray(counts)
+    # every column is made in its final dtype (those of _normalise), so that the frame
+    # is built once and _normalise has nothing left to convert
     columns: dict[str, Any] = {}
     for p in PARAMETERS:  # constant within a run: one value per task, repeated per learner
         if p.name == AWARENESS:
-            columns[p.name] = np.concatenate(results[AWARENESS])
+            columns[p.name] = np.concatenate(results[AWARENESS]).astype(np.float64, copy=False)
             continue
         values = [task.params[p.name] for task in tasks]
         if p.kind is str:
-            columns[p.name] = np.repeat(np.asarray(values, dtype=object), repeat)
+            columns[p.name] = _strings(np.repeat(np.asarray(values, dtype=object), repeat))
         else:
-            columns[p.name] = np.repeat(np.asarray([np.nan if v is None else v for v in values]), repeat)
+            per_task = np.asarray([np.nan if v is None else v for v in values])
+            columns[p.name] = np.repeat(per_task.astype(np.int64 if p.kind is int else np.float64), repeat)
     columns["point"] = np.repeat(np.asarray([t.point for t in tasks], dtype=np.int64), repeat)
     columns["replicate"] = np.repeat(np.asarray([t.replicate for t in tasks], dtype=np.int64), repeat)
-    columns["seed_key"] = np.repeat(
-        np.asarray([f"{t.seed}/{t.point}/{t.replicate}" for t in tasks], dtype=object), repeat)
+    columns["seed_key"] = _strings(np.repeat(
+        np.asarray([f"{t.seed}/{t.point}/{t.replicate}" for t in tasks], dtype=object), repeat))
     columns["real_cited_rate"] = np.concatenate(
         [np.broadcast_to(np.asarray(q, dtype=float), (n,)) for q, n in zip(cited_rates, counts)])
     for c in FINAL_COLUMNS:
         if c != AWARENESS:
             columns[c] = np.concatenate(results[c])
+    columns["persona"] = _strings(columns["persona"])
     return _normalise(pd.DataFrame(columns, columns=list(RESULT_COLUMNS)))
 
 
+def _strings(values: np.ndarray):
+    """A column of Python strings as pandas' string dtype (what ``astype(str)`` gives)."""
+    return pd.array(values, dtype=str)
+
+
 def _normalise(frame: pd.DataFrame) -> pd.DataFrame:
-    """Fixed dtypes, so that every chunk has the same Parquet schema."""
+    """Fixed dtypes, so that every chunk has the same Parquet schema (a column already
+    in its dtype is left as it is)."""
+    dtypes = frame.dtypes
     for p in PARAMETERS:
         if p.kind is int:
-            frame[p.name] = frame[p.name].astype(np.int64)
+            if dtypes[p.name] != np.int64:
+                frame[p.name] = frame[p.name].astype(np.int64)
         elif p.kind is float:
-            frame[p.name] = frame[p.name].astype(np.float64)
-        else:
+            if dtypes[p.name] != np.float64:
+                frame[p.name] = frame[p.name].astype(np.float64)
+        elif not _is_str(dtypes[p.name]):
             frame[p.name] = frame[p.name].astype(str)
-    frame["seed_key"] = frame["seed_key"].astype(str)
-    frame["persona"] = frame["persona"].astype(str)
+    for name in ("seed_key", "persona"):
+        if not _is_str(dtypes[name]):
+            frame[name] = frame[name].astype(str)
     return frame
+
+
+_STR_DTYPE = pd.Series([""], dtype=object).astype(str).dtype
+
+
+def _is_str(dtype) -> bool:
+    return dtype == _STR_DTYPE
 
 
 def _make_executor(executor: str, workers: int, scheduler: str | None):
@@ -636,6 +666,11 @@ def _execute(plan, chunks, store, manifest, pool, workers, resume, progress, on_
                 raise ParameterError(
                     f"--resume: {str(store.out)!r} holds a different sweep (parameters, grid, replicates or seed "
                     "differ): allowed is the same sweep, or a new --out"
+                )
+            if not old.get("complete") and old.get("n_chunks", n_chunks) != n_chunks:
+                raise ParameterError(
+                    f"--resume: {str(store.out)!r} was cut into {old.get('n_chunks')} chunks, this persona-sim cuts "
+                    f"the sweep into {n_chunks} (another version): allowed is a new --out"
                 )
             if old.get("complete") and store.results.is_file():
                 if progress:
