@@ -53,7 +53,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Iterator, NamedTuple
+from typing import Iterator, Mapping, NamedTuple
 
 import networkx as nx
 import numpy as np
@@ -94,12 +94,41 @@ def _as_seed_sequence(seed: int | np.random.SeedSequence | None) -> np.random.Se
     return np.random.SeedSequence(int(seed))
 
 
-def streams(seed: int | np.random.SeedSequence) -> dict[str, np.random.Generator]:
+class Streams(Mapping[str, np.random.Generator]):
+    """The generators of a run's random mechanisms, each made on first use.
+
+    A mapping from each name of :data:`MECHANISMS` to its numpy Generator; a
+    generator costs tens of microseconds to seed, so those a run never draws from
+    (the anchors of a corpus without the graph-aware cue, say) are never made.
+    """
+
+    def __init__(self, root: np.random.SeedSequence) -> None:
+        self._root = root
+        self._made: dict[str, np.random.Generator] = {}
+
+    def __getitem__(self, name: str) -> np.random.Generator:
+        if name not in self._made:
+            k = MECHANISMS.index(name) if name in MECHANISMS else None
+            if k is None:
+                raise KeyError(name)
+            root = self._root
+            self._made[name] = np.random.default_rng(
+                np.random.SeedSequence(root.entropy, spawn_key=tuple(root.spawn_key) + (k,)))
+        return self._made[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(MECHANISMS)
+
+    def __len__(self) -> int:
+        return len(MECHANISMS)
+
+
+def streams(seed: int | np.random.SeedSequence) -> Streams:
     """One independent numpy Generator per random mechanism of a run.
 
     The children are keyed by position (``spawn_key + (k,)``), not spawned
     statefully, so the same seed always gives the same streams, however often and
-    wherever this is called.
+    wherever this is called, and whichever of them are used.
 
     Examples
     --------
@@ -109,13 +138,7 @@ def streams(seed: int | np.random.SeedSequence) -> dict[str, np.random.Generator
     >>> float(g['style'].standard_normal()) == float(streams(7)['style'].standard_normal())
     True
     """
-    root = _as_seed_sequence(seed)
-    return {
-        name: np.random.default_rng(
-            np.random.SeedSequence(root.entropy, spawn_key=tuple(root.spawn_key) + (k,))
-        )
-        for k, name in enumerate(MECHANISMS)
-    }
+    return Streams(_as_seed_sequence(seed))
 
 
 class CorpusBatch(NamedTuple):
@@ -507,7 +530,7 @@ def _trust(anchor: np.ndarray, sources: np.ndarray, targets: np.ndarray) -> np.n
 def write_documents(
     kind: np.ndarray,
     params: Params,
-    rngs: dict[str, np.random.Generator],
+    rngs: Mapping[str, np.random.Generator],
 ) -> Corpus:
     """The authors write the documents and cite, in creation order.
 
