@@ -479,24 +479,26 @@ def _fold(product, log_sum):
 
 
 @njit(**_JIT)
+def _awareness_terms_into(work, first_row, awareness, detectability, log_control_ratio, log_disclosure_ratio):
+    """Rows first_row.. first_row + 3 of the workspace: s d, (s d)^2, kappa^s, beta^s."""
+    for j in range(awareness.size):
+        s = awareness[j]
+        work[first_row, j] = s * detectability
+        work[first_row + 1, j] = work[first_row, j] * work[first_row, j]
+        work[first_row + 2, j] = math.exp(s * log_control_ratio)
+        work[first_row + 3, j] = math.exp(s * log_disclosure_ratio)
+
+
+@njit(**_JIT)
 def _fast_awareness_terms(work, awareness, final_awareness, detectability, log_control_ratio,
                           log_disclosure_ratio, final_too):
     """The fast path's per-learner constants at ``awareness`` (and, with ``final_too``,
     at ``final_awareness``), into the workspace rows _W_SHIFT.. (_W_SHIFT_F..)."""
-    for j in range(awareness.size):
-        s = awareness[j]
-        work[_W_SHIFT, j] = s * detectability
-        work[_W_SHIFT2, j] = work[_W_SHIFT, j] * work[_W_SHIFT, j]
-        work[_W_CONTROL, j] = math.exp(s * log_control_ratio)
-        work[_W_DISCLOSURE, j] = math.exp(s * log_disclosure_ratio)
+    _awareness_terms_into(work, _W_SHIFT, awareness, detectability, log_control_ratio, log_disclosure_ratio)
     if final_too:
         # retrospection: the same evidence at the final awareness, in a product of its own
-        for j in range(final_awareness.size):
-            s = final_awareness[j]
-            work[_W_SHIFT_F, j] = s * detectability
-            work[_W_SHIFT2_F, j] = work[_W_SHIFT_F, j] * work[_W_SHIFT_F, j]
-            work[_W_CONTROL_F, j] = math.exp(s * log_control_ratio)
-            work[_W_DISCLOSURE_F, j] = math.exp(s * log_disclosure_ratio)
+        _awareness_terms_into(work, _W_SHIFT_F, final_awareness, detectability, log_control_ratio,
+                              log_disclosure_ratio)
 
 
 @njit(**_JIT)
