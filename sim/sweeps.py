@@ -390,10 +390,11 @@ def _tasks(plan: SweepPlan) -> list[_Task]:
 
 def _chunks(plan: SweepPlan, tasks: list[_Task]) -> list[list[_Task]]:
     """Consecutive runs grouped so that each chunk holds about _CHUNK_UPDATES updates
-    (the last ones fewer: see _TAIL_CHUNKS). A function of the plan alone."""
+    (learners x documents x generations; the last ones fewer: see _TAIL_CHUNKS). A
+    function of the plan alone."""
     chunks: list[list[_Task]] = []
     current: list[_Task] = []
-    loads = [float(len(task.awareness) * task.params.n_documents) for task in tasks]
+    loads = [float(len(task.awareness) * task.params.n_documents * task.params.generations) for task in tasks]
     left = sum(loads)
     load, size = 0.0, _CHUNK_UPDATES
     for task, task_load in zip(tasks, loads):
