@@ -362,9 +362,11 @@ def adaptive_path(
     The variance is summed along that path, and P(rebel) is the Gaussian
     ``Phi(mean / sd)`` at the end. This is not a closed form, and not exact: the
     true lab reacts to the learner's random path, so near the alarm level some
-    runs trigger it and some do not, which the mean path cannot show. Constant
-    awareness only (an awareness schedule is not combined with a reacting lab here).
-    ``lab`` is the lab's state at the start (default: the scenario's shares, no
+    runs trigger it and some do not, which the mean path cannot show. With an
+    awareness schedule the steps are those of :func:`p_rebel` batch by batch
+    (retrospection included; the lab sees the log-odds as read), which costs about
+    as much as ``p_rebel`` with a schedule for every planted share the lab passes
+    through. ``lab`` is the lab's state at the start (default: the scenario's shares, no
     alarm yet) and ``statements`` the statements waiting to be read before the first
     batch, as in a later generation.
 
@@ -382,38 +384,48 @@ def adaptive_path(
     ([0.15, 0.0], [0, 1])
     """
     s = np.asarray(awareness, dtype=float).reshape(-1)
-    if params.sa_start is not None:
-        raise ValueError("adaptive_path: a reacting lab's mean path is computed at constant awareness only "
-                         "(sa_start must be unset)")
     q_r = real_cited_rate_for(params, real_cited_rate)
-    cache: dict[tuple[float, float], tuple[np.ndarray, np.ndarray]] = {}
+    n_batches, r = params.n_batches, params.retrospection
+    rising = params.sa_start is not None
+    schedule = awareness_schedule(s, n_batches, params) if rising else s[:, None]  # (levels, batches or 1)
+    final = np.broadcast_to(s[:, None], schedule.shape)
+    cache: dict[tuple[float, float], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 
-    def step(rho: float, eta: float) -> tuple[np.ndarray, np.ndarray]:
+    def step(rho: float, eta: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per level and batch: the step's mean and variance in the final log-odds,
+        and its mean as read (what the lab's evaluation sees)."""
         key = (rho, eta)
         if key not in cache:
             shares = params.replace(planted_fraction=rho, disclosed_fraction=eta)
-            cache[key] = _step_moments(shares, s, s, 0.0, q_r)
+            m1, v1 = _step_moments(shares, schedule, final, r if rising else 0.0, q_r)
+            read = _step_moments(shares, schedule, schedule, 0.0, q_r)[0] if rising and r > 0 else m1
+            cache[key] = (m1, v1, read)
         return cache[key]
 
     log_statement = float(np.log(params.statement_likelihood_ratio))
     start = initial_lab(params) if lab is None else lab
     labs = [start for _ in s]
-    mean = np.full(s.size, float(logit(params.prior_deceptive)))
+    mean = np.full(s.size, float(logit(params.prior_deceptive)))  # the final log-odds
+    seen = mean.copy()  # the log-odds as read
     var = np.zeros(s.size)
     first_alarm = np.full(s.size, np.nan)
     pending = np.full(s.size, int(statements), dtype=int)
     n, b = params.n_documents, params.batch_size
-    for t in range(params.n_batches):
+    for t in range(n_batches):
+        col = t if rising else 0
         size = min(b, n - t * b)
-        mean += pending * s * log_statement
+        s_t = schedule[:, col]
+        seen += pending * s_t * log_statement
+        mean += pending * ((1.0 - r) * s_t + r * s if rising else s) * log_statement
         pending[:] = 0
         for i, lab in enumerate(labs):
-            m1, v1 = step(lab.planted_fraction, lab.disclosed_fraction)
-            mean[i] += size * m1[i]
-            var[i] += size * v1[i]
+            m1, v1, read = step(lab.planted_fraction, lab.disclosed_fraction)
+            mean[i] += size * m1[i, col]
+            seen[i] += size * read[i, col]
+            var[i] += size * v1[i, col]
         if params.lab_policy != "static" and (t + 1) % params.evaluation_interval == 0:
             for i, lab in enumerate(labs):
-                reaction = react(lab, float(expit(mean[i])), params)
+                reaction = react(lab, float(expit(seen[i])), params)
                 if reaction.lab.alarms > lab.alarms and np.isnan(first_alarm[i]):
                     first_alarm[i] = t + 1
                 labs[i] = reaction.lab

@@ -392,3 +392,17 @@ def test_a_statement_published_at_a_runs_end_is_read_by_the_next_generation():
     assert model.learners[0].documents_read == p.n_documents + 1
     path = meanfield.adaptive_path(p.replace(generations=1), [1.0], real_cited_rate=0.6)
     assert path["pending_statements"][0] == 1
+
+
+def test_meanfield_adaptive_path_follows_an_awareness_schedule():
+    """With a schedule (and retrospection) a static lab's mean path is p_rebel's sum;
+    a reacting lab's runs without error and reacts later than at constant awareness."""
+    static = Params(sa_start=0.2, awareness_schedule="logistic", retrospection=0.5)
+    levels = [0.5, 0.7, 0.9]
+    assert_allclose(meanfield.adaptive_path(static, levels, real_cited_rate=0.6)["p_rebel"],
+                    meanfield.p_rebel(static, levels, real_cited_rate=0.6), rtol=1e-12, atol=1e-300)
+    rising = Params(lab_policy="double_down", sa_start=0.0, awareness_schedule="linear")
+    constant = rising.replace(sa_start=None, awareness_schedule="constant")
+    late = meanfield.adaptive_path(rising, [0.9], real_cited_rate=0.6)["first_alarm_batch"][0]
+    early = meanfield.adaptive_path(constant, [0.9], real_cited_rate=0.6)["first_alarm_batch"][0]
+    assert early < late
