@@ -396,7 +396,8 @@ def test_a_statement_published_at_a_runs_end_is_read_by_the_next_generation():
 
 def test_meanfield_adaptive_path_follows_an_awareness_schedule():
     """With a schedule (and retrospection) a static lab's mean path is p_rebel's sum;
-    a reacting lab's runs without error and reacts later than at constant awareness."""
+    a reacting lab's runs without error and reacts later (or never) than at constant
+    awareness."""
     static = Params(sa_start=0.2, awareness_schedule="logistic", retrospection=0.5)
     levels = [0.5, 0.7, 0.9]
     assert_allclose(meanfield.adaptive_path(static, levels, real_cited_rate=0.6)["p_rebel"],
@@ -405,4 +406,4 @@ def test_meanfield_adaptive_path_follows_an_awareness_schedule():
     constant = rising.replace(sa_start=None, awareness_schedule="constant")
     late = meanfield.adaptive_path(rising, [0.9], real_cited_rate=0.6)["first_alarm_batch"][0]
     early = meanfield.adaptive_path(constant, [0.9], real_cited_rate=0.6)["first_alarm_batch"][0]
-    assert early < late
+    assert early == 10 and not late <= early  # later, or never (NaN)
