@@ -386,10 +386,13 @@ def _p_rebel_constant(params: Params, real_cited_rate: float) -> np.ndarray:
 @functools.lru_cache(maxsize=32)
 def _p_rebel_dynamic(params: Params, real_cited_rate: float) -> np.ndarray:
     """A reacting lab's or the last generation's mean field (its mean path, see
-    :func:`sim.meanfield.adaptive_path`), on 26 levels interpolated onto the grid."""
+    :func:`sim.meanfield.adaptive_path`), on 26 levels interpolated onto the grid;
+    a reacting lab's at constant awareness (the page's approximation: with a rising
+    schedule the mean path costs seconds for every planted share the lab passes)."""
     coarse = np.linspace(0.0, 1.0, 26)
     if params.sa_start is not None and params.lab_policy != "static":
-        params = params.replace(sa_start=None, awareness_schedule="constant")  # the mean path needs constant s
+        # at constant awareness: with a schedule the mean path costs seconds per planted share
+        params = params.replace(sa_start=None, awareness_schedule="constant")
     return np.interp(AWARENESS_GRID, coarse, p_rebel(params, coarse, real_cited_rate))
 
 
