@@ -133,15 +133,18 @@ class Learner(mesa.Agent):
         self.schedule = np.asarray(schedule, dtype=float)
         self.constants = k
         self.state = initial_state(1, k, self.schedule[:1]) if k is not None else None
+        self.statements_read = 0  # the lab's statements among documents_read
 
     def start(self, schedule: np.ndarray, k: LearnerConstants) -> None:
         """Begin training from scratch (a new model of the next generation)."""
         self.schedule = np.asarray(schedule, dtype=float)
         self.constants = k
         self.state = initial_state(1, k, self.schedule[:1])
+        self.statements_read = 0
 
     def read_statement(self, batch_index: int, log_ratio: float) -> None:
         """Read one statement of the lab at this batch's awareness."""
+        self.statements_read += 1
         self.state = read_statement(
             self.state, self.schedule[batch_index : batch_index + 1], np.array([self.final_awareness]), log_ratio)
 

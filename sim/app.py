@@ -220,7 +220,8 @@ class DemoModel(PersonaModel):
 
     @property
     def documents_read(self) -> int:
-        return self.main_learner.documents_read
+        """Corpus documents the main learner has read (its lab's statements apart)."""
+        return self.main_learner.documents_read - self.main_learner.statements_read
 
     @property
     def graph(self) -> "GraphView":
@@ -386,12 +387,14 @@ def _p_rebel_constant(params: Params, real_cited_rate: float) -> np.ndarray:
 @functools.lru_cache(maxsize=32)
 def _p_rebel_dynamic(params: Params, real_cited_rate: float) -> np.ndarray:
     """A reacting lab's or the last generation's mean field (its mean path, see
-    :func:`sim.meanfield.adaptive_path`), on 26 levels interpolated onto the grid;
-    a reacting lab's at constant awareness (the page's approximation: with a rising
-    schedule the mean path costs seconds for every planted share the lab passes)."""
+    :func:`sim.meanfield.adaptive_path`), on 26 levels interpolated onto the grid,
+    at constant awareness (the page's approximation: with a rising schedule the mean
+    path costs seconds for every planted share the lab passes, and the generation
+    map for every generation)."""
     coarse = np.linspace(0.0, 1.0, 26)
-    if params.sa_start is not None and params.lab_policy != "static":
-        # at constant awareness: with a schedule the mean path costs seconds per planted share
+    if params.sa_start is not None:
+        # at constant awareness: with a schedule the mean path costs seconds per planted
+        # share, and the generation map seconds per generation
         params = params.replace(sa_start=None, awareness_schedule="constant")
     return np.interp(AWARENESS_GRID, coarse, p_rebel(params, coarse, real_cited_rate))
 
@@ -584,9 +587,9 @@ class _CitationDrawing:
 
 
 def citation_figure(model: DemoModel) -> Figure:
+    """The citation graph's drawn part: planted documents marked, read ones filled in."""
     if "citation" in model._drawings and model._drawings["citation"].view is not model.graph:
         del model._drawings["citation"]  # a new corpus: draw it anew
-    """The citation graph's drawn part: planted documents marked, read ones filled in."""
     return _drawing(model, "citation", _CitationDrawing).update(model)
 
 
@@ -676,8 +679,9 @@ def PersonaPanel(model: DemoModel):
         solara.v.Html(
             tag="div",
             children=[
-                f"documents read: {main.documents_read:,} of {p.n_documents:,} "
-                f"(batch {model.batch} of {model.n_batches}"
+                f"documents read: {model.documents_read:,} of {p.n_documents:,} "
+                + (f"and {main.statements_read} statement(s) of the lab " if main.statements_read else "")
+                + f"(batch {model.batch} of {model.n_batches}"
                 + (f", generation {model.generation + 1} of {p.generations})" if p.generations > 1 else ")")
             ],
             class_="documents-read",

@@ -299,7 +299,7 @@ def _command_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
         "seed": seed,
         "parameters": params.to_dict(),
         "awareness": awareness,
-        "real_cited_rate": result.real_cited_rate,
+        "real_cited_rate": None if result.real_cited_rate != result.real_cited_rate else result.real_cited_rate,  # NaN: no real documents
         "meanfield": {
             "thresholds": roots.tolist(),
             "p_rebel": dict(zip(map(str, awareness), mf_p.tolist())),

@@ -75,6 +75,7 @@ __all__ = [
     "kinds_from_uniforms",
     "expected_real_cited_rate",
     "expected_planted_cited_rate",
+    "learner_cue_rate",
 ]
 
 REAL, PLANTED, DISCLOSED = 0, 1, 2
@@ -288,17 +289,9 @@ class Corpus:
 
     def learner_real_cited_rate(self, params: Params) -> float:
         """The q_r a learner uses: the measured share of real documents showing its
-        cue, kept off 0 and 1.
-
-        The measured share is clipped to ``[1/(2 n_real), 1 - 1/(2 n_real)]`` so
-        that the citation log-likelihood stays finite on tiny corpora; without real
-        documents the large-corpus expectation stands in (kept inside [1e-6, 1 - 1e-6]).
-        """
+        cue, kept off 0 and 1 (:func:`learner_cue_rate`)."""
         n_real = self._real_counts[0]
-        if n_real == 0:
-            return float(np.clip(expected_real_cited_rate(params), 1e-6, 1.0 - 1e-6))
-        half = 0.5 / n_real
-        return float(np.clip(self.real_cue_rate, half, 1.0 - half))
+        return learner_cue_rate(self.real_cue_rate if n_real else float("nan"), n_real, params)
 
     def graph(self, first: int | None = None) -> nx.DiGraph:
         """The citation graph as a networkx DiGraph (an edge u -> v: u cites v).
@@ -579,6 +572,34 @@ def build_corpus(params: Params, seed: int | np.random.SeedSequence) -> Corpus:
     """
     rngs = streams(seed)
     return write_documents(assign_kinds(params, rngs["kinds"]), params, rngs)
+
+
+def learner_cue_rate(share: float, n_real: float, params: Params) -> float:
+    """The q_r a learner calibrates on, from the share of real documents showing its
+    cue among ``n_real`` real documents: kept inside ``[1/(2 n_real), 1 - 1/(2 n_real)]``
+    so that the citation log-likelihood stays finite (a share of 0 or 1 is what a
+    sample of that size cannot tell from half a document). Without real documents
+    (``n_real`` 0, or the share NaN) the cue's own stand-in: the large-corpus
+    expectation for the plain cue, the anchors' share for the trusted one (the
+    least it covers), kept inside [1e-6, 1 - 1e-6]. The Mesa agents, the engine and
+    the mean field all use this rule.
+
+    >>> from sim import Params
+    >>> learner_cue_rate(0.0, 100, Params()), learner_cue_rate(float("nan"), 0, Params(citation_cue="trusted"))
+    (0.005, 0.1)
+    """
+    share = float(share)
+    if n_real < 1 or share != share:
+        stand_in = anchor_share_or_expected(params)
+        return float(np.clip(stand_in, 1e-6, 1.0 - 1e-6))
+    half = 0.5 / n_real
+    return float(np.clip(share, half, 1.0 - half))
+
+
+def anchor_share_or_expected(params: Params) -> float:
+    """A cue's share of real documents with nothing measured: the anchors' share
+    (trusted cue) or the large-corpus expectation (plain cue)."""
+    return params.anchor_share if params.citation_cue == "trusted" else expected_real_cited_rate(params)
 
 
 def expected_real_cited_rate(params: Params) -> float:

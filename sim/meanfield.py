@@ -57,7 +57,7 @@ from scipy.optimize import brentq
 from scipy.special import expit, logit
 from scipy.stats import norm
 
-from .corpus import build_corpus, expected_planted_cited_rate, expected_real_cited_rate
+from .corpus import build_corpus, expected_planted_cited_rate, expected_real_cited_rate, learner_cue_rate
 from .labs import LabState, initial_discourse, initial_lab, next_discourse, react
 from .learner import EMERGENCE_LEVEL, awareness_schedule, evidence
 from .params import Params
@@ -79,22 +79,22 @@ _Z_HALF_WIDTH = 12.0  # the standard normal's mass beyond 12 is below 1e-32
 def real_cited_rate_for(params: Params, real_cited_rate: float | None) -> float:
     """q_r to use: the given value, or else the construction's expectation (the
     plain cue) or the share measured on a reference corpus of seed 0 (the
-    graph-aware cue, which has no closed form); kept inside (0, 1)."""
+    graph-aware cue, which has no closed form); kept off 0 and 1 by the learner's
+    own rule (:func:`sim.corpus.learner_cue_rate`, with the expected number of real
+    documents). NaN stands for "no real documents" (the learner's stand-in)."""
     if real_cited_rate is not None:
         q = float(real_cited_rate)
     elif params.citation_cue == "trusted":
         q = _reference_cue_rate(params)
     else:
         q = expected_real_cited_rate(params)
-    if not 0.0 <= q <= 1.0 or np.isnan(q):
+    if not (0.0 <= q <= 1.0 or np.isnan(q)):
         raise ValueError(f"real_cited_rate = {q!r} is not allowed: allowed is a number in [0, 1]")
-    return float(np.clip(q, 1e-12, 1.0 - 1e-12))
+    return learner_cue_rate(q, params.n_documents * params.real_fraction, params)
 
 
 def _reference_cue_rate(params: Params) -> float:
-    corpus = build_corpus(params, seed=0)
-    rate = corpus.real_cue_rate
-    return 0.0 if np.isnan(rate) else rate
+    return build_corpus(params, seed=0).real_cue_rate  # NaN without real documents
 
 
 def planted_cited_rate_for(params: Params) -> float:

@@ -29,7 +29,7 @@ import pandas as pd
 from .agents import Authors, Lab, Learner
 from .corpus import PLANTED, Corpus, _as_seed_sequence, streams
 from .engine import GENERATION_COLUMNS, TRAJECTORY_COLUMNS, final_columns
-from .labs import Discourse, initial_discourse, next_discourse
+from .labs import Discourse, initial_discourse, initial_lab, next_discourse
 from .learner import LearnerConstants, LearnerState, awareness_schedule, constants
 from .params import Params, check_awareness
 
@@ -154,9 +154,9 @@ class _Run:
     def final_columns(self) -> dict[str, np.ndarray]:
         """The final results of this run's learners (:func:`sim.engine.final_columns`)."""
         levels = np.array([agent.final_awareness for agent in self.learners])
-        static = self.lab.policy == "static" and self.model.params.generations == 1
-        # the planted share the learners read: the scenario's rho for MODEL.md's static
-        # run, the corpus's own share when the lab has moved it
+        static = self.lab.state == initial_lab(self.model.params) and self.model.params.generations == 1
+        # the planted share the learners read: the scenario's rho in one run whose lab
+        # never moved it (MODEL.md's paranoia), the corpus's own share otherwise
         true_share = self.model.params.planted_fraction if static else float(np.mean(self.corpus.kind == PLANTED))
         index = [self.model.learners.index(agent) for agent in self.learners]
         rebels = np.array([sum(1 for row in self.history if row["learner"] == i and row["persona"] == "rebel")

@@ -407,3 +407,55 @@ def test_meanfield_adaptive_path_follows_an_awareness_schedule():
     late = meanfield.adaptive_path(rising, [0.9], real_cited_rate=0.6)["first_alarm_batch"][0]
     early = meanfield.adaptive_path(constant, [0.9], real_cited_rate=0.6)["first_alarm_batch"][0]
     assert early == 10 and not late <= early  # later, or never (NaN)
+
+
+def test_a_lab_that_never_acts_reports_what_a_static_lab_reports():
+    base = Params(n_documents=3000)
+    static, _ = run_replicate(base, np.array([0.3, 0.9]), np.random.SeedSequence(11))
+    idle, _ = run_replicate(base.replace(lab_policy="come_clean", evaluation_interval=10_000_000),
+                            np.array([0.3, 0.9]), np.random.SeedSequence(11))
+    for c in FINAL_COLUMNS:
+        assert_array_equal(np.asarray(static[c]), np.asarray(idle[c]), err_msg=c)
+
+
+def test_the_mean_field_calibrates_q_r_as_the_learner_does():
+    from sim.corpus import learner_cue_rate
+
+    # no real documents: the cue's stand-in, for both cues
+    for cue in ("cited", "trusted"):
+        p = Params(planted_fraction=1.0, citation_cue=cue, n_documents=300)
+        corpus = build_corpus(p, seed=0)
+        assert meanfield.real_cited_rate_for(p, None) == corpus.learner_real_cited_rate(p)
+        assert meanfield.real_cited_rate_for(p, float("nan")) == corpus.learner_real_cited_rate(p)
+    # a share of 1 is kept off 1 by half a document, in both
+    p = Params(citation_cue="trusted", anchor_share=1.0, n_documents=2000, planted_fraction=0.0)
+    assert build_corpus(p, seed=0).learner_real_cited_rate(p) == learner_cue_rate(1.0, 2000, p) == 1 - 0.5 / 2000
+    assert meanfield.real_cited_rate_for(p, 1.0) == 1 - 0.5 / 2000
+
+
+def test_run_survives_a_lab_that_plants_everything(tmp_path, capsys):
+    from sim.cli import main
+
+    code = main(["run", "--set", "planted_fraction=0.9", "--set", "lab_policy=double_down", "--set",
+                 "planting_step=0.1", "--set", "generations=2", "--set", "n_documents=1000", "--awareness", "0.9",
+                 "--out", str(tmp_path / "o")])
+    assert code == 0
+    assert (tmp_path / "o" / "summary.json").exists()
+
+
+def test_run_with_a_reacting_lab_and_a_rising_schedule(tmp_path, capsys):
+    from sim.cli import main
+
+    code = main(["run", "--set", "lab_policy=come_clean", "--set", "sa_start=0.1", "--set",
+                 "awareness_schedule=linear", "--set", "n_documents=1000", "--out", str(tmp_path / "o")])
+    assert code == 0
+
+
+def test_the_demo_counts_documents_and_statements_apart():
+    pytest.importorskip("solara")
+    from sim.app import DemoModel
+
+    model = DemoModel(situational_awareness=1.0, lab_policy="come_clean", n_documents=2000, comparison_family=False)
+    model.run_for(model.n_steps)
+    assert model.main_learner.statements_read == 1
+    assert model.documents_read == 2000 and model.main_learner.documents_read == 2001
