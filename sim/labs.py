@@ -14,7 +14,8 @@ reaches ``alarm_level``:
 - ``come_clean``: at the first alarm stops planting, discloses instead (its planted
   share moves to its disclosed share) and publishes a statement that earlier
   documents were synthetic, which the learner reads as evidence like any other
-  (:func:`sim.learner.read_statement`); later alarms change nothing more.
+  (:func:`sim.learner.read_statement`); later alarms change nothing more, and a lab
+  that plants nothing has nothing to own up to (its alarms are counted, no more).
 
 A reaction only changes documents not yet read (:meth:`sim.agents.Lab.replan`).
 
@@ -101,8 +102,8 @@ def react(lab: LabState, signal: float, params: Params) -> Reaction:
     if params.lab_policy == "double_down":
         room = max(0.0, 1.0 - lab.disclosed_fraction)
         return Reaction(replace(lab, planted_fraction=min(lab.planted_fraction + params.planting_step, room)), 0)
-    # come_clean
-    if lab.came_clean:
+    # come_clean (a lab that plants nothing has nothing to stop or to own up to)
+    if lab.came_clean or lab.planted_fraction == 0.0:
         return Reaction(lab, 0)
     disclosed = min(1.0, lab.disclosed_fraction + lab.planted_fraction)
     return Reaction(replace(lab, planted_fraction=0.0, disclosed_fraction=disclosed, came_clean=True), 1)

@@ -459,3 +459,10 @@ def test_the_demo_counts_documents_and_statements_apart():
     model.run_for(model.n_steps)
     assert model.main_learner.statements_read == 1
     assert model.documents_read == 2000 and model.main_learner.documents_read == 2001
+
+
+def test_a_lab_that_plants_nothing_has_nothing_to_come_clean_about():
+    p = Params(lab_policy="come_clean", planted_fraction=0.0, disclosed_fraction=0.1)
+    lab, statements = react(initial_lab(p), 0.99, p)
+    assert statements == 0 and not lab.came_clean and lab.alarms == 1
+    assert (lab.planted_fraction, lab.disclosed_fraction) == (0.0, 0.1)
