@@ -154,9 +154,12 @@ class _Run:
     def final_columns(self) -> dict[str, np.ndarray]:
         """The final results of this run's learners (:func:`sim.engine.final_columns`)."""
         levels = np.array([agent.final_awareness for agent in self.learners])
-        static = self.lab.state == initial_lab(self.model.params) and self.model.params.generations == 1
+        start = initial_lab(self.model.params)
+        static = self.model.params.generations == 1 and (
+            (self.lab.state.planted_fraction, self.lab.state.disclosed_fraction)
+            == (start.planted_fraction, start.disclosed_fraction))
         # the planted share the learners read: the scenario's rho in one run whose lab
-        # never moved it (MODEL.md's paranoia), the corpus's own share otherwise
+        # never moved its shares (MODEL.md's paranoia), the corpus's own share otherwise
         true_share = self.model.params.planted_fraction if static else float(np.mean(self.corpus.kind == PLANTED))
         index = [self.model.learners.index(agent) for agent in self.learners]
         rebels = np.array([sum(1 for row in self.history if row["learner"] == i and row["persona"] == "rebel")

@@ -466,3 +466,15 @@ def test_a_lab_that_plants_nothing_has_nothing_to_come_clean_about():
     lab, statements = react(initial_lab(p), 0.99, p)
     assert statements == 0 and not lab.came_clean and lab.alarms == 1
     assert (lab.planted_fraction, lab.disclosed_fraction) == (0.0, 0.1)
+
+
+def test_a_lab_whose_alarm_changes_no_share_reports_the_static_paranoia():
+    """double_down at its cap (planted + disclosed = 1) alarms but changes nothing:
+    MODEL.md's paranoia (against rho, not the corpus's realised share)."""
+    base = Params(n_documents=2000, planted_fraction=0.6, disclosed_fraction=0.4)
+    static, _ = run_replicate(base, np.array([0.5, 1.0]), np.random.SeedSequence(3))
+    capped, _ = run_replicate(base.replace(lab_policy="double_down", alarm_level=1e-12), np.array([0.5, 1.0]),
+                              np.random.SeedSequence(3))
+    assert np.all(capped["lab_alarms"] > 0) and np.all(capped["lab_planted_fraction"] == 0.6)
+    for c in ("paranoia", "p_deceptive", "believed_planted_share"):
+        assert_array_equal(capped[c], static[c], err_msg=c)
