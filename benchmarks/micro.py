@@ -74,19 +74,26 @@ def div_map(x, y):
         y[i] = (0.3 + 0.7 * v) / (0.01 + 0.99 * v) + 0.05 / (0.95 + 0.05 * v)
 
 
+@njit(inline="always", cache=False, error_model="numpy")
+def ratio_and_belief(v, pi_d, eps, pi_hat):
+    """The kernel's per-document arithmetic (sim.learner._lane_factor), with math.exp:
+    the evidence ratio and the belief that the document is planted."""
+    high = v > 0.0
+    e = math.exp(-abs(v))
+    nw = pi_d if high else 1.0 - pi_d
+    dw = eps if high else 1.0 - eps
+    ratio = (nw + (1.0 - nw) * e) / (dw + (1.0 - dw) * e)
+    bw = pi_hat if high else 1.0 - pi_hat
+    top = pi_hat if high else pi_hat * e
+    return ratio, top / (bw + (1.0 - bw) * e)
+
+
 @njit(cache=False, error_model="numpy")
 def exp_div_map(x, y):
     pi_d, eps, pi_hat = 0.3, 0.01, 0.02
     for i in range(x.size):
         v = x[i]
-        high = v > 0.0
-        e = math.exp(-abs(v))
-        nw = pi_d if high else 1.0 - pi_d
-        dw = eps if high else 1.0 - eps
-        ratio = (nw + (1.0 - nw) * e) / (dw + (1.0 - dw) * e)
-        bw = pi_hat if high else 1.0 - pi_hat
-        top = pi_hat if high else pi_hat * e
-        belief = top / (bw + (1.0 - bw) * e)
+        ratio, belief = ratio_and_belief(v, pi_d, eps, pi_hat)
         y[i] = ratio + belief
 
 
@@ -99,14 +106,7 @@ def exp_div_chain(x):
     product, log_sum, believed, a, b = 1.0, 0.0, 0.0, 1.0, 1.0
     for i in range(x.size):
         v = x[i]
-        high = v > 0.0
-        e = math.exp(-abs(v))
-        nw = pi_d if high else 1.0 - pi_d
-        dw = eps if high else 1.0 - eps
-        ratio = (nw + (1.0 - nw) * e) / (dw + (1.0 - dw) * e)
-        bw = pi_hat if high else 1.0 - pi_hat
-        top = pi_hat if high else pi_hat * e
-        belief = top / (bw + (1.0 - bw) * e)
+        ratio, belief = ratio_and_belief(v, pi_d, eps, pi_hat)
         product *= ratio
         if not (1e-150 < product < 1e150):
             log_sum += math.log(product)

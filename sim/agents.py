@@ -119,6 +119,8 @@ class Learner(mesa.Agent):
         Awareness at each batch (see :func:`sim.learner.awareness_schedule`).
     k : LearnerConstants or None
         None until :meth:`start` (when the corpus it reads is known).
+    index : int
+        Its position in the family (the ``learner`` column of the tables).
     """
 
     def __init__(
@@ -127,8 +129,10 @@ class Learner(mesa.Agent):
         final_awareness: float,
         schedule: np.ndarray,
         k: LearnerConstants | None,
+        index: int = 0,
     ) -> None:
         super().__init__(model)
+        self.index = int(index)
         self.final_awareness = float(final_awareness)
         self.schedule = np.asarray(schedule, dtype=float)
         self.constants = k

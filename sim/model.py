@@ -124,7 +124,7 @@ class _Run:
         columns = self.final_columns()
         for i, agent in enumerate(self.learners):
             self.history.append({
-                "learner": self.model.learners.index(agent),
+                "learner": agent.index,
                 "final_awareness": agent.final_awareness,
                 "generation": self.generation,
                 "persona": columns["persona"][i],
@@ -161,7 +161,7 @@ class _Run:
         # the planted share the learners read: the scenario's rho in one run whose lab
         # never moved its shares (MODEL.md's paranoia), the corpus's own share otherwise
         true_share = self.model.params.planted_fraction if static else float(np.mean(self.corpus.kind == PLANTED))
-        index = [self.model.learners.index(agent) for agent in self.learners]
+        index = [agent.index for agent in self.learners]
         rebels = np.array([sum(1 for row in self.history if row["learner"] == i and row["persona"] == "rebel")
                            for i in index], dtype=np.int64)
         return final_columns(
@@ -213,7 +213,7 @@ class PersonaModel(mesa.Model):
         levels = np.array(check_awareness(awareness))
         self.record = record
 
-        self.learners = [Learner(self, s, np.full(1, s), None) for s in levels]
+        self.learners = [Learner(self, s, np.full(1, s), None, index=i) for i, s in enumerate(levels)]
         shared = self.params.lab_policy == "static" and self.params.generations == 1
         groups = [self.learners] if shared else [[agent] for agent in self.learners]
         self.runs = [_Run(self, group, root) for group in groups]
@@ -305,7 +305,7 @@ class PersonaModel(mesa.Model):
     def final_columns(self) -> dict[str, np.ndarray]:
         """The final results as arrays over learners (in the order of ``awareness``)."""
         parts = [run.final_columns() for run in self.runs]
-        order = [self.learners.index(agent) for run in self.runs for agent in run.learners]
+        order = [agent.index for run in self.runs for agent in run.learners]
         columns = {c: np.concatenate([p[c] for p in parts]) for c in parts[0]}
         position = np.argsort(order, kind="stable")
         return {c: v[position] for c, v in columns.items()}
@@ -321,7 +321,7 @@ class PersonaModel(mesa.Model):
         rates = np.empty(len(self.learners))
         for run in self.runs:
             for agent in run.learners:
-                rates[self.learners.index(agent)] = run.real_cited_rate
+                rates[agent.index] = run.real_cited_rate
         return rates
 
     def generations(self) -> pd.DataFrame:
