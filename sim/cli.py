@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from .files import write_atomically
+from .limits import DASK_WORKER_WAIT, DEFAULT_MEMORY_LIMIT
 from .params import PARAMETERS, ParameterError, Params, _unknown, check_awareness, read_scenario, read_table
 
 __all__ = ["main"]
@@ -53,6 +54,12 @@ def _add_scenario_arguments(parser: argparse.ArgumentParser, scenario_help: str)
     parser.add_argument("scenario", nargs="?", metavar="SCENARIO.toml", help=scenario_help)
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="NAME=VALUE",
                         help="set one parameter (repeatable); overrides the scenario file")
+
+
+def _add_memory_limit(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--memory-limit", metavar="GIB", default=f"{DEFAULT_MEMORY_LIMIT / 2**30:g}",
+                        help="refuse a plan whose estimated peak memory is above this many GiB "
+                             f"(default {DEFAULT_MEMORY_LIMIT / 2**30:g})")
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -89,7 +96,12 @@ def _build_parser() -> argparse.ArgumentParser:
                      help="final situational awareness of each learner, comma-separated numbers in [0, 1] "
                           "(default: the scenario's situational_awareness)")
     run.add_argument("--seed", default="0", metavar="N", help="root seed, a whole number >= 0 (default 0)")
-    run.add_argument("--out", default="results/run", metavar="DIR", help="output folder (default results/run)")
+    run.add_argument("--out", metavar="DIR",
+                     help="output folder: new or empty, or a finished run with --overwrite (default: a new folder "
+                          "results/run-YYYYMMDD-HHMMSS)")
+    run.add_argument("--overwrite", action="store_true",
+                     help="replace the run in DIR (the old one stays whole until the new one is written)")
+    _add_memory_limit(run)
     sw = sub.add_parser(
         "sweep",
         help="a parameter sweep: P(rebel) against awareness and more; results, thresholds, figures",
@@ -116,12 +128,22 @@ def _build_parser() -> argparse.ArgumentParser:
                     help="range of a sampled parameter (repeatable)")
     sw.add_argument("--replicates", metavar="R", help="runs per point, each with its own corpus (default 20)")
     sw.add_argument("--seed", metavar="S", help="root seed, a whole number >= 0 (default 0)")
-    sw.add_argument("--out", metavar="DIR", help="output folder (default results/sweep)")
+    sw.add_argument("--out", metavar="DIR",
+                    help="output folder: new or empty, or a persona-sim sweep with --resume or --overwrite "
+                         "(default: a new folder results/sweep-YYYYMMDD-HHMMSS)")
     sw.add_argument("--workers", metavar="N", help="parallel workers (default: the machine's cores)")
     sw.add_argument("--executor", choices=("serial", "thread", "process", "dask"),
                     help="where chunks run: serial, threads (default), processes, or a Dask cluster")
     sw.add_argument("--scheduler", metavar="ADDRESS", help="dask.distributed scheduler, e.g. tcp://127.0.0.1:8786")
-    sw.add_argument("--resume", action="store_true", help="continue the sweep in DIR, skipping what is on disk")
+    sw.add_argument("--resume", action="store_true",
+                    help="continue the sweep in DIR, keeping the parts on disk whose checksums hold")
+    sw.add_argument("--overwrite", action="store_true",
+                    help="replace the sweep in DIR (the old one stays whole until the new one is complete)")
+    sw.add_argument("--dry-run", action="store_true",
+                    help="print the plan's size (points, runs, rows, updates, estimated peak memory) and exit")
+    _add_memory_limit(sw)
+    sw.add_argument("--worker-wait", metavar="SECONDS",
+                    help=f"with --executor dask: how long to wait for a worker (default {DASK_WORKER_WAIT:g})")
     sw.add_argument("--no-plots", action="store_true", help="write no figures")
     sw.add_argument("--quiet", action="store_true", help="no progress bar and no table")
 
@@ -195,11 +217,40 @@ def _parse_seed(text: str) -> int:
     return seed
 
 
-def _check_out(path: str) -> Path:
-    out = Path(path)
-    if out.exists() and not out.is_dir():
-        raise ParameterError(f"--out {path!r} is a file: allowed is a folder (existing or new)")
-    return out
+def _parse_memory_limit(text: str) -> float:
+    try:
+        gib = float(text)
+        if not (gib > 0 and gib < 1e6):
+            raise ValueError
+    except (TypeError, ValueError):
+        raise ParameterError(f"--memory-limit {text!r} is not allowed: allowed is a number of GiB > 0") from None
+    return gib * 2**30
+
+
+def _parse_seconds(flag: str, text: Any) -> float:
+    try:
+        value = float(text)
+        if not 0 <= value < 1e6:
+            raise ValueError
+    except (TypeError, ValueError):
+        raise ParameterError(f"{flag} {text!r} is not allowed: allowed is a number of seconds >= 0") from None
+    return value
+
+
+def _output_folder(out: Any, kind: str, where: str = "--out") -> Path | None:
+    """The folder named by --out (None: a new one will be made), checked for type."""
+    if out is None:
+        return None
+    if not isinstance(out, str):
+        raise ParameterError(f"{where} {out!r} is not allowed: allowed is a folder path (a string)")
+    if not out.strip():
+        raise ParameterError(f"{where} {out!r} is not allowed: allowed is a folder path (new, empty, or a "
+                             f"persona-sim {kind})")
+    return Path(out)
+
+
+#: What the command being run is writing, for the message after an interrupt.
+_WRITING: dict[str, Any] = {}
 
 
 # -- the run command -------------------------------------------------------------------
@@ -277,50 +328,66 @@ def _format_dynamics(params: Params, final, generations) -> str:
 
 def _command_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from . import __version__, meanfield
-    from .simulation import simulate
+    from .outputs import new_folder, open_output
+    from .simulation import run_memory, simulate
 
     values = read_scenario(args.scenario) if args.scenario else {}
     values.update(_parse_overrides(args.overrides))
     params = Params(**values)
     awareness = _parse_awareness(args.awareness, params)
     seed = _parse_seed(args.seed)
-    out = _check_out(args.out)
+    limit = _parse_memory_limit(args.memory_limit)
+    folder = _output_folder(args.out, "run")
+    rows, memory = run_memory(params, len(awareness))
+    if memory > limit:
+        raise ParameterError(
+            f"the run is too large: {len(awareness)} learner(s) x {params.n_batches + 1} steps x "
+            f"{params.generations} generation(s) = {rows:,} trajectory rows, {params.n_documents:,} documents; "
+            f"estimated peak memory {memory / 2**30:.2f} GiB, above the limit of {limit / 2**30:.2f} GiB: allowed "
+            "is fewer learners or documents, a larger batch_size, or a higher --memory-limit GIB")
+    command = "persona-sim " + " ".join(argv)
+    fresh = folder is None
+    if fresh:
+        folder = new_folder("run")
+    with open_output(folder, "run", "overwrite" if args.overwrite else "new", command=command, fresh=fresh) as output:
+        _WRITING.update(folder=folder, kind="run")
+        result = simulate(params, awareness=awareness, seed=seed)
+        final, trajectory = result.final, result.trajectory
+        roots = meanfield.thresholds(params, result.real_cited_rate)
+        mf_p = meanfield.p_rebel(params, awareness, result.real_cited_rate)
 
-    result = simulate(params, awareness=awareness, seed=seed)
-    final, trajectory = result.final, result.trajectory
-    roots = meanfield.thresholds(params, result.real_cited_rate)
-    mf_p = meanfield.p_rebel(params, awareness, result.real_cited_rate)
-
-    name = Path(args.scenario).stem if args.scenario else "reference configuration"
-    summary = {
-        "command": "persona-sim " + " ".join(argv),
-        "scenario": args.scenario,
-        "package_version": __version__,
-        "seed": seed,
-        "parameters": params.to_dict(),
-        "awareness": awareness,
-        "real_cited_rate": None if result.real_cited_rate != result.real_cited_rate else result.real_cited_rate,  # NaN: no real documents
-        "meanfield": {
-            "thresholds": roots.tolist(),
-            "p_rebel": dict(zip(map(str, awareness), mf_p.tolist())),
-        },
-        "final": json.loads(final.to_json(orient="records")),
-    }
-    files = {
-        "trajectory.csv": trajectory.to_csv(index=False).encode(),
-        "summary.json": (json.dumps(summary, indent=2, allow_nan=False, default=_json_default) + "\n").encode(),
-        "trajectory.png": _trajectory_figure(
-            trajectory, f"{name}: planted {params.planted_fraction:g}, disclosed "
-            f"{params.disclosed_fraction:g}, {params.n_documents} documents, seed {seed}",
-            params.n_documents,
-        ),
-    }
-    dynamic = params.lab_policy != "static" or params.generations > 1
-    if dynamic:
-        files["generations.csv"] = result.generations.to_csv(index=False).encode()
-        summary["generations"] = json.loads(result.generations.to_json(orient="records"))
-        files["summary.json"] = (json.dumps(summary, indent=2, allow_nan=False, default=_json_default) + "\n").encode()
-    _write_atomically(out, files)
+        name = Path(args.scenario).stem if args.scenario else "reference configuration"
+        summary = {
+            "command": command,
+            "scenario": args.scenario,
+            "package_version": __version__,
+            "seed": seed,
+            "parameters": params.to_dict(),
+            "awareness": awareness,
+            "real_cited_rate": None if result.real_cited_rate != result.real_cited_rate else result.real_cited_rate,  # NaN: no real documents
+            "meanfield": {
+                "thresholds": roots.tolist(),
+                "p_rebel": dict(zip(map(str, awareness), mf_p.tolist())),
+            },
+            "final": json.loads(final.to_json(orient="records")),
+        }
+        dynamic = params.lab_policy != "static" or params.generations > 1
+        if dynamic:
+            summary["generations"] = json.loads(result.generations.to_json(orient="records"))
+        files = {
+            "trajectory.csv": trajectory.to_csv(index=False).encode(),
+            "summary.json": (json.dumps(summary, indent=2, allow_nan=False, default=_json_default) + "\n").encode(),
+            "trajectory.png": _trajectory_figure(
+                trajectory, f"{name}: planted {params.planted_fraction:g}, disclosed "
+                f"{params.disclosed_fraction:g}, {params.n_documents} documents, seed {seed}",
+                params.n_documents,
+            ),
+        }
+        if dynamic:
+            files["generations.csv"] = result.generations.to_csv(index=False).encode()
+        _write_atomically(output.work, files)
+        output.commit({"command": command, "package_version": __version__, "seed": seed, "complete": True,
+                       "files": sorted(files)})
 
     print(f"persona-sim {__version__}: {name}, seed {seed}")
     print(f"corpus: {params.n_documents} documents, planted {params.planted_fraction:g}, "
@@ -332,7 +399,7 @@ def _command_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     where = ", ".join(f"{r:.3f}" for r in roots) if roots.size else "none (no crossing on (0, 1])"
     first = " (of the first run's initial shares)" if dynamic else ""
     print(f"mean-field large-corpus threshold s*_inf{first}: {where}")
-    print("wrote " + ", ".join(str(out / name) for name in files))
+    print(f"wrote {folder}/: " + ", ".join(files) + ", manifest.json")
     return 0
 
 
@@ -353,6 +420,46 @@ def _whole(flag: str, text: Any, low: int) -> int:
     return value
 
 
+#: The type each [sweep] setting must have in a scenario file, and how to say it.
+_SWEEP_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
+    "grid": ((dict,), 'a table of NAME = [values] or NAME = "START:STOP:COUNT"'),
+    "bounds": ((dict,), "a table of NAME = [LO, HI]"),
+    "replicates": ((int,), "a whole number >= 1"),
+    "seed": ((int,), "a whole number >= 0"),
+    "points": ((int,), "a whole number >= 1"),
+    "workers": ((int,), "a whole number >= 1"),
+    "sample": ((str,), '"lhs" or "sobol"'),
+    "executor": ((str,), '"serial", "thread", "process" or "dask"'),
+    "scheduler": ((str,), 'an address like "tcp://127.0.0.1:8786"'),
+    "out": ((str,), "a folder path"),
+}
+
+
+def _check_sweep_table(table: dict[str, Any], where: str) -> None:
+    """Each [sweep] setting of a scenario file has the type it needs (one line if not)."""
+    for key, value in table.items():
+        if key not in _SWEEP_TYPES:
+            raise ParameterError(f"unknown setting {key!r}{where}: allowed are {', '.join(_SWEEP_TYPES)}")
+        types, allowed = _SWEEP_TYPES[key]
+        if isinstance(value, bool) or not isinstance(value, types):
+            raise ParameterError(f"{key} = {value!r}{where} is not allowed: allowed is {allowed}")
+    for name, spec in table.get("grid", {}).items():
+        if isinstance(spec, (dict, bool)) or not isinstance(spec, (list, str, int, float)):
+            raise ParameterError(f"grid.{name} = {spec!r}{where} is not allowed: allowed is [values] or "
+                                 '"START:STOP:COUNT"')
+    for name, lohi in table.get("bounds", {}).items():
+        if not (isinstance(lohi, list) and len(lohi) == 2
+                and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in lohi)):
+            raise ParameterError(f"bounds.{name} = {lohi!r}{where} is not allowed: allowed is [LO, HI] with "
+                                 "numbers LO < HI")
+    if table.get("executor", "thread") not in ("serial", "thread", "process", "dask"):
+        raise ParameterError(f"executor = {table['executor']!r}{where} is not allowed: allowed is "
+                             f"{_SWEEP_TYPES['executor'][1]}")
+    if table.get("sample", "lhs") not in ("lhs", "sobol"):
+        raise ParameterError(f"sample = {table['sample']!r}{where} is not allowed: allowed is "
+                             f"{_SWEEP_TYPES['sample'][1]}")
+
+
 def _sweep_settings(args: argparse.Namespace) -> tuple[Params, dict[str, Any]]:
     """Base parameters and sweep settings from the scenario file and the flags."""
     from .sweeps import DEFAULT_GRID, parse_bounds, parse_grid
@@ -362,19 +469,13 @@ def _sweep_settings(args: argparse.Namespace) -> tuple[Params, dict[str, Any]]:
     base = Params(**values)
     table = read_table(args.scenario, "sweep") if args.scenario else {}
     where = f" in [sweep] of {args.scenario!r}"
-    for key in table:
-        if key not in _SWEEP_KEYS:
-            raise ParameterError(f"unknown setting {key!r}{where}: allowed are {', '.join(_SWEEP_KEYS)}")
+    _check_sweep_table(table, where)
     grid = dict(table.get("grid", {}))
-    if not isinstance(grid, dict):
-        raise ParameterError(f"grid{where} must be a table of NAME = [values] or NAME = \"START:STOP:COUNT\"")
     for item in args.grid:
         name, levels = parse_grid(item)
         grid[name] = levels
     bounds = {}
-    for name, lohi in dict(table.get("bounds", {})).items():
-        if not (isinstance(lohi, list) and len(lohi) == 2):
-            raise ParameterError(f"bounds.{name}{where} must be [LO, HI]")
+    for name, lohi in table.get("bounds", {}).items():
         bounds[name] = parse_bounds(f"{name}={lohi[0]}:{lohi[1]}")[1]
     for item in args.bounds:
         name, lohi = parse_bounds(item)
@@ -391,13 +492,16 @@ def _sweep_settings(args: argparse.Namespace) -> tuple[Params, dict[str, Any]]:
         "sample": sample,
         "points": _whole("--points", points, 1) if points is not None else None,
         "bounds": bounds,
+        "memory_limit": _parse_memory_limit(args.memory_limit),
     }
     workers = pick("workers", "workers", None)
     run = {
         "workers": _whole("--workers", workers, 1) if workers is not None else None,
         "executor": pick("executor", "executor", "thread"),
         "scheduler": pick("scheduler", "scheduler", None),
-        "out": Path(pick("out", "out", "results/sweep")),
+        "out": _output_folder(pick("out", "out", None), "sweep"),
+        "worker_wait": _parse_seconds("--worker-wait", args.worker_wait) if args.worker_wait is not None
+        else DASK_WORKER_WAIT,
     }
     return base, {"plan": settings, "run": run}
 
@@ -426,62 +530,101 @@ def _format_thresholds(table) -> str:
     return "\n".join(lines)
 
 
-def _thresholds_for(folder: Path, results=None, n_boot: int = 200, seed: int = 0):
+def _read_results(folder: Path):
+    """The sweep table of a folder, with one-line errors for a file that is not one."""
     import pandas as pd
 
+    path = folder / "results.parquet"
+    try:
+        results = pd.read_parquet(path)
+    except Exception as err:  # noqa: BLE001 - pyarrow raises ArrowInvalid, OSError, ...
+        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise ParameterError(f"{path} is not a readable Parquet table ({reason}): allowed is the results.parquet "
+                             "a persona-sim sweep wrote (run the sweep again with --overwrite)") from None
+    missing = [c for c in ("situational_awareness", "replicate", "persona") if c not in results.columns]
+    if missing:
+        raise ParameterError(f"{path} has no column {missing[0]!r}: allowed is the results.parquet a persona-sim "
+                             "sweep wrote")
+    if results.empty:
+        raise ParameterError(f"{path} has no rows: allowed is a sweep's table with at least one row")
+    return results
+
+
+def _thresholds(work: Path, manifest: dict, results, n_boot: int = 200, seed: int = 0):
+    """Fit the thresholds of a sweep's table; write ``thresholds.csv`` into ``work``."""
     from analysis.thresholds import fit_thresholds
 
-    if results is None:
-        results = pd.read_parquet(folder / "results.parquet")
-    manifest = json.loads((folder / "manifest.json").read_text())
     swept = [n for n in manifest.get("swept", []) if n != "situational_awareness"]
     table = fit_thresholds(results, swept=swept, n_boot=n_boot, seed=seed)
-    data = table.to_csv(index=False).encode()
-    _write_atomically(folder, {"thresholds.csv": data})
-    return results, table, swept
+    _write_atomically(work, {"thresholds.csv": table.to_csv(index=False).encode()})
+    return table, swept
 
 
 def _command_sweep(args: argparse.Namespace, argv: Sequence[str]) -> int:
-    from .sweeps import plan_sweep, run_sweep
+    from . import __version__
+    from .outputs import SWEEP_FILES, new_folder, open_output
+    from .sweeps import _make_executor, _stop, _check_run_settings, estimate, execute, plan_sweep, _resume_match
 
     base, settings = _sweep_settings(args)
     plan = plan_sweep(base, **settings["plan"])
     run = settings["run"]
-    out = _check_out(str(run["out"]))
-    results = run_sweep(
-        plan,
-        out=out,
-        workers=run["workers"],
-        executor=run["executor"],
-        scheduler=run["scheduler"],
-        resume=args.resume,
-        progress=not args.quiet,
-        command="persona-sim " + " ".join(argv),
-    )
-    results, table, swept = _thresholds_for(out, results)
-    written = ["results.parquet", "manifest.json", "thresholds.csv"]
-    if not args.no_plots:
-        from analysis.figures import make_figures
+    workers = _check_run_settings(run["executor"], run["workers"])
+    if args.dry_run:
+        print(f"sweep plan: {estimate(plan, workers=workers)}; limit {settings['plan']['memory_limit'] / 2**30:.2f} "
+              "GiB (--memory-limit)")
+        return 0
+    if args.resume and args.overwrite:
+        raise ParameterError("--resume and --overwrite are not allowed together: allowed is one of them")
+    command = "persona-sim " + " ".join(argv)
+    pool = _make_executor(run["executor"], workers, run["scheduler"], run["worker_wait"])
+    interrupted = True
+    try:
+        fresh = run["out"] is None
+        folder = new_folder("sweep") if fresh else run["out"]
+        mode = "resume" if args.resume else "overwrite" if args.overwrite else "new"
+        with open_output(folder, "sweep", mode, _resume_match(plan), command, fresh=fresh) as output:
+            _WRITING.update(folder=folder, kind="sweep", explicit=not fresh)
+            manifest = execute(plan, output, pool, workers, not args.quiet, command=command)
+            _stop(pool, interrupted=False)
+            interrupted = False
+            output.write_manifest({**manifest, "files": list(SWEEP_FILES)})  # what the next steps may write
+            results = _read_results(output.work)
+            table, swept = _thresholds(output.work, manifest, results)
+            written = ["results.parquet", "thresholds.csv"]
+            if not args.no_plots:
+                from analysis.figures import make_figures
 
-        written += [p.name for p in make_figures(results, table, out, swept=swept)]
+                written += [p.name for p in make_figures(results, table, output.work, swept=swept)]
+            manifest.update(files=written, package_version=__version__)
+            output.commit(manifest)
+    finally:
+        if interrupted:
+            _stop(pool, interrupted=True)
     if not args.quiet:
         print(f"sweep: {len(plan.points)} point(s) x {plan.replicates} replicates, "
               f"{len(results)} rows, seed {plan.seed}")
         print(_format_thresholds(table))
-        print(f"wrote {', '.join(str(out / w) for w in written)}")
+        print(f"wrote {folder}/: {', '.join(written)}, manifest.json")
     return 0
 
 
-def _command_threshold(args: argparse.Namespace) -> int:
+def _command_threshold(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    from .outputs import open_output
+
     folder = Path(args.folder)
+    n_boot = _whole("--bootstrap", args.bootstrap, 0)
+    seed = _whole("--seed", args.seed, 0)
     if not (folder / "results.parquet").is_file() or not (folder / "manifest.json").is_file():
         raise ParameterError(
             f"DIR {str(folder)!r} holds no finished sweep: allowed is a folder with results.parquet "
             "and manifest.json (run persona-sim sweep, or --resume it)"
         )
-    n_boot = _whole("--bootstrap", args.bootstrap, 0)
-    seed = _whole("--seed", args.seed, 0)
-    _, table, _ = _thresholds_for(folder, n_boot=n_boot, seed=seed)
+    with open_output(folder, "sweep", "update", command="persona-sim " + " ".join(argv)) as output:
+        results = _read_results(folder)
+        table, _ = _thresholds(folder, output.previous, results, n_boot=n_boot, seed=seed)
+        manifest = dict(output.previous)
+        manifest["files"] = sorted(set(manifest.get("files") or ["results.parquet"]) | {"thresholds.csv"})
+        output.commit(manifest)
     print(_format_thresholds(table))
     print(f"wrote {folder / 'thresholds.csv'}")
     return 0
@@ -508,29 +651,65 @@ def _json_default(value: Any) -> Any:
         raise TypeError(f"cannot write {type(value).__name__} to JSON") from None
 
 
+class _Terminated(BaseException):
+    """Raised in the main thread when SIGTERM arrives (like KeyboardInterrupt for SIGINT)."""
+
+
+def _on_sigterm(signum, frame) -> None:  # pragma: no cover - exercised in a subprocess
+    raise _Terminated()
+
+
+def _interrupted(signal_name: str) -> str:
+    where = _WRITING.get("folder")
+    if where is None:
+        return f"persona-sim: interrupted ({signal_name}); nothing was written"
+    if _WRITING.get("kind") == "sweep":
+        again = "--resume" if _WRITING.get("explicit") else f"--out {where} --resume"
+        return f"persona-sim: interrupted ({signal_name}); {where} is resumable: run the same command with {again}"
+    return f"persona-sim: interrupted ({signal_name}); {where} holds no new output"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``persona-sim`` console script."""
+    """Entry point of the ``persona-sim`` console script.
+
+    SIGINT (Ctrl-C) and SIGTERM stop the command, end a sweep's workers, leave its
+    folder resumable and exit with 130 and 143 after one line.
+    """
+    import signal
+
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = _build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE
+    _WRITING.clear()
+    previous = None
+    try:
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    except ValueError:  # not the main thread: leave SIGTERM as it is
+        previous = None
     try:
         if args.command == "run":
             return _command_run(args, argv)
         if args.command == "sweep":
             return _command_sweep(args, argv)
         if args.command == "threshold":
-            return _command_threshold(args)
+            return _command_threshold(args, argv)
         if args.command == "demo":
             return _command_demo(args)
     except ParameterError as err:
         print(f"persona-sim: error: {err}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
-        print("persona-sim: interrupted", file=sys.stderr)
+        print(_interrupted("SIGINT"), file=sys.stderr)
         return 130
+    except _Terminated:
+        print(_interrupted("SIGTERM"), file=sys.stderr)
+        return 143
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     parser.error(f"unknown command {args.command!r}")  # pragma: no cover
     return EXIT_USAGE
 

@@ -11,7 +11,27 @@ import pandas as pd
 from .model import PersonaModel
 from .params import Params
 
-__all__ = ["simulate", "SimulationResult"]
+__all__ = ["simulate", "SimulationResult", "run_memory"]
+
+# The memory model of one run written by ``persona-sim run``, measured
+# (benchmarks/README.md, "Memory"): a fixed part, the corpus, and the trajectory (one
+# row per batch, learner and generation, kept as a table, a CSV and a figure).
+_RUN_BASE_BYTES = 360 * 2**20
+_RUN_DOCUMENT_BYTES = 200
+_RUN_TRAJECTORY_ROW_BYTES = 900
+
+
+def run_memory(params: Params, learners: int) -> tuple[int, float]:
+    """Trajectory rows and estimated peak memory in bytes of a run of ``learners``
+    learners written by ``persona-sim run`` (an estimate from measured constants).
+
+    >>> rows, memory = run_memory(Params(), 3)
+    >>> rows, round(memory / 2**20)
+    (303, 362)
+    """
+    rows = learners * (params.n_batches + 1) * params.generations
+    memory = _RUN_BASE_BYTES + params.n_documents * _RUN_DOCUMENT_BYTES + rows * _RUN_TRAJECTORY_ROW_BYTES
+    return rows, float(memory)
 
 
 @dataclass(frozen=True)

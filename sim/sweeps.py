@@ -32,7 +32,6 @@ import itertools
 import json
 import math
 import os
-import shutil
 import sys
 import time
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
@@ -45,11 +44,16 @@ import pandas as pd
 
 from .engine import FINAL_COLUMNS, run_replicate
 from .files import write_atomically
+from .limits import DASK_WORKER_WAIT, DEFAULT_MEMORY_LIMIT, MAX_GRID_VALUES
+from .outputs import PARTS
 from .params import PARAMETERS, ParameterError, Params, _unknown, check_awareness
 
 __all__ = [
     "SweepPlan",
+    "PlanSize",
     "plan_sweep",
+    "estimate",
+    "check_memory",
     "sweep",
     "run_sweep",
     "parse_grid",
@@ -57,6 +61,7 @@ __all__ = [
     "RESULT_COLUMNS",
     "EXECUTORS",
     "DEFAULT_GRID",
+    "DEFAULT_MEMORY_LIMIT",
 ]
 
 _BY_NAME = {p.name: p for p in PARAMETERS}
@@ -118,8 +123,13 @@ def parse_grid(text: str) -> tuple[str, list[Any]]:
 
 
 def _grid_values(name: str, spec: Any) -> list[Any]:
+    syntax = "allowed is START:STOP:COUNT (COUNT evenly spaced values, both ends included) or v1,v2,..."
     if isinstance(spec, list):
+        if len(spec) > MAX_GRID_VALUES:
+            raise ParameterError(f"grid {name} has {len(spec):,} values: allowed is at most {MAX_GRID_VALUES:,}")
         return _values_for(name, spec)
+    if isinstance(spec, (dict, bool)) or not isinstance(spec, (str, int, float)):
+        raise ParameterError(f"grid {name} = {spec!r} is not allowed: {syntax}")
     if not isinstance(spec, str):
         return _values_for(name, [spec])
     if ":" in spec:
@@ -135,8 +145,23 @@ def _grid_values(name: str, spec: Any) -> list[Any]:
                 f"grid {name}={spec!r} is not allowed: allowed is START:STOP:COUNT with numbers "
                 "and a whole COUNT >= 1"
             ) from None
+        if count == 1 and start != stop:
+            raise ParameterError(
+                f"grid {name}={spec!r} is not allowed: COUNT 1 cannot include both ends {parts[0]} and "
+                f"{parts[1]}: allowed is COUNT >= 2, or START:START:1 (or a single value) for one value")
+        if count > MAX_GRID_VALUES:
+            raise ParameterError(f"grid {name}={spec!r} has {count:,} values: allowed is a COUNT of at most "
+                                 f"{MAX_GRID_VALUES:,}")
         return _values_for(name, np.linspace(start, stop, count).tolist())
-    return _values_for(name, [v.strip() for v in spec.split(",") if v.strip()])
+    items = [v.strip() for v in spec.split(",") if v.strip()]
+    if len(items) > MAX_GRID_VALUES:
+        raise ParameterError(f"grid {name} has {len(items):,} values: allowed is at most {MAX_GRID_VALUES:,}")
+    try:
+        return _values_for(name, items)
+    except ParameterError as err:
+        if name not in _BY_NAME:
+            raise
+        raise ParameterError(f"grid {name}={spec!r} is not allowed ({str(err).rstrip('.')}): {syntax}") from None
 
 
 def parse_bounds(text: str) -> tuple[str, tuple[float, float]]:
@@ -166,6 +191,99 @@ def _check_bounds(name: str, lo: float, hi: float) -> tuple[float, float]:
     spec.validate(lo if spec.kind is float else math.ceil(lo))
     spec.validate(hi if spec.kind is float else math.floor(hi))
     return float(lo), float(hi)
+
+
+# -- sizing -----------------------------------------------------------------------------
+# The memory model of a sweep, measured (benchmarks/README.md, "Memory"): a fixed
+# part (the interpreter, numba, pandas, pyarrow and the chunks in flight), a part per
+# point and per run (the plan and its tasks), a part per row (the streamed analysis
+# keeps a few numbers per row; a table returned in memory keeps every column), and
+# the corpus of each run in flight (its documents and the family's per-document work).
+_BASE_BYTES = 420 * 2**20
+_POINT_BYTES = 2_500
+_POINT_LEVEL_BYTES = 25
+_RUN_BYTES = 300
+_ROW_BYTES_STREAMED = 64
+_ROW_BYTES_IN_MEMORY = 900
+_DOCUMENT_BYTES = 170
+_DOCUMENT_LEARNER_BYTES = 1
+
+
+@dataclass(frozen=True)
+class PlanSize:
+    """What a sweep will hold and need, estimated before anything is laid out.
+
+    ``memory`` is the estimated peak resident memory in bytes (the model above:
+    measured constants, an estimate, not a bound).
+    """
+
+    points: int
+    runs: int
+    rows: int
+    updates: float
+    memory: float
+    in_memory: bool = False
+
+    def __str__(self) -> str:
+        kept = "the table returned in memory" if self.in_memory else "the table streamed to disk"
+        return (f"{self.points:,} point(s) x {self.runs // max(self.points, 1):,} replicate(s) = {self.runs:,} runs, "
+                f"{self.rows:,} rows, {self.updates:.3g} learner-document updates; estimated peak memory "
+                f"{_gib(self.memory)} ({kept})")
+
+
+def _gib(n: float) -> str:
+    return f"{n / 2**30:.2f} GiB"
+
+
+def _size(base: Params, grid_values: Mapping[str, list], levels: int, n_sampled: int,
+          bounds: Mapping[str, Sequence[float]], replicates: int, in_memory: bool, workers: int = 2) -> PlanSize:
+    points = n_sampled
+    for values in grid_values.values():
+        points *= len(values)
+    runs = points * replicates
+    rows = runs * levels
+
+    def spread(name: str) -> tuple[float, float]:
+        if name in grid_values:
+            values = [float(v) for v in grid_values[name]]
+            return sum(values) / len(values), max(values)
+        if name in bounds:
+            lo, hi = map(float, bounds[name])
+            return (lo + hi) / 2, hi
+        return float(base[name]), float(base[name])
+
+    mean_docs, max_docs = spread("n_documents")
+    mean_gen, _ = spread("generations")
+    memory = _memory(points, runs, rows, levels, max_docs, in_memory, workers)
+    return PlanSize(points, runs, rows, float(rows * mean_docs * mean_gen), memory, in_memory)
+
+
+def _memory(points: int, runs: int, rows: int, levels: int, max_docs: float, in_memory: bool, workers: int) -> float:
+    in_flight = min(runs, 2 * max(workers, 1))
+    return float(_BASE_BYTES + points * (_POINT_BYTES + _POINT_LEVEL_BYTES * levels) + runs * _RUN_BYTES
+                 + rows * (_ROW_BYTES_IN_MEMORY if in_memory else _ROW_BYTES_STREAMED)
+                 + in_flight * max_docs * (_DOCUMENT_BYTES + _DOCUMENT_LEARNER_BYTES * levels))
+
+
+def estimate(plan: "SweepPlan", in_memory: bool = False, workers: int = 2) -> PlanSize:
+    """The size of a planned sweep (see :class:`PlanSize`): with ``in_memory`` the
+    whole table is kept in memory (``sweep(out=None)``), else it is streamed to disk
+    and analysed from there (the command line)."""
+    max_docs = max((plan.params(i).n_documents for i in range(len(plan.points))), default=plan.base.n_documents)
+    levels = max((len(a) for a in plan.awareness), default=1)
+    memory = _memory(len(plan.points), plan.n_runs, plan.n_rows, levels, max_docs, in_memory, workers)
+    return PlanSize(len(plan.points), plan.n_runs, plan.n_rows, plan.updates(), memory, in_memory)
+
+
+def check_memory(size: PlanSize, limit: float | None = DEFAULT_MEMORY_LIMIT, flag: str = "--memory-limit") -> None:
+    """Refuse a plan whose estimated peak memory is above ``limit`` (bytes; None: no limit)."""
+    if limit is None:
+        return
+    if isinstance(limit, bool) or not isinstance(limit, (int, float)) or not limit > 0:
+        raise ParameterError(f"{flag} {limit!r} is not allowed: allowed is a positive size")
+    if size.memory > limit:
+        raise ParameterError(f"the plan is too large: {size}, above the limit of {_gib(limit)}: allowed is a "
+                             f"smaller plan, or a higher limit with {flag} GIB")
 
 
 # -- the plan -------------------------------------------------------------------------
@@ -258,6 +376,7 @@ def plan_sweep(
     sample: str | None = None,
     points: int | None = None,
     bounds: Mapping[str, Sequence[float]] | None = None,
+    memory_limit: float | None = DEFAULT_MEMORY_LIMIT,
 ) -> SweepPlan:
     """Validate a sweep's settings and lay out its points.
 
@@ -280,11 +399,16 @@ def plan_sweep(
     points : int
     bounds : mapping
         Parameter name -> (low, high) for sampling.
+    memory_limit : float or None
+        Refuse (before laying anything out) a plan whose estimated peak memory, with
+        its table streamed to disk, is above this many bytes (:func:`estimate`;
+        None: no limit).
 
     Raises
     ------
     ParameterError
-        For any value that is not allowed (one line, naming it).
+        For any value that is not allowed (one line, naming it), and for a plan above
+        ``memory_limit`` (with its estimate).
     """
     base = params if params is not None else Params()
     if isinstance(replicates, bool) or not isinstance(replicates, (int, np.integer)) or not 1 <= replicates <= 10**6:
@@ -292,6 +416,14 @@ def plan_sweep(
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ParameterError(f"seed = {seed!r} is not allowed: allowed is a whole number >= 0")
 
+    if grid is not None and not isinstance(grid, Mapping):
+        raise ParameterError(f"grid = {grid!r} is not allowed: allowed is a mapping of parameter names to "
+                             "values or \"START:STOP:COUNT\"")
+    if bounds is not None and not isinstance(bounds, Mapping):
+        raise ParameterError(f"bounds = {bounds!r} is not allowed: allowed is a mapping of parameter names to (LO, HI)")
+    for name, lohi in (bounds or {}).items():
+        if isinstance(lohi, (str, bytes)) or not isinstance(lohi, Sequence) or len(lohi) != 2:
+            raise ParameterError(f"bounds {name} = {lohi!r} is not allowed: allowed is (LO, HI) with LO < HI")
     grid_values = {name: _grid_values(name, spec) for name, spec in (grid or {}).items()}
     awareness_levels = grid_values.pop(AWARENESS, None)
     if awareness_levels is not None:
@@ -309,10 +441,16 @@ def plan_sweep(
         overlap = set(bounds) & (set(grid_values) | ({AWARENESS} if awareness_levels else set()))
         if overlap:
             raise ParameterError(f"{sorted(overlap)[0]} is both in the grid and in --bounds: allowed is one of them")
-        bounds = {name: _check_bounds(name, *map(float, lohi)) for name, lohi in bounds.items()}
-        sampled = _sample(sample, int(points), bounds, seed)
+        bounds = {name: _check_bounds(name, *_floats(name, lohi)) for name, lohi in bounds.items()}
     elif bounds or points is not None:
         raise ParameterError("--bounds and --points go with --sample lhs|sobol")
+    if memory_limit is not None:
+        levels = 1 if AWARENESS in bounds else len(awareness_levels or [0])
+        size = _size(base, grid_values, levels, int(points) if sample is not None else 1, bounds, int(replicates),
+                     in_memory=False)
+        check_memory(size, memory_limit)
+    if sample is not None:
+        sampled = _sample(sample, int(points), bounds, seed)
 
     names = list(grid_values)
     point_list: list[dict] = []
@@ -343,6 +481,16 @@ def plan_sweep(
         except ParameterError as err:
             raise ParameterError(f"point {i} of the sweep ({plan.points[i]}): {err}") from None
     return plan
+
+
+def _floats(name: str, lohi: Sequence[Any]) -> tuple[float, float]:
+    try:
+        lo, hi = (float(v) for v in lohi)
+    except (TypeError, ValueError):
+        raise ParameterError(f"bounds {name} = {list(lohi)!r} is not allowed: allowed is two numbers LO < HI") from None
+    if not lo < hi:
+        raise ParameterError(f"bounds {name} = {list(lohi)!r} is not allowed: allowed is two numbers LO < HI")
+    return lo, hi
 
 
 def _sample(kind: str, n: int, bounds: Mapping[str, tuple[float, float]], seed: int) -> list[dict]:
@@ -381,11 +529,11 @@ class _Task:
 
 
 def _tasks(plan: SweepPlan) -> list[_Task]:
-    return [
-        _Task(i, r, plan.params(i), plan.awareness[i], plan.seed)
-        for i in range(len(plan.points))
-        for r in range(plan.replicates)
-    ]
+    tasks = []
+    for i in range(len(plan.points)):
+        params = plan.params(i)  # one object per point, shared by its replicates
+        tasks.extend(_Task(i, r, params, plan.awareness[i], plan.seed) for r in range(plan.replicates))
+    return tasks
 
 
 def _chunks(plan: SweepPlan, tasks: list[_Task]) -> list[list[_Task]]:
@@ -483,7 +631,21 @@ def _is_str(dtype) -> bool:
     return dtype == _STR_DTYPE
 
 
-def _make_executor(executor: str, workers: int, scheduler: str | None):
+def _watch_parent(parent: int) -> None:
+    """In a worker process: exit when the sweep's process is gone (even after SIGKILL,
+    which no handler sees), checked twice a second."""
+    import threading
+
+    def watch() -> None:
+        while True:
+            time.sleep(0.5)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="persona-sim-parent-watch", daemon=True).start()
+
+
+def _make_executor(executor: str, workers: int, scheduler: Any, worker_wait: float = DASK_WORKER_WAIT):
     if executor == "serial":
         return None
     if executor == "thread":
@@ -491,7 +653,8 @@ def _make_executor(executor: str, workers: int, scheduler: str | None):
     if executor == "process":
         import multiprocessing
 
-        return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+        return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_watch_parent, initargs=(os.getpid(),))
     if executor == "dask":
         try:
             from dask.distributed import Client
@@ -501,16 +664,29 @@ def _make_executor(executor: str, workers: int, scheduler: str | None):
             ) from None
         if not scheduler:
             raise ParameterError("--executor dask needs --scheduler ADDRESS (e.g. tcp://127.0.0.1:8786)")
+        if not isinstance(scheduler, str):
+            raise ParameterError(f"--scheduler {scheduler!r} is not allowed: allowed is an address like "
+                                 "tcp://127.0.0.1:8786")
         try:
             client = Client(scheduler, timeout="10s")
-        except (OSError, TimeoutError) as err:
-            raise ParameterError(f"--scheduler {scheduler!r} cannot be reached: {err}") from None
+        except Exception as err:  # noqa: BLE001 - dask raises OSError, TimeoutError, ValueError, ...
+            reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+            raise ParameterError(f"--scheduler {scheduler!r} cannot be reached ({reason}): allowed is the address "
+                                 "of a running dask.distributed scheduler, like tcp://127.0.0.1:8786") from None
+        try:
+            client.wait_for_workers(1, timeout=worker_wait)
+        except Exception:  # noqa: BLE001 - dask's TimeoutError
+            client.close()
+            raise ParameterError(f"--scheduler {scheduler!r} has no worker: none joined within {worker_wait:g} s "
+                                 "(--worker-wait): allowed is a scheduler with at least one worker") from None
         return _DaskExecutor(client)
     raise ParameterError(f"--executor {executor!r} is not allowed: allowed is one of {', '.join(EXECUTORS)}")
 
 
 class _DaskExecutor(Executor):
-    """A dask.distributed Client as a concurrent.futures Executor (closed with it)."""
+    """A dask.distributed Client as a concurrent.futures Executor. Shutting it down
+    cancels this sweep's futures (when not waiting) and closes the client; the
+    cluster, which is the user's, is never shut down."""
 
     def __init__(self, client) -> None:
         self.client = client
@@ -520,37 +696,90 @@ class _DaskExecutor(Executor):
         return self.executor.submit(fn, *args, **kwargs)
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
-        self.executor.shutdown(wait=wait)
+        self.executor.shutdown(wait=wait and not cancel_futures)
         self.client.close()
 
 
-class _Store:
-    """The on-disk side of a sweep: manifest, chunk parts, the assembled table."""
+def _stop(pool: Executor | None, interrupted: bool) -> None:
+    """Shut the sweep's workers down: wait for them after a normal end; after an
+    interrupt, cancel what has not started and end the worker processes now."""
+    if pool is None:
+        return
+    if not interrupted:
+        pool.shutdown(wait=True)
+        return
+    if isinstance(pool, ProcessPoolExecutor):
+        processes = list((getattr(pool, "_processes", None) or {}).values())
+        for process in processes:
+            process.terminate()
+        pool.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            process.join(5)
+    else:  # threads finish the chunk they are on (under a second); dask cancels
+        pool.shutdown(wait=False, cancel_futures=True)
 
-    def __init__(self, out: Path) -> None:
-        self.out = out
-        self.parts = out / "parts"
-        self.results = out / "results.parquet"
-        self.manifest = out / "manifest.json"
+
+# -- the folder -------------------------------------------------------------------------
+class _Store:
+    """The on-disk side of a sweep in its output folder: manifest, chunk parts with
+    their checksums, the assembled table."""
+
+    def __init__(self, work: Path) -> None:
+        self.work = work
+        self.parts = work / PARTS
+        self.results = work / "results.parquet"
 
     def part(self, chunk: int) -> Path:
         return self.parts / f"chunk-{chunk:06d}.parquet"
 
-    def done(self, n_chunks: int) -> set[int]:
+    def record(self, chunk: int) -> Path:
+        return self.parts / f"chunk-{chunk:06d}.sha256"
+
+    def verified(self, chunks: list[list[_Task]]) -> set[int]:
+        """The chunks whose part is on disk whole: its record exists, names the rows the
+        plan gives that chunk, and the file's SHA-256 is the one recorded. Any other
+        part (torn, short, zero bytes, without a record) is deleted and recomputed."""
         if not self.parts.is_dir():
             return set()
-        return {i for i in range(n_chunks) if self.part(i).is_file()}
+        good = set()
+        for i, chunk in enumerate(chunks):
+            part, record = self.part(i), self.record(i)
+            if not part.is_file() and not record.is_file():
+                continue
+            try:
+                expected = json.loads(record.read_text())
+                ok = (expected["rows"] == sum(len(t.awareness) for t in chunk)
+                      and expected["sha256"] == _sha256(part))
+            except (OSError, ValueError, KeyError, TypeError):
+                ok = False
+            if ok:
+                good.add(i)
+            else:
+                for path in (part, record):
+                    if path.exists():
+                        path.unlink()
+        return good
 
     def write_part(self, chunk: int, frame: pd.DataFrame) -> None:
+        """The part first (to a temporary name, then renamed), its record after it: a
+        part without a record is never trusted."""
         final = self.part(chunk)
         tmp = final.with_name(f".{final.name}.tmp")
         frame.to_parquet(tmp, index=False)
+        digest = _sha256(tmp)
         os.replace(tmp, final)
+        write_atomically(self.record(chunk), json.dumps({"rows": len(frame), "sha256": digest}).encode())
+
+    def clear_leftovers(self) -> None:
+        for leftover in self.parts.glob(".chunk-*"):
+            leftover.unlink()
 
     def assemble(self, n_chunks: int) -> None:
+        """Stream the parts, in order, into results.parquet (one part in memory at a
+        time), then delete the parts (and nothing else in ``parts/``)."""
         import pyarrow.parquet as pq
 
-        tmp = self.out / ".results.parquet.tmp"
+        tmp = self.work / ".results.parquet.tmp"
         writer = None
         try:
             for i in range(n_chunks):
@@ -558,68 +787,33 @@ class _Store:
                 if writer is None:
                     writer = pq.ParquetWriter(tmp, table.schema)
                 writer.write_table(table)
+                del table
         finally:
             if writer is not None:
                 writer.close()
         os.replace(tmp, self.results)
-        shutil.rmtree(self.parts, ignore_errors=True)
+        for i in range(n_chunks):
+            for path in (self.part(i), self.record(i)):
+                if path.exists():
+                    path.unlink()
+        try:
+            self.parts.rmdir()
+        except OSError:  # a user's file in parts/ keeps the folder
+            pass
 
 
-def _write_json(path: Path, data: dict) -> None:
-    write_atomically(path, (json.dumps(data, indent=2, allow_nan=False, default=_json_default) + "\n").encode())
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
-def _json_default(value: Any) -> Any:
-    if hasattr(value, "item"):
-        return value.item()
-    raise TypeError(f"cannot write {type(value).__name__} to JSON")
-
-
-def run_sweep(
-    plan: SweepPlan,
-    out: str | Path | None = None,
-    workers: int | None = None,
-    executor: str = "thread",
-    scheduler: str | None = None,
-    resume: bool = False,
-    progress: bool = True,
-    command: str | None = None,
-    on_chunk: Callable[[int, pd.DataFrame], None] | None = None,
-) -> pd.DataFrame:
-    """Run a planned sweep; return its table (and write it when ``out`` is given).
-
-    Parameters
-    ----------
-    plan : SweepPlan
-    out : path, optional
-        Folder for ``results.parquet`` and ``manifest.json``; None keeps everything in
-        memory.
-    workers : int, optional
-        Parallel workers (threads, processes or Dask tasks in flight); default the
-        machine's cores.
-    executor : {"serial", "thread", "process", "dask"}
-        ``thread`` (default) runs chunks on threads: the compiled updates release
-        the GIL. ``dask`` sends them to the dask.distributed scheduler at
-        ``scheduler``.
-    resume : bool
-        Keep the chunks already in ``out`` (the plan must be the same).
-    progress : bool
-        A tqdm bar with ETA on stderr.
-    """
-    if executor not in EXECUTORS:
-        raise ParameterError(f"--executor {executor!r} is not allowed: allowed is one of {', '.join(EXECUTORS)}")
-    workers = int(workers) if workers is not None else (os.cpu_count() or 1)
-    if workers < 1:
-        raise ParameterError(f"--workers {workers} is not allowed: allowed is a whole number >= 1")
-    if executor == "serial":
-        workers = 1
+def _manifest(plan: SweepPlan, n_chunks: int, command: str | None) -> dict:
     from . import __version__
 
-    tasks = _tasks(plan)
-    chunks = _chunks(plan, tasks)
-    n_chunks = len(chunks)
-    store = _Store(Path(out)) if out is not None else None
-    manifest = {
+    return {
         "command": command,
         "package_version": __version__,
         "fingerprint": plan.fingerprint(),
@@ -636,72 +830,156 @@ def run_sweep(
         "n_rows": plan.n_rows,
         "n_chunks": n_chunks,
         "seed_key": "SeedSequence(seed, spawn_key=(point, replicate)); seed_key = 'seed/point/replicate'",
+        "parts": "parts/chunk-NNNNNN.parquet, each with parts/chunk-NNNNNN.sha256 (rows and SHA-256)",
         "complete": False,
+        "files": [],
     }
 
-    done: set[int] = set()
-    frames: dict[int, pd.DataFrame] = {}
-    pool = _make_executor(executor, workers, scheduler)  # validates before anything is written
+
+def _resume_match(plan: SweepPlan) -> Callable[[dict], bool]:
+    fingerprint = plan.fingerprint()
+    return lambda manifest: manifest.get("fingerprint") == fingerprint
+
+
+# -- running a sweep --------------------------------------------------------------------
+def _check_run_settings(executor: str, workers: int | None) -> int:
+    if executor not in EXECUTORS:
+        raise ParameterError(f"--executor {executor!r} is not allowed: allowed is one of {', '.join(EXECUTORS)}")
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, (int, np.integer))):
+        raise ParameterError(f"--workers {workers!r} is not allowed: allowed is a whole number >= 1")
+    workers = int(workers) if workers is not None else (os.cpu_count() or 1)
+    if workers < 1:
+        raise ParameterError(f"--workers {workers} is not allowed: allowed is a whole number >= 1")
+    return 1 if executor == "serial" else workers
+
+
+def run_sweep(
+    plan: SweepPlan,
+    out: str | Path | None = None,
+    workers: int | None = None,
+    executor: str = "thread",
+    scheduler: str | None = None,
+    resume: bool = False,
+    progress: bool = True,
+    command: str | None = None,
+    on_chunk: Callable[[int, pd.DataFrame], None] | None = None,
+    overwrite: bool = False,
+    worker_wait: float = DASK_WORKER_WAIT,
+) -> pd.DataFrame:
+    """Run a planned sweep; return its table (and write it when ``out`` is given).
+
+    Parameters
+    ----------
+    plan : SweepPlan
+    out : path, optional
+        Folder for ``results.parquet`` and ``manifest.json`` (see
+        :mod:`sim.outputs`: one writer at a time; a folder holding anything else, or a
+        finished sweep, is refused unless ``resume`` or ``overwrite``); None keeps
+        everything in memory.
+    workers : int, optional
+        Parallel workers (threads, processes or Dask tasks in flight); default the
+        machine's cores.
+    executor : {"serial", "thread", "process", "dask"}
+        ``thread`` (default) runs chunks on threads: the compiled updates release
+        the GIL. ``dask`` sends them to the dask.distributed scheduler at
+        ``scheduler`` (waiting up to ``worker_wait`` seconds for a worker).
+    resume : bool
+        Keep the chunks already in ``out`` whose checksums hold (the plan must be the
+        same); recompute the others.
+    overwrite : bool
+        Replace the sweep in ``out``; the old one stays whole until the new one is
+        complete.
+    progress : bool
+        A tqdm bar with ETA on stderr.
+    """
+    workers = _check_run_settings(executor, workers)
+    if resume and overwrite:
+        raise ParameterError("--resume and --overwrite are not allowed together: allowed is one of them")
+    if out is None:
+        pool = _make_executor(executor, workers, scheduler, worker_wait)  # validates before anything runs
+        return _with_pool(pool, lambda: execute(plan, None, pool, workers, progress, on_chunk))
+    mode = "resume" if resume else "overwrite" if overwrite else "new"
+    pool = _make_executor(executor, workers, scheduler, worker_wait)  # validates before anything is written
+    from .outputs import open_output
+
+    def job() -> Path:
+        with open_output(out, "sweep", mode, _resume_match(plan), command) as output:
+            manifest = execute(plan, output, pool, workers, progress, on_chunk, command)
+            output.commit(manifest)
+            return output.folder / "results.parquet"
+
+    return pd.read_parquet(_with_pool(pool, job))
+
+
+def _with_pool(pool, job):
+    """Run ``job`` and shut ``pool`` down after it; on an interrupt (Ctrl-C, SIGTERM)
+    or an error, end the sweep's workers at once."""
     try:
-        return _execute(plan, chunks, store, manifest, pool, workers, resume, progress, on_chunk, frames, done)
-    finally:
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
+        result = job()
+    except BaseException:
+        _stop(pool, interrupted=True)
+        raise
+    _stop(pool, interrupted=False)
+    return result
 
 
-def _execute(plan, chunks, store, manifest, pool, workers, resume, progress, on_chunk, frames, done) -> pd.DataFrame:
+def execute(plan: SweepPlan, output, pool, workers: int, progress: bool = True,
+            on_chunk: Callable[[int, pd.DataFrame], None] | None = None, command: str | None = None):
+    """Run the plan's chunks on ``pool`` (None: here, one after the other).
+
+    With ``output`` (an :class:`sim.outputs.Output` held by the caller) each finished
+    chunk is written to ``output.work/parts`` with its checksum, the parts are streamed
+    into ``results.parquet`` at the end, and the manifest (``complete``, ``files``) is
+    returned for the caller to commit; a resumed output keeps its verified parts. With
+    no output the table is returned.
+    """
+    tasks = _tasks(plan)
+    chunks = _chunks(plan, tasks)
     n_chunks = len(chunks)
-    if store is not None:
-        if store.out.exists() and not store.out.is_dir():
-            raise ParameterError(f"--out {str(store.out)!r} is a file: allowed is a folder (existing or new)")
-        old = None
-        if store.manifest.is_file():
-            try:
-                old = json.loads(store.manifest.read_text())
-            except (OSError, json.JSONDecodeError):
-                old = None
-        if resume:
-            if old is None:
-                raise ParameterError(f"--resume: {str(store.out)!r} holds no sweep to resume (no readable manifest.json)")
-            if old.get("fingerprint") != plan.fingerprint():
-                raise ParameterError(
-                    f"--resume: {str(store.out)!r} holds a different sweep (parameters, grid, replicates or seed "
-                    "differ): allowed is the same sweep, or a new --out"
-                )
-            if not old.get("complete") and old.get("n_chunks", n_chunks) != n_chunks:
-                raise ParameterError(
-                    f"--resume: {str(store.out)!r} was cut into {old.get('n_chunks')} chunks, this persona-sim cuts "
-                    f"the sweep into {n_chunks} (another version): allowed is a new --out"
-                )
-            if old.get("complete") and store.results.is_file():
-                if progress:
-                    print(f"persona-sim: {store.results} is complete; nothing to run", file=sys.stderr)
-                return pd.read_parquet(store.results)
-            done = store.done(n_chunks)
-        else:
-            for stale in (store.results, store.manifest):
-                if stale.is_file():
-                    stale.unlink()
-            shutil.rmtree(store.parts, ignore_errors=True)
-        store.parts.mkdir(parents=True, exist_ok=True)
-        for leftover in store.parts.glob(".*.tmp"):
-            leftover.unlink()
-        _write_json(store.manifest, manifest)
+    if output is None:
+        frames: dict[int, pd.DataFrame] = {}
+        _run_chunks(chunks, range(n_chunks), pool, workers, progress, plan,
+                    lambda i, frame: frames.__setitem__(i, frame), on_chunk)
+        ordered = [frames[i] for i in range(n_chunks)]
+        return pd.concat(ordered, ignore_index=True) if ordered else pd.DataFrame(columns=list(RESULT_COLUMNS))
 
-    bar = _progress_bar(plan, chunks, done, progress)
+    store = _Store(output.work)
+    current = output.current
+    if current is not None:
+        if current.get("complete") and store.results.is_file():
+            if progress:
+                print(f"persona-sim: {output.folder / 'results.parquet'} is complete; nothing to run", file=sys.stderr)
+            return current
+        if current.get("n_chunks", n_chunks) != n_chunks:
+            raise ParameterError(
+                f"--resume: {str(output.folder)!r} was cut into {current.get('n_chunks')} chunks, this persona-sim "
+                f"cuts the sweep into {n_chunks} (another version): allowed is a new --out")
+    manifest = _manifest(plan, n_chunks, command if current is None else current.get("command", command))
+    store.parts.mkdir(parents=True, exist_ok=True)
+    store.clear_leftovers()
+    done = store.verified(chunks) if current is not None else set()
+    output.write_manifest(manifest)
+
     started = time.perf_counter()
+    todo = [i for i in range(n_chunks) if i not in done]
+    _run_chunks(chunks, todo, pool, workers, progress, plan, store.write_part, on_chunk,
+                initial=sum(len(chunks[i]) for i in done))
+    store.assemble(n_chunks)
+    manifest.update(complete=True, seconds=round(time.perf_counter() - started, 3), files=["results.parquet"])
+    output.write_manifest(manifest)
+    return manifest
+
+
+def _run_chunks(chunks, todo, pool, workers, progress, plan, keep, on_chunk, initial: int = 0) -> None:
+    bar = _progress_bar(plan, initial, progress)
 
     def finish(i: int, frame: pd.DataFrame) -> None:
-        if store is not None:
-            store.write_part(i, frame)
-        else:
-            frames[i] = frame
+        keep(i, frame)
         if on_chunk is not None:
             on_chunk(i, frame)
         if bar is not None:
             bar.update(len(chunks[i]))
 
-    todo = [i for i in range(n_chunks) if i not in done]
     try:
         if pool is None:
             for i in todo:
@@ -711,14 +989,6 @@ def _execute(plan, chunks, store, manifest, pool, workers, resume, progress, on_
     finally:
         if bar is not None:
             bar.close()
-
-    if store is None:
-        ordered = [frames[i] for i in range(n_chunks)]
-        return pd.concat(ordered, ignore_index=True) if ordered else pd.DataFrame(columns=list(RESULT_COLUMNS))
-    store.assemble(n_chunks)
-    manifest.update(complete=True, seconds=round(time.perf_counter() - started, 3))
-    _write_json(store.manifest, manifest)
-    return pd.read_parquet(store.results)
 
 
 def _run_bounded(pool: Executor, chunks, todo, finish, in_flight: int) -> None:
@@ -737,12 +1007,11 @@ def _run_bounded(pool: Executor, chunks, todo, finish, in_flight: int) -> None:
                 pending[pool.submit(run_chunk, chunks[nxt])] = nxt
 
 
-def _progress_bar(plan: SweepPlan, chunks, done: set[int], progress: bool):
+def _progress_bar(plan: SweepPlan, initial: int, progress: bool):
     if not progress:
         return None
     from tqdm import tqdm
 
-    initial = sum(len(chunks[i]) for i in done)
     return tqdm(
         total=plan.n_runs,
         initial=initial,
@@ -768,6 +1037,8 @@ def sweep(
     scheduler: str | None = None,
     resume: bool = False,
     progress: bool = True,
+    overwrite: bool = False,
+    memory_limit: float | None = DEFAULT_MEMORY_LIMIT,
 ) -> pd.DataFrame:
     """Run a parameter sweep and return its tidy table.
 
@@ -775,7 +1046,10 @@ def sweep(
     ``replicate``, ``seed_key``, ``real_cited_rate`` (q_r of that run's corpus) and
     the final results (``persona, p_deceptive, log_odds, uplift,
     believed_planted_share, paranoia, emergence_document``). See
-    :func:`plan_sweep` for the settings and :func:`run_sweep` for how it runs.
+    :func:`plan_sweep` for the settings (and ``memory_limit``, in bytes) and
+    :func:`run_sweep` for how it runs and what ``out``, ``resume`` and ``overwrite``
+    do with a folder. The whole table is returned in memory, so its size counts
+    against ``memory_limit`` too.
 
     Examples
     --------
@@ -786,6 +1060,7 @@ def sweep(
     ...     lambda p: (p == "rebel").mean()).tolist()
     [0.0, 0.0, 0.0, 0.0, 1.0, 1.0]
     """
-    plan = plan_sweep(params, grid, replicates, seed, sample, points, bounds)
+    plan = plan_sweep(params, grid, replicates, seed, sample, points, bounds, memory_limit=memory_limit)
+    check_memory(estimate(plan, in_memory=True), memory_limit)
     return run_sweep(plan, out=out, workers=workers, executor=executor, scheduler=scheduler,
-                     resume=resume, progress=progress)
+                     resume=resume, overwrite=overwrite, progress=progress)

@@ -27,7 +27,8 @@ def test_run_writes_trajectory_summary_and_figure(tmp_path, capsys):
     assert code == 0
     printed = capsys.readouterr().out
     assert "persona" in printed and "0.9" in printed and "rebel" in printed
-    assert sorted(p.name for p in out.iterdir()) == ["summary.json", "trajectory.csv", "trajectory.png"]
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == [
+        "manifest.json", "summary.json", "trajectory.csv", "trajectory.png"]
     trajectory = pd.read_csv(out / "trajectory.csv")
     assert set(trajectory["final_awareness"]) == {0.1, 0.9}
     assert trajectory["documents_read"].max() == 600

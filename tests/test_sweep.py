@@ -110,7 +110,8 @@ def test_writes_results_and_manifest(tmp_path, reference_table):
     assert manifest["swept"] == ["planted_fraction", "situational_awareness"]
     assert manifest["command"] == "persona-sim sweep test"
     assert manifest["package_version"]
-    assert sorted(p.name for p in out.iterdir()) == ["manifest.json", "results.parquet"]
+    assert sorted(p.name for p in out.iterdir()) == [".persona-sim.lock", "manifest.json", "results.parquet"]
+    assert manifest["kind"] == "sweep" and manifest["files"] == ["results.parquet"]
 
 
 class Interrupted(Exception):
