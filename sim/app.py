@@ -46,8 +46,10 @@ Example
 
 from __future__ import annotations
 
+import errno
 import functools
 import os
+import socket
 import warnings
 from dataclasses import dataclass
 from typing import Any
@@ -67,12 +69,13 @@ from sim.corpus import KIND_NAMES
 from sim.learner import awareness_schedule
 from sim.meanfield import moments, p_rebel, thresholds
 from sim.model import PersonaModel
-from sim.params import PARAMETERS, Params
+from sim.params import PARAMETERS, ParameterError, Params
 
 __all__ = [
     "DemoModel",
     "Page",
     "serve",
+    "PortUnavailable",
     "MODEL_PARAMS",
     "COMPARISON_AWARENESS",
     "GRAPH_NODES",
@@ -763,15 +766,66 @@ def Page():
 
 
 # -- the server ----------------------------------------------------------------------------------
+#: The only address the demo server listens on.
+HOST = "127.0.0.1"
+#: The module Solara serves (its ``Page``).
+APP = "sim.app"
+
+
+class PortUnavailable(ParameterError):
+    """The port asked for cannot be listened on at :data:`HOST` (busy, or not permitted).
+
+    Raised by :func:`serve` before anything is printed or started; ``port`` is the port
+    asked for and ``reason`` says why ("is busy", or the system's message).
+    """
+
+    def __init__(self, port: int, reason: str) -> None:
+        self.port = port
+        self.reason = reason
+        super().__init__(f"port {port} {reason} on {HOST}: allowed is a free port, or 0 to pick one")
+
+
+def reserve_port(port: int) -> socket.socket:
+    """A socket bound to HOST:PORT (not listening) that holds the port for the server.
+
+    ``port=0`` binds a free port (read it with ``getsockname()``). The socket has
+    SO_REUSEADDR, as uvicorn's listening socket has (asyncio's ``create_server`` sets it
+    on POSIX), so the check agrees with uvicorn: a port some socket listens on (on
+    HOST or on all addresses) is busy, a port left in TIME_WAIT is free. Kept open
+    while the server starts, it stops another ``bind`` (and so another port-0 pick)
+    from taking the port meanwhile; uvicorn's own socket binds and listens beside it.
+    Raises :class:`PortUnavailable` if the port cannot be bound.
+    """
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((HOST, port))
+    except OSError as err:
+        sock.close()
+        reason = "is busy" if err.errno == errno.EADDRINUSE else f"cannot be opened ({err.strerror})"
+        raise PortUnavailable(port, reason) from None
+    return sock
+
+
 def serve(port: int = 8765) -> None:
     """Serve the page at http://127.0.0.1:PORT (this machine only) until interrupted.
 
-    Offline: no telemetry, no version check, the page's JavaScript and CSS come from
-    the installed ``solara-assets`` package. ``port=0`` picks a free port (printed).
+    The port is checked first (:func:`reserve_port`): one that is busy raises
+    :class:`PortUnavailable` before anything is printed or started. ``port=0`` picks a
+    free port (printed). Offline: no telemetry, no version check, the page's
+    JavaScript and CSS come from the installed ``solara-assets`` package.
     """
     port = int(port)
     if not 0 <= port <= 65535:
         raise ValueError(f"port = {port} is not allowed: allowed is a whole number in [0, 65535]")
+    reservation = reserve_port(port)
+    try:
+        _serve(reservation.getsockname()[1])
+    finally:
+        reservation.close()
+
+
+def _serve(port: int) -> None:
     for name, value in OFFLINE_ENVIRONMENT.items():
         os.environ.setdefault(name, value)
     import solara.server.settings as server_settings
@@ -788,7 +842,7 @@ def serve(port: int = 8765) -> None:
 
     try:
         run.main(
-            args=["sim.app", "--host", "127.0.0.1", "--port", str(port), "--production",
+            args=[APP, "--host", HOST, "--port", str(port), "--production",
                   "--no-open", "--no-check-version"],
             standalone_mode=False,
         )
