@@ -807,13 +807,35 @@ def reserve_port(port: int) -> socket.socket:
     return sock
 
 
+def _no_fetch_from_cdn(url: str) -> bytes:
+    """Stands in for Solara's ``cdn_helper.fetch_from_cdn``: the demo fetches nothing.
+
+    Solara's ``/_solara/cdn/`` route serves a file from the installed ``solara-assets``
+    folder and, for one that is not there, would fetch it from a public CDN (retrying
+    for about 7 s). Here that raises at once, without a connection; the route answers 404.
+    """
+    raise FileNotFoundError(f"{url} is not among the installed assets (the demo fetches nothing)")
+
+
+def _offline_solara_app() -> None:
+    """Make the Solara server fetch nothing (:func:`_no_fetch_from_cdn`). Call before
+    the server starts."""
+    from solara.server import cdn_helper
+
+    if not hasattr(cdn_helper, "fetch_from_cdn"):  # pragma: no cover - a Solara that moved it
+        raise RuntimeError("solara.server.cdn_helper.fetch_from_cdn is gone: the demo cannot keep Solara offline")
+    cdn_helper.fetch_from_cdn = _no_fetch_from_cdn
+
+
 def serve(port: int = 8765) -> None:
     """Serve the page at http://127.0.0.1:PORT (this machine only) until interrupted.
 
     The port is checked first (:func:`reserve_port`): one that is busy raises
     :class:`PortUnavailable` before anything is printed or started. ``port=0`` picks a
     free port (printed). Offline: no telemetry, no version check, the page's
-    JavaScript and CSS come from the installed ``solara-assets`` package.
+    JavaScript and CSS come from the installed ``solara-assets`` package, and a path
+    under ``/_solara/cdn/`` that is not there is a 404 (Solara would fetch it from a
+    public CDN); nothing is fetched from outside this machine.
     """
     port = int(port)
     if not 0 <= port <= 65535:
@@ -838,6 +860,7 @@ def _serve(port: int) -> None:
     server_settings.telemetry.mixpanel_enable = False
     server_settings.theme.show_banner = False
     solara.settings.assets.proxy = True
+    _offline_solara_app()
     from click.exceptions import Abort
 
     try:
