@@ -770,6 +770,8 @@ def Page():
 HOST = "127.0.0.1"
 #: The module Solara serves (its ``Page``).
 APP = "sim.app"
+#: Solara's page-close route (the browser's beacon when a tab closes).
+CLOSE_ROUTE = "/_solara/api/close/{kernel_id}"
 
 
 class PortUnavailable(ParameterError):
@@ -817,14 +819,51 @@ def _no_fetch_from_cdn(url: str) -> bytes:
     raise FileNotFoundError(f"{url} is not among the installed assets (the demo fetches nothing)")
 
 
+def _close_page(close):
+    """Solara's page-close endpoint, answering a request it cannot act on with a 4xx.
+
+    Solara's own endpoint fails (500, a KeyError traceback in the log) without a
+    ``session_id`` in the query, and answers 200 for a kernel it does not know. Here
+    the first is 400, an unknown kernel 404 (the browser's close beacon ignores the
+    answer: a page whose kernel is gone has nothing to close); a good request goes
+    to Solara's endpoint.
+    """
+    from solara.server import kernel_context
+    from starlette.responses import PlainTextResponse
+
+    def endpoint(request):
+        if "session_id" not in request.query_params:
+            return PlainTextResponse("session_id is missing: allowed is ?session_id=PAGE", status_code=400)
+        if request.path_params["kernel_id"] not in kernel_context.contexts:
+            return PlainTextResponse("no such kernel", status_code=404)
+        return close(request)
+
+    return endpoint
+
+
 def _offline_solara_app() -> None:
-    """Make the Solara server fetch nothing (:func:`_no_fetch_from_cdn`). Call before
-    the server starts."""
+    """Make the Solara server (``solara.server.starlette``) fetch nothing, and answer a
+    bad page-close with a 4xx (:func:`_close_page`). Call before the server starts.
+
+    It imports ``solara.server.starlette`` (the app that ``solara run`` hands to uvicorn,
+    which then finds it imported): Solara's app module reads ``SOLARA_APP`` when it is
+    first imported, so that is set here, as ``solara run`` would set it.
+    """
     from solara.server import cdn_helper
+    from starlette.routing import Route
 
     if not hasattr(cdn_helper, "fetch_from_cdn"):  # pragma: no cover - a Solara that moved it
         raise RuntimeError("solara.server.cdn_helper.fetch_from_cdn is gone: the demo cannot keep Solara offline")
     cdn_helper.fetch_from_cdn = _no_fetch_from_cdn
+    os.environ["SOLARA_APP"] = APP
+    import solara.server.starlette as solara_starlette
+
+    routes = solara_starlette.app.router.routes
+    for index, route in enumerate(routes):
+        if isinstance(route, Route) and route.path == CLOSE_ROUTE:
+            routes[index] = Route(CLOSE_ROUTE, endpoint=_close_page(route.endpoint), methods=["POST"])
+            return
+    raise RuntimeError(f"Solara has no route {CLOSE_ROUTE}")  # pragma: no cover
 
 
 def serve(port: int = 8765) -> None:
@@ -835,7 +874,8 @@ def serve(port: int = 8765) -> None:
     free port (printed). Offline: no telemetry, no version check, the page's
     JavaScript and CSS come from the installed ``solara-assets`` package, and a path
     under ``/_solara/cdn/`` that is not there is a 404 (Solara would fetch it from a
-    public CDN); nothing is fetched from outside this machine.
+    public CDN); nothing is fetched from outside this machine. A page-close request it
+    cannot act on (no ``session_id``, or a page it does not know) is a 4xx.
     """
     port = int(port)
     if not 0 <= port <= 65535:
