@@ -793,9 +793,10 @@ def reserve_port(port: int) -> socket.socket:
     ``port=0`` binds a free port (read it with ``getsockname()``). The socket has
     SO_REUSEADDR, as uvicorn's listening socket has (asyncio's ``create_server`` sets it
     on POSIX), so the check agrees with uvicorn: a port some socket listens on (on
-    HOST or on all addresses) is busy, a port left in TIME_WAIT is free. Kept open
-    while the server starts, it stops another ``bind`` (and so another port-0 pick)
-    from taking the port meanwhile; uvicorn's own socket binds and listens beside it.
+    HOST or on all addresses) is busy, a port left in TIME_WAIT is free. :func:`serve`
+    keeps it open until the server stops: while uvicorn starts, it stops another plain
+    ``bind`` (and so another port-0 pick) from taking the port; uvicorn's own socket
+    binds and listens beside it, and it takes no connection itself.
     Raises :class:`PortUnavailable` if the port cannot be bound.
     """
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
