@@ -46,8 +46,10 @@ Example
 
 from __future__ import annotations
 
+import errno
 import functools
 import os
+import socket
 import warnings
 from dataclasses import dataclass
 from typing import Any
@@ -67,12 +69,13 @@ from sim.corpus import KIND_NAMES
 from sim.learner import awareness_schedule
 from sim.meanfield import moments, p_rebel, thresholds
 from sim.model import PersonaModel
-from sim.params import PARAMETERS, Params
+from sim.params import PARAMETERS, ParameterError, Params
 
 __all__ = [
     "DemoModel",
     "Page",
     "serve",
+    "PortUnavailable",
     "MODEL_PARAMS",
     "COMPARISON_AWARENESS",
     "GRAPH_NODES",
@@ -763,15 +766,129 @@ def Page():
 
 
 # -- the server ----------------------------------------------------------------------------------
+#: The only address the demo server listens on.
+HOST = "127.0.0.1"
+#: The module Solara serves (its ``Page``).
+APP = "sim.app"
+#: Solara's page-close route (the browser's beacon when a tab closes).
+CLOSE_ROUTE = "/_solara/api/close/{kernel_id}"
+
+
+class PortUnavailable(ParameterError):
+    """The port asked for cannot be listened on at :data:`HOST` (busy, or not permitted).
+
+    Raised by :func:`serve` before anything is printed or started; ``port`` is the port
+    asked for and ``reason`` says why ("is busy", or the system's message).
+    """
+
+    def __init__(self, port: int, reason: str) -> None:
+        self.port = port
+        self.reason = reason
+        super().__init__(f"port {port} {reason} on {HOST}: allowed is a free port, or 0 to pick one")
+
+
+def reserve_port(port: int) -> socket.socket:
+    """A socket bound to HOST:PORT (not listening) that holds the port for the server.
+
+    ``port=0`` binds a free port (read it with ``getsockname()``). The socket has
+    SO_REUSEADDR, as uvicorn's listening socket has (asyncio's ``create_server`` sets it
+    on POSIX), so the check agrees with uvicorn: a port some socket listens on (on
+    HOST or on all addresses) is busy, a port left in TIME_WAIT is free. :func:`serve`
+    keeps it open until the server stops: while uvicorn starts, it stops another plain
+    ``bind`` (and so another port-0 pick) from taking the port; uvicorn's own socket
+    binds and listens beside it, and it takes no connection itself.
+    Raises :class:`PortUnavailable` if the port cannot be bound.
+    """
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((HOST, port))
+    except OSError as err:
+        sock.close()
+        reason = "is busy" if err.errno == errno.EADDRINUSE else f"cannot be opened ({err.strerror})"
+        raise PortUnavailable(port, reason) from None
+    return sock
+
+
+def _no_fetch_from_cdn(url: str) -> bytes:
+    """Stands in for Solara's ``cdn_helper.fetch_from_cdn``: the demo fetches nothing.
+
+    Solara's ``/_solara/cdn/`` route serves a file from the installed ``solara-assets``
+    folder and, for one that is not there, would fetch it from a public CDN (retrying
+    for about 7 s). Here that raises at once, without a connection; the route answers 404.
+    """
+    raise FileNotFoundError(f"{url} is not among the installed assets (the demo fetches nothing)")
+
+
+def _close_page(close):
+    """Solara's page-close endpoint, answering a request it cannot act on with a 4xx.
+
+    Solara's own endpoint fails (500, a KeyError traceback in the log) without a
+    ``session_id`` in the query, and answers 200 for a kernel it does not know. Here
+    the first is 400, an unknown kernel 404 (the browser's close beacon ignores the
+    answer: a page whose kernel is gone has nothing to close); a good request goes
+    to Solara's endpoint.
+    """
+    from solara.server import kernel_context
+    from starlette.responses import PlainTextResponse
+
+    def endpoint(request):
+        if "session_id" not in request.query_params:
+            return PlainTextResponse("session_id is missing: allowed is ?session_id=PAGE", status_code=400)
+        if request.path_params["kernel_id"] not in kernel_context.contexts:
+            return PlainTextResponse("no such kernel", status_code=404)
+        return close(request)
+
+    return endpoint
+
+
+def _offline_solara_app() -> None:
+    """Make the Solara server (``solara.server.starlette``) fetch nothing, and answer a
+    bad page-close with a 4xx (:func:`_close_page`). Call before the server starts.
+
+    It imports ``solara.server.starlette`` (the app that ``solara run`` hands to uvicorn,
+    which then finds it imported): Solara's app module reads ``SOLARA_APP`` when it is
+    first imported, so that is set here, as ``solara run`` would set it.
+    """
+    from solara.server import cdn_helper
+    from starlette.routing import Route
+
+    if not hasattr(cdn_helper, "fetch_from_cdn"):  # pragma: no cover - a Solara that moved it
+        raise RuntimeError("solara.server.cdn_helper.fetch_from_cdn is gone: the demo cannot keep Solara offline")
+    cdn_helper.fetch_from_cdn = _no_fetch_from_cdn
+    os.environ["SOLARA_APP"] = APP
+    import solara.server.starlette as solara_starlette
+
+    routes = solara_starlette.app.router.routes
+    for index, route in enumerate(routes):
+        if isinstance(route, Route) and route.path == CLOSE_ROUTE:
+            routes[index] = Route(CLOSE_ROUTE, endpoint=_close_page(route.endpoint), methods=["POST"])
+            return
+    raise RuntimeError(f"Solara has no route {CLOSE_ROUTE}")  # pragma: no cover
+
+
 def serve(port: int = 8765) -> None:
     """Serve the page at http://127.0.0.1:PORT (this machine only) until interrupted.
 
-    Offline: no telemetry, no version check, the page's JavaScript and CSS come from
-    the installed ``solara-assets`` package. ``port=0`` picks a free port (printed).
+    The port is checked first (:func:`reserve_port`): one that is busy raises
+    :class:`PortUnavailable` before anything is printed or started. ``port=0`` picks a
+    free port (printed). Offline: no telemetry, no version check, the page's
+    JavaScript and CSS come from the installed ``solara-assets`` package, and a path
+    under ``/_solara/cdn/`` that is not there is a 404 (Solara would fetch it from a
+    public CDN); nothing is fetched from outside this machine. A page-close request it
+    cannot act on (no ``session_id``, or a page it does not know) is a 4xx.
     """
     port = int(port)
     if not 0 <= port <= 65535:
         raise ValueError(f"port = {port} is not allowed: allowed is a whole number in [0, 65535]")
+    reservation = reserve_port(port)
+    try:
+        _serve(reservation.getsockname()[1])
+    finally:
+        reservation.close()
+
+
+def _serve(port: int) -> None:
     for name, value in OFFLINE_ENVIRONMENT.items():
         os.environ.setdefault(name, value)
     import solara.server.settings as server_settings
@@ -784,11 +901,12 @@ def serve(port: int = 8765) -> None:
     server_settings.telemetry.mixpanel_enable = False
     server_settings.theme.show_banner = False
     solara.settings.assets.proxy = True
+    _offline_solara_app()
     from click.exceptions import Abort
 
     try:
         run.main(
-            args=["sim.app", "--host", "127.0.0.1", "--port", str(port), "--production",
+            args=[APP, "--host", HOST, "--port", str(port), "--production",
                   "--no-open", "--no-check-version"],
             standalone_mode=False,
         )

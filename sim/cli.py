@@ -635,12 +635,15 @@ def _command_demo(args: argparse.Namespace) -> int:
     if port > 65535:
         raise ParameterError(f"--port {args.port!r} is not allowed: allowed is a whole number in [0, 65535]")
     try:
-        from .app import serve
+        from .app import PortUnavailable, serve
     except ImportError as err:
         print(f"persona-sim: error: the demo page needs the viz extra ({err.name} is missing): "
               "pip install 'persona-sim[viz]'", file=sys.stderr)
         return EXIT_USAGE
-    serve(port)  # prints the address; blocks until Ctrl-C
+    try:
+        serve(port)  # checks the port, then prints the address; blocks until Ctrl-C
+    except PortUnavailable as err:  # before anything started
+        raise ParameterError(f"--{err}") from None  # "--port N is busy on 127.0.0.1: ..."
     return 0
 
 
