@@ -343,3 +343,41 @@ def test_bootstrap_interval_covers_the_true_threshold_95_percent_of_the_time(mon
         held += bool(row.s_star_low <= truth <= row.s_star_high)
     se = math.sqrt(n_sets * 0.95 * 0.05)
     assert abs(held - 0.95 * n_sets) <= 3 * se, f"{held} of {n_sets} intervals hold the truth"
+
+
+def test_bootstrap_refits_are_maximum_likelihood_fits_of_each_resample():
+    """A transition about as sharp as the grid (scale 0.01, spacing 0.05): many resamples are fitted
+    by the batched Newton iteration, many on the scale floor (_on_scale_floor). Each bootstrap row is
+    a maximum of its resample's likelihood: its negative log-likelihood is no larger than that of
+    scipy's bounded fit (fit_logistic) of the same resample, and where the maximum is unique (scipy's
+    fit inside the bounds and at least two levels strictly between no rebels and all rebels; with
+    one, every steep enough curve through that level is a maximum) the two fits agree."""
+    replicates, levels = 12, np.linspace(0, 1, 21)
+    table = bernoulli_table(logistic(0.47, 0.01), levels, replicates, seed=6)
+    lv, rebels_u, trials_u = thresholds_module._counts(table, "replicate")
+    rebels, trials = rebels_u.sum(0), trials_u.sum(0)
+    assert thresholds_module._separated(lv, rebels, trials, 1) is None  # the data set itself is not separated
+    bounds = thresholds_module._bounds(lv)
+    start = fit_logistic(lv, rebels, trials)
+    start = np.array([start.s_star, math.log(start.scale)])
+    n_boot = 200
+    boot = thresholds_module._bootstrap(lv, rebels_u, trials_u, 1, start, bounds, n_boot, np.random.default_rng(1))
+    counts = np.random.default_rng(1).multinomial(replicates, np.full(replicates, 1.0 / replicates), size=n_boot)
+    rebels_b, trials_b = counts @ rebels_u, counts @ trials_u
+    newton_ok = thresholds_module._newton(lv, rebels_b, trials_b, 1, start, bounds)[1]
+    assert 20 <= newton_ok.sum() <= n_boot - 20  # both ways of fitting are exercised
+
+    def nll(theta, i):
+        return thresholds_module._negative_log_likelihood(theta, lv, rebels_b[i], trials_b[i], 1)[0]
+
+    inside = 0
+    for i in range(n_boot):
+        fit = fit_logistic(lv, rebels_b[i], trials_b[i])
+        reference = np.array([fit.s_star, math.log(fit.scale)])
+        assert nll(boot[i], i) <= nll(reference, i) + 1e-5, (i, boot[i], reference)
+        mixed = (rebels_b[i] > 0) & (rebels_b[i] < trials_b[i])
+        if not fit.at_bound and mixed.sum() >= 2:
+            inside += 1
+            assert boot[i, 0] == pytest.approx(fit.s_star, abs=1e-6)
+            assert math.exp(boot[i, 1]) == pytest.approx(fit.scale, rel=1e-4)
+    assert inside >= 20
