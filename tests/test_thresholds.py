@@ -381,3 +381,73 @@ def test_bootstrap_refits_are_maximum_likelihood_fits_of_each_resample():
             assert boot[i, 0] == pytest.approx(fit.s_star, abs=1e-6)
             assert math.exp(boot[i, 1]) == pytest.approx(fit.scale, rel=1e-4)
     assert inside >= 20
+
+
+# -- the finite-size slope's interval ---------------------------------------------------------
+
+
+def _size_table(widths, errors=None, s_star=None) -> pd.DataFrame:
+    """A thresholds table over n_documents = 1000 .. 16000 with the given widths; with ``errors``
+    (standard errors of log width) a width interval of +- 1.96 errors in log, as a bootstrap gives."""
+    n = np.array([1000, 2000, 4000, 8000, 16000])
+    widths = np.asarray(widths, dtype=float)
+    s = np.asarray(s_star if s_star is not None else 0.63 + 0.5 / np.sqrt(n), dtype=float)
+    table = pd.DataFrame({"n_documents": n, "s_star": s, "s_star_low": s - 0.01, "s_star_high": s + 0.01,
+                          "s_star_meanfield_n": 0.63 + 1.0 / n, "s_star_meanfield_inf": np.full(n.size, 0.63),
+                          "width": widths})
+    if errors is not None:
+        z = 1.959963984540054
+        table["width_low"] = widths * np.exp(-z * np.asarray(errors))
+        table["width_high"] = widths * np.exp(z * np.asarray(errors))
+    table.attrs["group_columns"] = ["n_documents"]
+    return table
+
+
+@pytest.mark.parametrize("scatter", [0.02, 0.3])
+def test_width_slope_interval_is_the_weighted_least_squares_interval(scatter):
+    """With bootstrap intervals on the widths the slope of log width against log N is weighted least
+    squares (weights 1/se^2, se = half the log interval / 1.96); its standard error 1/sqrt(Sxx) is
+    scaled by the Birge ratio sqrt(chi^2/dof) when the scatter exceeds the errors, and the 95%
+    interval is slope +- 1.96 standard errors. Recomputed here by the textbook formulas, with the
+    scatter below (0.02) and above (0.3) the errors."""
+    from scipy.stats import norm
+
+    n = np.array([1000, 2000, 4000, 8000, 16000], dtype=float)
+    errors = np.array([0.05, 0.08, 0.1, 0.12, 0.2])
+    noise = scatter * np.array([1.0, -0.5, 0.8, -1.2, 0.4])
+    widths = 3.0 / np.sqrt(n) * np.exp(noise)
+    result = finite_size_scaling(_size_table(widths, errors))
+    assert result["method"] == "weighted"
+    x, y, w = np.log(n), np.log(widths), 1.0 / errors**2
+    xm, ym = (w * x).sum() / w.sum(), (w * y).sum() / w.sum()
+    sxx = (w * (x - xm) ** 2).sum()
+    slope = (w * (x - xm) * (y - ym)).sum() / sxx
+    chi2 = (w * (y - ym - slope * (x - xm)) ** 2).sum()
+    birge = max(1.0, chi2 / (n.size - 2))
+    assert (birge > 1.0) == (scatter == 0.3)
+    se = math.sqrt(birge / sxx)
+    z = float(norm.ppf(0.975))
+    assert result["slope"] == pytest.approx(slope, rel=1e-10)
+    assert result["slope_se"] == pytest.approx(se, rel=1e-10)
+    assert result["slope_low"] == pytest.approx(slope - z * se, rel=1e-10)
+    assert result["slope_high"] == pytest.approx(slope + z * se, rel=1e-10)
+
+
+def test_slope_intervals_without_errors_are_ordinary_least_squares_with_student_t():
+    """Without width intervals (and always for the distance to s*_inf) the slope is ordinary least
+    squares, with scipy.stats.linregress's standard error and a Student t interval on n - 2 degrees
+    of freedom."""
+    from scipy.stats import linregress, t as student
+
+    n = np.array([1000, 2000, 4000, 8000, 16000], dtype=float)
+    widths = 3.0 / np.sqrt(n) * np.exp(0.1 * np.array([1.0, -0.5, 0.8, -1.2, 0.4]))
+    s_star = 0.63 + np.array([0.04, 0.03, 0.012, 0.011, 0.004])
+    result = finite_size_scaling(_size_table(widths, s_star=s_star))
+    assert result["method"] == "ordinary"
+    q = float(student.ppf(0.975, n.size - 2))
+    for prefix, y in (("", widths), ("distance_", s_star - 0.63)):
+        fit = linregress(np.log(n), np.log(y))
+        assert result[f"{prefix}slope"] == pytest.approx(fit.slope, rel=1e-10)
+        assert result[f"{prefix}slope_se"] == pytest.approx(fit.stderr, rel=1e-10)
+        assert result[f"{prefix}slope_low"] == pytest.approx(fit.slope - q * fit.stderr, rel=1e-10)
+        assert result[f"{prefix}slope_high"] == pytest.approx(fit.slope + q * fit.stderr, rel=1e-10)
