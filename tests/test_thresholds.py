@@ -451,3 +451,50 @@ def test_slope_intervals_without_errors_are_ordinary_least_squares_with_student_
         assert result[f"{prefix}slope_se"] == pytest.approx(fit.stderr, rel=1e-10)
         assert result[f"{prefix}slope_low"] == pytest.approx(fit.slope - q * fit.stderr, rel=1e-10)
         assert result[f"{prefix}slope_high"] == pytest.approx(fit.slope + q * fit.stderr, rel=1e-10)
+
+
+# -- the crossing check and the all-or-nothing jump, by hand ------------------------------------
+
+
+def test_crossing_check_tests_each_level_two_sided_at_5_percent():
+    """A level is significantly off 1/2 when |k/n - 1/2| / (1 / (2 sqrt n)) > 1.96: with n = 100,
+    60 or 40 rebels (z = +-2.0) are, 59 or 41 (z = +-1.8) are not. So 5, 41, 59, 41, 95 rebels
+    cross once (rising), and 5, 40, 60, 40, 95 cross three times."""
+    s = np.linspace(0.5, 1.0, 5)
+    n = np.full(5, 100.0)
+    assert thresholds_module._crossing_check(s, np.array([5.0, 41, 59, 41, 95]), n) == (1, "")
+    assert thresholds_module._crossing_check(s, np.array([95.0, 59, 41, 59, 5]), n) == (-1, "")
+    direction, note = thresholds_module._crossing_check(s, np.array([5.0, 40, 60, 40, 95]), n)
+    assert direction == 0
+    assert note == "more than one crossing at about 0.688, 0.812, 0.938"
+
+
+def test_crossing_check_notes_levels_too_small_to_be_significant_and_one_sided_data():
+    """With 3 learners per level no level can differ significantly from 1/2 (all rebels gives
+    z = sqrt(3) < 1.96; 4 learners give z = 2); data significantly below 1/2 whose highest estimate
+    is above 1/2 but not significantly have no crossing, and the note says where the highest is."""
+    s = np.linspace(0.0, 1.0, 5)
+    direction, note = thresholds_module._crossing_check(s, np.array([0.0, 0, 0, 3, 3]), np.full(5, 3.0))
+    assert direction == 0
+    assert note == ("no crossing detected: P(rebel) is nowhere significantly different from 1/2 for awareness "
+                    "in [0, 1] (with at most 3 learners per level none can be: at least 4 are needed)")
+    assert thresholds_module._crossing_check(s, np.array([0.0, 0, 0, 4, 4]), np.full(5, 4.0)) == (1, "")
+    direction, note = thresholds_module._crossing_check(s, np.array([4.0, 5, 5, 6, 6]), np.full(5, 10.0))
+    assert direction == 0  # 10 learners could show a difference; these do not, and the note says only that
+    assert note == "no crossing detected: P(rebel) is nowhere significantly different from 1/2 for awareness in [0, 1]"
+    direction, note = thresholds_module._crossing_check(s, np.array([2.0, 3, 5, 8, 11]), np.full(5, 20.0))
+    assert direction == 0
+    assert note == ("no crossing: P(rebel) is never significantly above 1/2 for awareness in [0, 1] "
+                    "(highest 0.55 at s = 1; a crossing may lie at the end of the range)")
+
+
+def test_falling_jump_sharper_than_the_grid():
+    """All rebels below s = 0.45 and none above: the falling jump's midpoint, its two levels as the
+    interval, direction -1 and no width (as for a rising jump)."""
+    table = bernoulli_table(lambda s: (s < 0.45).astype(float), np.linspace(0, 1, 11), 10, seed=17)
+    row = fit_thresholds(table, n_boot=20).iloc[0]
+    assert row.direction == -1
+    assert row.s_star == pytest.approx(0.45)
+    assert (row.s_star_low, row.s_star_high) == pytest.approx((0.4, 0.5))
+    assert np.isnan(row.width)
+    assert row.note.startswith("transition sharper than the awareness grid: P(rebel) jumps between 0.4 and 0.5")
