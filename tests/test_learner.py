@@ -548,3 +548,31 @@ def test_fast_exponential_matches_math_exp_over_its_whole_range():
     worst = int(np.argmax(rel))
     assert rel[worst] < 1e-13, f"relative error {rel[worst]:.3g} at x = {x[worst]!r}"
     assert _exp_neg(0.0) == 1.0
+
+
+# -- log-space evidence and folded products, against plain float64 ------------------------------
+
+EVIDENCE_RATES = [(0.3, 0.01), (1e-300, 0.3), (0.3, 1e-300), (0.0, 0.3), (0.3, 0.0), (1.0, 0.01), (0.01, 1.0),
+                  (1.0, 0.0), (0.0, 1.0), (0.999999, 0.5)]
+
+
+@pytest.mark.parametrize("rates", EVIDENCE_RATES, ids=[f"{a:g}-{b:g}" for a, b in EVIDENCE_RATES])
+def test_evidence_equals_the_log_sum_exp_formula_over_the_whole_line(rates):
+    """Delta(log Lambda) = log(pi_D Lambda + 1 - pi_D) - log(eps Lambda + 1 - eps), computed here with
+    numpy's logaddexp, for log Lambda from -10^4 to 10^4: through the linear ratio where it is in
+    [1e-100, 1e100] and the log-space fallback (_log_mix) beyond, with planting rates 0, 1 and 1e-300.
+    Agreement to a few units in the last place of the terms, 1e-14 (1 + |log Lambda|)."""
+    from sim.learner import evidence
+
+    pi_d, eps = rates
+    x = np.concatenate([np.linspace(-800.0, 800.0, 3201),
+                        [-1e4, -745.2, -709.8, -230.3, -1e-9, 0.0, 1e-9, 230.3, 709.8, 745.2, 1e4]])
+    with np.errstate(divide="ignore"):
+        want = (np.logaddexp(np.log(pi_d) + x, np.log1p(-pi_d)) - np.logaddexp(np.log(eps) + x, np.log1p(-eps)))
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        got = evidence(x, pi_d, eps)
+    assert np.all(np.isfinite(got)) and np.all(np.isfinite(want))
+    err = np.abs(got - want) / (1.0 + np.abs(x))
+    worst = int(np.argmax(err))
+    assert err[worst] <= 1e-14, f"Delta({x[worst]!r}) = {got[worst]!r}, want {want[worst]!r}"
+
