@@ -576,3 +576,41 @@ def test_evidence_equals_the_log_sum_exp_formula_over_the_whole_line(rates):
     worst = int(np.argmax(err))
     assert err[worst] <= 1e-14, f"Delta({x[worst]!r}) = {got[worst]!r}, want {want[worst]!r}"
 
+
+#: No style or citation cue (Lambda = 1), so a control document adds exactly s log kappa and a
+#: disclosed one s log beta; with log kappa = 13 and log beta = -13 a long batch moves the log-odds
+#: by tens of thousands, far beyond what a running product of ratios can hold without folding.
+FOLD = Params(synthetic_detectability=0.0, believed_planted_cited_rate=0.6, control_likelihood_ratio=math.exp(13.0),
+              disclosure_likelihood_ratio=math.exp(-13.0))
+
+
+@pytest.mark.parametrize("rates", [{}, {"candid_plant_rate": 0.0}], ids=["fast-path", "general-path"])
+@pytest.mark.parametrize("kind", ["control", "disclosed", "mixed"])
+def test_long_batches_fold_their_products_exactly(rates, kind):
+    """2,000 documents of one batch, each moving the log-odds by +-13 s: the log-odds equal
+    logit(pi_0) + s (n_control log kappa + n_disclosed log beta), finite, on the fast path (products
+    folded every 16 documents) and the general one (folded beyond 1e+-150), and the emergence
+    document is the first at which the exact path reaches log 9."""
+    from sim.learner import _fast_path
+
+    p = FOLD.replace(**rates)
+    k = constants(p, 0.6)
+    assert _fast_path(k) == (not rates)
+    if kind == "control":
+        rows = [CTRL] * 2000
+    elif kind == "disclosed":
+        rows = [DISC] * 2000
+    else:  # 1,200 disclosed then 800 control documents: down by 15,600 s, then back up by 10,400 s
+        rows = [DISC] * 1200 + [CTRL] * 800
+    s = np.array([0.3, 1.0])
+    state = read_batch(initial_state(2, k, s), make_batch(rows), s, s, k)
+    steps = np.array([13.0 if row is CTRL else -13.0 for row in rows])
+    prior = math.log(0.05 / 0.95)
+    want = prior + np.outer(s, np.cumsum(steps))
+    assert np.all(np.isfinite(state.log_odds))
+    assert_allclose(state.log_odds, want[:, -1], rtol=1e-12)
+    for j in range(2):
+        crossed = np.flatnonzero(want[j] >= EMERGENCE_LEVEL)
+        expected = float(crossed[0] + 1) if crossed.size else math.nan
+        assert_array_equal(state.emergence_document[j], expected)
+
