@@ -614,3 +614,18 @@ def test_long_batches_fold_their_products_exactly(rates, kind):
         expected = float(crossed[0] + 1) if crossed.size else math.nan
         assert_array_equal(state.emergence_document[j], expected)
 
+
+@pytest.mark.parametrize("steepness", [0.5, 4.0, 10.0, 30.0])
+def test_logistic_schedule_is_the_documented_rescaled_expit(steepness):
+    """s_t = s_0 + (s - s_0) x~_t with x~ = (expit(k (x - 1/2)) - expit(-k/2)) / (expit(k/2) - expit(-k/2))
+    and x = t / (T - 1) (docs/model.md), evaluated here with scipy's expit in float64."""
+    from scipy.special import expit
+
+    s0, final = 0.1, np.array([0.35, 0.9, 1.0])
+    p = Params(sa_start=s0, awareness_schedule="logistic", schedule_steepness=steepness)
+    for n_batches in (2, 7, 50):
+        x = np.arange(n_batches) / (n_batches - 1)
+        k = steepness
+        tilde = (expit(k * (x - 0.5)) - expit(-k / 2)) / (expit(k / 2) - expit(-k / 2))
+        want = s0 + (final[:, None] - s0) * tilde[None, :]
+        assert_allclose(awareness_schedule(final, n_batches, p), want, rtol=1e-12, atol=1e-14)
