@@ -23,6 +23,7 @@ from sim.learner import (
     initial_state,
     perceive,
     persona,
+    planted_belief,
     read_batch,
     uplift,
 )
@@ -629,3 +630,19 @@ def test_logistic_schedule_is_the_documented_rescaled_expit(steepness):
         tilde = (expit(k * (x - 0.5)) - expit(-k / 2)) / (expit(k / 2) - expit(-k / 2))
         want = s0 + (final[:, None] - s0) * tilde[None, :]
         assert_allclose(awareness_schedule(final, n_batches, p), want, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("pi_hat", [0.0, 1e-300, 0.0245, 0.5, 1 - 1e-9, 1.0])
+def test_planted_belief_is_expit_of_logit_pi_hat_plus_log_lambda_over_the_whole_line(pi_hat):
+    """p_hat = pi_hat Lambda / (pi_hat Lambda + 1 - pi_hat) = expit(logit(pi_hat) + log Lambda), computed
+    here with scipy's expit in float64, for log Lambda from -10^4 to 10^4 (exp(-|log Lambda|) underflows
+    beyond 745) and pi_hat from 0 to 1 (pi_D = epsilon = pi_hat fixes pi_hat whatever P(D) is)."""
+    from scipy.special import expit, logit
+
+    k = constants(Params(candid_plant_rate=pi_hat, deceptive_plant_rate=pi_hat), 0.6)
+    x = np.concatenate([np.linspace(-800.0, 800.0, 1601), [-1e4, -745.2, -709.8, 0.0, 709.8, 745.2, 1e4]])
+    batch = make_batch([(0.0, False, False, False, True, False)] * x.size)
+    got = planted_belief(np.array([0.0]), x[None, :], batch, k)[0]
+    with np.errstate(divide="ignore"):
+        want = expit(logit(pi_hat) + x)
+    assert_allclose(got, want, rtol=1e-13, atol=1e-300)
