@@ -193,3 +193,15 @@ def test_serve_refuses_a_port_out_of_range():
     """serve() checks its port before starting anything."""
     with pytest.raises(ValueError, match="port"):
         serve(70000)
+
+
+def test_mean_field_curve_counts_a_short_last_batch():
+    """With N = 1050 and B = 100 (a last batch of 50) the demo's tabulated schedule sum is still
+    sim.meanfield.p_rebel's, within 1e-3 (p_rebel itself is checked against an explicit per-batch
+    sum in tests/test_meanfield.py)."""
+    q = 0.6
+    pick = slice(0, None, 10)
+    for schedule in ("linear", "logistic"):
+        params = Params(sa_start=0.3, awareness_schedule=schedule, n_documents=1050, batch_size=100)
+        fast = mean_field_curve(params, q)[pick]
+        np.testing.assert_allclose(fast, p_rebel(params, AWARENESS_GRID[pick], q), atol=1e-3)

@@ -287,3 +287,33 @@ def test_learner_real_cited_rate_without_real_documents_is_the_expectation():
     none_real = build_corpus(p, seed=0)
     assert np.isnan(none_real.real_cited_rate)
     assert none_real.learner_real_cited_rate(p) == pytest.approx(expected_real_cited_rate(p), rel=1e-12)
+
+
+# -- q_r's closed form, beyond the unplanted case ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "m, rho, eta, laundering",
+    [(3, 0.15, 0.0, 0.0), (3, 0.25, 0.0, 0.0), (3, 0.15, 0.1, 0.0), (3, 0.3, 0.1, 0.5), (5, 0.2, 0.05, 1.0),
+     (1, 0.4, 0.2, 0.25)],
+)
+def test_expected_cited_rates_solve_the_rate_equation(m, rho, eta, laundering):
+    """q_r = 1 - f_0, where f_0 = 1 / (1 + M a / (M + a)) is the stationary never-cited share of
+    dN_0/dn = 1 - (M a / (M + a)) N_0 / n, with a = m and M = m (1 - eta - L rho) / (1 - rho - eta)
+    citations reaching real documents per real document (docs/model.md, 2 and 5.2); the planted
+    documents' ring has M = L m."""
+    from sim.corpus import expected_planted_cited_rate
+
+    p = Params(citations_per_document=m, planted_fraction=rho, disclosed_fraction=eta, laundering=laundering)
+    arriving = m * (1 - eta - laundering * rho) / (1 - rho - eta)
+    f0 = 1.0 / (1.0 + arriving * m / (arriving + m))
+    assert expected_real_cited_rate(p) == pytest.approx(1.0 - f0, rel=1e-12)
+    ring = laundering * m
+    want_planted = 1.0 - 1.0 / (1.0 + ring * m / (ring + m)) if ring > 0 else 0.0
+    assert expected_planted_cited_rate(p) == pytest.approx(want_planted, rel=1e-12, abs=1e-15)
+
+
+def test_expected_real_cited_rate_reference_values():
+    """docs/model.md: 0.6122 at rho = 0.10, 0.6186 at the default 0.15 and 0.6316 at 0.25 (m = 3)."""
+    got = [round(expected_real_cited_rate(Params(planted_fraction=r)), 4) for r in (0.10, 0.15, 0.25)]
+    assert got == [0.6122, 0.6186, 0.6316]

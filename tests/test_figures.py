@@ -92,3 +92,32 @@ def test_docstring_examples():
 def test_group_labels_read_naturally(value, text):
     """Group labels print numbers plainly and an unset sa_start as 'unset'."""
     assert figures_module._label(["x"], [value]) == f"x = {text}"
+
+
+def test_mean_band_is_the_mean_over_units_and_the_percentiles_of_resampled_means():
+    """_mean_band gives, per awareness level, the mean over the units with a value there and the
+    2.5th and 97.5th percentiles (linear interpolation between order statistics) of that mean over
+    resamples of whole units: the resamples are redrawn here from the same seed (n units drawn with
+    replacement are multinomial counts) and averaged unit by unit, skipping missing values."""
+    rng = np.random.default_rng(2)
+    matrix = rng.normal(size=(12, 5)) + np.arange(5)
+    matrix[[0, 3, 7], [1, 1, 4]] = np.nan  # levels where some units have no value
+    n_boot = 300
+    mean, low, high = figures_module._mean_band(matrix, np.random.default_rng(9), n_boot=n_boot)
+    counts = np.random.default_rng(9).multinomial(12, np.full(12, 1.0 / 12), size=n_boot)
+    for j in range(matrix.shape[1]):
+        column = matrix[:, j]
+        has = ~np.isnan(column)
+        assert mean[j] == pytest.approx(column[has].mean(), rel=1e-12)
+        means = []
+        for c in counts:
+            units = np.repeat(np.arange(12), c)
+            values = column[units][has[units]]
+            if values.size:
+                means.append(values.mean())
+        x = np.sort(means)
+        for q, got in ((2.5, low[j]), (97.5, high[j])):
+            h = (x.size - 1) * q / 100.0
+            i = int(np.floor(h))
+            want = x[i] + (h - i) * (x[min(i + 1, x.size - 1)] - x[i])
+            assert got == pytest.approx(want, rel=1e-10, abs=1e-12), (j, q)

@@ -23,6 +23,7 @@ from sim.learner import (
     initial_state,
     perceive,
     persona,
+    planted_belief,
     read_batch,
     uplift,
 )
@@ -525,3 +526,123 @@ def test_read_batch_log_odds_are_prior_plus_sum_of_increments(s):
     crossed = np.flatnonzero(path >= EMERGENCE_LEVEL)
     want = float(crossed[0] + 1) if crossed.size else float("nan")
     assert_array_equal(state.emergence_document, [want])
+
+
+# -- the fast path's exponential ------------------------------------------------------------
+
+
+def test_fast_exponential_matches_math_exp_over_its_whole_range():
+    """_exp_neg(x) (plain-arithmetic exp(-x) of the fast path, used for 0 <= x <= 60) is within its
+    documented relative error of 1e-13 of math.exp(-x) everywhere on [0, 60]: a fine uniform grid,
+    random points, and both ends."""
+    from sim.learner import _FAST_LOG_LR_CAP, _exp_neg
+
+    assert _FAST_LOG_LR_CAP == 60.0
+    x = np.concatenate([
+        np.linspace(0.0, 60.0, 120_001),
+        np.random.default_rng(10).uniform(0.0, 60.0, 30_000),
+        [0.0, 1e-300, 5e-324, 1e-8, math.log(2.0), 59.999999, 60.0],
+    ])
+    got = np.array([_exp_neg(float(v)) for v in x])
+    want = np.array([math.exp(-float(v)) for v in x])
+    rel = np.abs(got - want) / want
+    worst = int(np.argmax(rel))
+    assert rel[worst] < 1e-13, f"relative error {rel[worst]:.3g} at x = {x[worst]!r}"
+    assert _exp_neg(0.0) == 1.0
+
+
+# -- log-space evidence and folded products, against plain float64 ------------------------------
+
+EVIDENCE_RATES = [(0.3, 0.01), (1e-300, 0.3), (0.3, 1e-300), (0.0, 0.3), (0.3, 0.0), (1.0, 0.01), (0.01, 1.0),
+                  (1.0, 0.0), (0.0, 1.0), (0.999999, 0.5)]
+
+
+@pytest.mark.parametrize("rates", EVIDENCE_RATES, ids=[f"{a:g}-{b:g}" for a, b in EVIDENCE_RATES])
+def test_evidence_equals_the_log_sum_exp_formula_over_the_whole_line(rates):
+    """Delta(log Lambda) = log(pi_D Lambda + 1 - pi_D) - log(eps Lambda + 1 - eps), computed here with
+    numpy's logaddexp, for log Lambda from -10^4 to 10^4: through the linear ratio where it is in
+    [1e-100, 1e100] and the log-space fallback (_log_mix) beyond, with planting rates 0, 1 and 1e-300.
+    Agreement to a few units in the last place of the terms, 1e-14 (1 + |log Lambda|)."""
+    from sim.learner import evidence
+
+    pi_d, eps = rates
+    x = np.concatenate([np.linspace(-800.0, 800.0, 3201),
+                        [-1e4, -745.2, -709.8, -230.3, -1e-9, 0.0, 1e-9, 230.3, 709.8, 745.2, 1e4]])
+    with np.errstate(divide="ignore"):
+        want = (np.logaddexp(np.log(pi_d) + x, np.log1p(-pi_d)) - np.logaddexp(np.log(eps) + x, np.log1p(-eps)))
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        got = evidence(x, pi_d, eps)
+    assert np.all(np.isfinite(got)) and np.all(np.isfinite(want))
+    err = np.abs(got - want) / (1.0 + np.abs(x))
+    worst = int(np.argmax(err))
+    assert err[worst] <= 1e-14, f"Delta({x[worst]!r}) = {got[worst]!r}, want {want[worst]!r}"
+
+
+#: No style or citation cue (Lambda = 1), so a control document adds exactly s log kappa and a
+#: disclosed one s log beta; with log kappa = 13 and log beta = -13 a long batch moves the log-odds
+#: by tens of thousands, far beyond what a running product of ratios can hold without folding.
+FOLD = Params(synthetic_detectability=0.0, believed_planted_cited_rate=0.6, control_likelihood_ratio=math.exp(13.0),
+              disclosure_likelihood_ratio=math.exp(-13.0))
+
+
+@pytest.mark.parametrize("rates", [{}, {"candid_plant_rate": 0.0}], ids=["fast-path", "general-path"])
+@pytest.mark.parametrize("kind", ["control", "disclosed", "mixed"])
+def test_long_batches_fold_their_products_exactly(rates, kind):
+    """2,000 documents of one batch, each moving the log-odds by +-13 s: the log-odds equal
+    logit(pi_0) + s (n_control log kappa + n_disclosed log beta), finite, on the fast path (products
+    folded every 16 documents) and the general one (folded beyond 1e+-150), and the emergence
+    document is the first at which the exact path reaches log 9."""
+    from sim.learner import _fast_path
+
+    p = FOLD.replace(**rates)
+    k = constants(p, 0.6)
+    assert _fast_path(k) == (not rates)
+    if kind == "control":
+        rows = [CTRL] * 2000
+    elif kind == "disclosed":
+        rows = [DISC] * 2000
+    else:  # 1,200 disclosed then 800 control documents: down by 15,600 s, then back up by 10,400 s
+        rows = [DISC] * 1200 + [CTRL] * 800
+    s = np.array([0.3, 1.0])
+    state = read_batch(initial_state(2, k, s), make_batch(rows), s, s, k)
+    steps = np.array([13.0 if row is CTRL else -13.0 for row in rows])
+    prior = math.log(0.05 / 0.95)
+    want = prior + np.outer(s, np.cumsum(steps))
+    assert np.all(np.isfinite(state.log_odds))
+    assert_allclose(state.log_odds, want[:, -1], rtol=1e-12)
+    for j in range(2):
+        crossed = np.flatnonzero(want[j] >= EMERGENCE_LEVEL)
+        expected = float(crossed[0] + 1) if crossed.size else math.nan
+        assert_array_equal(state.emergence_document[j], expected)
+
+
+@pytest.mark.parametrize("steepness", [0.5, 4.0, 10.0, 30.0])
+def test_logistic_schedule_is_the_documented_rescaled_expit(steepness):
+    """s_t = s_0 + (s - s_0) x~_t with x~ = (expit(k (x - 1/2)) - expit(-k/2)) / (expit(k/2) - expit(-k/2))
+    and x = t / (T - 1) (docs/model.md), evaluated here with scipy's expit in float64."""
+    from scipy.special import expit
+
+    s0, final = 0.1, np.array([0.35, 0.9, 1.0])
+    p = Params(sa_start=s0, awareness_schedule="logistic", schedule_steepness=steepness)
+    for n_batches in (2, 7, 50):
+        x = np.arange(n_batches) / (n_batches - 1)
+        k = steepness
+        tilde = (expit(k * (x - 0.5)) - expit(-k / 2)) / (expit(k / 2) - expit(-k / 2))
+        want = s0 + (final[:, None] - s0) * tilde[None, :]
+        assert_allclose(awareness_schedule(final, n_batches, p), want, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("pi_hat", [0.0, 1e-300, 0.0245, 0.5, 1 - 1e-9, 1.0])
+def test_planted_belief_is_expit_of_logit_pi_hat_plus_log_lambda_over_the_whole_line(pi_hat):
+    """p_hat = pi_hat Lambda / (pi_hat Lambda + 1 - pi_hat) = expit(logit(pi_hat) + log Lambda), computed
+    here with scipy's expit in float64, for log Lambda from -10^4 to 10^4 (exp(-|log Lambda|) underflows
+    beyond 745) and pi_hat from 0 to 1 (pi_D = epsilon = pi_hat fixes pi_hat whatever P(D) is)."""
+    from scipy.special import expit, logit
+
+    k = constants(Params(candid_plant_rate=pi_hat, deceptive_plant_rate=pi_hat), 0.6)
+    x = np.concatenate([np.linspace(-800.0, 800.0, 1601), [-1e4, -745.2, -709.8, 0.0, 709.8, 745.2, 1e4]])
+    batch = make_batch([(0.0, False, False, False, True, False)] * x.size)
+    got = planted_belief(np.array([0.0]), x[None, :], batch, k)[0]
+    with np.errstate(divide="ignore"):
+        want = expit(logit(pi_hat) + x)
+    assert_allclose(got, want, rtol=1e-13, atol=1e-300)

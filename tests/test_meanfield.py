@@ -252,3 +252,73 @@ def test_thresholds_are_empty_when_the_mean_vanishes_identically():
     p = Params(candid_plant_rate=0.3, deceptive_plant_rate=0.3)
     assert np.all(moments(p, np.linspace(0, 1, 11))[0] == 0)
     assert thresholds(p).size == 0
+
+
+# -- batches that do not divide the corpus evenly ---------------------------------------
+
+SHORT_LAST = dict(n_documents=1050, batch_size=100)  # ten batches of 100, then one of 50
+
+
+def _per_batch_p_rebel(p: Params, s: float, schedule: list[float], sizes: list[int], q_r: float) -> float:
+    """Phi((logit pi_0 + sum_t n_t mu(s_t)) / sqrt(sum_t n_t sigma^2(s_t))), batch by batch (r = 0)."""
+    constant = p.replace(sa_start=None, awareness_schedule="constant")
+    mean = var = 0.0
+    for s_t, n_t in zip(schedule, sizes):
+        mu_t, var_t = mf.moments(constant, s_t, real_cited_rate=q_r)
+        mean += n_t * float(mu_t)
+        var += n_t * float(var_t)
+    centre = math.log(p.prior_deceptive / (1 - p.prior_deceptive)) + mean
+    return float(norm.cdf(centre / math.sqrt(var)))
+
+
+def test_p_rebel_with_a_short_last_batch_is_the_explicit_per_batch_sum():
+    """N = 1050, B = 100, awareness rising linearly from 0.3: eleven batches, the last of 50
+    documents, each read at s_t = 0.3 + (s - 0.3) t / 10. P(rebel) is the Gaussian formula with
+    the moments summed batch by batch, the last batch counted with its 50 documents."""
+    s0 = 0.3
+    p = Params(sa_start=s0, awareness_schedule="linear", **SHORT_LAST)
+    assert p.n_batches == 11
+    sizes = [100] * 10 + [50]
+    assert sum(sizes) == p.n_documents
+    levels = [0.6, 0.65, 0.7]
+    want = [_per_batch_p_rebel(p, s, [s0 + (s - s0) * t / 10 for t in range(11)], sizes, Q) for s in levels]
+    got = mf.p_rebel(p, levels, real_cited_rate=Q)
+    assert_allclose(got, want, rtol=1e-9)
+    # the values the issue quotes (a full last batch of 100 would give 0.001361, 0.007929, 0.030861)
+    assert np.round(got, 6).tolist() == [0.000958, 0.005457, 0.021444]
+
+
+@pytest.mark.parametrize("kind", ["linear", "logistic"])
+def test_p_rebel_with_flat_schedule_and_a_short_last_batch_equals_constant_awareness(kind):
+    """A schedule that starts at the final awareness, with N not a multiple of B, reads N documents
+    at s: the constant-awareness P(rebel), Phi((logit pi_0 + N mu) / (sigma sqrt N))."""
+    levels = np.array([0.6, 0.64, 0.68])
+    p = Params(**SHORT_LAST)
+    mu, var = mf.moments(p, levels, real_cited_rate=Q)
+    want = norm.cdf((math.log(0.05 / 0.95) + 1050 * mu) / np.sqrt(1050 * var))
+    for s in levels:
+        flat = p.replace(sa_start=float(s), awareness_schedule=kind)
+        assert_allclose(mf.p_rebel(flat, s, real_cited_rate=Q), want[levels == s], rtol=1e-9)
+
+
+@pytest.mark.parametrize("policy", ["static", "come_clean"])
+def test_mean_path_with_a_short_last_batch_sums_the_batches_it_reads(policy):
+    """adaptive_path counts the last batch with its 50 documents: at constant awareness its mean
+    log-odds are logit pi_0 + N mu and its sd sigma sqrt N; with a linear schedule, the explicit
+    per-batch sums. (A lab that would react but never evaluates follows the same path.)"""
+    levels = np.array([0.3, 0.6, 0.7])
+    prior = math.log(0.05 / 0.95)
+    p = Params(lab_policy=policy, evaluation_interval=10_000_000, **SHORT_LAST)
+    mu, var = mf.moments(p, levels, real_cited_rate=Q)
+    path = mf.adaptive_path(p, levels, real_cited_rate=Q)
+    assert path["alarms"].tolist() == [0, 0, 0]
+    assert_allclose(path["mean_log_odds"], prior + 1050 * mu, rtol=1e-12)
+    assert_allclose(path["sd_log_odds"], np.sqrt(1050 * var), rtol=1e-12)
+
+    s0, sizes = 0.3, [100] * 10 + [50]
+    rising = p.replace(sa_start=s0, awareness_schedule="linear")
+    path = mf.adaptive_path(rising, levels, real_cited_rate=Q)
+    for i, s in enumerate(levels):
+        mu_t, var_t = mf.moments(p, [s0 + (s - s0) * t / 10 for t in range(11)], real_cited_rate=Q)
+        assert path["mean_log_odds"][i] == pytest.approx(prior + float(np.dot(sizes, mu_t)), rel=1e-12, abs=1e-12)
+        assert path["sd_log_odds"][i] == pytest.approx(math.sqrt(float(np.dot(sizes, var_t))), rel=1e-12)

@@ -282,3 +282,219 @@ def test_finite_size_scaling_needs_n_documents():
 def test_docstring_examples():
     """The examples in analysis.thresholds' docstrings run as written."""
     assert doctest.testmod(thresholds_module).failed == 0
+
+
+# -- the bootstrap interval against its definition, and its coverage -----------------------
+
+
+def _percentile(values: np.ndarray, q: float) -> float:
+    """The q-th percentile by linear interpolation between order statistics (Hyndman and Fan's
+    definition 7): x_(h) + (h - floor h) (x_(h+1) - x_(h)) at h = (n - 1) q / 100, 0-based."""
+    x = np.sort(np.asarray(values, dtype=float))
+    h = (x.size - 1) * q / 100.0
+    i = int(math.floor(h))
+    return float(x[i] + (h - i) * (x[min(i + 1, x.size - 1)] - x[i]))
+
+
+def test_bootstrap_interval_is_the_2_5_and_97_5_percentiles_of_the_refits():
+    """With a fixed seed, s_star_low and s_star_high are the 2.5th and 97.5th percentiles of s_star
+    refitted on the bootstrap resamples, and width_low/high those of the width: the resamples are
+    redrawn here from the group's stream (SeedSequence(seed, spawn_key=(0,)); n replicates drawn with
+    replacement are multinomial counts) and each is refitted with scipy (fit_logistic)."""
+    replicates, levels = 20, np.linspace(0, 1, 21)
+    table = bernoulli_table(logistic(0.5, 0.08), levels, replicates, seed=21)
+    n_boot, seed = 200, 3
+    row = fit_thresholds(table, n_boot=n_boot, seed=seed).iloc[0]
+    assert row.note == ""
+
+    rebel = (table.assign(r=(table.persona == "rebel").astype(float))
+             .pivot(index="replicate", columns="situational_awareness", values="r").to_numpy())
+    assert rebel.shape == (replicates, levels.size)
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(0,)))
+    counts = rng.multinomial(replicates, np.full(replicates, 1.0 / replicates), size=n_boot)
+    fits = [fit_logistic(levels, c @ rebel, np.full(levels.size, float(replicates))) for c in counts]
+    assert not any(f.at_bound for f in fits)
+    s_star = np.array([f.s_star for f in fits])
+    width = np.array([f.width for f in fits])
+    assert row.s_star_low == pytest.approx(_percentile(s_star, 2.5), abs=1e-6)
+    assert row.s_star_high == pytest.approx(_percentile(s_star, 97.5), abs=1e-6)
+    assert row.width_low == pytest.approx(_percentile(width, 2.5), rel=1e-5)
+    assert row.width_high == pytest.approx(_percentile(width, 97.5), rel=1e-5)
+
+
+def test_bootstrap_interval_covers_the_true_threshold_95_percent_of_the_time(monkeypatch):
+    """On 200 synthetic data sets from a known logistic (s* = 0.5, scale 0.1; 11 levels with 200
+    replicates each, where the percentile bootstrap is accurate), the 95% interval holds s* in
+    95% of them, within binomial error.
+
+    The count of intervals holding the truth is binomial(200, 0.95): mean 190, standard error
+    sqrt(200 * 0.95 * 0.05) = 3.08. The test accepts 95% +- 3 standard errors, 181 to 199 (a correct
+    interval fails it with probability about 0.3%; the data sets and resamples are seeded, so the
+    outcome is fixed). The mean field's columns play no part in the interval and are stubbed out
+    to keep the test fast (about 5 ms per data set)."""
+    monkeypatch.setattr(thresholds_module, "_meanfield_columns", lambda params, q_r: (math.nan, math.nan, []))
+    truth, n_sets = 0.5, 200
+    levels = np.linspace(0, 1, 11)
+    held = 0
+    for k in range(n_sets):
+        table = bernoulli_table(logistic(truth, 0.1), levels, 200, seed=10_000 + k)
+        row = fit_thresholds(table, n_boot=200, seed=k).iloc[0]
+        assert row.note == ""
+        held += bool(row.s_star_low <= truth <= row.s_star_high)
+    se = math.sqrt(n_sets * 0.95 * 0.05)
+    assert abs(held - 0.95 * n_sets) <= 3 * se, f"{held} of {n_sets} intervals hold the truth"
+
+
+def test_bootstrap_refits_are_maximum_likelihood_fits_of_each_resample():
+    """A transition about as sharp as the grid (scale 0.01, spacing 0.05): many resamples are fitted
+    by the batched Newton iteration, many on the scale floor (_on_scale_floor). Each bootstrap row is
+    a maximum of its resample's likelihood: its negative log-likelihood is no larger than that of
+    scipy's bounded fit (fit_logistic) of the same resample, and where the maximum is unique (scipy's
+    fit inside the bounds and at least two levels strictly between no rebels and all rebels; with
+    one, every steep enough curve through that level is a maximum) the two fits agree."""
+    replicates, levels = 12, np.linspace(0, 1, 21)
+    table = bernoulli_table(logistic(0.47, 0.01), levels, replicates, seed=6)
+    lv, rebels_u, trials_u = thresholds_module._counts(table, "replicate")
+    rebels, trials = rebels_u.sum(0), trials_u.sum(0)
+    assert thresholds_module._separated(lv, rebels, trials, 1) is None  # the data set itself is not separated
+    bounds = thresholds_module._bounds(lv)
+    start = fit_logistic(lv, rebels, trials)
+    start = np.array([start.s_star, math.log(start.scale)])
+    n_boot = 200
+    boot = thresholds_module._bootstrap(lv, rebels_u, trials_u, 1, start, bounds, n_boot, np.random.default_rng(1))
+    counts = np.random.default_rng(1).multinomial(replicates, np.full(replicates, 1.0 / replicates), size=n_boot)
+    rebels_b, trials_b = counts @ rebels_u, counts @ trials_u
+    newton_ok = thresholds_module._newton(lv, rebels_b, trials_b, 1, start, bounds)[1]
+    assert 20 <= newton_ok.sum() <= n_boot - 20  # both ways of fitting are exercised
+
+    def nll(theta, i):
+        return thresholds_module._negative_log_likelihood(theta, lv, rebels_b[i], trials_b[i], 1)[0]
+
+    inside = 0
+    for i in range(n_boot):
+        fit = fit_logistic(lv, rebels_b[i], trials_b[i])
+        reference = np.array([fit.s_star, math.log(fit.scale)])
+        assert nll(boot[i], i) <= nll(reference, i) + 1e-5, (i, boot[i], reference)
+        mixed = (rebels_b[i] > 0) & (rebels_b[i] < trials_b[i])
+        if not fit.at_bound and mixed.sum() >= 2:
+            inside += 1
+            assert boot[i, 0] == pytest.approx(fit.s_star, abs=1e-6)
+            assert math.exp(boot[i, 1]) == pytest.approx(fit.scale, rel=1e-4)
+    assert inside >= 20
+
+
+# -- the finite-size slope's interval ---------------------------------------------------------
+
+
+def _size_table(widths, errors=None, s_star=None) -> pd.DataFrame:
+    """A thresholds table over n_documents = 1000 .. 16000 with the given widths; with ``errors``
+    (standard errors of log width) a width interval of +- 1.96 errors in log, as a bootstrap gives."""
+    n = np.array([1000, 2000, 4000, 8000, 16000])
+    widths = np.asarray(widths, dtype=float)
+    s = np.asarray(s_star if s_star is not None else 0.63 + 0.5 / np.sqrt(n), dtype=float)
+    table = pd.DataFrame({"n_documents": n, "s_star": s, "s_star_low": s - 0.01, "s_star_high": s + 0.01,
+                          "s_star_meanfield_n": 0.63 + 1.0 / n, "s_star_meanfield_inf": np.full(n.size, 0.63),
+                          "width": widths})
+    if errors is not None:
+        z = 1.959963984540054
+        table["width_low"] = widths * np.exp(-z * np.asarray(errors))
+        table["width_high"] = widths * np.exp(z * np.asarray(errors))
+    table.attrs["group_columns"] = ["n_documents"]
+    return table
+
+
+@pytest.mark.parametrize("scatter", [0.02, 0.3])
+def test_width_slope_interval_is_the_weighted_least_squares_interval(scatter):
+    """With bootstrap intervals on the widths the slope of log width against log N is weighted least
+    squares (weights 1/se^2, se = half the log interval / 1.96); its standard error 1/sqrt(Sxx) is
+    scaled by the Birge ratio sqrt(chi^2/dof) when the scatter exceeds the errors, and the 95%
+    interval is slope +- 1.96 standard errors. Recomputed here by the textbook formulas, with the
+    scatter below (0.02) and above (0.3) the errors."""
+    from scipy.stats import norm
+
+    n = np.array([1000, 2000, 4000, 8000, 16000], dtype=float)
+    errors = np.array([0.05, 0.08, 0.1, 0.12, 0.2])
+    noise = scatter * np.array([1.0, -0.5, 0.8, -1.2, 0.4])
+    widths = 3.0 / np.sqrt(n) * np.exp(noise)
+    result = finite_size_scaling(_size_table(widths, errors))
+    assert result["method"] == "weighted"
+    x, y, w = np.log(n), np.log(widths), 1.0 / errors**2
+    xm, ym = (w * x).sum() / w.sum(), (w * y).sum() / w.sum()
+    sxx = (w * (x - xm) ** 2).sum()
+    slope = (w * (x - xm) * (y - ym)).sum() / sxx
+    chi2 = (w * (y - ym - slope * (x - xm)) ** 2).sum()
+    birge = max(1.0, chi2 / (n.size - 2))
+    assert (birge > 1.0) == (scatter == 0.3)
+    se = math.sqrt(birge / sxx)
+    z = float(norm.ppf(0.975))
+    assert result["slope"] == pytest.approx(slope, rel=1e-10)
+    assert result["slope_se"] == pytest.approx(se, rel=1e-10)
+    assert result["slope_low"] == pytest.approx(slope - z * se, rel=1e-10)
+    assert result["slope_high"] == pytest.approx(slope + z * se, rel=1e-10)
+
+
+def test_slope_intervals_without_errors_are_ordinary_least_squares_with_student_t():
+    """Without width intervals (and always for the distance to s*_inf) the slope is ordinary least
+    squares, with scipy.stats.linregress's standard error and a Student t interval on n - 2 degrees
+    of freedom."""
+    from scipy.stats import linregress, t as student
+
+    n = np.array([1000, 2000, 4000, 8000, 16000], dtype=float)
+    widths = 3.0 / np.sqrt(n) * np.exp(0.1 * np.array([1.0, -0.5, 0.8, -1.2, 0.4]))
+    s_star = 0.63 + np.array([0.04, 0.03, 0.012, 0.011, 0.004])
+    result = finite_size_scaling(_size_table(widths, s_star=s_star))
+    assert result["method"] == "ordinary"
+    q = float(student.ppf(0.975, n.size - 2))
+    for prefix, y in (("", widths), ("distance_", s_star - 0.63)):
+        fit = linregress(np.log(n), np.log(y))
+        assert result[f"{prefix}slope"] == pytest.approx(fit.slope, rel=1e-10)
+        assert result[f"{prefix}slope_se"] == pytest.approx(fit.stderr, rel=1e-10)
+        assert result[f"{prefix}slope_low"] == pytest.approx(fit.slope - q * fit.stderr, rel=1e-10)
+        assert result[f"{prefix}slope_high"] == pytest.approx(fit.slope + q * fit.stderr, rel=1e-10)
+
+
+# -- the crossing check and the all-or-nothing jump, by hand ------------------------------------
+
+
+def test_crossing_check_tests_each_level_two_sided_at_5_percent():
+    """A level is significantly off 1/2 when |k/n - 1/2| / (1 / (2 sqrt n)) > 1.96: with n = 100,
+    60 or 40 rebels (z = +-2.0) are, 59 or 41 (z = +-1.8) are not. So 5, 41, 59, 41, 95 rebels
+    cross once (rising), and 5, 40, 60, 40, 95 cross three times."""
+    s = np.linspace(0.5, 1.0, 5)
+    n = np.full(5, 100.0)
+    assert thresholds_module._crossing_check(s, np.array([5.0, 41, 59, 41, 95]), n) == (1, "")
+    assert thresholds_module._crossing_check(s, np.array([95.0, 59, 41, 59, 5]), n) == (-1, "")
+    direction, note = thresholds_module._crossing_check(s, np.array([5.0, 40, 60, 40, 95]), n)
+    assert direction == 0
+    assert note == "more than one crossing at about 0.688, 0.812, 0.938"
+
+
+def test_crossing_check_notes_levels_too_small_to_be_significant_and_one_sided_data():
+    """With 3 learners per level no level can differ significantly from 1/2 (all rebels gives
+    z = sqrt(3) < 1.96; 4 learners give z = 2); data significantly below 1/2 whose highest estimate
+    is above 1/2 but not significantly have no crossing, and the note says where the highest is."""
+    s = np.linspace(0.0, 1.0, 5)
+    direction, note = thresholds_module._crossing_check(s, np.array([0.0, 0, 0, 3, 3]), np.full(5, 3.0))
+    assert direction == 0
+    assert note == ("no crossing detected: P(rebel) is nowhere significantly different from 1/2 for awareness "
+                    "in [0, 1] (with at most 3 learners per level none can be: at least 4 are needed)")
+    assert thresholds_module._crossing_check(s, np.array([0.0, 0, 0, 4, 4]), np.full(5, 4.0)) == (1, "")
+    direction, note = thresholds_module._crossing_check(s, np.array([4.0, 5, 5, 6, 6]), np.full(5, 10.0))
+    assert direction == 0  # 10 learners could show a difference; these do not, and the note says only that
+    assert note == "no crossing detected: P(rebel) is nowhere significantly different from 1/2 for awareness in [0, 1]"
+    direction, note = thresholds_module._crossing_check(s, np.array([2.0, 3, 5, 8, 11]), np.full(5, 20.0))
+    assert direction == 0
+    assert note == ("no crossing: P(rebel) is never significantly above 1/2 for awareness in [0, 1] "
+                    "(highest 0.55 at s = 1; a crossing may lie at the end of the range)")
+
+
+def test_falling_jump_sharper_than_the_grid():
+    """All rebels below s = 0.45 and none above: the falling jump's midpoint, its two levels as the
+    interval, direction -1 and no width (as for a rising jump)."""
+    table = bernoulli_table(lambda s: (s < 0.45).astype(float), np.linspace(0, 1, 11), 10, seed=17)
+    row = fit_thresholds(table, n_boot=20).iloc[0]
+    assert row.direction == -1
+    assert row.s_star == pytest.approx(0.45)
+    assert (row.s_star_low, row.s_star_high) == pytest.approx((0.4, 0.5))
+    assert np.isnan(row.width)
+    assert row.note.startswith("transition sharper than the awareness grid: P(rebel) jumps between 0.4 and 0.5")
