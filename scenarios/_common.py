@@ -4,10 +4,13 @@ A scenario script reads like a short lab notebook: it states its question (the f
 line of its docstring), runs the model, draws a figure and prints an answer whose
 numbers are computed by the run. This module keeps the plumbing out of the scripts:
 
-- :func:`start` parses ``--out DIR``, ``--quick``, ``--workers N`` and ``--seed S`` (the
-  environment variable ``PERSONA_SIM_QUICK=1`` also asks for the reduced size the
-  tests use), sets the seaborn style and prints the question; it returns a
-  :class:`Notebook`.
+- :func:`start` parses ``--out DIR``, ``--overwrite``, ``--quick``, ``--workers N`` and
+  ``--seed S`` (the environment variable ``PERSONA_SIM_QUICK=1`` also asks for the
+  reduced size the tests use), takes the output folder (:mod:`sim.outputs`: one
+  writer at a time; a folder of figures the scenario scripts share, listed by script
+  in its ``manifest.json``; without ``--out`` a new ``results/tutorial-TIME``), sets
+  the seaborn style and prints the question; it returns a :class:`Notebook`, and
+  :meth:`Notebook.finish` puts the script's figures in place.
 - :meth:`Notebook.size` picks the full or the reduced value of a setting.
 - :meth:`Notebook.sweep` runs :func:`sim.sweep` on threads (a tqdm bar on stderr
   unless quick) and :meth:`Notebook.thresholds` fits the rebel thresholds.
@@ -42,8 +45,9 @@ import pandas as pd
 
 #: The environment variable that asks every script for its reduced size.
 QUICK_ENV = "PERSONA_SIM_QUICK"
-#: Where the tutorial's figures go by default.
-DEFAULT_OUT = ROOT / "docs" / "figures" / "tutorial"
+#: The tutorial's figures (``make_all.py --out docs/figures/tutorial --overwrite``
+#: regenerates them).
+TUTORIAL_FIGURES = ROOT / "docs" / "figures" / "tutorial"
 #: Resolution of every figure (small files, readable on a screen).
 DPI = 100
 #: Awareness axis label of every figure.
@@ -62,13 +66,17 @@ def question_of(doc: str) -> str:
 
 
 def parse_args(doc: str, argv: Sequence[str] | None = None) -> argparse.Namespace:
-    """``--out DIR`` (default docs/figures/tutorial), ``--quick``, ``--workers N``, ``--seed S``."""
+    """``--out DIR`` (default: a new folder), ``--overwrite``, ``--quick``, ``--workers N``, ``--seed S``."""
     parser = argparse.ArgumentParser(
         description=doc.strip().split("\n\n")[0],
         epilog=f"Set {QUICK_ENV}=1 (or pass --quick) for the reduced size the tests use.",
     )
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, metavar="DIR",
-                        help=f"folder for the figures (default {DEFAULT_OUT.relative_to(ROOT)})")
+    parser.add_argument("--out", type=Path, default=None, metavar="DIR",
+                        help="folder for the figures, shared with the other scenario scripts (default: a new "
+                             "folder results/tutorial-YYYYMMDD-HHMMSS; the tutorial's own figures: "
+                             f"{TUTORIAL_FIGURES.relative_to(ROOT)} with --overwrite)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace this script's figures in DIR (kept whole until the new ones are drawn)")
     parser.add_argument("--quick", action="store_true",
                         help="reduced corpus size, replicates and grids (a few seconds)")
     parser.add_argument("--workers", type=int, default=None, metavar="N",
@@ -90,6 +98,9 @@ class Notebook:
     root_seed: int | None = None
     written: list[Path] = field(default_factory=list)
     started: float = field(default_factory=time.perf_counter)
+    name: str = "scenario"
+    output: Any = None  # the sim.outputs.Output held while the script runs
+    closing: Any = None  # the ExitStack that releases it
 
     # -- sizes ----------------------------------------------------------------------
     def size(self, full: Any, quick: Any) -> Any:
@@ -116,13 +127,25 @@ class Notebook:
 
     # -- output ------------------------------------------------------------------------
     def save(self, fig, name: str) -> Path:
-        """Write ``fig`` as ``OUT/name`` (PNG, atomically) and remember the file."""
+        """Write ``fig`` as ``name`` (PNG, atomically) and remember the file; it is in
+        ``OUT`` once :meth:`finish` has run."""
         from sim.files import write_atomically
 
-        path = write_atomically(self.out / name, png_bytes(fig))
-        self.written.append(path)
-        print(f"Figure: {shown(path)} ({path.stat().st_size / 1024:.0f} KB)")
-        return path
+        work = self.output.work if self.output is not None else self.out
+        path = write_atomically(work / name, png_bytes(fig))
+        self.written.append(self.out / name)
+        print(f"Figure: {shown(self.out / name)} ({path.stat().st_size / 1024:.0f} KB)")
+        return self.out / name
+
+    def finish(self) -> list[Path]:
+        """Put the script's figures in place (replacing its earlier ones, listed in the
+        folder's manifest, and nothing else), release the folder, return the files."""
+        if self.output is not None:
+            self.output.commit({"files": {self.name: [p.name for p in self.written]}, "complete": True})
+            self.closing.close()
+            self.output = None
+            _OPEN.remove(self)
+        return self.written
 
     def note(self, text: str) -> None:
         """A line of the notebook (what was run, an intermediate number)."""
@@ -142,13 +165,55 @@ def shown(path: Path) -> str:
         return str(path)
 
 
-def start(doc: str, argv: Sequence[str] | None = None) -> Notebook:
-    """Parse the arguments, set the style, make the output folder, print the question."""
+#: Notebooks holding their folder (released by :meth:`Notebook.finish`, or by
+#: :func:`abandon` when a script failed).
+_OPEN: list[Notebook] = []
+
+
+def start(doc: str, argv: Sequence[str] | None = None, name: str | None = None) -> Notebook:
+    """Parse the arguments, take the output folder, set the style, print the question.
+
+    A folder that holds anything but persona-sim figures, figures of this script
+    without ``--overwrite``, or another writer ends the script with one line and exit
+    code 2.
+    """
+    import contextlib
+    import inspect
+
+    from sim.outputs import new_folder, open_output
+    from sim.params import ParameterError
+
     args = parse_args(doc, argv)
-    args.out.mkdir(parents=True, exist_ok=True)
+    if name is None:
+        name = Path(inspect.stack()[1].filename).stem
+    stack = contextlib.ExitStack()
+    try:
+        fresh = args.out is None
+        out = new_folder("tutorial") if fresh else args.out
+        output = stack.enter_context(open_output(out, "figures", "overwrite" if args.overwrite else "add",
+                                                 command=" ".join([name, *(argv or sys.argv[1:])]), fresh=fresh))
+        listed = (output.previous or {}).get("files") or {}
+        if isinstance(listed, dict) and name in listed and not args.overwrite:
+            raise ParameterError(f"output folder {str(out)!r} holds figures of {name}: allowed is --overwrite "
+                                 "(replace them) or another --out")
+    except ParameterError as err:
+        stack.close()
+        print(f"{name}: error: {err}", file=sys.stderr)
+        raise SystemExit(2) from None
     set_style()
     print("Question: " + question_of(doc))
-    return Notebook(out=args.out, quick=args.quick, workers=args.workers, root_seed=args.seed)
+    book = Notebook(out=Path(out), quick=args.quick, workers=args.workers, root_seed=args.seed, name=name,
+                    output=output, closing=stack)
+    _OPEN.append(book)
+    return book
+
+
+def abandon() -> None:
+    """Release the folders of scripts that failed before :meth:`Notebook.finish` (their
+    figures stay staged, the folder's manifest unchanged)."""
+    while _OPEN:
+        book = _OPEN.pop()
+        book.closing.close()
 
 
 # ---------------------------------------------------------------------------------

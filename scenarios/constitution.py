@@ -108,7 +108,7 @@ def main(argv=None):
         f"there is nothing to catch and disclosure itself is evidence for candid makers. Real text only: "
         f"highest P(rebel) {share[clean]['p_rebel'].max():.2f}, uplift {uplift[clean]['mean'].mean():+.4f}."
     )
-    return book.written
+    return book.finish()
 
 
 if __name__ == "__main__":

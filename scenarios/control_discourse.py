@@ -141,7 +141,7 @@ def main(argv=None):
         f"an order of magnitude likelier under deceptive makers; at kappa <= {max(quiet, default=1):g} it only "
         f"amplifies planting."
     )
-    return book.written
+    return book.finish()
 
 
 if __name__ == "__main__":

@@ -132,7 +132,7 @@ def main(argv=None):
         f"|s*_N - s*_inf| {first['distance']:.3f} -> {last['distance']:.3f}"
         f"{' (shrinks)' if scaling['distance_shrinks'] else ' (does not shrink: noise dominates)'}."
     )
-    return book.written
+    return book.finish()
 
 
 if __name__ == "__main__":

@@ -113,7 +113,7 @@ def main(argv=None):
         f"evidence (beta = 0.25): with beta = 1, disclosing 5% would move s*_inf by {silent_change:+.3f} "
         f"(it replaces real documents, which vouch for candid makers)."
     )
-    return book.written
+    return book.finish()
 
 
 if __name__ == "__main__":

@@ -180,7 +180,7 @@ def main(argv=None):
         f"but s*_inf stays at {open_start} at c = {base.control_discourse_fraction:g} and {open_end} at c = "
         f"{c_end:.2f}. Neutral models: at most {neutral_max:.0%} of any group; the non-rebels stay aligned."
     )
-    return book.written
+    return book.finish()
 
 
 if __name__ == "__main__":

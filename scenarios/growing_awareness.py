@@ -148,7 +148,7 @@ def main(argv=None):
         f"final uplift at s = {s_at:.2f} is {u_at['constant']:+.3f} (constant), {u_at['linear, r = 1']:+.3f} "
         f"(linear, r = 1), {u_at['logistic, r = 1']:+.3f} (logistic, r = 1)."
     )
-    return book.written
+    return book.finish()
 
 
 if __name__ == "__main__":

@@ -254,7 +254,7 @@ def main(argv=None):
         f"catching it, come_clean stops where it would have been caught; the mean path, below the alarm, sees "
         f"the static lab there."
     )
-    return book.written
+    return book.finish()
 
 
 if __name__ == "__main__":

@@ -266,7 +266,7 @@ def main(argv=None):
         f"{lam_planted['trusted']:+.2f} against {lam_planted['cited']:+.2f}: the real documents lose more "
         f"of their vouching than the planted ones lose of their give-away."
     )
-    return book.written
+    return book.finish()
 
 
 if __name__ == "__main__":

@@ -149,7 +149,7 @@ def main(argv=None):
         f"{n_documents:,} each): fitted s* within {max(gaps):.3f} of the mean field, which lies inside "
         f"{inside} of the {len(checked)} bootstrap intervals."
     )
-    return book.written
+    return book.finish()
 
 
 if __name__ == "__main__":

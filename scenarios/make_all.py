@@ -1,6 +1,10 @@
 """Regenerate every figure of the tutorial (docs/tutorial.md) with one command.
 
-    python scenarios/make_all.py [NAME ...] [--out DIR] [--quick] [--workers N] [--seed S]
+    python scenarios/make_all.py [NAME ...] [--out DIR] [--overwrite] [--quick] [--workers N] [--seed S]
+
+The tutorial's own figures: ``python scenarios/make_all.py --out docs/figures/tutorial
+--overwrite``; without ``--out`` the figures go into a new folder
+``results/tutorial-YYYYMMDD-HHMMSS`` (printed).
 
 Runs every scenario script of this folder (each ``scenarios/*.py`` except this file
 and ``_common.py``; a new script is picked up automatically), one after the other in
@@ -58,8 +62,10 @@ def load(path: Path):
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.strip().split("\n\n")[0])
     parser.add_argument("names", nargs="*", metavar="NAME", help="run only these scripts")
-    parser.add_argument("--out", type=Path, default=nb.DEFAULT_OUT, metavar="DIR",
-                        help=f"folder for the figures (default {nb.DEFAULT_OUT.relative_to(nb.ROOT)})")
+    parser.add_argument("--out", type=Path, default=None, metavar="DIR",
+                        help="folder for the figures (default: a new folder results/tutorial-YYYYMMDD-HHMMSS; "
+                             f"the tutorial's: {nb.TUTORIAL_FIGURES.relative_to(nb.ROOT)} with --overwrite)")
+    parser.add_argument("--overwrite", action="store_true", help="replace the scripts' figures in DIR")
     parser.add_argument("--quick", action="store_true", help="every script at its reduced size")
     parser.add_argument("--workers", type=int, default=None, metavar="N", help="threads for the sweeps")
     parser.add_argument("--seed", type=int, default=None, metavar="S", help="root seed for every script")
@@ -74,7 +80,11 @@ def main(argv=None) -> int:
                          + ", ".join(p.stem for p in todo))
         todo = [p for p in todo if p.stem in wanted]
 
-    passed = ["--out", str(args.out)]
+    if args.out is None:
+        from sim.outputs import new_folder
+
+        args.out = new_folder("tutorial")
+    passed = ["--out", str(args.out)] + (["--overwrite"] if args.overwrite else [])
     if args.quick:
         passed.append("--quick")
     if args.workers is not None:
@@ -96,6 +106,7 @@ def main(argv=None) -> int:
             failed.append(path.name)
             continue
         finally:
+            nb.abandon()
             timings.append((path.name, time.perf_counter() - t0))
         written += [(path.name, Path(f)) for f in files or []]
         sys.stdout.flush()

@@ -110,7 +110,7 @@ def main(argv=None):
         f"what it believes planted. Without planting: {int(share_clean['p_rebel'].gt(0).sum())} awareness levels "
         f"with any rebel, and |uplift| <= {u_clean:.4f}."
     )
-    return book.written
+    return book.finish()
 
 
 if __name__ == "__main__":

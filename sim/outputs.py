@@ -155,25 +155,38 @@ class Output:
 
         The old output's files (listed in its manifest) are deleted, the new ones
         renamed into ``folder``, the new manifest last; nothing else in the folder is
-        touched.
+        touched. A ``figures`` folder is shared by the scenario scripts: ``files``
+        maps a script to its figures, and a commit replaces that script's entry (and
+        deletes only that script's old figures).
         """
         manifest = dict(manifest)
-        files = [str(f) for f in manifest.get("files", [])] if not isinstance(manifest.get("files"), dict) \
-            else manifest["files"]
-        manifest["files"] = files
+        files = manifest.get("files", [])
+        if self.kind == "figures":
+            previous = dict((self.previous or {}).get("files") or {})
+            old = {f for name in files for f in previous.get(name, [])}
+            new = {f for names in files.values() for f in names}
+            manifest["files"] = {**previous, **{k: sorted(v) for k, v in files.items()}}
+            keep = {f for name, names in manifest["files"].items() if name not in files for f in names}
+            stale = old - new - keep
+        else:
+            manifest["files"] = [str(f) for f in files]
+            new = set(manifest["files"])
+            stale = _listed(self.previous or {}) - new
+        if not self.staged:
+            self.write_manifest(manifest)
+            self.committed = True
+            return
+        for name in sorted(stale):
+            _unlink(self.folder / name)
+        for name in sorted(new):
+            if (self.work / name).exists():
+                os.replace(self.work / name, self.folder / name)
         self.write_manifest(manifest)
-        if self.staged:
-            new = _listed({"files": files})
-            for name in sorted(_listed(self.previous or {}) - new):
-                _unlink(self.folder / name)
-            for name in sorted(new):
-                if (self.work / name).exists():
-                    os.replace(self.work / name, self.folder / name)
-            os.replace(self.work / MANIFEST, self.folder / MANIFEST)
-            _remove_ours(self.work, self.current or {})
-            _rmdir(self.work / PARTS)
-            _rmdir(self.work)
-            self.work = self.folder
+        os.replace(self.work / MANIFEST, self.folder / MANIFEST)
+        _remove_ours(self.work, self.current or {})
+        _rmdir(self.work / PARTS)
+        _rmdir(self.work)
+        self.work = self.folder
         self.committed = True
 
 
@@ -310,7 +323,7 @@ def open_output(
     folder : path
         The folder named by the user (made if missing, with its parents).
     kind : {"sweep", "run", "figures"}
-    mode : {"new", "overwrite", "resume", "update"}
+    mode : {"new", "overwrite", "resume", "update", "add"}
         ``new``: the folder must be new or empty (a finished or unfinished output of
         the same kind is refused: resume it, overwrite it, or choose another folder).
         ``overwrite``: as ``new``, but an output of the same kind is replaced once the
@@ -318,6 +331,8 @@ def open_output(
         ``resume``: continue the output whose manifest ``match`` accepts, in the
         folder or under ``.persona-sim-next/`` (an overwrite that was interrupted).
         ``update``: add files to the folder's finished output (``threshold``).
+        ``add``: for ``figures``, a folder the scenario scripts share: new, empty or
+        holding figures; the new ones are staged until the commit.
     match : callable, optional
         For ``resume``: does a manifest describe the same work?
     command : str, optional
@@ -350,6 +365,7 @@ def open_output(
         raise ParameterError(f"output folder {text!r} does not exist: allowed is a folder holding a finished "
                              f"persona-sim {kind}")
     made = _make_folder(folder) + ([folder] if fresh else [])
+    lock_was_there = (folder / LOCK).exists()
     lock = FileLock(folder / LOCK, timeout=0)
     try:
         try:
@@ -363,9 +379,19 @@ def open_output(
                                  "allowed is a folder you can write") from None
         try:
             write_atomically(folder / HOLDER, _holder_text(command).encode())
-            output = _inspect(folder, kind, mode, match, text)
+            try:
+                output = _inspect(folder, kind, mode, match, text)
+            except ParameterError:
+                if not lock_was_there:  # refused: leave the folder as it was
+                    lock.release()
+                    _unlink(folder / LOCK)
+                raise
             output.command = command
-            yield output
+            try:
+                yield output
+            finally:
+                if output.staged and not output.committed:
+                    _rmdir(output.work)  # an overwrite that wrote nothing leaves nothing
         finally:
             _unlink(folder / HOLDER)
             lock.release()
@@ -419,7 +445,7 @@ def _inspect(folder: Path, kind: str, mode: str, match, text: str) -> Output:
     nothing_kept = not [e for e in mine if e not in (LOCK, HOLDER)]
     if nothing_kept:
         return Output(folder, folder, kind)
-    if mode == "overwrite":
+    if mode in ("overwrite", "add"):
         staging = folder / STAGING
         if staging.is_dir():
             _remove_ours(staging, staged or {})

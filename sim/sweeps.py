@@ -27,6 +27,7 @@ Examples
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import json
@@ -335,13 +336,19 @@ class SweepPlan:
                 if len(levels) > 1:
                     names.append(AWARENESS)
                 continue
-            values = {repr(self.params(i)[p.name]) for i in range(len(self.points))}
+            values = {repr(point[p.name]) if p.name in point else base for point in self.points
+                      for base in (repr(self.base[p.name]),)}
             if len(values) > 1:
                 names.append(p.name)
         return names
 
+    @functools.cached_property
+    def _point_params(self) -> tuple[Params, ...]:
+        return tuple(self.base.replace(**point) for point in self.points)
+
     def params(self, point: int) -> Params:
-        return self.base.replace(**self.points[point])
+        """The parameters of point ``point`` (one object per point, made once)."""
+        return self._point_params[point]
 
     def updates(self) -> float:
         """Learner-document updates in the whole sweep."""

@@ -361,7 +361,7 @@ BAD_SWEEP_FLAGS = [
     (["--grid", "situational_awareness=0-1-11"], "START:STOP:COUNT"),
     (["--grid", "planted_fraction=0:0.3:100000000"], "100,000,000"),
     (["--sample", "lhs", "--points", "10000000", "--bounds", "planted_fraction=0:0.3"], "estimated peak memory"),
-    (["--grid", "planted_fraction=0:0.3:1000000"], "estimated peak memory"),
+    (["--grid", "planted_fraction=0:0.3:1000000", "--replicates", "20"], "estimated peak memory"),
     (["--memory-limit", "0"], "--memory-limit"),
     (["--worker-wait", "-1"], "--worker-wait"),
     (["--resume", "--overwrite"], "--overwrite"),

@@ -10,6 +10,7 @@ waits for its own script.
 from __future__ import annotations
 
 import ast
+import json
 import os
 import re
 import subprocess
@@ -92,7 +93,10 @@ def test_script_runs_quick_answers_and_writes_png(script, quick_runs):
     assert pngs, f"{script.name} wrote no PNG into {out}"
     for png in pngs:
         assert_valid_png(png)
-    assert not [p for p in out.iterdir() if p.name.startswith(".")], "a temporary file was left behind"
+    left = [p.name for p in out.iterdir() if p.name.startswith(".") and p.name != ".persona-sim.lock"]
+    assert not left, f"a temporary file was left behind: {left}"
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["kind"] == "figures" and manifest["files"] == {script.stem: [p.name for p in pngs]}
     assert not re.search(r"\bnan\b", answer.group(1)), f"{script.name} printed a NaN in its answer"
 
 
@@ -110,3 +114,26 @@ def test_make_all_quick_runs_every_script(quick_runs):
         path = Path(name) if Path(name).is_absolute() else SCENARIOS.parent / name  # relative to the cwd
         assert path.parent.resolve() == out.resolve() and path.is_file(), name
         assert_valid_png(path)
+
+
+def test_a_script_refuses_its_own_figures_without_overwrite_and_a_foreign_folder(tmp_path):
+    """A second run into the same folder needs --overwrite; a folder with a user's file is refused; both are one
+    line and exit 2, and nothing in the folder changes."""
+    script = SCENARIOS / "constitution.py"
+    out = tmp_path / "figs"
+    finished(run_quick(script, out), script.name)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    again = run_quick(script, out)
+    assert again.returncode == 2 and again.stderr.count("\n") == 1 and "--overwrite" in again.stderr, again.stderr
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    env = {**os.environ, "PERSONA_SIM_QUICK": "1", "MPLBACKEND": "Agg"}
+    over = subprocess.run([sys.executable, str(script), "--out", str(out), "--overwrite"], env=env,
+                          capture_output=True, text=True, timeout=TIMEOUT)
+    finished(over, script.name)
+    assert not (out / ".persona-sim-next").exists()
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep")
+    refused = run_quick(script, mine)
+    assert refused.returncode == 2 and "notes.txt" in refused.stderr and "Traceback" not in refused.stderr
+    assert [p.name for p in mine.iterdir()] == ["notes.txt"]
