@@ -494,7 +494,9 @@ class SweepGroup:
     through the rebel and learner counts per level (they are sufficient statistics
     [3]_), the bootstrap resamples whole replicates and so needs those counts per
     replicate [1]_, and the figures draw means per replicate and level. The arrays
-    are a few numbers per (replicate, level) cell, whatever the number of columns.
+    hold about 20 bytes per (replicate, level) cell, whatever the number of columns:
+    counts in the smallest unsigned integer type that holds them (one byte while no
+    cell has more than 255 rows), sums in float64.
 
     Attributes
     ----------
@@ -508,11 +510,16 @@ class SweepGroup:
         The distinct awareness levels, sorted.
     units : numpy.ndarray
         The distinct replicate numbers, sorted: the units the bootstraps resample.
-    rebels, trials : numpy.ndarray of int32, shape (units, levels)
-        Rebel learners and learners per replicate and level.
-    sums, counts : dict of numpy.ndarray, shape (units, levels)
-        Per column of :data:`MEAN_COLUMNS` in the results: the sum (float64, added
-        in row order) and the number of its finite values per replicate and level.
+    rebels, trials : numpy.ndarray of unsigned int, shape (units, levels)
+        Rebel learners and learners (rows) per replicate and level.
+    sums : dict of numpy.ndarray of float64, shape (units, levels)
+        Per column of :data:`MEAN_COLUMNS` in the results: the sum of its finite
+        values per replicate and level, added in row order (as one pass over the
+        whole table adds them).
+    missing : dict of (numpy.ndarray of unsigned int, shape (units, levels), or None)
+        Per column of ``sums``: the number of its non-finite values (NaN: an
+        emergence that never happened) per replicate and level; None when there is
+        none anywhere.
     cited_rates : numpy.ndarray of float or None
         The measured q_r of each run (distinct ``(point, replicate)``), in order of
         first appearance; None when the results have no ``real_cited_rate``.
@@ -525,7 +532,7 @@ class SweepGroup:
     rebels: np.ndarray
     trials: np.ndarray
     sums: Mapping[str, np.ndarray]
-    counts: Mapping[str, np.ndarray]
+    missing: Mapping[str, np.ndarray | None]
     cited_rates: np.ndarray | None
 
     @property
@@ -547,18 +554,21 @@ class SweepGroup:
         :data:`MEAN_COLUMNS`; NaN where a replicate has no finite value at a level.
         """
         if column == "rebel":
-            total, count = self.rebels, self.trials
+            total, count = self.rebels.astype(float), self.trials.astype(float)
         elif column in self.sums:
-            total, count = self.sums[column], self.counts[column]
+            total, count = self.sums[column], self.trials.astype(float)
+            if self.missing[column] is not None:
+                count -= self.missing[column]
         else:
             raise KeyError(f"results has no column {column!r}: a sweep's results table is needed")
         with np.errstate(invalid="ignore", divide="ignore"):
-            return self.levels, total.astype(float) / count.astype(float)
+            return self.levels, total / count
 
     @property
     def nbytes(self) -> int:
         """Bytes held by the group's arrays."""
-        arrays = [self.levels, self.units, self.rebels, self.trials, *self.sums.values(), *self.counts.values()]
+        arrays = [self.levels, self.units, self.rebels, self.trials, *self.sums.values(),
+                  *(m for m in self.missing.values() if m is not None)]
         if self.cited_rates is not None:
             arrays.append(self.cited_rates)
         return int(sum(a.nbytes for a in arrays))
@@ -596,6 +606,10 @@ class SweepData:
         return int(sum(g.nbytes for g in self.groups))
 
 
+#: Types of the count matrices, smallest first; a group's counts move up when a cell could overflow.
+_COUNT_TYPES = (np.uint8, np.uint16, np.uint32, np.uint64)
+
+
 class _Builder:
     """The arrays of one group, grown as its rows arrive (in row order)."""
 
@@ -603,10 +617,11 @@ class _Builder:
         self.keys, self.first, self.point = keys, first, point
         self.level_index: dict[Any, int] = {}
         self.unit_index: dict[Any, int] = {}
-        self.rebels = np.zeros((0, 0), np.int32)
-        self.trials = np.zeros((0, 0), np.int32)
+        self.rebels = np.zeros((0, 0), _COUNT_TYPES[0])
+        self.trials = np.zeros((0, 0), _COUNT_TYPES[0])
+        self.most = 0  # the largest count of a cell so far
         self.sums = {name: np.zeros((0, 0)) for name in means}
-        self.counts = {name: np.zeros((0, 0), np.int32) for name in means}
+        self.missing: dict[str, np.ndarray | None] = dict.fromkeys(means)
         self.rate_parts: list[tuple] | None = [] if rates else None
 
     @staticmethod
@@ -616,9 +631,20 @@ class _Builder:
                              dtype=np.int64, count=distinct.size)
         return lookup[inverse.reshape(-1)]
 
+    def _counts(self) -> list[tuple[str, np.ndarray]]:
+        return [("rebels", self.rebels), ("trials", self.trials)] + [
+            (name, m) for name, m in self.missing.items() if m is not None]
+
+    def _set_count(self, name: str, array: np.ndarray) -> None:
+        if name in ("rebels", "trials"):
+            setattr(self, name, array)
+        else:
+            self.missing[name] = array
+
     def _reserve(self) -> None:
+        """Room for every replicate and level seen (the arrays grow by half when full)."""
         need_u, need_l = len(self.unit_index), len(self.level_index)
-        cap_u, cap_l = self.rebels.shape
+        cap_u, cap_l = self.trials.shape
         if need_u <= cap_u and need_l <= cap_l:
             return
         shape = (max(need_u, cap_u + cap_u // 2) if need_u > cap_u else cap_u,
@@ -629,9 +655,18 @@ class _Builder:
             out[:cap_u, :cap_l] = a
             return out
 
-        self.rebels, self.trials = grown(self.rebels), grown(self.trials)
+        for name, array in self._counts():
+            self._set_count(name, grown(array))
         self.sums = {k: grown(v) for k, v in self.sums.items()}
-        self.counts = {k: grown(v) for k, v in self.counts.items()}
+
+    def _make_room(self, flat: np.ndarray) -> None:
+        """Move the counts to a wider type if a cell would overflow in this batch."""
+        cells, rows = np.unique(flat, return_counts=True)
+        self.most = max(self.most, int(self.trials.reshape(-1)[cells].max()) + int(rows.max()))
+        if self.most > np.iinfo(self.trials.dtype).max:
+            wider = next(t for t in _COUNT_TYPES if np.iinfo(t).max >= self.most)
+            for name, array in self._counts():
+                self._set_count(name, array.astype(wider))
 
     def add(self, batch: Mapping[str, np.ndarray], rows: np.ndarray | None) -> None:
         def take(name: str) -> np.ndarray:
@@ -641,15 +676,19 @@ class _Builder:
         li = self._index(self.level_index, take(AWARENESS))
         ui = self._index(self.unit_index, replicate)
         self._reserve()
+        flat = ui * self.trials.shape[1] + li
+        self._make_room(flat)
         # np.add.at adds in row order, one value at a time: the sums are those of the whole table
-        flat = ui * self.rebels.shape[1] + li
-        np.add.at(self.rebels.reshape(-1), flat, take("persona").astype(np.int32))
+        np.add.at(self.rebels.reshape(-1), flat, take("persona"))
         np.add.at(self.trials.reshape(-1), flat, 1)
         for name in self.sums:
             values = take(name)
             ok = np.isfinite(values)
             np.add.at(self.sums[name].reshape(-1), flat[ok], values[ok])
-            np.add.at(self.counts[name].reshape(-1), flat[ok], 1)
+            if not ok.all():
+                if self.missing[name] is None:
+                    self.missing[name] = np.zeros(self.trials.shape, self.trials.dtype)
+                np.add.at(self.missing[name].reshape(-1), flat[~ok], 1)
         if self.rate_parts is not None:
             keys = [take("point"), replicate] if self.point else [replicate]
             start = np.ones(replicate.size, bool)  # a run's first row in this batch
@@ -661,9 +700,12 @@ class _Builder:
         units = np.array(list(self.unit_index))
         levels = np.array(list(self.level_index), dtype=float)
         by_unit, by_level = np.argsort(units, kind="stable"), np.argsort(levels, kind="stable")
+        in_order = bool(np.all(by_unit[1:] > by_unit[:-1]) and np.all(by_level[1:] > by_level[:-1]))
 
-        def ordered(a: np.ndarray) -> np.ndarray:
-            return a[:n_u, :n_l][by_unit][:, by_level]
+        def ordered(a: np.ndarray | None) -> np.ndarray | None:
+            if a is None:
+                return None
+            return a[:n_u, :n_l].copy() if in_order else a[np.ix_(by_unit, by_level)]
 
         rates = None
         if self.rate_parts is not None:
@@ -678,7 +720,7 @@ class _Builder:
             rebels=ordered(self.rebels),
             trials=ordered(self.trials),
             sums={k: ordered(v) for k, v in self.sums.items()},
-            counts={k: ordered(v) for k, v in self.counts.items()},
+            missing={k: ordered(v) for k, v in self.missing.items()},
             cited_rates=rates,
         )
 
@@ -743,30 +785,48 @@ def _arrow_values(column, name: str) -> np.ndarray:
 
 
 class _ParquetSource:
-    """Parquet files read in record batches, only the columns asked for."""
+    """Parquet files read in record batches, only the columns asked for.
+
+    The files are opened one at a time: a file's footer (its metadata, some 50 kB in
+    memory per row group of a sweep's table) is held only while it is read.
+    """
 
     def __init__(self, paths: Sequence[Path]) -> None:
+        self.paths = list(paths)
+        with self._open(0) as f:
+            self.columns = list(f.schema_arrow.names)
+        #: rows per row group of each file, noted as the files are streamed
+        self.row_groups: dict[int, list[int]] = {}
+
+    def _open(self, index: int):
         import pyarrow.parquet as pq
 
-        self.files = [pq.ParquetFile(p) for p in paths]
-        self.columns = list(self.files[0].schema_arrow.names)
-        for path, f in zip(paths[1:], self.files[1:]):
-            if list(f.schema_arrow.names) != self.columns:
-                raise ValueError(f"{str(path)!r} has other columns than {str(paths[0])!r}: a sweep's parts are needed")
+        f = pq.ParquetFile(self.paths[index])
+        if index and list(f.schema_arrow.names) != self.columns:
+            f.close()
+            raise ValueError(f"{str(self.paths[index])!r} has other columns than {str(self.paths[0])!r}: "
+                             "the parts of one sweep are needed")
+        return f
 
     def _stream(self, columns: Sequence[str], batch_rows: int):
-        for f in self.files:
-            yield from f.iter_batches(batch_size=batch_rows, columns=list(columns))
+        for index in range(len(self.paths)):
+            with self._open(index) as f:
+                meta = f.metadata
+                self.row_groups[index] = [meta.row_group(g).num_rows for g in range(meta.num_row_groups)]
+                del meta
+                yield from f.iter_batches(batch_size=batch_rows, columns=list(columns))
 
     def varies(self, names: Sequence[str]) -> dict[str, bool]:
         """Whether each column takes more than one value (NaN counts as one), reading it until it does."""
         seen: dict[str, set] = {n: set() for n in names}
         if names:
-            for batch in self._stream(names, BATCH_ROWS):
+            stream = self._stream(names, BATCH_ROWS)
+            for batch in stream:
                 for n in names:
                     if len(seen[n]) < 2:
                         seen[n].update(_key_value(v) for v in pd.unique(_arrow_values(batch.column(n), n)))
                 if all(len(s) > 1 for s in seen.values()):
+                    stream.close()
                     break
         return {n: len(seen[n]) > 1 for n in names}
 
@@ -775,34 +835,36 @@ class _ParquetSource:
             yield {c: _arrow_values(batch.column(c), c) for c in columns}
 
     def rows(self, indices: Sequence[int], columns: Sequence[str]) -> dict[int, dict[str, Any]]:
-        """The given rows (global indices), reading only the row groups that hold them."""
+        """The given rows (global indices, of files streamed already), reading only the
+        row groups that hold them."""
         out: dict[int, dict[str, Any]] = {i: {} for i in indices}
         if not columns or not indices:
             return out
-        wanted: dict[tuple[int, int], list[tuple[int, int]]] = {}
+        wanted: dict[int, dict[int, list[tuple[int, int]]]] = {}
         file_start = 0
-        for fi, f in enumerate(self.files):
-            starts = np.cumsum([0] + [f.metadata.row_group(g).num_rows for g in range(f.metadata.num_row_groups)])
+        for index in range(len(self.paths)):
+            starts = np.cumsum([0] + self.row_groups[index])
             for i in indices:
                 if file_start <= i < file_start + starts[-1]:
                     g = int(np.searchsorted(starts, i - file_start, side="right")) - 1
-                    wanted.setdefault((fi, g), []).append((i - file_start - int(starts[g]), i))
+                    wanted.setdefault(index, {}).setdefault(g, []).append((i - file_start - int(starts[g]), i))
             file_start += int(starts[-1])
-        for (fi, g), offsets in wanted.items():
-            offsets.sort()
-            position = 0
-            for batch in self.files[fi].iter_batches(batch_size=BATCH_ROWS, row_groups=[g], columns=list(columns)):
-                for offset, i in offsets:
-                    if position <= offset < position + batch.num_rows:
-                        out[i] = batch.slice(offset - position, 1).to_pylist()[0]
-                position += batch.num_rows
-                if position > offsets[-1][0]:
-                    break
+        for index, groups in wanted.items():
+            with self._open(index) as f:
+                for g, offsets in groups.items():
+                    offsets.sort()
+                    position = 0
+                    for batch in f.iter_batches(batch_size=BATCH_ROWS, row_groups=[g], columns=list(columns)):
+                        for offset, i in offsets:
+                            if position <= offset < position + batch.num_rows:
+                                out[i] = batch.slice(offset - position, 1).to_pylist()[0]
+                        position += batch.num_rows
+                        if position > offsets[-1][0]:
+                            break
         return out
 
     def close(self) -> None:
-        for f in self.files:
-            f.close()
+        pass
 
 
 def _parquet_paths(source: Any) -> list[Path]:
