@@ -466,8 +466,15 @@ MEAN_COLUMNS = ("uplift", "emergence_document")
 #: Columns whose values are read as floats (the others as they are stored).
 _FLOAT_COLUMNS = (AWARENESS, "real_cited_rate") + MEAN_COLUMNS
 
-#: The key of a missing value (NaN, None): one group, as pandas' ``dropna=False``.
-_NA = type("_Missing", (), {"__repr__": lambda self: "NA"})()
+class _Missing:
+    """The group key of a missing value (NaN, None): one group, as pandas' ``dropna=False``
+    makes it (NaN is not equal to itself, so it cannot be a dictionary key)."""
+
+    def __repr__(self) -> str:
+        return "NA"
+
+
+_NA = _Missing()
 
 
 def _key_value(value: Any) -> Any:
@@ -725,7 +732,7 @@ class _Builder:
         )
 
 
-def _split(batch: Mapping[str, np.ndarray], columns: Sequence[str], n: int):
+def _split(batch: Mapping[str, np.ndarray], columns: Sequence[str]):
     """(group key, its rows in the batch in order or None for all, its first row) per group."""
     if not columns:
         yield (), None, 0
@@ -946,9 +953,10 @@ def read_sweep(
     ----------
     results : DataFrame, path, list of paths, pyarrow dataset or SweepData
         The results table in memory; ``results.parquet``; a sweep folder (its
-        ``results.parquet``, or while it runs its ``parts/``); a folder of Parquet
-        parts (read in name order); a list of Parquet files (in that order); a
-        ``pyarrow.dataset`` of Parquet files. A SweepData is returned as it is.
+        ``results.parquet``, or before assembly its ``parts/``); a folder of Parquet
+        parts (read in name order, one file open at a time); a list of Parquet
+        files (in that order); a ``pyarrow.dataset`` of Parquet files (its
+        ``files``). A SweepData is returned as it is.
     swept : list of str, optional
         The swept parameters (the manifest's ``"swept"``); None infers them
         (:func:`swept_parameters`; from files, by reading the parameter columns
@@ -991,7 +999,7 @@ def read_sweep(
         n_rows = 0
         for batch in source.batches(read, int(batch_rows)):
             n = len(batch[AWARENESS])
-            for key, rows, first in _split(batch, columns, n):
+            for key, rows, first in _split(batch, columns):
                 builder = builders.get(key)
                 if builder is None:
                     builder = builders[key] = _Builder(key, n_rows + first, means,
