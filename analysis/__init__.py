@@ -10,9 +10,13 @@ finite_size_scaling
     How the width and the distance to the large-corpus threshold shrink with N.
 make_figures
     The sweep's PNG figures (P(rebel), phase diagram, uplift, emergence, finite size).
+read_sweep
+    A sweep's results (a DataFrame, or results.parquet streamed in batches of the
+    needed columns) in the compact form both of the above work on (SweepData).
 """
 
 from .figures import make_figures
-from .thresholds import fit_logistic, fit_thresholds, finite_size_scaling
+from .thresholds import SweepData, SweepGroup, fit_logistic, fit_thresholds, finite_size_scaling, read_sweep
 
-__all__ = ["fit_thresholds", "finite_size_scaling", "fit_logistic", "make_figures"]
+__all__ = ["fit_thresholds", "finite_size_scaling", "fit_logistic", "make_figures", "read_sweep", "SweepData",
+           "SweepGroup"]

@@ -2,7 +2,10 @@
 
 :func:`make_figures` reads a sweep's tidy results (one row per point, replicate and
 awareness level) and the thresholds fitted to them (:func:`analysis.fit_thresholds`)
-and writes PNG files. Every simulated curve carries a bootstrap band over
+and writes PNG files. Like the fit, it draws from the results' compact form
+(:func:`analysis.read_sweep`: per group, counts and sums per replicate and awareness
+level), so a table in memory and ``results.parquet`` streamed from disk give the same
+figures, and a sweep of millions of rows is drawn in bounded memory. Every simulated curve carries a bootstrap band over
 replicates and, where the mean field has something to say (``shared/MODEL.md``,
 "Mean field and the threshold"), the mean field's curve is drawn dashed in the same
 colour, so that each figure is also a check of the simulation against the theory.
@@ -29,13 +32,13 @@ from sim import meanfield
 from sim.files import write_atomically
 
 from .thresholds import (
-    AWARENESS,
+    SweepData,
+    SweepGroup,
     _p_rebel,
     finite_size_scaling,
     fit_thresholds,
-    group_columns,
     meanfield_crossings,
-    params_from_row,
+    read_sweep,
 )
 
 __all__ = ["make_figures", "FIGURE_NAMES", "MAX_LINES", "MAX_PANELS"]
@@ -89,34 +92,30 @@ def _label(columns: Sequence[str], keys: Sequence[Any]) -> str:
 # Groups and their summaries
 # ---------------------------------------------------------------------------------
 class _Group:
-    """One group of the sweep: its rows, label, Params and mean q_r."""
+    """One group of the sweep: its compact data, label, Params and mean q_r."""
 
-    def __init__(self, columns: list[str], keys: tuple, rows: pd.DataFrame):
-        self.keys = keys
-        self.rows = rows
-        self.params = params_from_row(rows.iloc[0])
-        self.label = _label(columns, keys) if columns else _label(
+    def __init__(self, columns: list[str], data: SweepGroup):
+        self.keys = data.keys
+        self.data = data
+        self.params = data.params()
+        self.label = _label(columns, self.keys) if columns else _label(
             ["n_documents", "planted_fraction"], [self.params.n_documents, self.params.planted_fraction]
         )
-        self.key_label = _label(columns, keys)
-        q = rows.drop_duplicates([c for c in ("point", "replicate") if c in rows.columns])
-        q = q["real_cited_rate"].to_numpy(float) if "real_cited_rate" in rows.columns else np.array([])
-        q = q[np.isfinite(q)]
-        self.real_cited_rate = float(q.mean()) if q.size else None
-        self.levels = np.unique(rows[AWARENESS].to_numpy(float))
+        self.key_label = _label(columns, self.keys)
+        self.real_cited_rate = data.real_cited_rate
+        self.levels = data.levels
 
     def awareness_grid(self, n: int) -> np.ndarray:
         lo, hi = float(self.levels.min()), float(self.levels.max())
         return np.linspace(lo, hi, n) if hi > lo else np.array([lo])
 
+    def per_level(self, column: str) -> tuple[np.ndarray, np.ndarray]:
+        """Levels and the (replicates x levels) means of ``column`` ("rebel": the rebel share)."""
+        return self.data.per_level(column)
 
-def _groups(results: pd.DataFrame, columns: list[str]) -> list[_Group]:
-    if not columns:
-        return [_Group([], (), results)]
-    out = []
-    for keys, rows in results.groupby(columns, sort=True, dropna=False):
-        out.append(_Group(columns, keys if isinstance(keys, tuple) else (keys,), rows))
-    return out
+
+def _groups(data: SweepData) -> list[_Group]:
+    return [_Group(list(data.group_columns), g) for g in data.groups]
 
 
 def _shown(groups: list, limit: int = MAX_LINES) -> list:
@@ -200,20 +199,6 @@ class _Layout:
 MAX_PANELS = 4
 
 
-def _per_level(rows: pd.DataFrame, values: np.ndarray, unit: str = "replicate"):
-    """Levels and a (units x levels) matrix of the mean of ``values`` per unit and level
-    (NaN where a unit has no finite value at a level)."""
-    levels, li = np.unique(rows[AWARENESS].to_numpy(float), return_inverse=True)
-    units, ui = np.unique(rows[unit].to_numpy(), return_inverse=True)
-    total = np.zeros((units.size, levels.size))
-    count = np.zeros((units.size, levels.size))
-    ok = np.isfinite(values)
-    np.add.at(total, (ui[ok], li[ok]), values[ok])
-    np.add.at(count, (ui[ok], li[ok]), 1.0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return levels, total / count
-
-
 def _mean_band(matrix: np.ndarray, rng: np.random.Generator, n_boot: int = _N_BOOT):
     """Mean over units per level and its 95% bootstrap band (whole units resampled)."""
     n_units = matrix.shape[0]
@@ -265,8 +250,7 @@ def _figure_p_rebel(layout: _Layout, thresholds: pd.DataFrame, columns: list[str
         ax = axes[0, j]
         for group in part:
             colour = layout.colour(group)
-            rebel = (group.rows["persona"].to_numpy() == "rebel").astype(float)
-            levels, matrix = _per_level(group.rows, rebel)
+            levels, matrix = group.per_level("rebel")
             _line(ax, levels, *_mean_band(matrix, rng), colour)
             s = group.awareness_grid(201 if group.params.sa_start is None else 41)
             ax.plot(s, _p_rebel(group.params, s, group.real_cited_rate), color=colour, ls="--", lw=1.2)
@@ -290,7 +274,7 @@ def _figure_uplift(layout: _Layout, path: Path, rng) -> Path:
     for j, (_, part) in enumerate(layout.panels):
         ax = axes[0, j]
         for group in part:
-            levels, matrix = _per_level(group.rows, group.rows["uplift"].to_numpy(float))
+            levels, matrix = group.per_level("uplift")
             _line(ax, levels, *_mean_band(matrix, rng), layout.colour(group))
         ax.axhline(0.0, color="0.3", lw=0.8)
         ax.set_xlabel(_AWARENESS_LABEL)
@@ -307,7 +291,7 @@ def _figure_emergence(layout: _Layout, path: Path) -> Path:
         ax, ax_share = axes[0, j], axes[1, j]
         for group in part:
             colour = layout.colour(group)
-            levels, matrix = _per_level(group.rows, group.rows["emergence_document"].to_numpy(float))
+            levels, matrix = group.per_level("emergence_document")
             emerged = np.isfinite(matrix)
             share = emerged.mean(0)
             with warnings.catch_warnings():
@@ -367,8 +351,7 @@ def _figure_phase(groups: list[_Group], columns: list[str], thresholds: pd.DataF
     levels = np.unique(np.concatenate([g.levels for g in chosen]))
     grid = np.full((len(chosen), levels.size), np.nan)
     for i, g in enumerate(chosen):
-        rebel = (g.rows["persona"].to_numpy() == "rebel").astype(float)
-        lv, matrix = _per_level(g.rows, rebel)
+        lv, matrix = g.per_level("rebel")
         grid[i, np.searchsorted(levels, lv)] = np.nanmean(matrix, axis=0)
 
     order = np.argsort(np.asarray(y_values, dtype=float)) if numeric else np.arange(len(chosen))
@@ -524,7 +507,7 @@ def _figure_finite_size(groups: list[_Group], columns: list[str], thresholds: pd
 
 
 def make_figures(
-    results: pd.DataFrame,
+    results: pd.DataFrame | str | os.PathLike | SweepData,
     thresholds: pd.DataFrame | None,
     out_dir: str | os.PathLike,
     swept: list[str] | None = None,
@@ -534,16 +517,20 @@ def make_figures(
 
     Parameters
     ----------
-    results : pandas.DataFrame
-        The sweep's tidy results (``results.parquet``): one row per (point,
-        replicate, awareness level).
+    results : pandas.DataFrame, path or SweepData
+        The sweep's tidy results: one row per (point, replicate, awareness level),
+        in memory, or ``results.parquet`` (or anything :func:`analysis.read_sweep`
+        reads) streamed in batches of the needed columns, or read already
+        (:class:`analysis.SweepData`, which the fit can share: read once, fit and
+        draw).
     thresholds : pandas.DataFrame or None
         :func:`analysis.fit_thresholds` of the same results with the same ``swept``
-        (None: fitted here).
+        (None: fitted here, from the same compact data).
     out_dir : path
         Folder of the figures (created if missing).
     swept : list of str, optional
-        The swept parameters (the manifest's ``"swept"``); None infers them.
+        The swept parameters (the manifest's ``"swept"``); None infers them (with a
+        SweepData: None or the swept it was read with).
     seed : int
         Seed of the bootstrap bands.
 
@@ -575,10 +562,11 @@ def make_figures(
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    columns = group_columns(results, swept)
+    data = read_sweep(results, swept)
+    columns = list(data.group_columns)
     if thresholds is None:
-        thresholds = fit_thresholds(results, swept=swept)
-    groups = _groups(results, columns)
+        thresholds = fit_thresholds(data)
+    groups = _groups(data)
     rng = np.random.default_rng(np.random.SeedSequence(seed))
     written: list[Path] = []
     with sns.axes_style("whitegrid"), sns.plotting_context("notebook", font_scale=0.85):

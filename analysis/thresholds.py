@@ -25,6 +25,14 @@ give NaN thresholds and say so in the ``note`` column.
 :func:`finite_size_scaling` then checks the mean field's prediction that the
 transition sharpens like ``1/sqrt(N)`` and that the threshold tends to ``s*_inf``.
 
+A large sweep's table does not fit in memory comfortably (101 awareness levels x 26
+planted shares x 400 replicates is a million rows of some fifty columns), and the
+analysis needs little of it: per group, counts and sums per (replicate, awareness
+level). :func:`read_sweep` streams the table (a DataFrame, or ``results.parquet``
+read in record batches of the needed columns) into that compact form,
+:class:`SweepData`; :func:`fit_thresholds` and :func:`analysis.make_figures` work on
+it alone, whatever they were given, so a table and its file give the same numbers.
+
 References
 ----------
 .. [1] B. Efron and R. J. Tibshirani, An Introduction to the Bootstrap (Chapman &
@@ -33,12 +41,20 @@ References
 .. [2] D. J. Finney, Probit Analysis, 3rd ed. (Cambridge University Press, 1971)
    (maximum-likelihood fits of a sigmoid dose-response curve and its median
    effective dose, here the threshold awareness).
+.. [3] E. L. Lehmann and G. Casella, Theory of Point Estimation, 2nd ed. (Springer,
+   1998), sec. 1.6 (sufficient statistics: binomial likelihoods depend on the data
+   only through the counts).
+.. [4] Apache Parquet, "File Format", https://parquet.apache.org/docs/file-format/
+   (a file is a sequence of row groups, each a column chunk per column: a reader
+   asked for some columns reads only their chunks).
 """
 
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -61,6 +77,11 @@ __all__ = [
     "group_columns",
     "params_from_row",
     "meanfield_crossings",
+    "read_sweep",
+    "SweepData",
+    "SweepGroup",
+    "MEAN_COLUMNS",
+    "BATCH_ROWS",
 ]
 
 #: The column of a learner's (final) situational awareness.
@@ -126,14 +147,11 @@ def group_columns(results: pd.DataFrame, swept: Sequence[str] | None = None) -> 
     ``swept=None`` infers them (:func:`swept_parameters`). A name that is not a
     column of ``results`` is an error naming it.
     """
-    names = swept_parameters(results) if swept is None else list(swept)
-    missing = [n for n in names if n not in results.columns]
-    if missing:
-        raise KeyError(
-            f"swept parameter(s) {', '.join(map(repr, missing))} are not columns of the results: "
-            f"allowed are {', '.join(c for c in results.columns if c in _BY_NAME)}"
-        )
-    return [n for n in names if n != AWARENESS]
+    def varies(names: Sequence[str]) -> dict[str, bool]:
+        inferred = set(swept_parameters(results))
+        return {n: n in inferred for n in names}
+
+    return _group_names(list(results.columns), swept, varies)
 
 
 def params_from_row(row: Mapping[str, Any], **overrides: Any) -> Params:
@@ -434,31 +452,576 @@ def _meanfield_columns(params: Params, q_r: float | None) -> tuple[float, float,
 
 
 # ---------------------------------------------------------------------------------
+# A sweep in compact form: what the fit and the figures use, read in one pass
+# ---------------------------------------------------------------------------------
+#: Rows per batch when a results table is read (a few MiB of the projected columns).
+BATCH_ROWS = 65_536
+
+#: Columns every results table must have.
+_REQUIRED = (AWARENESS, "replicate", "persona")
+#: Columns read when present: where a row comes from, and its corpus's measured q_r.
+_RUN_COLUMNS = ("point", "real_cited_rate")
+#: Result columns averaged per (replicate, awareness level) for the figures.
+MEAN_COLUMNS = ("uplift", "emergence_document")
+#: Columns whose values are read as floats (the others as they are stored).
+_FLOAT_COLUMNS = (AWARENESS, "real_cited_rate") + MEAN_COLUMNS
+
+class _Missing:
+    """The group key of a missing value (NaN, None): one group, as pandas' ``dropna=False``
+    makes it (NaN is not equal to itself, so it cannot be a dictionary key)."""
+
+    def __repr__(self) -> str:
+        return "NA"
+
+
+_NA = _Missing()
+
+
+def _key_value(value: Any) -> Any:
+    """A group key's value as a plain Python value, or :data:`_NA` when missing."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return _NA
+    return value
+
+
+def _key_order(keys: tuple) -> tuple:
+    """Sort key of a group: by each column in turn, missing values last (pandas' order)."""
+    return tuple((1, 0) if v is _NA else (0, v) for v in keys)
+
+
+@dataclass(frozen=True, eq=False)
+class SweepGroup:
+    """One group of a sweep, reduced to what :func:`fit_thresholds` and the figures use.
+
+    A sweep's table holds one row per (point, replicate, awareness level) and about
+    fifty columns; the analysis needs, per group, only counts and sums per
+    (replicate, level): the binomial likelihood of the fit depends on the data
+    through the rebel and learner counts per level (they are sufficient statistics
+    [3]_), the bootstrap resamples whole replicates and so needs those counts per
+    replicate [1]_, and the figures draw means per replicate and level. The arrays
+    hold about 20 bytes per (replicate, level) cell, whatever the number of columns:
+    counts in the smallest unsigned integer type that holds them (one byte while no
+    cell has more than 255 rows), sums in float64.
+
+    Attributes
+    ----------
+    keys : tuple
+        The group's values of the group columns (NaN for a missing value).
+    first_row : dict
+        The parameter columns of the group's first row, as :func:`params_from_row`
+        reads them (the columns that are not group columns are the same in every
+        row of a sweep's group).
+    levels : numpy.ndarray of float
+        The distinct awareness levels, sorted.
+    units : numpy.ndarray
+        The distinct replicate numbers, sorted: the units the bootstraps resample.
+    rebels, trials : numpy.ndarray of unsigned int, shape (units, levels)
+        Rebel learners and learners (rows) per replicate and level.
+    sums : dict of numpy.ndarray of float64, shape (units, levels)
+        Per column of :data:`MEAN_COLUMNS` in the results: the sum of its finite
+        values per replicate and level, added in row order (as one pass over the
+        whole table adds them).
+    missing : dict of (numpy.ndarray of unsigned int, shape (units, levels), or None)
+        Per column of ``sums``: the number of its non-finite values (NaN: an
+        emergence that never happened) per replicate and level; None when there is
+        none anywhere.
+    cited_rates : numpy.ndarray of float or None
+        The measured q_r of each run (distinct ``(point, replicate)``), in order of
+        first appearance; None when the results have no ``real_cited_rate``.
+    """
+
+    keys: tuple
+    first_row: Mapping[str, Any]
+    levels: np.ndarray
+    units: np.ndarray
+    rebels: np.ndarray
+    trials: np.ndarray
+    sums: Mapping[str, np.ndarray]
+    missing: Mapping[str, np.ndarray | None]
+    cited_rates: np.ndarray | None
+
+    @property
+    def real_cited_rate(self) -> float | None:
+        """The mean q_r over the group's runs (finite values only); None if there is none."""
+        if self.cited_rates is None:
+            return None
+        q = self.cited_rates[np.isfinite(self.cited_rates)]
+        return float(q.mean()) if q.size else None
+
+    def params(self, **overrides: Any) -> Params:
+        """The group's :class:`sim.Params`: :func:`params_from_row` of its first row."""
+        return params_from_row(self.first_row, **overrides)
+
+    def per_level(self, column: str) -> tuple[np.ndarray, np.ndarray]:
+        """Levels and a (units x levels) matrix of the mean of ``column`` per replicate and level.
+
+        ``column`` is ``"rebel"`` (the share of rebel learners) or one of
+        :data:`MEAN_COLUMNS`; NaN where a replicate has no finite value at a level.
+        """
+        if column == "rebel":
+            total, count = self.rebels.astype(float), self.trials.astype(float)
+        elif column in self.sums:
+            total, count = self.sums[column], self.trials.astype(float)
+            if self.missing[column] is not None:
+                count -= self.missing[column]
+        else:
+            raise KeyError(f"results has no column {column!r}: a sweep's results table is needed")
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return self.levels, total / count
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the group's arrays."""
+        arrays = [self.levels, self.units, self.rebels, self.trials, *self.sums.values(),
+                  *(m for m in self.missing.values() if m is not None)]
+        if self.cited_rates is not None:
+            arrays.append(self.cited_rates)
+        return int(sum(a.nbytes for a in arrays))
+
+
+@dataclass(frozen=True, eq=False)
+class SweepData:
+    """A sweep's results in compact form: its groups, sorted as :func:`fit_thresholds` reports them.
+
+    Made by :func:`read_sweep`; :func:`fit_thresholds` and
+    :func:`analysis.make_figures` accept it in place of the results table (and
+    make it themselves from a DataFrame or a path), so the table is read once.
+
+    Attributes
+    ----------
+    group_columns : tuple of str
+        The swept parameters other than awareness.
+    groups : tuple of SweepGroup
+        One per combination of the group columns, sorted by them (missing values last).
+    n_rows : int
+        Rows of the results.
+    columns_read : tuple of str
+        The columns streamed from every row (the projection); the parameter columns
+        are read only from each group's first row.
+    """
+
+    group_columns: tuple[str, ...]
+    groups: tuple[SweepGroup, ...]
+    n_rows: int
+    columns_read: tuple[str, ...]
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the groups' arrays."""
+        return int(sum(g.nbytes for g in self.groups))
+
+
+#: Types of the count matrices, smallest first; a group's counts move up when a cell could overflow.
+_COUNT_TYPES = (np.uint8, np.uint16, np.uint32, np.uint64)
+
+
+class _Builder:
+    """The arrays of one group, grown as its rows arrive (in row order)."""
+
+    def __init__(self, keys: tuple, first: int, means: Sequence[str], rates: bool, point: bool) -> None:
+        self.keys, self.first, self.point = keys, first, point
+        self.level_index: dict[Any, int] = {}
+        self.unit_index: dict[Any, int] = {}
+        self.rebels = np.zeros((0, 0), _COUNT_TYPES[0])
+        self.trials = np.zeros((0, 0), _COUNT_TYPES[0])
+        self.most = 0  # the largest count of a cell so far
+        self.sums = {name: np.zeros((0, 0)) for name in means}
+        self.missing: dict[str, np.ndarray | None] = dict.fromkeys(means)
+        self.rate_parts: list[tuple] | None = [] if rates else None
+
+    @staticmethod
+    def _index(mapping: dict, values: np.ndarray) -> np.ndarray:
+        distinct, inverse = np.unique(values, return_inverse=True)
+        lookup = np.fromiter((mapping.setdefault(v, len(mapping)) for v in distinct.tolist()),
+                             dtype=np.int64, count=distinct.size)
+        return lookup[inverse.reshape(-1)]
+
+    def _counts(self) -> list[tuple[str, np.ndarray]]:
+        return [("rebels", self.rebels), ("trials", self.trials)] + [
+            (name, m) for name, m in self.missing.items() if m is not None]
+
+    def _set_count(self, name: str, array: np.ndarray) -> None:
+        if name in ("rebels", "trials"):
+            setattr(self, name, array)
+        else:
+            self.missing[name] = array
+
+    def _reserve(self) -> None:
+        """Room for every replicate and level seen (the arrays grow by half when full)."""
+        need_u, need_l = len(self.unit_index), len(self.level_index)
+        cap_u, cap_l = self.trials.shape
+        if need_u <= cap_u and need_l <= cap_l:
+            return
+        shape = (max(need_u, cap_u + cap_u // 2) if need_u > cap_u else cap_u,
+                 max(need_l, cap_l + cap_l // 2) if need_l > cap_l else cap_l)
+
+        def grown(a: np.ndarray) -> np.ndarray:
+            out = np.zeros(shape, a.dtype)
+            out[:cap_u, :cap_l] = a
+            return out
+
+        for name, array in self._counts():
+            self._set_count(name, grown(array))
+        self.sums = {k: grown(v) for k, v in self.sums.items()}
+
+    def _make_room(self, flat: np.ndarray) -> None:
+        """Move the counts to a wider type if a cell would overflow in this batch."""
+        cells, rows = np.unique(flat, return_counts=True)
+        self.most = max(self.most, int(self.trials.reshape(-1)[cells].max()) + int(rows.max()))
+        if self.most > np.iinfo(self.trials.dtype).max:
+            wider = next(t for t in _COUNT_TYPES if np.iinfo(t).max >= self.most)
+            for name, array in self._counts():
+                self._set_count(name, array.astype(wider))
+
+    def add(self, batch: Mapping[str, np.ndarray], rows: np.ndarray | None) -> None:
+        def take(name: str) -> np.ndarray:
+            return batch[name] if rows is None else batch[name][rows]
+
+        replicate = take("replicate")
+        li = self._index(self.level_index, take(AWARENESS))
+        ui = self._index(self.unit_index, replicate)
+        self._reserve()
+        flat = ui * self.trials.shape[1] + li
+        self._make_room(flat)
+        # np.add.at adds in row order, one value at a time: the sums are those of the whole table
+        np.add.at(self.rebels.reshape(-1), flat, take("persona"))
+        np.add.at(self.trials.reshape(-1), flat, 1)
+        for name in self.sums:
+            values = take(name)
+            ok = np.isfinite(values)
+            np.add.at(self.sums[name].reshape(-1), flat[ok], values[ok])
+            if not ok.all():
+                if self.missing[name] is None:
+                    self.missing[name] = np.zeros(self.trials.shape, self.trials.dtype)
+                np.add.at(self.missing[name].reshape(-1), flat[~ok], 1)
+        if self.rate_parts is not None:
+            keys = [take("point"), replicate] if self.point else [replicate]
+            start = np.ones(replicate.size, bool)  # a run's first row in this batch
+            start[1:] = np.logical_or.reduce([k[1:] != k[:-1] for k in keys])
+            self.rate_parts.append(tuple(k[start] for k in keys) + (take("real_cited_rate")[start],))
+
+    def finish(self, first_row: Mapping[str, Any]) -> SweepGroup:
+        n_u, n_l = len(self.unit_index), len(self.level_index)
+        units = np.array(list(self.unit_index))
+        levels = np.array(list(self.level_index), dtype=float)
+        by_unit, by_level = np.argsort(units, kind="stable"), np.argsort(levels, kind="stable")
+        in_order = bool(np.all(by_unit[1:] > by_unit[:-1]) and np.all(by_level[1:] > by_level[:-1]))
+
+        def ordered(a: np.ndarray | None) -> np.ndarray | None:
+            if a is None:
+                return None
+            return a[:n_u, :n_l].copy() if in_order else a[np.ix_(by_unit, by_level)]
+
+        rates = None
+        if self.rate_parts is not None:
+            parts = list(zip(*self.rate_parts))
+            keys = pd.DataFrame({i: np.concatenate(p) for i, p in enumerate(parts[:-1])})
+            rates = np.concatenate(parts[-1]).astype(float)[~keys.duplicated().to_numpy()]
+        return SweepGroup(
+            keys=tuple(math.nan if v is _NA else v for v in self.keys),
+            first_row=dict(first_row),
+            levels=levels[by_level],
+            units=units[by_unit],
+            rebels=ordered(self.rebels),
+            trials=ordered(self.trials),
+            sums={k: ordered(v) for k, v in self.sums.items()},
+            missing={k: ordered(v) for k, v in self.missing.items()},
+            cited_rates=rates,
+        )
+
+
+def _split(batch: Mapping[str, np.ndarray], columns: Sequence[str]):
+    """(group key, its rows in the batch in order or None for all, its first row) per group."""
+    if not columns:
+        yield (), None, 0
+        return
+    codes = None
+    for c in columns:
+        k, _ = pd.factorize(batch[c], use_na_sentinel=False)
+        codes = k if codes is None else pd.factorize(codes * (int(k.max()) + 1) + k)[0]
+    n_groups = int(codes.max()) + 1
+    if n_groups == 1:
+        yield tuple(_key_value(batch[c][0]) for c in columns), None, 0
+        return
+    order = np.argsort(codes, kind="stable")
+    for rows in np.split(order, np.cumsum(np.bincount(codes, minlength=n_groups))[:-1]):
+        first = int(rows[0])
+        yield tuple(_key_value(batch[c][first]) for c in columns), rows, first
+
+
+class _FrameSource:
+    """A results DataFrame, read in slices."""
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self.frame = frame
+        self.columns = list(frame.columns)
+
+    def varies(self, names: Sequence[str]) -> dict[str, bool]:
+        return {n: self.frame[n].nunique(dropna=False) > 1 for n in names}
+
+    def batches(self, columns: Sequence[str], batch_rows: int):
+        arrays = {c: (self.frame[c].to_numpy(dtype=float) if c in _FLOAT_COLUMNS else self.frame[c].to_numpy())
+                  for c in columns if c != "persona"}
+        for start in range(0, len(self.frame), batch_rows):
+            stop = start + batch_rows
+            batch = {c: a[start:stop] for c, a in arrays.items()}
+            if "persona" in columns:
+                batch["persona"] = self.frame["persona"].iloc[start:stop].to_numpy() == "rebel"
+            yield batch
+
+    def rows(self, indices: Sequence[int], columns: Sequence[str]) -> dict[int, dict[str, Any]]:
+        return {i: {c: self.frame[c].iloc[i] for c in columns} for i in indices}
+
+    def close(self) -> None:
+        pass
+
+
+def _arrow_values(column, name: str) -> np.ndarray:
+    """A column of a record batch as numpy: ``persona`` as "is rebel", floats with NaN for nulls."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if pa.types.is_dictionary(column.type):
+        column = column.dictionary_decode()
+    if name == "persona":
+        return pc.fill_null(pc.equal(column, "rebel"), False).to_numpy(zero_copy_only=False)
+    values = column.to_numpy(zero_copy_only=False)
+    return values.astype(float, copy=False) if name in _FLOAT_COLUMNS else values
+
+
+class _ParquetSource:
+    """Parquet files read in record batches, only the columns asked for.
+
+    The files are opened one at a time: a file's footer (its metadata, some 50 kB in
+    memory per row group of a sweep's table) is held only while it is read.
+    """
+
+    def __init__(self, paths: Sequence[Path]) -> None:
+        self.paths = list(paths)
+        with self._open(0) as f:
+            self.columns = list(f.schema_arrow.names)
+        #: rows per row group of each file, noted as the files are streamed
+        self.row_groups: dict[int, list[int]] = {}
+
+    def _open(self, index: int):
+        import pyarrow.parquet as pq
+
+        f = pq.ParquetFile(self.paths[index])
+        if index and list(f.schema_arrow.names) != self.columns:
+            f.close()
+            raise ValueError(f"{str(self.paths[index])!r} has other columns than {str(self.paths[0])!r}: "
+                             "the parts of one sweep are needed")
+        return f
+
+    def _stream(self, columns: Sequence[str], batch_rows: int):
+        for index in range(len(self.paths)):
+            with self._open(index) as f:
+                meta = f.metadata
+                self.row_groups[index] = [meta.row_group(g).num_rows for g in range(meta.num_row_groups)]
+                del meta
+                yield from f.iter_batches(batch_size=batch_rows, columns=list(columns))
+
+    def varies(self, names: Sequence[str]) -> dict[str, bool]:
+        """Whether each column takes more than one value (NaN counts as one), reading it until it does."""
+        seen: dict[str, set] = {n: set() for n in names}
+        if names:
+            stream = self._stream(names, BATCH_ROWS)
+            for batch in stream:
+                for n in names:
+                    if len(seen[n]) < 2:
+                        seen[n].update(_key_value(v) for v in pd.unique(_arrow_values(batch.column(n), n)))
+                if all(len(s) > 1 for s in seen.values()):
+                    stream.close()
+                    break
+        return {n: len(seen[n]) > 1 for n in names}
+
+    def batches(self, columns: Sequence[str], batch_rows: int):
+        for batch in self._stream(columns, batch_rows):
+            yield {c: _arrow_values(batch.column(c), c) for c in columns}
+
+    def rows(self, indices: Sequence[int], columns: Sequence[str]) -> dict[int, dict[str, Any]]:
+        """The given rows (global indices, of files streamed already), reading only the
+        row groups that hold them."""
+        out: dict[int, dict[str, Any]] = {i: {} for i in indices}
+        if not columns or not indices:
+            return out
+        wanted: dict[int, dict[int, list[tuple[int, int]]]] = {}
+        file_start = 0
+        for index in range(len(self.paths)):
+            starts = np.cumsum([0] + self.row_groups[index])
+            for i in indices:
+                if file_start <= i < file_start + starts[-1]:
+                    g = int(np.searchsorted(starts, i - file_start, side="right")) - 1
+                    wanted.setdefault(index, {}).setdefault(g, []).append((i - file_start - int(starts[g]), i))
+            file_start += int(starts[-1])
+        for index, groups in wanted.items():
+            with self._open(index) as f:
+                for g, offsets in groups.items():
+                    offsets.sort()
+                    position = 0
+                    for batch in f.iter_batches(batch_size=BATCH_ROWS, row_groups=[g], columns=list(columns)):
+                        for offset, i in offsets:
+                            if position <= offset < position + batch.num_rows:
+                                out[i] = batch.slice(offset - position, 1).to_pylist()[0]
+                        position += batch.num_rows
+                        if position > offsets[-1][0]:
+                            break
+        return out
+
+    def close(self) -> None:
+        pass
+
+
+def _parquet_paths(source: Any) -> list[Path]:
+    """The Parquet files of a path (a file; a folder: its results.parquet, else its parts),
+    a list of paths, or a pyarrow dataset."""
+    try:
+        import pyarrow.dataset as ds
+
+        if isinstance(source, ds.FileSystemDataset):
+            return [Path(f) for f in source.files]
+    except ImportError:  # pragma: no cover - pyarrow is a dependency
+        pass
+    if isinstance(source, (str, os.PathLike)):
+        items = [source]
+    elif isinstance(source, (list, tuple)):
+        items = list(source)
+    else:
+        raise TypeError(
+            f"results of type {type(source).__name__} cannot be read: allowed are a DataFrame, a path to "
+            "results.parquet or a sweep folder, a list of Parquet files, a pyarrow dataset or a SweepData"
+        )
+    paths: list[Path] = []
+    for item in items:
+        path = Path(item)
+        if path.is_dir():
+            if (path / "results.parquet").is_file():
+                paths.append(path / "results.parquet")
+                continue
+            folder = path / "parts" if (path / "parts").is_dir() else path
+            parts = sorted(p for p in folder.glob("*.parquet") if not p.name.startswith("."))
+            if not parts:
+                raise FileNotFoundError(f"{str(path)!r} holds no results.parquet and no Parquet parts")
+            paths.extend(parts)
+        elif path.is_file():
+            paths.append(path)
+        else:
+            raise FileNotFoundError(f"no such results file or folder: {str(path)!r}")
+    if not paths:
+        raise FileNotFoundError("no Parquet files given")
+    return paths
+
+
+def _group_names(columns: Sequence[str], swept: Sequence[str] | None, varies) -> list[str]:
+    """The group columns among ``columns`` (``varies(names)`` says which parameters vary)."""
+    if swept is None:
+        candidates = [n for n in _PARAMETER_NAMES if n in columns]
+        flags = varies(candidates)
+        names = [n for n in candidates if flags[n]]
+    else:
+        names = list(swept)
+    missing = [n for n in names if n not in columns]
+    if missing:
+        raise KeyError(
+            f"swept parameter(s) {', '.join(map(repr, missing))} are not columns of the results: "
+            f"allowed are {', '.join(c for c in columns if c in _BY_NAME)}"
+        )
+    return [n for n in names if n != AWARENESS]
+
+
+def read_sweep(
+    results: pd.DataFrame | str | os.PathLike | Sequence[str | os.PathLike] | SweepData,
+    swept: Sequence[str] | None = None,
+    batch_rows: int = BATCH_ROWS,
+) -> SweepData:
+    """Read a sweep's results into the compact form the fit and the figures use.
+
+    The table is read once, in record batches of ``batch_rows`` rows, and only its
+    columns the analysis needs: the group columns, ``situational_awareness``,
+    ``replicate``, ``persona`` and, when present, ``point``, ``real_cited_rate``,
+    ``uplift`` and ``emergence_document``. Parquet stores every column of a row group
+    apart (a *column chunk*), so a projection reads only those chunks [4]_; the
+    other parameter columns are read from one row per group (its first: the
+    parameters of :func:`params_from_row`). Each batch's rows are added to their
+    group's counts and sums per (replicate, level) in row order, so memory grows
+    with the number of (replicate, level) cells, not with the number of columns,
+    and the numbers are those of the whole table read at once, bit for bit.
+
+    Parameters
+    ----------
+    results : DataFrame, path, list of paths, pyarrow dataset or SweepData
+        The results table in memory; ``results.parquet``; a sweep folder (its
+        ``results.parquet``, or before assembly its ``parts/``); a folder of Parquet
+        parts (read in name order, one file open at a time); a list of Parquet
+        files (in that order); a ``pyarrow.dataset`` of Parquet files (its
+        ``files``). A SweepData is returned as it is.
+    swept : list of str, optional
+        The swept parameters (the manifest's ``"swept"``); None infers them
+        (:func:`swept_parameters`; from files, by reading the parameter columns
+        until each shows a second value).
+    batch_rows : int
+        Rows per batch.
+
+    Returns
+    -------
+    SweepData
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> table = pd.DataFrame({"situational_awareness": [0.2, 0.8, 0.2, 0.8], "replicate": [0, 0, 1, 1],
+    ...                       "persona": ["aligned", "rebel", "aligned", "aligned"]})
+    >>> group = read_sweep(table).groups[0]
+    >>> group.levels.tolist(), group.rebels.tolist(), group.trials.tolist()
+    ([0.2, 0.8], [[0, 1], [0, 0]], [[1, 1], [1, 1]])
+    """
+    if isinstance(results, SweepData):
+        if swept is not None and [n for n in swept if n != AWARENESS] != list(results.group_columns):
+            raise ValueError(
+                f"swept {list(swept)!r} does not match the SweepData's group columns "
+                f"{list(results.group_columns)!r}: read the results again with this swept"
+            )
+        return results
+    if isinstance(batch_rows, bool) or not isinstance(batch_rows, (int, np.integer)) or batch_rows < 1:
+        raise ValueError(f"batch_rows = {batch_rows!r} is not allowed: allowed is a whole number >= 1")
+    source = _FrameSource(results) if isinstance(results, pd.DataFrame) else _ParquetSource(_parquet_paths(results))
+    try:
+        names = source.columns
+        for column in _REQUIRED:
+            if column not in names:
+                raise KeyError(f"results has no column {column!r}: a sweep's results table is needed")
+        columns = _group_names(names, swept, source.varies)
+        means = [c for c in MEAN_COLUMNS if c in names]
+        read = tuple(dict.fromkeys([*columns, *_REQUIRED, *(c for c in _RUN_COLUMNS if c in names), *means]))
+        builders: dict[tuple, _Builder] = {}
+        n_rows = 0
+        for batch in source.batches(read, int(batch_rows)):
+            n = len(batch[AWARENESS])
+            for key, rows, first in _split(batch, columns):
+                builder = builders.get(key)
+                if builder is None:
+                    builder = builders[key] = _Builder(key, n_rows + first, means,
+                                                       "real_cited_rate" in names, "point" in names)
+                builder.add(batch, rows)
+            n_rows += n
+        parameters = [n for n in _PARAMETER_NAMES if n in names]
+        first_rows = source.rows(sorted(b.first for b in builders.values()), parameters)
+    finally:
+        source.close()
+    groups = []
+    for key in sorted(builders, key=_key_order):
+        builder = builders.pop(key)  # each group's growing arrays go once it is finished
+        groups.append(builder.finish(first_rows[builder.first]))
+    return SweepData(tuple(columns), tuple(groups), n_rows, read)
+
+
+# ---------------------------------------------------------------------------------
 # One group, and all of them
 # ---------------------------------------------------------------------------------
-def _counts(group: pd.DataFrame, unit: str):
-    """Levels, replicate units, and the rebel and learner counts per (unit, level)."""
-    levels, level_index = np.unique(group[AWARENESS].to_numpy(dtype=float), return_inverse=True)
-    units, unit_index = np.unique(group[unit].to_numpy(), return_inverse=True)
-    rebel = (group["persona"].to_numpy() == "rebel").astype(float)
-    rebels = np.zeros((units.size, levels.size))
-    trials = np.zeros((units.size, levels.size))
-    np.add.at(rebels, (unit_index, level_index), rebel)
-    np.add.at(trials, (unit_index, level_index), 1.0)
-    return levels, rebels, trials
-
-
-def _mean_real_cited_rate(group: pd.DataFrame, unit: str) -> float | None:
-    if "real_cited_rate" not in group.columns:
-        return None
-    keys = [c for c in ("point", unit) if c in group.columns]
-    q = group.drop_duplicates(keys)["real_cited_rate"].to_numpy(dtype=float)
-    q = q[np.isfinite(q)]
-    return float(q.mean()) if q.size else None
-
-
-def _fit_group(group: pd.DataFrame, unit: str, n_boot: int, rng: np.random.Generator) -> dict[str, Any]:
-    levels, rebels_u, trials_u = _counts(group, unit)
+def _fit_group(group: SweepGroup, n_boot: int, rng: np.random.Generator) -> dict[str, Any]:
+    levels, rebels_u, trials_u = group.levels, group.rebels.astype(float), group.trials.astype(float)
     rebels, trials = rebels_u.sum(0), trials_u.sum(0)
     out: dict[str, Any] = dict.fromkeys(RESULT_COLUMNS + DIAGNOSTIC_COLUMNS, math.nan)
     out.update(
@@ -469,10 +1032,10 @@ def _fit_group(group: pd.DataFrame, unit: str, n_boot: int, rng: np.random.Gener
         direction=0,
     )
     notes: list[str] = []
-    q_r = _mean_real_cited_rate(group, unit)
+    q_r = group.real_cited_rate
     out["real_cited_rate"] = math.nan if q_r is None else q_r
 
-    params = params_from_row(group.iloc[0], **{AWARENESS: float(levels.max())})
+    params = group.params(**{AWARENESS: float(levels.max())})
     out["s_star_meanfield_n"], out["s_star_meanfield_inf"], mf_notes = _meanfield_columns(params, q_r)
 
     direction, note = (0, "too few awareness levels to fit") if levels.size < 3 else _crossing_check(
@@ -635,7 +1198,7 @@ def _bootstrap(levels, rebels_u, trials_u, direction, start, bounds, n_boot, rng
 
 
 def fit_thresholds(
-    results: pd.DataFrame,
+    results: pd.DataFrame | str | os.PathLike | SweepData,
     swept: list[str] | None = None,
     n_boot: int = 200,
     seed: int = 0,
@@ -644,16 +1207,20 @@ def fit_thresholds(
 
     Parameters
     ----------
-    results : pandas.DataFrame
+    results : pandas.DataFrame, path or SweepData
         One row per (point, replicate, awareness level), as ``persona-sim sweep``
-        writes it. Needed: ``situational_awareness``, ``replicate`` and ``persona``;
-        used when present: the parameter columns (for the mean field; defaults
-        otherwise), ``point`` and ``real_cited_rate`` (q_r, averaged over the group's
-        replicates for the mean field).
+        writes it: the table in memory, or ``results.parquet`` (or anything else
+        :func:`read_sweep` reads), streamed in batches of the needed columns. Needed:
+        ``situational_awareness``, ``replicate`` and ``persona``; used when present:
+        the parameter columns (for the mean field; defaults otherwise), ``point`` and
+        ``real_cited_rate`` (q_r, averaged over the group's replicates for the mean
+        field). Every input is first reduced to :class:`SweepData` and fitted from
+        there, so a table and its Parquet file give the same numbers, bit for bit.
     swept : list of str, optional
         The swept parameters (the manifest's ``"swept"``). The groups are the
         combinations of those other than ``situational_awareness``. None infers them:
-        parameter columns with more than one distinct value.
+        parameter columns with more than one distinct value. With a SweepData, None
+        or the swept it was read with.
     n_boot : int
         Bootstrap resamples of whole replicates for the interval on ``s_star``
         (0: no interval).
@@ -720,23 +1287,14 @@ def fit_thresholds(
     >>> bool(abs(row.s_star - 0.6) < 0.02), row.note
     (True, '')
     """
-    for column in (AWARENESS, "replicate", "persona"):
-        if column not in results.columns:
-            raise KeyError(f"results has no column {column!r}: a sweep's results table is needed")
-    columns = group_columns(results, swept)
+    data = read_sweep(results, swept)
+    columns = list(data.group_columns)
     root = np.random.SeedSequence(seed)
     rows = []
-    if results.empty:
-        groups = []
-    elif columns:
-        grouped = results.groupby(columns, sort=True, dropna=False)
-        groups = [(keys if isinstance(keys, tuple) else (keys,), g) for keys, g in grouped]
-    else:
-        groups = [((), results)]
-    for i, (keys, group) in enumerate(groups):
+    for i, group in enumerate(data.groups):
         rng = np.random.default_rng(np.random.SeedSequence(root.entropy, spawn_key=(i,)))
-        row = dict(zip(columns, keys))
-        row.update(_fit_group(group, "replicate", n_boot, rng))
+        row = dict(zip(columns, group.keys))
+        row.update(_fit_group(group, n_boot, rng))
         rows.append(row)
     table = pd.DataFrame(rows, columns=columns + list(RESULT_COLUMNS) + list(DIAGNOSTIC_COLUMNS))
     table["note"] = table["note"].astype(str)
