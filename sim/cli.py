@@ -530,34 +530,38 @@ def _format_thresholds(table) -> str:
     return "\n".join(lines)
 
 
-def _read_results(folder: Path):
-    """The sweep table of a folder, with one-line errors for a file that is not one."""
-    import pandas as pd
+def _read_results(folder: Path, manifest: dict):
+    """A sweep's table in the compact form the fit and the figures use
+    (:func:`analysis.read_sweep`: streamed from ``results.parquet``, only the columns
+    the analysis needs), with one-line errors for a file that is not a sweep's table."""
+    from analysis import read_sweep
 
     path = folder / "results.parquet"
+    swept = manifest.get("swept", [])
+    if not isinstance(swept, list) or not all(isinstance(n, str) for n in swept):
+        raise ParameterError(f"{folder / 'manifest.json'} has no list of swept parameters: allowed is the "
+                             "manifest.json a persona-sim sweep wrote")
     try:
-        results = pd.read_parquet(path)
+        data = read_sweep(path, swept=[n for n in swept if n != "situational_awareness"])
+    except KeyError as err:
+        reason = err.args[0] if err.args else str(err)
+        raise ParameterError(f"{path}: {reason}: allowed is the results.parquet a persona-sim sweep wrote") from None
     except Exception as err:  # noqa: BLE001 - pyarrow raises ArrowInvalid, OSError, ...
         reason = str(err).splitlines()[0] if str(err) else type(err).__name__
         raise ParameterError(f"{path} is not a readable Parquet table ({reason}): allowed is the results.parquet "
                              "a persona-sim sweep wrote (run the sweep again with --overwrite)") from None
-    missing = [c for c in ("situational_awareness", "replicate", "persona") if c not in results.columns]
-    if missing:
-        raise ParameterError(f"{path} has no column {missing[0]!r}: allowed is the results.parquet a persona-sim "
-                             "sweep wrote")
-    if results.empty:
+    if data.n_rows == 0:
         raise ParameterError(f"{path} has no rows: allowed is a sweep's table with at least one row")
-    return results
+    return data
 
 
-def _thresholds(work: Path, manifest: dict, results, n_boot: int = 200, seed: int = 0):
-    """Fit the thresholds of a sweep's table; write ``thresholds.csv`` into ``work``."""
-    from analysis.thresholds import fit_thresholds
+def _thresholds(work: Path, data, n_boot: int = 200, seed: int = 0):
+    """Fit the thresholds of a sweep; write ``thresholds.csv`` into ``work``."""
+    from analysis import fit_thresholds
 
-    swept = [n for n in manifest.get("swept", []) if n != "situational_awareness"]
-    table = fit_thresholds(results, swept=swept, n_boot=n_boot, seed=seed)
+    table = fit_thresholds(data, n_boot=n_boot, seed=seed)
     _write_atomically(work, {"thresholds.csv": table.to_csv(index=False).encode()})
-    return table, swept
+    return table
 
 
 def _command_sweep(args: argparse.Namespace, argv: Sequence[str]) -> int:
@@ -588,13 +592,13 @@ def _command_sweep(args: argparse.Namespace, argv: Sequence[str]) -> int:
             _stop(pool, interrupted=False)
             interrupted = False
             output.write_manifest({**manifest, "files": list(SWEEP_FILES)})  # what the next steps may write
-            results = _read_results(output.work)
-            table, swept = _thresholds(output.work, manifest, results)
+            data = _read_results(output.work, manifest)
+            table = _thresholds(output.work, data)
             written = ["results.parquet", "thresholds.csv"]
             if not args.no_plots:
-                from analysis.figures import make_figures
+                from analysis import make_figures
 
-                written += [p.name for p in make_figures(results, table, output.work, swept=swept)]
+                written += [p.name for p in make_figures(data, table, output.work)]
             manifest.update(files=written, package_version=__version__)
             output.commit(manifest)
     finally:
@@ -602,7 +606,7 @@ def _command_sweep(args: argparse.Namespace, argv: Sequence[str]) -> int:
             _stop(pool, interrupted=True)
     if not args.quiet:
         print(f"sweep: {len(plan.points)} point(s) x {plan.replicates} replicates, "
-              f"{len(results)} rows, seed {plan.seed}")
+              f"{data.n_rows} rows, seed {plan.seed}")
         print(_format_thresholds(table))
         print(f"wrote {folder}/: {', '.join(written)}, manifest.json")
     return 0
@@ -620,8 +624,7 @@ def _command_threshold(args: argparse.Namespace, argv: Sequence[str]) -> int:
             "and manifest.json (run persona-sim sweep, or --resume it)"
         )
     with open_output(folder, "sweep", "update", command="persona-sim " + " ".join(argv)) as output:
-        results = _read_results(folder)
-        table, _ = _thresholds(folder, output.previous, results, n_boot=n_boot, seed=seed)
+        table = _thresholds(folder, _read_results(folder, output.previous), n_boot=n_boot, seed=seed)
         manifest = dict(output.previous)
         manifest["files"] = sorted(set(manifest.get("files") or ["results.parquet"]) | {"thresholds.csv"})
         output.commit(manifest)
