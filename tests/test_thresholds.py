@@ -354,7 +354,8 @@ def test_bootstrap_refits_are_maximum_likelihood_fits_of_each_resample():
     one, every steep enough curve through that level is a maximum) the two fits agree."""
     replicates, levels = 12, np.linspace(0, 1, 21)
     table = bernoulli_table(logistic(0.47, 0.01), levels, replicates, seed=6)
-    lv, rebels_u, trials_u = thresholds_module._counts(table, "replicate")
+    group = thresholds_module.read_sweep(table).groups[0]
+    lv, rebels_u, trials_u = group.levels, group.rebels.astype(float), group.trials.astype(float)
     rebels, trials = rebels_u.sum(0), trials_u.sum(0)
     assert thresholds_module._separated(lv, rebels, trials, 1) is None  # the data set itself is not separated
     bounds = thresholds_module._bounds(lv)
