@@ -63,7 +63,7 @@ from scipy.optimize import brentq, minimize
 from scipy.special import expit, log_expit
 from scipy.stats import norm, t as student_t
 
-from sim import PARAMETERS, Params
+from sim.params import PARAMETERS, Params
 from sim import meanfield
 
 __all__ = [

@@ -16,18 +16,12 @@ meanfield
     Module: ``moments``, ``p_rebel``, ``thresholds``, ``emergence_estimate``.
 """
 
-from importlib.metadata import PackageNotFoundError, version
-
 from . import _cpu  # noqa: F401  (before numba is imported: numba's vector width)
 from . import meanfield
 from .params import PARAMETERS, ParameterError, Params
 from .simulation import SimulationResult, simulate
 from .sweeps import sweep
-
-try:
-    __version__ = version("persona-sim")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0+unknown"
+from .version import __version__
 
 __all__ = [
     "Params",

@@ -63,7 +63,7 @@ def _add_memory_limit(parser: argparse.ArgumentParser) -> None:
 
 
 def _build_parser() -> argparse.ArgumentParser:
-    from . import __version__
+    from .version import __version__
 
     parser = _Parser(
         prog="persona-sim",
@@ -327,7 +327,8 @@ def _format_dynamics(params: Params, final, generations) -> str:
 
 
 def _command_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
-    from . import __version__, meanfield
+    from . import meanfield
+    from .version import __version__
     from .outputs import new_folder, open_output
     from .simulation import run_memory, simulate
 
@@ -565,7 +566,7 @@ def _thresholds(work: Path, data, n_boot: int = 200, seed: int = 0):
 
 
 def _command_sweep(args: argparse.Namespace, argv: Sequence[str]) -> int:
-    from . import __version__
+    from .version import __version__
     from .outputs import SWEEP_FILES, new_folder, open_output
     from .sweeps import _make_executor, _stop, _check_run_settings, estimate, execute, plan_sweep, _resume_match
 

@@ -28,10 +28,10 @@ import pandas as pd
 
 from .agents import Authors, Lab, Learner
 from .corpus import PLANTED, Corpus, _as_seed_sequence, streams
-from .engine import GENERATION_COLUMNS, TRAJECTORY_COLUMNS, final_columns
 from .labs import Discourse, initial_discourse, initial_lab, next_discourse
 from .learner import LearnerConstants, LearnerState, awareness_schedule, constants
 from .params import Params, check_awareness
+from .schema import GENERATION_COLUMNS, TRAJECTORY_COLUMNS, final_columns
 
 __all__ = ["PersonaModel", "generation_seed"]
 
@@ -152,7 +152,7 @@ class _Run:
         )
 
     def final_columns(self) -> dict[str, np.ndarray]:
-        """The final results of this run's learners (:func:`sim.engine.final_columns`)."""
+        """The final results of this run's learners (:func:`sim.schema.final_columns`)."""
         levels = np.array([agent.final_awareness for agent in self.learners])
         start = initial_lab(self.model.params)
         static = self.model.params.generations == 1 and (
@@ -189,7 +189,7 @@ class PersonaModel(mesa.Model):
         but no mechanism uses them.
     record : bool
         Collect every learner's state after every batch (the DataCollector); the
-        sweep engine turns it off.
+        sweeps turn it off (:func:`sim.simulation.run_replicate`).
 
     One model step is one batch. With ``generations`` G > 1 the model runs G
     training runs in sequence (``n_steps = G n_batches`` steps); each learner is then
