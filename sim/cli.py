@@ -20,7 +20,7 @@ import textwrap
 from pathlib import Path
 from typing import Any, Sequence
 
-from .files import write_atomically
+from .files import json_default, write_atomically
 from .limits import DASK_WORKER_WAIT, DEFAULT_MEMORY_LIMIT
 from .params import PARAMETERS, ParameterError, Params, _unknown, check_awareness, read_scenario, read_table
 
@@ -377,7 +377,7 @@ def _command_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
             summary["generations"] = json.loads(result.generations.to_json(orient="records"))
         files = {
             "trajectory.csv": trajectory.to_csv(index=False).encode(),
-            "summary.json": (json.dumps(summary, indent=2, allow_nan=False, default=_json_default) + "\n").encode(),
+            "summary.json": (json.dumps(summary, indent=2, allow_nan=False, default=json_default) + "\n").encode(),
             "trajectory.png": _trajectory_figure(
                 trajectory, f"{name}: planted {params.planted_fraction:g}, disclosed "
                 f"{params.disclosed_fraction:g}, {params.n_documents} documents, seed {seed}",
@@ -649,13 +649,6 @@ def _command_demo(args: argparse.Namespace) -> int:
     except PortUnavailable as err:  # before anything started
         raise ParameterError(f"--{err}") from None  # "--port N is busy on 127.0.0.1: ..."
     return 0
-
-
-def _json_default(value: Any) -> Any:
-    try:
-        return value.item()
-    except AttributeError:
-        raise TypeError(f"cannot write {type(value).__name__} to JSON") from None
 
 
 class _Terminated(BaseException):
