@@ -62,12 +62,9 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from mesa.visualization import SolaraViz
 from mesa.visualization.utils import update_counter
-from scipy.special import logit
-from scipy.stats import norm
 
 from sim.corpus import KIND_NAMES
-from sim.learner import awareness_schedule
-from sim.meanfield import moments, p_rebel, thresholds
+from sim.meanfield import moment_table, p_rebel, p_rebel_interpolated, thresholds
 from sim.model import PersonaModel
 from sim.params import PARAMETERS, ParameterError, Params
 
@@ -404,9 +401,7 @@ def _p_rebel_dynamic(params: Params, real_cited_rate: float) -> np.ndarray:
 
 @functools.lru_cache(maxsize=32)
 def _moment_table(params: Params, real_cited_rate: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    s = np.linspace(0.0, 1.0, 401)
-    mean, var = moments(params, s, real_cited_rate)
-    return s, mean, var
+    return moment_table(params, real_cited_rate, points=401)
 
 
 @functools.lru_cache(maxsize=32)
@@ -420,9 +415,10 @@ def mean_field_curve(params: Params, real_cited_rate: float | None = None) -> np
     With constant awareness this is :func:`sim.meanfield.p_rebel` itself (cached per
     configuration). With a rising schedule ``p_rebel`` sums each batch's step moments
     over the schedule, which costs seconds on a grid; without retrospection a step's
-    moments depend only on the awareness it is read at, so here they are tabulated
-    once (:func:`sim.meanfield.moments`, 401 points) and interpolated into the same
-    sum: the same curve (within 1e-3, see tests/test_app.py) in a few milliseconds.
+    moments depend only on the awareness it is read at, so they are tabulated once
+    per configuration (:func:`sim.meanfield.moment_table`, 401 points) and
+    interpolated into the same sum (:func:`sim.meanfield.p_rebel_interpolated`): the
+    same curve (within 1e-3, see tests/test_app.py) in a few milliseconds.
     A reacting lab or several generations: :func:`sim.meanfield.p_rebel`'s mean path
     on 26 levels, interpolated (at constant awareness).
 
@@ -438,17 +434,8 @@ def mean_field_curve(params: Params, real_cited_rate: float | None = None) -> np
         return _p_rebel_constant(params.replace(situational_awareness=0.5), q)
     if params.retrospection != 0:
         return p_rebel(params, AWARENESS_GRID, q)
-    s_table, mean_table, var_table = _moment_table(params.replace(situational_awareness=0.5), q)
-    schedule = awareness_schedule(AWARENESS_GRID, params.n_batches, params)  # (grid, batches)
-    sizes = np.full(params.n_batches, params.batch_size, dtype=float)
-    sizes[-1] = params.n_documents - params.batch_size * (params.n_batches - 1)
-    total_mean = np.interp(schedule, s_table, mean_table) @ sizes
-    total_var = np.interp(schedule, s_table, var_table) @ sizes
-    centre = logit(params.prior_deceptive) + total_mean
-    sd = np.sqrt(total_var)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        p = norm.cdf(centre / sd)
-    return np.where(sd > 0, p, (centre >= 0).astype(float))
+    table = _moment_table(params.replace(situational_awareness=0.5), q)
+    return p_rebel_interpolated(params, AWARENESS_GRID, q, table=table)
 
 
 # -- figures -------------------------------------------------------------------------------------
