@@ -27,6 +27,7 @@ from sim.app import (
     citation_figure,
     demo_params,
     mean_field_curve,
+    model_graph,
     persona_text,
     serve,
 )
@@ -147,7 +148,7 @@ def test_demo_model_defaults_are_the_controls_defaults():
 def test_graph_view_is_the_first_documents_of_the_corpus_graph():
     """The drawn graph is Corpus.graph() on the first documents, with every citation they make."""
     model = DemoModel(n_documents=1000, seed=3)
-    view = model.graph
+    view = model_graph(model)
     n = len(view.kind)
     assert n == GRAPH_NODES <= 400
     full = model.corpus.graph()
@@ -157,9 +158,9 @@ def test_graph_view_is_the_first_documents_of_the_corpus_graph():
     planted = view.kind == "planted"
     assert planted.any() and (view.cited_by[planted] == 0).all()
     assert view.xy.shape == (n, 2) and np.isfinite(view.xy).all()
-    assert model.graph is view  # laid out once per model
+    assert model_graph(model) is view  # laid out once per model
     small = DemoModel(n_documents=1000, seed=3)
-    assert np.array_equal(small.graph.xy, view.xy)  # a fixed layout seed
+    assert np.array_equal(model_graph(small).xy, view.xy)  # a fixed layout seed
 
 
 def test_citation_figure_fills_in_the_documents_read():
@@ -173,9 +174,9 @@ def test_citation_figure_fills_in_the_documents_read():
 
     assert filled() == 0
     model.run_for(4)
-    assert filled() == int((model.graph.read_at < 400).sum()) > 0
+    assert filled() == int((model_graph(model).read_at < 400).sum()) > 0
     model.run_for(6)
-    assert filled() == len(model.graph.kind)
+    assert filled() == len(model_graph(model).kind)
 
 
 def test_mean_field_curve_is_p_rebel():
