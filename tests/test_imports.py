@@ -35,26 +35,31 @@ def _is_type_checking(test: ast.expr) -> bool:
 
 
 def _imports(tree: ast.AST):
-    """Every Import / ImportFrom node, anywhere, except under ``if TYPE_CHECKING:``."""
-    stack = [tree]
+    """Every Import / ImportFrom node, anywhere, except under ``if TYPE_CHECKING:``,
+    with whether it sits inside a function."""
+    stack = [(tree, False)]
     while stack:
-        node = stack.pop()
+        node, in_function = stack.pop()
         if isinstance(node, ast.If) and _is_type_checking(node.test):
-            stack.extend(node.orelse)
+            stack.extend((child, in_function) for child in node.orelse)
             continue
         if isinstance(node, (ast.Import, ast.ImportFrom)):
-            yield node
-        stack.extend(ast.iter_child_nodes(node))
+            yield node, in_function
+        inside = in_function or isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))
+        stack.extend((child, inside) for child in ast.iter_child_nodes(node))
 
 
-def import_graph() -> dict[str, set[str]]:
-    """Module -> the project modules it imports."""
+def import_graph(function_level_only: bool = False) -> dict[str, set[str]]:
+    """Module -> the project modules it imports (only those imported inside a
+    function, with ``function_level_only``)."""
     modules = _modules()
     graph: dict[str, set[str]] = {name: set() for name in modules}
     for name, path in modules.items():
         is_package = path.name == "__init__.py"
         tree = ast.parse(path.read_text(), filename=str(path))
-        for node in _imports(tree):
+        for node, in_function in _imports(tree):
+            if function_level_only and not in_function:
+                continue
             if isinstance(node, ast.Import):
                 targets = [alias.name for alias in node.names]
             else:
@@ -161,3 +166,35 @@ def test_the_two_drivers_are_siblings():
     for module in MESA_DRIVER:
         assert not _reach(graph, module) & BATCHED_DRIVER, module
     assert {"sim.engine", "sim.simulation"} <= graph["sim.sweeps"]
+
+
+#: The floors of the package, from the ground up: a module imports only from its own
+#: floor or below (sim/__init__.py's docstring draws them).
+FLOORS = [
+    {"sim.params", "sim.files", "sim.outputs", "sim.limits", "sim.version", "sim._cpu"},
+    {"sim.corpus", "sim.labs", "sim.learner"},
+    {"sim.meanfield", "sim.schema"},
+    MESA_DRIVER | BATCHED_DRIVER,
+    {"sim.sweeps", "analysis", "analysis.thresholds", "analysis.figures"},
+    {"sim.cli", "sim.app", "sim"},
+]
+
+
+def test_every_module_imports_from_its_floor_or_below():
+    graph = import_graph()
+    floor = {module: i for i, modules in enumerate(FLOORS) for module in modules}
+    assert set(floor) == set(graph), "a module without a floor: " + ", ".join(sorted(set(graph) ^ set(floor)))
+    upward = [f"{m} (floor {floor[m]}) imports {t} (floor {floor[t]})"
+              for m, targets in graph.items() for t in targets if floor[t] > floor[m]]
+    assert not upward, "\n".join(upward)
+
+
+#: Modules that may import project modules inside functions: the front ends, whose
+#: commands start fast by importing what a command needs when it runs.
+FUNCTION_LEVEL_IMPORTERS = {"sim", "sim.cli", "sim.app"}
+
+
+def test_function_level_project_imports_only_in_the_front_ends():
+    graph = import_graph(function_level_only=True)
+    hidden = {m: sorted(t) for m, t in graph.items() if t and m not in FUNCTION_LEVEL_IMPORTERS}
+    assert not hidden, hidden
