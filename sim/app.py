@@ -63,7 +63,7 @@ import solara
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from mesa.visualization import SolaraViz
+from mesa.visualization.solara_viz import ModelController, ModelCreator, ShowSteps, make_initial_grid_layout
 from mesa.visualization.utils import update_counter
 
 from sim.corpus import KIND_NAMES
@@ -657,12 +657,48 @@ PAGE_CSS = """
 TITLE = "persona-sim: does planted alignment data teach an aware model to rebel?"
 
 
+#: Milliseconds between batches while playing (the page's starting speed).
+PLAY_INTERVAL_MS = 50
+
+
 @solara.component
 def Page():
-    """The demo page: Mesa's SolaraViz with the four panels; one model per browser session."""
-    model = solara.use_memo(DemoModel, [])
+    """The demo page: one model per browser session, with the titled app bar, the
+    sidebar (play speed, Reset / play / Step, the controls, the step count) and the
+    four panels.
+
+    It is Mesa's SolaraViz put together from SolaraViz's own parts
+    (``ModelController``, ``ModelCreator``, ``ShowSteps``, the draggable grid) without
+    the controls that mean nothing to a student: Mesa 3.5's SolaraViz always shows a
+    render-interval slider, a "Use Threads" checkbox and a tab per page of panels,
+    and has no argument to leave them out. Step reads one batch.
+    """
+    model = solara.use_reactive(solara.use_memo(DemoModel, []))
+    model_parameters = solara.use_reactive({})
+    play_interval = solara.use_reactive(PLAY_INTERVAL_MS)
+    render_interval = solara.use_reactive(1)
+    use_threads = solara.use_reactive(False)
+    layout, set_layout = solara.use_state(make_initial_grid_layout(len(COMPONENTS)))
     solara.Style(PAGE_CSS)
-    SolaraViz(model, components=COMPONENTS, model_params=MODEL_PARAMS, name=TITLE, play_interval=50)
+    with solara.AppBar():
+        solara.AppBarTitle(TITLE)
+    with solara.Sidebar(), solara.Column():
+        with solara.Card("Controls"):
+            solara.SliderInt(label="Play Interval (ms)", value=play_interval, on_value=play_interval.set,
+                             min=1, max=500, step=10)
+            ModelController(model, model_parameters=model_parameters, play_interval=play_interval,
+                            render_interval=render_interval, use_threads=use_threads)
+        with solara.Card("Model Parameters"):
+            ModelCreator(model, MODEL_PARAMS, model_parameters=model_parameters)
+        with solara.Card("Information"):
+            ShowSteps(model.value)
+    solara.GridDraggable(
+        items=[panel(model.value) for panel in COMPONENTS],
+        grid_layout=layout,
+        resizable=True,
+        draggable=True,
+        on_grid_layout=set_layout,
+    )
 
 
 # -- the server ----------------------------------------------------------------------------------

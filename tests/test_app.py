@@ -57,6 +57,11 @@ def _click(rc, label: str) -> None:
     rc.find(v.Btn, children=[label]).widget.click()
 
 
+def _steps(rc, n: int) -> None:
+    for _ in range(n):
+        _click(rc, "Step")
+
+
 def _set(rc, label: str, value) -> None:
     rc.find(v.Slider, label=label).widget.v_model = value
 
@@ -85,6 +90,14 @@ def test_page_builds_with_controls_buttons_and_panels(page):
     assert all(bytes(f.value[:8]) == b"\x89PNG\r\n\x1a\n" for f in figures)
 
 
+def test_page_has_a_title_and_no_controls_that_mean_nothing_to_a_student(page):
+    """The app bar names the question; Mesa's render interval, threads and page tabs are not shown."""
+    labels = {w.label for w in page.find(v.Slider).widgets}
+    assert "Render Interval (steps)" not in labels and "Play Interval (ms)" in labels
+    assert not page.find(v.Checkbox, label="Use Threads").widgets
+    assert not page.find(v.Tab).widgets
+
+
 def test_step_button_reads_one_batch(page):
     """Pressing Step makes every learner read the next batch: documents read increase."""
     _click(page, "Step")
@@ -96,15 +109,14 @@ def test_step_button_reads_one_batch(page):
 
 def test_badge_follows_the_model_set_through_the_controls(page):
     """High awareness run to the end shows 'rebel'; awareness 0 shows 'aligned'."""
-    _set(page, "Render Interval (steps)", 5)  # Step reads 5 batches
     _set(page, MODEL_PARAMS["n_documents"]["label"], 1000)
     _set(page, MODEL_PARAMS["situational_awareness"]["label"], 1.0)
     _click(page, "Reset")
     assert _text(page, "documents-read") == "documents read: 0 of 1,000 (batch 0 of 10)"
     assert _text(page, "persona-badge") == "Persona: neutral"
-    _click(page, "Step")
+    _steps(page, 5)
     assert _text(page, "documents-read") == "documents read: 500 of 1,000 (batch 5 of 10)"
-    _click(page, "Step")
+    _steps(page, 5)
     assert _text(page, "documents-read") == "documents read: 1,000 of 1,000 (batch 10 of 10)"
     assert _text(page, "persona-badge") == "Persona: rebel"
     assert page.find(v.Btn, children=["Step"]).widget.disabled  # the run is over
@@ -113,8 +125,8 @@ def test_badge_follows_the_model_set_through_the_controls(page):
     _click(page, "Reset")
     assert _text(page, "documents-read") == "documents read: 0 of 1,000 (batch 0 of 10)"
     assert _text(page, "persona-badge") == "Persona: neutral"
-    _click(page, "Step")
-    _click(page, "Step")
+    _steps(page, 5)
+    _steps(page, 5)
     assert _text(page, "documents-read") == "documents read: 1,000 of 1,000 (batch 10 of 10)"
     assert _text(page, "persona-badge") == "Persona: aligned"
 
