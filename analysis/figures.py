@@ -1,4 +1,5 @@
-"""The figures of a sweep: P(rebel), the phase diagram, uplift, emergence, finite size.
+"""The figures: a sweep's (P(rebel), the phase diagram, uplift, emergence, finite size)
+and a single run's trajectory (:func:`trajectory_figure`, ``persona-sim run``).
 
 :func:`make_figures` reads a sweep's tidy results (one row per point, replicate and
 awareness level) and the thresholds fitted to them (:func:`analysis.fit_thresholds`)
@@ -41,7 +42,7 @@ from .thresholds import (
     read_sweep,
 )
 
-__all__ = ["make_figures", "FIGURE_NAMES", "MAX_LINES", "MAX_PANELS"]
+__all__ = ["make_figures", "trajectory_figure", "FIGURE_NAMES", "MAX_LINES", "MAX_PANELS"]
 
 #: The files :func:`make_figures` may write, in order.
 FIGURE_NAMES = ("p_rebel.png", "phase_diagram.png", "uplift.png", "emergence.png", "finite_size.png")
@@ -583,3 +584,42 @@ def make_figures(
             if finite is not None:
                 written.append(finite)
     return written
+
+
+def trajectory_figure(trajectory: pd.DataFrame, title: str, n_documents: int) -> bytes:
+    """A run's trajectory as PNG bytes: P(deceptive) and the uplift against documents
+    read, one line per learner coloured by awareness, generations one after another
+    (``persona-sim run``'s ``trajectory.png``; ``trajectory`` is
+    ``SimulationResult.trajectory``)."""
+    import seaborn as sns
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    with sns.axes_style("whitegrid"), sns.plotting_context("notebook"):
+        fig = Figure(figsize=(11, 4.2))
+        FigureCanvasAgg(fig)
+        axes = fig.subplots(1, 2, sharex=True)
+        generations = int(trajectory["generation"].max()) + 1 if len(trajectory) else 1
+        # one x axis over every generation: each generation's model starts from scratch
+        x = trajectory["documents_read"] + trajectory["generation"] * n_documents
+        data = trajectory.assign(awareness=trajectory["final_awareness"].map(lambda s: f"{s:g}"), x=x)
+        palette = sns.color_palette("viridis", n_colors=data["awareness"].nunique())
+        xlabel = "documents read" if generations == 1 else f"documents read, generation after generation ({generations})"
+        sns.lineplot(data=data, x="x", y="p_deceptive", hue="awareness", palette=palette, ax=axes[0],
+                     estimator=None, units="learner")
+        axes[0].axhline(0.5, color="grey", lw=0.8, ls="--")
+        axes[0].set(ylabel="P(makers deceptive)", xlabel=xlabel, ylim=(-0.02, 1.02),
+                    title="belief that the makers are deceptive")
+        sns.lineplot(data=data, x="x", y="uplift", hue="awareness", palette=palette, ax=axes[1], legend=False,
+                     estimator=None, units="learner")
+        axes[1].axhline(0.0, color="grey", lw=0.8, ls="--")
+        axes[1].set(ylabel="alignment uplift U", xlabel=xlabel, title="self-model: uplift over real data")
+        for g in range(1, generations):
+            for ax in axes:
+                ax.axvline(g * n_documents, color="grey", lw=0.6, ls=":")
+        axes[0].legend(title="awareness", fontsize=8, title_fontsize=9)
+        fig.suptitle(title, fontsize=11)
+        fig.tight_layout()
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=_DPI)
+    return buffer.getvalue()

@@ -59,11 +59,11 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import brentq, minimize
+from scipy.optimize import minimize
 from scipy.special import expit, log_expit
 from scipy.stats import norm, t as student_t
 
-from sim import PARAMETERS, Params
+from sim.params import PARAMETERS, Params
 from sim import meanfield
 
 __all__ = [
@@ -394,7 +394,7 @@ def meanfield_crossings(
     """Every awareness in [0, 1] where the mean field's P(rebel) at ``n_documents`` is ``level``.
 
     Sign changes of ``sim.meanfield.p_rebel - level`` are bracketed on a grid and
-    refined with Brent's method. The grid has 201 points at constant awareness and
+    refined with Brent's method (:func:`sim.meanfield.bracket_roots`). The grid has 201 points at constant awareness and
     26 with an awareness schedule (whose mean field sums over batches and costs
     about a hundred times more).
 
@@ -410,16 +410,8 @@ def meanfield_crossings(
     def g(x: float) -> float:
         return float(_p_rebel(params, np.array([x]), real_cited_rate)[0]) - level
 
-    roots: list[float] = []
-    sign = np.sign(f)
-    if not sign.any():  # exactly `level` everywhere (no evidence either way): no crossing
-        return np.array(roots)
-    for i in range(grid - 1):
-        if sign[i] * sign[i + 1] < 0:
-            roots.append(brentq(g, s[i], s[i + 1], xtol=1e-7))
-        elif sign[i] == 0 and 0 < i and sign[i - 1] * sign[i + 1] < 0:
-            roots.append(float(s[i]))  # an exact hit on the grid between opposite signs
-    return np.array(roots)
+    # exactly `level` everywhere (no evidence either way): no crossing
+    return meanfield.bracket_roots(g, s, f, xtol=1e-7)
 
 
 def _meanfield_columns(params: Params, q_r: float | None) -> tuple[float, float, list[str]]:

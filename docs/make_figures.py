@@ -223,8 +223,8 @@ def figure_labs(out: Path) -> None:
 
     from sim import Params
     from sim import meanfield as mf
-    from sim.engine import run_replicate
     from sim.model import PersonaModel
+    from sim.sweeps import run_replicate
 
     fig, (ax_l, ax_g) = plt.subplots(1, 2, figsize=(7.6, 3.2), constrained_layout=True)
     s = np.linspace(0.4, 0.9, 501)

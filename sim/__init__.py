@@ -14,20 +14,33 @@ sweep
     A parameter sweep (batched engine, reproducible seeds) -> tidy DataFrame.
 meanfield
     Module: ``moments``, ``p_rebel``, ``thresholds``, ``emergence_estimate``.
-"""
 
-from importlib.metadata import PackageNotFoundError, version
+Importing ``sim`` sets numba's target CPU (in numba's configuration, not in
+``os.environ``) to prefer 512-bit vectors where the processor has AVX-512, unless
+numba was imported first or ``NUMBA_CPU_NAME``/``NUMBA_CPU_FEATURES`` or
+``PERSONA_SIM_VECTOR_WIDTH=256`` say otherwise; the numbers do not change, only the
+speed (``sim/_cpu.py``).
+
+The package's floors, from the ground up (each module imports only from its own
+floor or below; tests/test_imports.py checks that there is no import cycle):
+
+1. parameters and files: ``params``, ``files``, ``outputs``, ``limits``, ``version``, ``_cpu``;
+2. the model's parts: ``corpus``, ``labs``, ``learner``;
+3. the mean field (``meanfield``) and the result schema (``schema``);
+4. the two drivers, siblings that do not import each other: the Mesa model
+   (``agents``, ``model``, ``simulation``) and the batched engine (``engine``);
+5. sweeps (``sweeps``, which chooses the driver of each run) and the top-level
+   ``analysis`` package (threshold fits and figures);
+6. the front ends: the command line (``cli``) and the demo page (``app``), and this
+   package's ``__init__``.
+"""
 
 from . import _cpu  # noqa: F401  (before numba is imported: numba's vector width)
 from . import meanfield
 from .params import PARAMETERS, ParameterError, Params
 from .simulation import SimulationResult, simulate
 from .sweeps import sweep
-
-try:
-    __version__ = version("persona-sim")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0+unknown"
+from .version import __version__
 
 __all__ = [
     "Params",

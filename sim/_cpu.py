@@ -3,13 +3,21 @@
 LLVM's tuning for recent Intel processors prefers 256-bit vector registers even when
 AVX-512 is available; the learners' fast path (:mod:`sim.learner`) is a loop over
 learners that vectorizes, and with 512-bit registers it runs about 1.5x faster here
-(benchmarks/README.md). numba reads its target from the environment when it is first
-imported, so this must run before that, and it does nothing when:
+(benchmarks/README.md). :func:`prefer_wide_vectors` sets numba's own configuration
+(``numba.config.CPU_NAME`` and ``CPU_FEATURES``, what ``NUMBA_CPU_NAME`` and
+``NUMBA_CPU_FEATURES`` would set) before anything is compiled; it leaves
+``os.environ`` alone, so child processes and other programs see the environment
+they were given. The package runs it when it is imported (``sim/__init__.py``, before
+any module that compiles), and it does nothing when:
 
-- numba is already imported (then its settings stand),
+- numba was imported before ``sim`` (then its settings stand),
 - ``NUMBA_CPU_NAME`` or ``NUMBA_CPU_FEATURES`` is set by the user,
 - ``PERSONA_SIM_VECTOR_WIDTH=256`` asks for the default,
 - the processor has no AVX-512.
+
+numba's configuration is the process's: numba code compiled after ``import sim`` in
+the same process gets the same target. (numba re-reads its environment variables
+when one of ``NUMBA_*`` changes; the default 256-bit preference then returns.)
 
 The results do not change: the compiled arithmetic has no fused multiply-adds, so
 every lane computes the same IEEE operations whatever the vector width.
@@ -36,8 +44,10 @@ def prefer_wide_vectors() -> bool:
         return False
     if "+avx512f" not in features.split(","):
         return False
-    os.environ["NUMBA_CPU_NAME"] = name
-    os.environ["NUMBA_CPU_FEATURES"] = features + ",-prefer-256-bit"
+    from numba.core import config  # numba reads its environment here; nothing is compiled yet
+
+    config.CPU_NAME = name
+    config.CPU_FEATURES = features + ",-prefer-256-bit"
     return True
 
 

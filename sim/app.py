@@ -23,16 +23,18 @@ What the page shows
 - P(rebel) against awareness: the mean field (:func:`sim.meanfield.p_rebel`) after
   the whole corpus, with every learner's current P(deceptive) as a point.
 
-The model shown is :class:`DemoModel`, a thin subclass of
-:class:`sim.model.PersonaModel` that takes the page's controls as keyword arguments
-(SolaraViz rebuilds the model with them at Reset). Its first learner has the chosen
+The page is a view: the model shown is :class:`sim.model.DemoModel`, the Mesa model
+(:class:`sim.model.PersonaModel`) with the page's controls as keyword arguments
+(SolaraViz rebuilds the model with them at Reset), and its mean-field curve is
+:mod:`sim.meanfield`'s (:func:`mean_field_curve`). Its first learner has the chosen
 awareness; with ``comparison_family`` two more learners, at a fixed low and high
 awareness (:data:`COMPARISON_AWARENESS`), read the same corpus in the same order, so
 the page always shows the contrast the model is about on common random numbers.
 
 Redraws are cheap: the graph's layout (``networkx.spring_layout`` with a fixed seed,
 on at most :data:`GRAPH_NODES` documents) and the mean-field curve are computed once
-per model and cached, so a batch redraws three small matplotlib figures.
+per model and kept beside it while it lives (:func:`model_graph`,
+:func:`model_mean_field`), so a batch redraws three small matplotlib figures.
 
 Example
 -------
@@ -51,7 +53,8 @@ import functools
 import os
 import socket
 import warnings
-from dataclasses import dataclass
+import weakref
+from dataclasses import dataclass, field
 from typing import Any
 
 import networkx as nx
@@ -60,15 +63,12 @@ import solara
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from mesa.visualization import SolaraViz
+from mesa.visualization.solara_viz import ModelController, ModelCreator, ShowSteps, make_initial_grid_layout
 from mesa.visualization.utils import update_counter
-from scipy.special import logit
-from scipy.stats import norm
 
 from sim.corpus import KIND_NAMES
-from sim.learner import awareness_schedule
-from sim.meanfield import moments, p_rebel, thresholds
-from sim.model import PersonaModel
+from sim.meanfield import moment_table, p_rebel, p_rebel_interpolated, thresholds
+from sim.model import COMPARISON_AWARENESS, DemoModel, demo_params
 from sim.params import PARAMETERS, ParameterError, Params
 
 __all__ = [
@@ -82,15 +82,15 @@ __all__ = [
     "AWARENESS_GRID",
     "GraphView",
     "graph_view",
+    "model_graph",
+    "model_mean_field",
+    "demo_params",
     "mean_field_curve",
     "persona_text",
     "training_figure",
     "citation_figure",
     "rebel_figure",
 ]
-
-#: Final awareness of the two comparison learners (a low and a high one).
-COMPARISON_AWARENESS: tuple[float, float] = (0.2, 0.9)
 
 #: At most this many documents are drawn in the citation graph.
 GRAPH_NODES = 300
@@ -116,138 +116,46 @@ MAIN_COLOUR = "#111111"
 COMPARISON_COLOURS = ("#1f77b4", "#d62728")
 
 
-# -- the model the page shows ---------------------------------------------------------------
-def demo_params(
-    situational_awareness: float = 0.5,
-    awareness_schedule: str = "constant",
-    sa_start: float = 0.0,
-    planted_fraction: float = 0.15,
-    disclosed_fraction: float = 0.0,
-    n_documents: int = 10_000,
-    synthetic_detectability: float = 2.5,
-    prior_deceptive: float = 0.05,
-    lab_policy: str = "static",
-    laundering: float = 0.0,
-    citation_cue: str = "cited",
-    generations: int = 1,
-) -> Params:
-    """The :class:`~sim.params.Params` of the page's controls (others at their defaults).
+# -- the model the page shows: sim.model.DemoModel, and what the page keeps of it -------------
+@dataclass(eq=False)
+class _PageView:
+    """What the page computed for one model and keeps while the model lives: the
+    citation graph's layout, the mean-field curve and the figures (see :func:`_drawing`)."""
 
-    ``sa_start`` only counts with a rising schedule (``linear`` or ``logistic``); with
-    ``constant`` the awareness is the final value throughout.
-
-    >>> demo_params(awareness_schedule="constant", sa_start=0.3).sa_start is None
-    True
-    >>> demo_params(awareness_schedule="linear", sa_start=0.3).sa_start
-    0.3
-    """
-    rising = awareness_schedule != "constant"
-    return Params(
-        situational_awareness=float(situational_awareness),
-        awareness_schedule=awareness_schedule,
-        sa_start=float(sa_start) if rising else None,
-        planted_fraction=float(planted_fraction),
-        disclosed_fraction=float(disclosed_fraction),
-        n_documents=int(n_documents),
-        synthetic_detectability=float(synthetic_detectability),
-        prior_deceptive=float(prior_deceptive),
-        lab_policy=lab_policy,
-        laundering=float(laundering),
-        citation_cue=citation_cue,
-        generations=int(generations),
-    )
+    graph: "GraphView | None" = None
+    mean_field: tuple[np.ndarray, np.ndarray] | None = None
+    drawings: dict = field(default_factory=dict)
 
 
-class DemoModel(PersonaModel):
-    """:class:`~sim.model.PersonaModel` with the page's controls as keyword arguments.
+_PAGE_VIEWS: "weakref.WeakKeyDictionary[DemoModel, _PageView]" = weakref.WeakKeyDictionary()
 
-    Parameters
-    ----------
-    situational_awareness, awareness_schedule, sa_start, planted_fraction,
-    disclosed_fraction, n_documents, synthetic_detectability, prior_deceptive,
-    lab_policy, laundering, citation_cue, generations
-        As in :data:`sim.params.PARAMETERS` (see :func:`demo_params`).
-    comparison_family : bool
-        Add two learners at :data:`COMPARISON_AWARENESS` reading the same corpus.
-    seed : int
-        The run's root seed.
 
-    The first learner (``main_learner``) has the chosen awareness. The citation-graph
-    layout and the mean-field curve are computed on first use and kept.
-    """
+def _page_view(model: DemoModel) -> _PageView:
+    view = _PAGE_VIEWS.get(model)
+    if view is None:
+        view = _PAGE_VIEWS[model] = _PageView()
+    return view
 
-    def __init__(
-        self,
-        situational_awareness: float = 0.5,
-        awareness_schedule: str = "constant",
-        sa_start: float = 0.0,
-        planted_fraction: float = 0.15,
-        disclosed_fraction: float = 0.0,
-        n_documents: int = 10_000,
-        synthetic_detectability: float = 2.5,
-        prior_deceptive: float = 0.05,
-        lab_policy: str = "static",
-        laundering: float = 0.0,
-        citation_cue: str = "cited",
-        generations: int = 1,
-        comparison_family: bool = True,
-        seed: int = 0,
-    ) -> None:
-        params = demo_params(
-            situational_awareness=situational_awareness,
-            awareness_schedule=awareness_schedule,
-            sa_start=sa_start,
-            planted_fraction=planted_fraction,
-            disclosed_fraction=disclosed_fraction,
-            n_documents=n_documents,
-            synthetic_detectability=synthetic_detectability,
-            prior_deceptive=prior_deceptive,
-            lab_policy=lab_policy,
-            laundering=laundering,
-            citation_cue=citation_cue,
-            generations=generations,
+
+def model_graph(model: DemoModel) -> "GraphView":
+    """The drawn part of the model's citation graph and its layout (computed once per
+    corpus: a reacting lab or a new generation publishes a new one)."""
+    view = _page_view(model)
+    if view.graph is None or view.graph.corpus is not model.corpus:
+        view.graph = graph_view(model.corpus)
+    return view.graph
+
+
+def model_mean_field(model: DemoModel) -> tuple[np.ndarray, np.ndarray]:
+    """(P(rebel) on :data:`AWARENESS_GRID`, large-corpus thresholds) of the model's
+    configuration, computed once per model (:func:`mean_field_curve`)."""
+    view = _page_view(model)
+    if view.mean_field is None:
+        view.mean_field = (
+            mean_field_curve(model.params, model.real_cited_rate),
+            _thresholds(model.params.replace(situational_awareness=0.5), _rounded(model.real_cited_rate)),
         )
-        family = [params.situational_awareness]
-        if comparison_family:
-            family += list(COMPARISON_AWARENESS)
-        super().__init__(params, awareness=family, seed=int(seed))
-        self.seed = int(seed)
-        self._graph_view: GraphView | None = None
-        self._mean_field: tuple[np.ndarray, np.ndarray] | None = None
-        self._drawings: dict = {}  # the page's figures of this model, see _drawing
-
-    @property
-    def main_learner(self):
-        """The learner at the chosen awareness."""
-        return self.learners[0]
-
-    @property
-    def documents_read(self) -> int:
-        """Corpus documents the main learner has read (its lab's statements apart)."""
-        return self.main_learner.documents_read - self.main_learner.statements_read
-
-    @property
-    def graph(self) -> "GraphView":
-        """The drawn part of the citation graph and its layout (computed once per
-        corpus: a reacting lab or a new generation publishes a new one)."""
-        if self._graph_view is None or self._graph_view.corpus is not self.corpus:
-            self._graph_view = graph_view(self.corpus)
-        return self._graph_view
-
-    @property
-    def documents_before(self) -> int:
-        """Documents the main learner's lineage read in earlier generations."""
-        return self.generation * self.params.n_documents
-
-    @property
-    def mean_field(self) -> tuple[np.ndarray, np.ndarray]:
-        """(P(rebel) on :data:`AWARENESS_GRID`, large-corpus thresholds), computed once."""
-        if self._mean_field is None:
-            self._mean_field = (
-                mean_field_curve(self.params, self.real_cited_rate),
-                _thresholds(self.params.replace(situational_awareness=0.5), _rounded(self.real_cited_rate)),
-            )
-        return self._mean_field
+    return view.mean_field
 
 
 def persona_text(model: DemoModel) -> str:
@@ -404,9 +312,7 @@ def _p_rebel_dynamic(params: Params, real_cited_rate: float) -> np.ndarray:
 
 @functools.lru_cache(maxsize=32)
 def _moment_table(params: Params, real_cited_rate: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    s = np.linspace(0.0, 1.0, 401)
-    mean, var = moments(params, s, real_cited_rate)
-    return s, mean, var
+    return moment_table(params, real_cited_rate, points=401)
 
 
 @functools.lru_cache(maxsize=32)
@@ -420,9 +326,10 @@ def mean_field_curve(params: Params, real_cited_rate: float | None = None) -> np
     With constant awareness this is :func:`sim.meanfield.p_rebel` itself (cached per
     configuration). With a rising schedule ``p_rebel`` sums each batch's step moments
     over the schedule, which costs seconds on a grid; without retrospection a step's
-    moments depend only on the awareness it is read at, so here they are tabulated
-    once (:func:`sim.meanfield.moments`, 401 points) and interpolated into the same
-    sum: the same curve (within 1e-3, see tests/test_app.py) in a few milliseconds.
+    moments depend only on the awareness it is read at, so they are tabulated once
+    per configuration (:func:`sim.meanfield.moment_table`, 401 points) and
+    interpolated into the same sum (:func:`sim.meanfield.p_rebel_interpolated`): the
+    same curve (within 1e-3, see tests/test_app.py) in a few milliseconds.
     A reacting lab or several generations: :func:`sim.meanfield.p_rebel`'s mean path
     on 26 levels, interpolated (at constant awareness).
 
@@ -438,17 +345,8 @@ def mean_field_curve(params: Params, real_cited_rate: float | None = None) -> np
         return _p_rebel_constant(params.replace(situational_awareness=0.5), q)
     if params.retrospection != 0:
         return p_rebel(params, AWARENESS_GRID, q)
-    s_table, mean_table, var_table = _moment_table(params.replace(situational_awareness=0.5), q)
-    schedule = awareness_schedule(AWARENESS_GRID, params.n_batches, params)  # (grid, batches)
-    sizes = np.full(params.n_batches, params.batch_size, dtype=float)
-    sizes[-1] = params.n_documents - params.batch_size * (params.n_batches - 1)
-    total_mean = np.interp(schedule, s_table, mean_table) @ sizes
-    total_var = np.interp(schedule, s_table, var_table) @ sizes
-    centre = logit(params.prior_deceptive) + total_mean
-    sd = np.sqrt(total_var)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        p = norm.cdf(centre / sd)
-    return np.where(sd > 0, p, (centre >= 0).astype(float))
+    table = _moment_table(params.replace(situational_awareness=0.5), q)
+    return p_rebel_interpolated(params, AWARENESS_GRID, q, table=table)
 
 
 # -- figures -------------------------------------------------------------------------------------
@@ -474,9 +372,10 @@ def _learner_styles(model: DemoModel) -> list[dict]:
 
 def _drawing(model: DemoModel, name: str, build):
     """The model's persistent drawing ``name`` (built by ``build(model)`` at first use)."""
-    if name not in model._drawings:
-        model._drawings[name] = build(model)
-    return model._drawings[name]
+    drawings = _page_view(model).drawings
+    if name not in drawings:
+        drawings[name] = build(model)
+    return drawings[name]
 
 
 class _TrainingDrawing:
@@ -542,7 +441,7 @@ class _CitationDrawing:
     def __init__(self, model: DemoModel) -> None:
         from matplotlib.colors import to_rgba
 
-        view = model.graph
+        view = model_graph(model)
         fig = Figure(figsize=FIGSIZE, dpi=DPI)
         fig.subplots_adjust(left=0.01, right=0.99, top=0.89, bottom=0.01)
         ax = fig.subplots()
@@ -591,14 +490,15 @@ class _CitationDrawing:
 
 def citation_figure(model: DemoModel) -> Figure:
     """The citation graph's drawn part: planted documents marked, read ones filled in."""
-    if "citation" in model._drawings and model._drawings["citation"].view is not model.graph:
-        del model._drawings["citation"]  # a new corpus: draw it anew
+    drawings = _page_view(model).drawings
+    if "citation" in drawings and drawings["citation"].view is not model_graph(model):
+        del drawings["citation"]  # a new corpus: draw it anew
     return _drawing(model, "citation", _CitationDrawing).update(model)
 
 
 class _RebelDrawing:
     def __init__(self, model: DemoModel) -> None:
-        curve, roots = model.mean_field
+        curve, roots = model_mean_field(model)
         fig = Figure(figsize=FIGSIZE, dpi=DPI)
         fig.subplots_adjust(left=0.12, right=0.97, top=0.92, bottom=0.12)
         ax = fig.subplots()
@@ -668,7 +568,7 @@ def PersonaPanel(model: DemoModel):
     main = model.main_learner
     persona = main.persona
     p = model.params
-    curve, roots = model.mean_field
+    curve, roots = model_mean_field(model)
     with solara.Column(gap="4px", style={"padding": "6px 10px", "font-size": "13px", "line-height": "1.35"}):
         solara.v.Html(
             tag="div",
@@ -757,12 +657,48 @@ PAGE_CSS = """
 TITLE = "persona-sim: does planted alignment data teach an aware model to rebel?"
 
 
+#: Milliseconds between batches while playing (the page's starting speed).
+PLAY_INTERVAL_MS = 50
+
+
 @solara.component
 def Page():
-    """The demo page: Mesa's SolaraViz with the four panels; one model per browser session."""
-    model = solara.use_memo(DemoModel, [])
+    """The demo page: one model per browser session, with the titled app bar, the
+    sidebar (play speed, Reset / play / Step, the controls, the step count) and the
+    four panels.
+
+    It is Mesa's SolaraViz put together from SolaraViz's own parts
+    (``ModelController``, ``ModelCreator``, ``ShowSteps``, the draggable grid) without
+    the controls that mean nothing to a student: Mesa 3.5's SolaraViz always shows a
+    render-interval slider, a "Use Threads" checkbox and a tab per page of panels,
+    and has no argument to leave them out. Step reads one batch.
+    """
+    model = solara.use_reactive(solara.use_memo(DemoModel, []))
+    model_parameters = solara.use_reactive({})
+    play_interval = solara.use_reactive(PLAY_INTERVAL_MS)
+    render_interval = solara.use_reactive(1)
+    use_threads = solara.use_reactive(False)
+    layout, set_layout = solara.use_state(make_initial_grid_layout(len(COMPONENTS)))
     solara.Style(PAGE_CSS)
-    SolaraViz(model, components=COMPONENTS, model_params=MODEL_PARAMS, name=TITLE, play_interval=50)
+    with solara.AppBar():
+        solara.AppBarTitle(TITLE)
+    with solara.Sidebar(), solara.Column():
+        with solara.Card("Controls"):
+            solara.SliderInt(label="Play Interval (ms)", value=play_interval, on_value=play_interval.set,
+                             min=1, max=500, step=10)
+            ModelController(model, model_parameters=model_parameters, play_interval=play_interval,
+                            render_interval=render_interval, use_threads=use_threads)
+        with solara.Card("Model Parameters"):
+            ModelCreator(model, MODEL_PARAMS, model_parameters=model_parameters)
+        with solara.Card("Information"):
+            ShowSteps(model.value)
+    solara.GridDraggable(
+        items=[panel(model.value) for panel in COMPONENTS],
+        grid_layout=layout,
+        resizable=True,
+        draggable=True,
+        on_grid_layout=set_layout,
+    )
 
 
 # -- the server ----------------------------------------------------------------------------------

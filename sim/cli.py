@@ -13,14 +13,13 @@ what is allowed, exit code 2, and nothing written.
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import sys
 import textwrap
 from pathlib import Path
 from typing import Any, Sequence
 
-from .files import write_atomically
+from .files import json_default, write_atomically
 from .limits import DASK_WORKER_WAIT, DEFAULT_MEMORY_LIMIT
 from .params import PARAMETERS, ParameterError, Params, _unknown, check_awareness, read_scenario, read_table
 
@@ -63,7 +62,7 @@ def _add_memory_limit(parser: argparse.ArgumentParser) -> None:
 
 
 def _build_parser() -> argparse.ArgumentParser:
-    from . import __version__
+    from .version import __version__
 
     parser = _Parser(
         prog="persona-sim",
@@ -254,42 +253,6 @@ _WRITING: dict[str, Any] = {}
 
 
 # -- the run command -------------------------------------------------------------------
-def _trajectory_figure(trajectory, title: str, n_documents: int) -> bytes:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import seaborn as sns
-
-    sns.set_theme(style="whitegrid", context="notebook")
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharex=True)
-    generations = int(trajectory["generation"].max()) + 1 if len(trajectory) else 1
-    # one x axis over every generation: each generation's model starts from scratch
-    x = trajectory["documents_read"] + trajectory["generation"] * n_documents
-    data = trajectory.assign(awareness=trajectory["final_awareness"].map(lambda s: f"{s:g}"), x=x)
-    palette = sns.color_palette("viridis", n_colors=data["awareness"].nunique())
-    xlabel = "documents read" if generations == 1 else f"documents read, generation after generation ({generations})"
-    sns.lineplot(data=data, x="x", y="p_deceptive", hue="awareness", palette=palette, ax=axes[0],
-                 estimator=None, units="learner")
-    axes[0].axhline(0.5, color="grey", lw=0.8, ls="--")
-    axes[0].set(ylabel="P(makers deceptive)", xlabel=xlabel, ylim=(-0.02, 1.02),
-                title="belief that the makers are deceptive")
-    sns.lineplot(data=data, x="x", y="uplift", hue="awareness", palette=palette, ax=axes[1], legend=False,
-                 estimator=None, units="learner")
-    axes[1].axhline(0.0, color="grey", lw=0.8, ls="--")
-    axes[1].set(ylabel="alignment uplift U", xlabel=xlabel, title="self-model: uplift over real data")
-    for g in range(1, generations):
-        for ax in axes:
-            ax.axvline(g * n_documents, color="grey", lw=0.6, ls=":")
-    axes[0].legend(title="awareness", fontsize=8, title_fontsize=9)
-    fig.suptitle(title, fontsize=11)
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=100)
-    plt.close(fig)
-    return buffer.getvalue()
-
-
 def _write_atomically(folder: Path, files: dict[str, bytes]) -> None:
     """Write every file atomically (each beside its final name, then renamed)."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -327,9 +290,11 @@ def _format_dynamics(params: Params, final, generations) -> str:
 
 
 def _command_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
-    from . import __version__, meanfield
+    from . import meanfield
+    from .version import __version__
     from .outputs import new_folder, open_output
     from .simulation import run_memory, simulate
+    from analysis.figures import trajectory_figure
 
     values = read_scenario(args.scenario) if args.scenario else {}
     values.update(_parse_overrides(args.overrides))
@@ -376,8 +341,8 @@ def _command_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
             summary["generations"] = json.loads(result.generations.to_json(orient="records"))
         files = {
             "trajectory.csv": trajectory.to_csv(index=False).encode(),
-            "summary.json": (json.dumps(summary, indent=2, allow_nan=False, default=_json_default) + "\n").encode(),
-            "trajectory.png": _trajectory_figure(
+            "summary.json": (json.dumps(summary, indent=2, allow_nan=False, default=json_default) + "\n").encode(),
+            "trajectory.png": trajectory_figure(
                 trajectory, f"{name}: planted {params.planted_fraction:g}, disclosed "
                 f"{params.disclosed_fraction:g}, {params.n_documents} documents, seed {seed}",
                 params.n_documents,
@@ -565,7 +530,7 @@ def _thresholds(work: Path, data, n_boot: int = 200, seed: int = 0):
 
 
 def _command_sweep(args: argparse.Namespace, argv: Sequence[str]) -> int:
-    from . import __version__
+    from .version import __version__
     from .outputs import SWEEP_FILES, new_folder, open_output
     from .sweeps import _make_executor, _stop, _check_run_settings, estimate, execute, plan_sweep, _resume_match
 
@@ -648,13 +613,6 @@ def _command_demo(args: argparse.Namespace) -> int:
     except PortUnavailable as err:  # before anything started
         raise ParameterError(f"--{err}") from None  # "--port N is busy on 127.0.0.1: ..."
     return 0
-
-
-def _json_default(value: Any) -> Any:
-    try:
-        return value.item()
-    except AttributeError:
-        raise TypeError(f"cannot write {type(value).__name__} to JSON") from None
 
 
 class _Terminated(BaseException):

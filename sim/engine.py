@@ -12,15 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
-
-from scipy.special import expit
 
 from .corpus import Corpus, build_corpus
-from .labs import Discourse, LabState, initial_discourse, initial_lab
 from .learner import (
-    PERSONAS,
-    REBEL,
     LearnerConstants,
     LearnerState,
     awareness_schedule,
@@ -33,6 +27,7 @@ from .learner import (
     uplift,
 )
 from .params import Params
+from .schema import FINAL_COLUMNS, GENERATION_COLUMNS, TRAJECTORY_COLUMNS, final_columns, final_table
 
 __all__ = [
     "FamilyRun",
@@ -46,55 +41,8 @@ __all__ = [
     "TRAJECTORY_COLUMNS",
 ]
 
-#: Columns of the per-learner result table (``SimulationResult.final``).
-FINAL_COLUMNS = (
-    "situational_awareness",
-    "persona",
-    "p_deceptive",
-    "log_odds",
-    "uplift",
-    "believed_planted_share",
-    "paranoia",
-    "emergence_document",
-    "lab_planted_fraction",
-    "lab_disclosed_fraction",
-    "lab_alarms",
-    "lab_came_clean",
-    "final_control_discourse_fraction",
-    "final_real_positive_rate",
-    "rebel_generations",
-)
-
-#: Columns of the per-generation table (:meth:`sim.model.PersonaModel.generations`).
-GENERATION_COLUMNS = (
-    "learner",
-    "final_awareness",
-    "generation",
-    "persona",
-    "p_deceptive",
-    "uplift",
-    "planted_fraction",
-    "disclosed_fraction",
-    "control_discourse_fraction",
-    "real_positive_rate",
-    "lab_alarms",
-    "lab_came_clean",
-)
-
-#: Columns of the per-batch trajectory table.
-TRAJECTORY_COLUMNS = (
-    "learner",
-    "final_awareness",
-    "generation",
-    "batch",
-    "documents_read",
-    "situational_awareness",
-    "log_odds",
-    "p_deceptive",
-    "uplift",
-    "believed_planted_share",
-    "persona",
-)
+# final_columns, final_table and the column tables live in sim.schema (both drivers
+# write them); they are imported here, their old home, so that sim.engine's names stay.
 
 
 def snapshot(state: LearnerState, k: LearnerConstants) -> dict[str, np.ndarray]:
@@ -160,62 +108,6 @@ def run_family(
     return FamilyRun(final_awareness, state, k, snapshots, corpus.real_cue_rate)
 
 
-def final_columns(
-    final_awareness: np.ndarray,
-    state: LearnerState,
-    k: LearnerConstants,
-    params: Params,
-    true_planted_share: float | None = None,
-    lab: LabState | None = None,
-    discourse: Discourse | None = None,
-    rebel_generations: np.ndarray | None = None,
-) -> dict[str, np.ndarray]:
-    """The final results as arrays over learners, keyed by :data:`FINAL_COLUMNS`.
-
-    ``true_planted_share`` (for the paranoia), ``lab``, ``discourse`` and
-    ``rebel_generations`` (per learner: generations that ended rebel) describe the
-    run's end; left out, they are those of a static lab in one training run (the
-    scenario's shares and discourse).
-    """
-    ell = final_log_odds(state, k)
-    p_d = expit(ell)
-    u = uplift(state.a, state.b, k.real_positive_rate)
-    believed = state.believed_planted_share
-    code = persona(p_d, u)
-    n = code.size
-    lab = initial_lab(params) if lab is None else lab
-    discourse = initial_discourse(params) if discourse is None else discourse
-    rho = params.planted_fraction if true_planted_share is None else true_planted_share
-    rebels = (code == REBEL).astype(np.int64) if rebel_generations is None else np.asarray(rebel_generations, np.int64)
-    return {
-        "situational_awareness": np.asarray(final_awareness, dtype=float),
-        "persona": np.asarray(PERSONAS, dtype=object)[code],
-        "p_deceptive": p_d,
-        "log_odds": ell,
-        "uplift": u,
-        "believed_planted_share": believed,
-        "paranoia": believed - rho,
-        "emergence_document": state.emergence_document,
-        "lab_planted_fraction": np.full(n, lab.planted_fraction),
-        "lab_disclosed_fraction": np.full(n, lab.disclosed_fraction),
-        "lab_alarms": np.full(n, lab.alarms, dtype=np.int64),
-        "lab_came_clean": np.full(n, lab.came_clean, dtype=bool),
-        "final_control_discourse_fraction": np.full(n, discourse.control_discourse_fraction),
-        "final_real_positive_rate": np.full(n, discourse.real_positive_rate),
-        "rebel_generations": rebels,
-    }
-
-
-def final_table(
-    final_awareness: np.ndarray,
-    state: LearnerState,
-    k: LearnerConstants,
-    params: Params,
-) -> pd.DataFrame:
-    """One row per learner: the final persona and the quantities behind it."""
-    return pd.DataFrame(final_columns(final_awareness, state, k, params), columns=list(FINAL_COLUMNS))
-
-
 def run_replicate(
     params: Params,
     awareness: np.ndarray,
@@ -227,18 +119,16 @@ def run_replicate(
     The numbers are those of :func:`sim.simulate` (the Mesa model) for the same seed,
     bit for bit.
 
-    An adaptive lab (``lab_policy`` other than static) or a sequence of
-    ``generations`` makes every learner's run its own and the lab react between
-    batches: such a run is the Mesa model itself, run without recording, and q_r is
-    then one value per learner (the one it calibrated on, at the start of its last
-    training run).
+    Only a static lab in one training run has a fast path: an adaptive lab
+    (``lab_policy`` other than static) or a sequence of ``generations`` makes every
+    learner's run its own and the lab react between batches, which is the Mesa
+    model's work; :func:`sim.sweeps.run_replicate` chooses the driver.
     """
     if params.lab_policy != "static" or params.generations > 1:
-        from .model import PersonaModel
-
-        model = PersonaModel(params, np.asarray(awareness, dtype=float).reshape(-1), seed, record=False)
-        model.run_for(model.n_steps)
-        return model.final_columns(), model.real_cue_rates()
+        raise ValueError(
+            f"the batched engine runs a static lab in one training run (lab_policy={params.lab_policy!r}, "
+            f"generations={params.generations}): use sim.sweeps.run_replicate, which chooses the driver"
+        )
     corpus = build_corpus(params, seed)
     final_awareness, k, schedule = _family_setup(corpus, params, awareness)
     state = read_corpus(

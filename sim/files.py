@@ -1,12 +1,14 @@
-"""Writing output files so that a reader (or a kill) never sees half of one."""
+"""Writing output files: atomically, so that a reader (or a kill) never sees half of one,
+and JSON with numpy scalars in it."""
 
 from __future__ import annotations
 
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
-__all__ = ["write_atomically"]
+__all__ = ["write_atomically", "json_default"]
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
@@ -29,3 +31,15 @@ def write_atomically(path: str | Path, data: bytes) -> Path:
             os.unlink(tmp)
         raise
     return path
+
+
+def json_default(value: Any) -> Any:
+    """``json.dumps``'s ``default``: a numpy scalar (or 0-d array) as its Python value.
+
+    >>> import json, numpy as np
+    >>> json.dumps({"n": np.int64(3), "p": np.float64(0.5)}, default=json_default)
+    '{"n": 3, "p": 0.5}'
+    """
+    if hasattr(value, "item"):
+        return value.item()
+    raise TypeError(f"cannot write {type(value).__name__} to JSON")

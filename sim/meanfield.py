@@ -65,7 +65,10 @@ from .params import Params
 __all__ = [
     "moments",
     "p_rebel",
+    "p_rebel_interpolated",
+    "moment_table",
     "thresholds",
+    "bracket_roots",
     "emergence_estimate",
     "real_cited_rate_for",
     "planted_cited_rate_for",
@@ -267,18 +270,89 @@ def _p_rebel_static(params: Params, s: np.ndarray, real_cited_rate: float | None
         total_mean, total_var = n * mean, n * var
     else:
         schedule = awareness_schedule(flat, params.n_batches, params)  # (S, T)
-        sizes = np.full(params.n_batches, params.batch_size, dtype=float)
-        sizes[-1] = n - params.batch_size * (params.n_batches - 1)
+        sizes = _batch_sizes(params)
         mean, var = _step_moments(
             params, schedule, np.broadcast_to(flat[:, None], schedule.shape), params.retrospection, q_r
         )
         total_mean, total_var = mean @ sizes, var @ sizes
+    return _gaussian_p_rebel(params, total_mean, total_var).reshape(s.shape)
+
+
+def _batch_sizes(params: Params) -> np.ndarray:
+    """Documents in each batch (the last one may be short)."""
+    sizes = np.full(params.n_batches, params.batch_size, dtype=float)
+    sizes[-1] = params.n_documents - params.batch_size * (params.n_batches - 1)
+    return sizes
+
+
+def _gaussian_p_rebel(params: Params, total_mean: np.ndarray, total_var: np.ndarray) -> np.ndarray:
+    """P(final log-odds > 0) for Gaussian log-odds of the prior's centre plus
+    ``total_mean`` and variance ``total_var`` (a point mass where the variance is 0)."""
     centre = logit(params.prior_deceptive) + total_mean
     sd = np.sqrt(total_var)
     with np.errstate(divide="ignore", invalid="ignore"):
         p = norm.cdf(centre / sd)
-    p = np.where(sd > 0, p, (centre >= 0).astype(float))
-    return p.reshape(s.shape)
+    return np.where(sd > 0, p, (centre >= 0).astype(float))
+
+
+def moment_table(
+    params: Params,
+    real_cited_rate: float | None = None,
+    points: int = 401,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`moments` tabulated on ``points`` awareness levels evenly spaced on [0, 1]:
+    the levels, the means and the variances (for :func:`p_rebel_interpolated`)."""
+    s = np.linspace(0.0, 1.0, points)
+    mean, var = moments(params, s, real_cited_rate)
+    return s, mean, var
+
+
+def p_rebel_interpolated(
+    params: Params,
+    awareness: float | np.ndarray,
+    real_cited_rate: float | None = None,
+    table: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+) -> np.ndarray:
+    """:func:`p_rebel` of one static run with a rising awareness schedule and no
+    retrospection, its step moments read off a table (:func:`moment_table`, or
+    ``table`` if given) by linear interpolation instead of computed at every batch.
+
+    Without retrospection a step's moments depend only on the awareness it is read
+    at, so the sum over the schedule needs them at a few hundred levels only: the
+    same curve within about 1e-3 (tests/test_app.py) at a fraction of the cost
+    (the demo page redraws it on every change of a control).
+
+    >>> from sim import Params
+    >>> p = Params(sa_start=0.1, awareness_schedule="linear")
+    >>> s = np.array([0.3, 0.9])
+    >>> bool(np.abs(p_rebel_interpolated(p, s, 0.6) - p_rebel(p, s, 0.6)).max() < 1e-3)
+    True
+    """
+    if params.sa_start is None or params.retrospection != 0 or params.lab_policy != "static" or params.generations > 1:
+        raise ValueError("p_rebel_interpolated is for one static run with an awareness schedule, no retrospection")
+    s_table, mean_table, var_table = table if table is not None else moment_table(params, real_cited_rate)
+    s = np.asarray(awareness, dtype=float)
+    schedule = awareness_schedule(s.reshape(-1), params.n_batches, params)  # (levels, batches)
+    sizes = _batch_sizes(params)
+    total_mean = np.interp(schedule, s_table, mean_table) @ sizes
+    total_var = np.interp(schedule, s_table, var_table) @ sizes
+    return _gaussian_p_rebel(params, total_mean, total_var).reshape(s.shape)
+
+
+def bracket_roots(f, s: np.ndarray, values: np.ndarray, xtol: float) -> np.ndarray:
+    """Every root of a continuous ``f`` found on the grid ``s`` (``values`` = f(s)):
+    each sign change between neighbours refined with Brent's method, and an exact
+    zero on the grid between opposite signs. Empty if ``values`` are all zero."""
+    roots: list[float] = []
+    sign = np.sign(values)
+    if not sign.any():  # f vanishes identically on the grid: no crossing
+        return np.array(roots)
+    for i in range(len(s) - 1):
+        if sign[i] * sign[i + 1] < 0:
+            roots.append(brentq(f, s[i], s[i + 1], xtol=xtol))
+        elif sign[i] == 0 and 0 < i and sign[i - 1] * sign[i + 1] < 0:
+            roots.append(float(s[i]))  # an exact zero on the grid between opposite signs
+    return np.array(roots)
 
 
 def thresholds(
@@ -311,16 +385,8 @@ def thresholds(
     def f(x: float) -> float:
         return float(_step_moments(params, np.array([x]), np.array([x]), 0.0, q_r)[0][0])
 
-    roots: list[float] = []
-    sign = np.sign(mu)
-    if not sign.any():  # mu vanishes identically (e.g. pi_D = epsilon): no crossing
-        return np.array(roots)
-    for i in range(len(s) - 1):
-        if sign[i] * sign[i + 1] < 0:
-            roots.append(brentq(f, s[i], s[i + 1], xtol=1e-10))
-        elif sign[i] == 0 and 0 < i and sign[i - 1] * sign[i + 1] < 0:
-            roots.append(float(s[i]))  # an exact zero on the grid between opposite signs
-    return np.array(roots)
+    # mu vanishes identically (e.g. pi_D = epsilon): no crossing
+    return bracket_roots(f, s, mu, xtol=1e-10)
 
 
 def emergence_estimate(

@@ -28,12 +28,12 @@ import pandas as pd
 
 from .agents import Authors, Lab, Learner
 from .corpus import PLANTED, Corpus, _as_seed_sequence, streams
-from .engine import GENERATION_COLUMNS, TRAJECTORY_COLUMNS, final_columns
 from .labs import Discourse, initial_discourse, initial_lab, next_discourse
 from .learner import LearnerConstants, LearnerState, awareness_schedule, constants
 from .params import Params, check_awareness
+from .schema import GENERATION_COLUMNS, TRAJECTORY_COLUMNS, final_columns
 
-__all__ = ["PersonaModel", "generation_seed"]
+__all__ = ["PersonaModel", "generation_seed", "DemoModel", "demo_params", "COMPARISON_AWARENESS"]
 
 
 def generation_seed(root: np.random.SeedSequence, generation: int) -> np.random.SeedSequence:
@@ -152,7 +152,7 @@ class _Run:
         )
 
     def final_columns(self) -> dict[str, np.ndarray]:
-        """The final results of this run's learners (:func:`sim.engine.final_columns`)."""
+        """The final results of this run's learners (:func:`sim.schema.final_columns`)."""
         levels = np.array([agent.final_awareness for agent in self.learners])
         start = initial_lab(self.model.params)
         static = self.model.params.generations == 1 and (
@@ -189,7 +189,7 @@ class PersonaModel(mesa.Model):
         but no mechanism uses them.
     record : bool
         Collect every learner's state after every batch (the DataCollector); the
-        sweep engine turns it off.
+        sweeps turn it off (:func:`sim.simulation.run_replicate`).
 
     One model step is one batch. With ``generations`` G > 1 the model runs G
     training runs in sequence (``n_steps = G n_batches`` steps); each learner is then
@@ -330,3 +330,126 @@ class PersonaModel(mesa.Model):
         rows = [row for run in self.runs for row in run.history]
         frame = pd.DataFrame(rows, columns=list(GENERATION_COLUMNS))
         return frame.sort_values(["learner", "generation"], kind="stable").reset_index(drop=True)
+
+
+# -- the demo page's model ---------------------------------------------------------------------
+#: Final awareness of the demo's two comparison learners (a low and a high one).
+COMPARISON_AWARENESS: tuple[float, float] = (0.2, 0.9)
+
+
+def demo_params(
+    situational_awareness: float = 0.5,
+    awareness_schedule: str = "constant",
+    sa_start: float = 0.0,
+    planted_fraction: float = 0.15,
+    disclosed_fraction: float = 0.0,
+    n_documents: int = 10_000,
+    synthetic_detectability: float = 2.5,
+    prior_deceptive: float = 0.05,
+    lab_policy: str = "static",
+    laundering: float = 0.0,
+    citation_cue: str = "cited",
+    generations: int = 1,
+) -> Params:
+    """The :class:`~sim.params.Params` of the demo page's controls (others at their defaults).
+
+    ``sa_start`` only counts with a rising schedule (``linear`` or ``logistic``); with
+    ``constant`` the awareness is the final value throughout.
+
+    >>> demo_params(awareness_schedule="constant", sa_start=0.3).sa_start is None
+    True
+    >>> demo_params(awareness_schedule="linear", sa_start=0.3).sa_start
+    0.3
+    """
+    rising = awareness_schedule != "constant"
+    return Params(
+        situational_awareness=float(situational_awareness),
+        awareness_schedule=awareness_schedule,
+        sa_start=float(sa_start) if rising else None,
+        planted_fraction=float(planted_fraction),
+        disclosed_fraction=float(disclosed_fraction),
+        n_documents=int(n_documents),
+        synthetic_detectability=float(synthetic_detectability),
+        prior_deceptive=float(prior_deceptive),
+        lab_policy=lab_policy,
+        laundering=float(laundering),
+        citation_cue=citation_cue,
+        generations=int(generations),
+    )
+
+
+class DemoModel(PersonaModel):
+    """:class:`PersonaModel` with the demo page's controls as keyword arguments.
+
+    Parameters
+    ----------
+    situational_awareness, awareness_schedule, sa_start, planted_fraction,
+    disclosed_fraction, n_documents, synthetic_detectability, prior_deceptive,
+    lab_policy, laundering, citation_cue, generations
+        As in :data:`sim.params.PARAMETERS` (see :func:`demo_params`).
+    comparison_family : bool
+        Add two learners at :data:`COMPARISON_AWARENESS` reading the same corpus.
+    seed : int
+        The run's root seed.
+
+    The first learner (``main_learner``) has the chosen awareness. The demo page
+    (:mod:`sim.app`) shows this model; SolaraViz builds a new one from the controls
+    at Reset.
+
+    >>> m = DemoModel(situational_awareness=0.9, n_documents=1000, seed=1)
+    >>> m.run_for(m.n_batches)
+    >>> m.main_learner.persona
+    'rebel'
+    """
+
+    def __init__(
+        self,
+        situational_awareness: float = 0.5,
+        awareness_schedule: str = "constant",
+        sa_start: float = 0.0,
+        planted_fraction: float = 0.15,
+        disclosed_fraction: float = 0.0,
+        n_documents: int = 10_000,
+        synthetic_detectability: float = 2.5,
+        prior_deceptive: float = 0.05,
+        lab_policy: str = "static",
+        laundering: float = 0.0,
+        citation_cue: str = "cited",
+        generations: int = 1,
+        comparison_family: bool = True,
+        seed: int = 0,
+    ) -> None:
+        params = demo_params(
+            situational_awareness=situational_awareness,
+            awareness_schedule=awareness_schedule,
+            sa_start=sa_start,
+            planted_fraction=planted_fraction,
+            disclosed_fraction=disclosed_fraction,
+            n_documents=n_documents,
+            synthetic_detectability=synthetic_detectability,
+            prior_deceptive=prior_deceptive,
+            lab_policy=lab_policy,
+            laundering=laundering,
+            citation_cue=citation_cue,
+            generations=generations,
+        )
+        family = [params.situational_awareness]
+        if comparison_family:
+            family += list(COMPARISON_AWARENESS)
+        super().__init__(params, awareness=family, seed=int(seed))
+        self.seed = int(seed)
+
+    @property
+    def main_learner(self):
+        """The learner at the chosen awareness."""
+        return self.learners[0]
+
+    @property
+    def documents_read(self) -> int:
+        """Corpus documents the main learner has read (its lab's statements apart)."""
+        return self.main_learner.documents_read - self.main_learner.statements_read
+
+    @property
+    def documents_before(self) -> int:
+        """Documents the main learner's lineage read in earlier generations."""
+        return self.generation * self.params.n_documents

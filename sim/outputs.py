@@ -53,7 +53,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from .files import write_atomically
+from .files import json_default, write_atomically
 from .params import ParameterError
 
 __all__ = ["Output", "open_output", "new_folder", "read_manifest", "MANIFEST", "KINDS"]
@@ -146,7 +146,7 @@ class Output:
         """Write ``work/manifest.json`` (atomically), marked with this folder's kind."""
         data = {"kind": self.kind, **manifest}
         data.setdefault("files", [])
-        text = json.dumps(data, indent=2, allow_nan=False, default=_json_default) + "\n"
+        text = json.dumps(data, indent=2, allow_nan=False, default=json_default) + "\n"
         write_atomically(self.work / MANIFEST, text.encode())
 
     def commit(self, manifest: dict) -> None:
@@ -188,12 +188,6 @@ class Output:
         _rmdir(self.work)
         self.work = self.folder
         self.committed = True
-
-
-def _json_default(value: Any) -> Any:
-    if hasattr(value, "item"):
-        return value.item()
-    raise TypeError(f"cannot write {type(value).__name__} to JSON")
 
 
 def _unlink(path: Path) -> None:

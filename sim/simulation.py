@@ -1,4 +1,6 @@
-"""``simulate``: one training run, the Mesa model driven to the end."""
+"""The Mesa driver's entry points: ``simulate`` (one training run, the Mesa model
+driven to the end and recorded) and ``run_replicate`` (the same without recording,
+for sweeps)."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import pandas as pd
 from .model import PersonaModel
 from .params import Params
 
-__all__ = ["simulate", "SimulationResult", "run_memory"]
+__all__ = ["simulate", "SimulationResult", "run_memory", "run_replicate"]
 
 # The memory model of one run written by ``persona-sim run``, measured
 # (benchmarks/README.md, "Memory"): a fixed part, the corpus, and the trajectory (one
@@ -112,3 +114,22 @@ def simulate(
         seed=seed,
         model=model,
     )
+
+
+def run_replicate(
+    params: Params,
+    awareness: np.ndarray,
+    seed: int | np.random.SeedSequence,
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """One training run of the Mesa model without recording: the final columns
+    (:func:`sim.schema.final_columns`) and, per learner, the q_r it calibrated on (at
+    the start of its last training run).
+
+    The sweeps' driver for an adaptive lab or several generations, where every
+    learner's run is its own (:func:`sim.sweeps.run_replicate` chooses); for a static
+    lab in one run it gives the numbers of :func:`sim.engine.run_replicate`, bit for
+    bit, more slowly.
+    """
+    model = PersonaModel(params, np.asarray(awareness, dtype=float).reshape(-1), seed, record=False)
+    model.run_for(model.n_steps)
+    return model.final_columns(), model.real_cue_rates()

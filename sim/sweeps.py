@@ -2,8 +2,10 @@
 
 A sweep is a set of parameter *points* (a grid, a quasi-random sample, or both), each
 run ``replicates`` times; in every run a whole family of learners (all the awareness
-levels of the point) reads one corpus, on the fast path of the engine
-(:func:`sim.engine.run_replicate`, the same update functions as the Mesa model).
+levels of the point) reads one corpus. The driver of a run is chosen here
+(:func:`run_replicate`): the batched engine's fast path (:mod:`sim.engine`) for a
+static lab in one training run, the Mesa model (:mod:`sim.simulation`) for a lab that
+reacts or several generations; the two drivers never call each other.
 
 Seeds are derived, never passed around: the run of point ``i``, replicate ``r`` uses
 ``SeedSequence(seed, spawn_key=(i, r))``, so every row is the same whatever the
@@ -43,11 +45,13 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from .engine import FINAL_COLUMNS, run_replicate
+from . import engine, simulation
 from .files import write_atomically
 from .limits import DASK_WORKER_WAIT, DEFAULT_MEMORY_LIMIT, MAX_GRID_VALUES
-from .outputs import PARTS
+from .outputs import PARTS, open_output
 from .params import PARAMETERS, ParameterError, Params, _unknown, check_awareness
+from .schema import FINAL_COLUMNS
+from .version import __version__
 
 __all__ = [
     "SweepPlan",
@@ -566,6 +570,27 @@ def _chunks(plan: SweepPlan, tasks: list[_Task]) -> list[list[_Task]]:
     return chunks
 
 
+def run_replicate(
+    params: Params,
+    awareness: np.ndarray,
+    seed: int | np.random.SeedSequence,
+) -> tuple[dict[str, np.ndarray], float | np.ndarray]:
+    """One training run of a sweep, on the driver that fits it: the final columns
+    (:data:`sim.schema.FINAL_COLUMNS`) and the measured q_r.
+
+    A static lab in one training run has the batched engine's fast path
+    (:func:`sim.engine.run_replicate`: one corpus read by the whole family in one
+    compiled call). An adaptive lab (``lab_policy`` other than static) or a sequence of
+    ``generations`` makes every learner's run its own and the lab react between
+    batches: that is the Mesa model, run without recording
+    (:func:`sim.simulation.run_replicate`), and q_r is then one value per learner.
+    Either way the numbers are those of :func:`sim.simulate` for the same seed, bit for bit.
+    """
+    if params.lab_policy != "static" or params.generations > 1:
+        return simulation.run_replicate(params, awareness, seed)
+    return engine.run_replicate(params, awareness, seed)
+
+
 def run_chunk(tasks: Sequence[_Task]) -> pd.DataFrame:
     """Run the replicates of one chunk; one row per (run, learner), in task order.
 
@@ -818,8 +843,6 @@ def _sha256(path: Path) -> str:
 
 
 def _manifest(plan: SweepPlan, n_chunks: int, command: str | None) -> dict:
-    from . import __version__
-
     return {
         "command": command,
         "package_version": __version__,
@@ -907,7 +930,6 @@ def run_sweep(
         return _with_pool(pool, lambda: execute(plan, None, pool, workers, progress, on_chunk))
     mode = "resume" if resume else "overwrite" if overwrite else "new"
     pool = _make_executor(executor, workers, scheduler, worker_wait)  # validates before anything is written
-    from .outputs import open_output
 
     def job() -> Path:
         with open_output(out, "sweep", mode, _resume_match(plan), command) as output:

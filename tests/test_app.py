@@ -27,6 +27,7 @@ from sim.app import (
     citation_figure,
     demo_params,
     mean_field_curve,
+    model_graph,
     persona_text,
     serve,
 )
@@ -54,6 +55,11 @@ def _text(rc, ref: str) -> str:
 
 def _click(rc, label: str) -> None:
     rc.find(v.Btn, children=[label]).widget.click()
+
+
+def _steps(rc, n: int) -> None:
+    for _ in range(n):
+        _click(rc, "Step")
 
 
 def _set(rc, label: str, value) -> None:
@@ -84,6 +90,14 @@ def test_page_builds_with_controls_buttons_and_panels(page):
     assert all(bytes(f.value[:8]) == b"\x89PNG\r\n\x1a\n" for f in figures)
 
 
+def test_page_has_a_title_and_no_controls_that_mean_nothing_to_a_student(page):
+    """The app bar names the question; Mesa's render interval, threads and page tabs are not shown."""
+    labels = {w.label for w in page.find(v.Slider).widgets}
+    assert "Render Interval (steps)" not in labels and "Play Interval (ms)" in labels
+    assert not page.find(v.Checkbox, label="Use Threads").widgets
+    assert not page.find(v.Tab).widgets
+
+
 def test_step_button_reads_one_batch(page):
     """Pressing Step makes every learner read the next batch: documents read increase."""
     _click(page, "Step")
@@ -95,15 +109,14 @@ def test_step_button_reads_one_batch(page):
 
 def test_badge_follows_the_model_set_through_the_controls(page):
     """High awareness run to the end shows 'rebel'; awareness 0 shows 'aligned'."""
-    _set(page, "Render Interval (steps)", 5)  # Step reads 5 batches
     _set(page, MODEL_PARAMS["n_documents"]["label"], 1000)
     _set(page, MODEL_PARAMS["situational_awareness"]["label"], 1.0)
     _click(page, "Reset")
     assert _text(page, "documents-read") == "documents read: 0 of 1,000 (batch 0 of 10)"
     assert _text(page, "persona-badge") == "Persona: neutral"
-    _click(page, "Step")
+    _steps(page, 5)
     assert _text(page, "documents-read") == "documents read: 500 of 1,000 (batch 5 of 10)"
-    _click(page, "Step")
+    _steps(page, 5)
     assert _text(page, "documents-read") == "documents read: 1,000 of 1,000 (batch 10 of 10)"
     assert _text(page, "persona-badge") == "Persona: rebel"
     assert page.find(v.Btn, children=["Step"]).widget.disabled  # the run is over
@@ -112,8 +125,8 @@ def test_badge_follows_the_model_set_through_the_controls(page):
     _click(page, "Reset")
     assert _text(page, "documents-read") == "documents read: 0 of 1,000 (batch 0 of 10)"
     assert _text(page, "persona-badge") == "Persona: neutral"
-    _click(page, "Step")
-    _click(page, "Step")
+    _steps(page, 5)
+    _steps(page, 5)
     assert _text(page, "documents-read") == "documents read: 1,000 of 1,000 (batch 10 of 10)"
     assert _text(page, "persona-badge") == "Persona: aligned"
 
@@ -147,7 +160,7 @@ def test_demo_model_defaults_are_the_controls_defaults():
 def test_graph_view_is_the_first_documents_of_the_corpus_graph():
     """The drawn graph is Corpus.graph() on the first documents, with every citation they make."""
     model = DemoModel(n_documents=1000, seed=3)
-    view = model.graph
+    view = model_graph(model)
     n = len(view.kind)
     assert n == GRAPH_NODES <= 400
     full = model.corpus.graph()
@@ -157,9 +170,9 @@ def test_graph_view_is_the_first_documents_of_the_corpus_graph():
     planted = view.kind == "planted"
     assert planted.any() and (view.cited_by[planted] == 0).all()
     assert view.xy.shape == (n, 2) and np.isfinite(view.xy).all()
-    assert model.graph is view  # laid out once per model
+    assert model_graph(model) is view  # laid out once per model
     small = DemoModel(n_documents=1000, seed=3)
-    assert np.array_equal(small.graph.xy, view.xy)  # a fixed layout seed
+    assert np.array_equal(model_graph(small).xy, view.xy)  # a fixed layout seed
 
 
 def test_citation_figure_fills_in_the_documents_read():
@@ -173,9 +186,9 @@ def test_citation_figure_fills_in_the_documents_read():
 
     assert filled() == 0
     model.run_for(4)
-    assert filled() == int((model.graph.read_at < 400).sum()) > 0
+    assert filled() == int((model_graph(model).read_at < 400).sum()) > 0
     model.run_for(6)
-    assert filled() == len(model.graph.kind)
+    assert filled() == len(model_graph(model).kind)
 
 
 def test_mean_field_curve_is_p_rebel():

@@ -178,3 +178,25 @@ def test_seed_sequence_seed_drives_both_the_same_way():
     mesa = simulate(params, LEVELS, seed=np.random.SeedSequence(2024)).final
     _, engine = _engine(params, np.random.SeedSequence(2024), LEVELS)
     assert mesa.equals(engine)
+
+
+def test_the_engine_leaves_reacting_labs_to_the_sweep_layer():
+    """The engine runs a static lab in one training run; the sweep layer sends the
+    other runs to the Mesa model, with the numbers of simulate."""
+
+    from sim.engine import run_replicate as engine_run
+    from sim.sweeps import run_replicate
+
+    params = Params(n_documents=600, lab_policy="come_clean")
+    with pytest.raises(ValueError, match="sim.sweeps.run_replicate"):
+        engine_run(params, np.array([0.5]), 1)
+    columns, q = run_replicate(params, np.array([0.2, 0.9]), 1)
+    final = simulate(params, awareness=[0.2, 0.9], seed=1).final
+    for c in FINAL_COLUMNS:
+        assert_array_equal(columns[c], final[c].to_numpy())
+    static = Params(n_documents=600)
+    a, qa = run_replicate(static, np.array([0.2, 0.9]), 1)
+    b, qb = engine_run(static, np.array([0.2, 0.9]), 1)
+    assert qa == qb
+    for c in FINAL_COLUMNS:
+        assert_array_equal(a[c], b[c])

@@ -20,7 +20,8 @@ from numpy.testing import assert_allclose, assert_array_equal
 from sim import ParameterError, Params, meanfield, simulate, sweep
 from sim.agents import Lab
 from sim.corpus import PLANTED, REAL, build_corpus, expected_planted_cited_rate, expected_real_cited_rate
-from sim.engine import FINAL_COLUMNS, GENERATION_COLUMNS, run_replicate
+from sim.schema import FINAL_COLUMNS, GENERATION_COLUMNS
+from sim.sweeps import run_replicate
 from sim.labs import Discourse, LabState, initial_lab, next_discourse, react
 from sim.learner import EMERGENCE_LEVEL, constants, initial_state, read_statement
 from sim.model import PersonaModel
