@@ -7,7 +7,7 @@ and writes PNG files. Like the fit, it draws from the results' compact form
 (:func:`analysis.read_sweep`: per group, counts and sums per replicate and awareness
 level), so a table in memory and ``results.parquet`` streamed from disk give the same
 figures, and a sweep of millions of rows is drawn in bounded memory. Every simulated curve carries a bootstrap band over
-replicates and, where the mean field has something to say (``shared/MODEL.md``,
+replicates and, where the mean field has something to say (``docs/model.md``,
 "Mean field and the threshold"), the mean field's curve is drawn dashed in the same
 colour, so that each figure is also a check of the simulation against the theory.
 

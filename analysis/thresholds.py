@@ -11,7 +11,7 @@ by maximum binomial likelihood, and reports the threshold ``s_star`` (where P = 
 the 10%-90% width of the transition, ``2 ln(9) scale``, and a bootstrap interval for
 ``s_star`` that resamples whole replicates (all awareness levels of a replicate read
 one corpus, so its rows are not independent). Next to the fit it puts the mean
-field's answers (``shared/MODEL.md``, "Mean field and the threshold"): the
+field's answers (``docs/model.md``, "Mean field and the threshold"): the
 awareness at which the Gaussian approximation of P(rebel) at the group's corpus size
 is 1/2, ``s_star_meanfield_n``, and the large-corpus threshold where the mean
 increment vanishes, ``s_star_meanfield_inf``.
@@ -1325,7 +1325,7 @@ def finite_size_scaling(thresholds_df: pd.DataFrame, level: float = 0.95) -> dic
     """How the transition sharpens and the threshold converges as the corpus grows.
 
     The mean field predicts a width ``~ 1/sqrt(N)`` (slope -1/2 of log width against
-    log N) and a threshold ``s*_N`` that tends to ``s*_inf`` (``MODEL.md``, what the
+    log N) and a threshold ``s*_N`` that tends to ``s*_inf`` (``docs/model.md``, what the
     reference configuration must show, 5). This fits ``log(width) = slope log(N) +
     c`` on the groups of :func:`fit_thresholds`'s table with a finite width (one
     intercept per combination of the other group columns, a common slope), weighted

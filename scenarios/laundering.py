@@ -243,7 +243,7 @@ def main(argv=None):
                else "Not as simply as that")
     edge_text = f"; laundering beyond L = {l_edge:.2f} already removes it (mu(1) = 0)" if np.isfinite(l_edge) else ""
     # citation log-likelihood ratio planted : real per unit awareness, E over real documents and for a
-    # planted one without the cue (MODEL.md: lambda_cite = s log(q_p/q_r) with the cue, s log((1-q_p)/(1-q_r)) without)
+    # planted one without the cue (docs/model.md: lambda_cite = s log(q_p/q_r) with the cue, s log((1-q_p)/(1-q_r)) without)
     q_p = base.believed_planted_cited_rate
     lam_real, lam_planted = {}, {}
     for cue in CUES:

@@ -7,7 +7,7 @@ that its makers are deceptive. The reference model is written up in docs/model.m
 Public API
 ----------
 Params
-    The validated parameter set (the names of MODEL.md's defaults table).
+    The validated parameter set (docs/model.md §6, the parameters table).
 simulate
     One training run (Mesa model) -> SimulationResult(final, trajectory, real_cited_rate).
 sweep

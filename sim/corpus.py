@@ -1,6 +1,6 @@
 """The corpus: real, planted and disclosed documents, their cues and the citation graph.
 
-The corpus is a snapshot (``shared/MODEL.md``, "The corpus"): it is built first, in
+The corpus is a snapshot (``docs/model.md``, "The corpus"): it is built first, in
 creation order, and then read in a shuffled order. Document ``i`` is the ``i``-th
 document created. Each document has
 

@@ -1,6 +1,6 @@
 """The model's parameters, declared once.
 
-Every parameter of the reference model (``shared/MODEL.md``, table "Defaults") is
+Every parameter of the reference model (``docs/model.md``, table "Defaults") is
 declared here exactly once: its name, type, default, bounds and meaning. That single
 declaration validates user input (:class:`Params`), fills the command-line help,
 names the output columns and documents itself (:func:`parameter_table`).
@@ -48,7 +48,7 @@ class Parameter:
     default : Any
         The reference configuration's value (``None`` where it is derived, see meaning).
     symbol : str
-        The symbol in ``shared/MODEL.md`` and ``docs/model.md``.
+        The symbol in ``docs/model.md`` and ``docs/model.md``.
     meaning : str
         One sentence, shown in ``--help``.
     low, high : float, optional
@@ -160,7 +160,7 @@ def _p(name, kind, default, symbol, meaning, **bounds) -> Parameter:
     return Parameter(name, kind, default, symbol, meaning, **bounds)
 
 
-#: The parameters of the reference model, in the order of MODEL.md's defaults table.
+#: The parameters of the reference model, in the order of docs/model.md's defaults table.
 PARAMETERS: tuple[Parameter, ...] = (
     _p("n_documents", int, 10000, "N",
        "Documents about AI and its makers in the corpus (the rest of pretraining is abstracted away).",
@@ -224,7 +224,7 @@ PARAMETERS: tuple[Parameter, ...] = (
        low=0.0, high=1.0),
     # -- beyond the reference model (docs/model.md, "Agent dynamics") ------------------
     _p("citation_cue", str, "cited", "",
-       "Which citation cue the learner reads: 'cited' (has a citation, MODEL.md) or 'trusted' "
+       "Which citation cue the learner reads: 'cited' (has a citation, docs/model.md) or 'trusted' "
        "(reached by a citation chain from documents it knows independently: TrustRank).",
        choices=("cited", "trusted")),
     _p("anchor_share", float, 0.1, "alpha",
