@@ -685,8 +685,11 @@ def _make_executor(executor: str, workers: int, scheduler: Any, worker_wait: flo
     if executor == "process":
         import multiprocessing
 
-        return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+        before = {child.pid for child in multiprocessing.active_children()}
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
                                    initializer=_watch_parent, initargs=(os.getpid(),))
+        pool._persona_sim_children_before = before  # what _stop must leave alone
+        return pool
     if executor == "dask":
         try:
             from dask.distributed import Client
@@ -741,12 +744,21 @@ def _stop(pool: Executor | None, interrupted: bool) -> None:
         pool.shutdown(wait=True)
         return
     if isinstance(pool, ProcessPoolExecutor):
-        processes = list((getattr(pool, "_processes", None) or {}).values())
-        for process in processes:
+        import multiprocessing
+
+        # the pool's workers, and any child it was starting when the signal came (not
+        # yet in its table, but joined at exit by multiprocessing all the same)
+        before = getattr(pool, "_persona_sim_children_before", set())
+        processes = {p.pid: p for p in (getattr(pool, "_processes", None) or {}).values()}
+        processes.update({p.pid: p for p in multiprocessing.active_children() if p.pid not in before})
+        for process in processes.values():
             process.terminate()
         pool.shutdown(wait=False, cancel_futures=True)
-        for process in processes:
+        for process in processes.values():
             process.join(5)
+            if process.is_alive():
+                process.kill()
+                process.join(5)
     else:  # threads finish the chunk they are on (under a second); dask cancels
         pool.shutdown(wait=False, cancel_futures=True)
 
