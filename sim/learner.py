@@ -662,13 +662,20 @@ def read_corpus(
     batch_size : int
     k : LearnerConstants
     """
+    return _read_corpus_on(_fast_path(k), state, cues, schedule, final_awareness, batch_size, k)
+
+
+def _read_corpus_on(fast: bool, state: LearnerState, cues: CorpusBatch, schedule: np.ndarray,
+                    final_awareness: np.ndarray, batch_size: int, k: LearnerConstants) -> LearnerState:
+    """:func:`read_corpus` on the fast path (``fast``; only where :func:`_fast_path`
+    allows it) or the general path (any parameters); tests/test_paths.py runs both."""
     schedule = np.ascontiguousarray(schedule, dtype=np.float64)
     final_awareness = np.ascontiguousarray(final_awareness, dtype=np.float64).reshape(-1)
     arrays = _state_arrays(state)
     args = _cue_args(cues, k)
     kc = _kernel_constants(k)
     n, pad = schedule.shape[0], -schedule.shape[0] % _LANES
-    if _fast_path(k) and n > _LANES:
+    if fast and n > _LANES:
         # pad the family to whole SIMD vectors with idle learners (every lane computes
         # the same arithmetic, so padding changes no learner's numbers, only speed)
         padded = [np.concatenate([x, np.repeat(x[-1:], pad)]) for x in arrays]
@@ -676,7 +683,7 @@ def read_corpus(
                                  np.concatenate([final_awareness, np.repeat(final_awareness[-1:], pad)]),
                                  int(batch_size), *args, kc)
         arrays = [x[:n] for x in padded]
-    elif _fast_path(k):
+    elif fast:
         _read_corpus_fast_kernel(*arrays, schedule, final_awareness, int(batch_size), *args, kc)
     else:
         _read_corpus_kernel(*arrays, schedule, final_awareness, int(batch_size), *args, kc)
