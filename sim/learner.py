@@ -133,10 +133,8 @@ def _read_documents(
     """
     pd, pc, d = k.deceptive_rate, k.candid_rate, k.detectability
     pi_hat = rules.expected_plant_rate(log_odds, pd, pc)
-    control_factor = math.exp(s * k.log_control_ratio)
-    disclosure_factor = math.exp(s * k.log_disclosure_ratio)
-    control_final = math.exp(s_final * k.log_control_ratio)
-    disclosure_final = math.exp(s_final * k.log_disclosure_ratio)
+    control_factor, disclosure_factor = rules.awareness_factors(s, k.log_control_ratio, k.log_disclosure_ratio)
+    control_final, disclosure_final = rules.awareness_factors(s_final, k.log_control_ratio, k.log_disclosure_ratio)
     product, log_sum = 1.0, 0.0
     product_final, log_sum_final = 1.0, 0.0
     target = rules.emergence_target(log_odds, 0.0)
@@ -148,7 +146,7 @@ def _read_documents(
             if separate_retro:
                 product_final, log_sum_final = _accumulate(product_final, log_sum_final, disclosure_final,
                                                            0.0, 0.0, 0.0, s_final * k.log_disclosure_ratio)
-            a += k.norm_weight
+            a = rules.self_model_disclosed(a, k.norm_weight)
         else:
             lr = rules.log_lr(style_noise[i], planted_shift[i], cite_log_ratio[i], s, d)
             ratio, belief = rules.ratio_and_belief(lr, pd, pc, pi_hat)
@@ -337,8 +335,8 @@ def _awareness_terms_into(work, first_row, awareness, k):
         s = awareness[j]
         work[first_row, j] = s * k.detectability
         work[first_row + 1, j] = work[first_row, j] * work[first_row, j]
-        work[first_row + 2, j] = math.exp(s * k.log_control_ratio)
-        work[first_row + 3, j] = math.exp(s * k.log_disclosure_ratio)
+        work[first_row + 2, j], work[first_row + 3, j] = rules.awareness_factors(s, k.log_control_ratio,
+                                                                                 k.log_disclosure_ratio)
 
 
 @njit(**_JIT)
@@ -399,7 +397,7 @@ def _read_family_fast_work(work, log_odds, retro, a, b, believed, emergence, rea
             for j in range(n_learners):
                 running = product[j] * disclosure_factor[j]
                 product[j] = running
-                a[j] += norm_weight
+                a[j] = rules.self_model_disclosed(a[j], norm_weight)
                 highest = peak[j]
                 peak[j] = running if running > highest else highest
             if separate_retro:

@@ -14,10 +14,12 @@ Sections follow docs/model.md, section 3 "The learner":
 - constants: :class:`LearnerConstants`, :func:`constants` (the parameters as the
   update uses them);
 - state: :class:`LearnerState`, :func:`initial_state`;
-- perception (3, "Perception"): :func:`log_lr`, :func:`log_lr_shifted`;
+- perception (3, "Perception"): :func:`log_lr`, :func:`log_lr_shifted`,
+  :func:`awareness_factors`;
 - evidence (3, "Evidence about the makers"): :func:`mixture_parts`, :func:`mixture_terms`,
   :func:`ratio_and_belief`, :func:`document_factor`, :func:`log_evidence`;
-- self-model (3, "Self-model"): :func:`expected_plant_rate`, :func:`self_model`;
+- self-model (3, "Self-model"): :func:`expected_plant_rate`, :func:`self_model`,
+  :func:`self_model_disclosed`;
 - running sums: :func:`fold` (a running product of ratios moved into a log-sum),
   :func:`emergence_target`, :func:`emerged` (the emergence test as a product bound);
 - readouts (3, "Readouts"; "Retrospection"): :func:`uplift`, :func:`persona`,
@@ -194,6 +196,13 @@ def log_lr(style_noise, planted_shift, cite_log_ratio, s, detectability):
     return log_lr_shifted(style_noise, planted_shift, cite_log_ratio, s, shift, shift * shift)
 
 
+@njit(**_RULE)
+def awareness_factors(s, log_control_ratio, log_disclosure_ratio):
+    """The tempered likelihood ratios at awareness ``s``: ``kappa^s`` (control
+    discourse) and ``beta^s`` (a disclosed document)."""
+    return math.exp(s * log_control_ratio), math.exp(s * log_disclosure_ratio)
+
+
 # ---------------------------------------------------------------------------------
 # Evidence about the makers (docs/model.md 3, "Evidence about the makers")
 # ---------------------------------------------------------------------------------
@@ -286,14 +295,20 @@ def expected_plant_rate(log_odds, deceptive_rate, candid_rate):
 def self_model(a, b, belief, good):
     """The Beta self-model after an undisclosed document believed planted with
     probability ``belief``: its weight ``1 - p_hat`` goes to ``a`` if it shows AI
-    behaving well (``good``), else to ``b``. (A disclosed document adds
-    ``norm_weight`` to ``a``.)"""
+    behaving well (``good``), else to ``b`` (a disclosed document:
+    :func:`self_model_disclosed`)."""
     weight = 1.0 - belief
     if good:
         a += weight
     else:
         b += weight
     return a, b
+
+
+@njit(**_RULE)
+def self_model_disclosed(a, norm_weight):
+    """The Beta self-model after a disclosed document: ``norm_weight`` goes to ``a``."""
+    return a + norm_weight
 
 
 # ---------------------------------------------------------------------------------
