@@ -45,6 +45,7 @@ References
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit, vectorize
@@ -117,8 +118,7 @@ def _accumulate(product, log_sum, factor, lr, deceptive_rate, candid_rate, extra
 @njit(**_JIT)
 def _read_documents(
     log_odds, retro_log_odds, a, b, believed, emergence, read,
-    s, s_final, separate_retro,
-    style_noise, planted_shift, cite_log_ratio, disclosed, positive, control, start, stop, k,
+    s, s_final, separate_retro, cues, start, stop, k,
 ):
     """One learner reads documents ``start:stop`` (one batch): the whole update.
 
@@ -131,6 +131,7 @@ def _read_documents(
     ``separate_retro`` the evidence is also taken at the final awareness
     (retrospection); otherwise the retrospective sum moves with the as-read one.
     """
+    style_noise, planted_shift, cite_log_ratio, disclosed, positive, control = cues
     pd, pc, d = k.deceptive_rate, k.candid_rate, k.detectability
     pi_hat = rules.expected_plant_rate(log_odds, pd, pc)
     control_factor, disclosure_factor = rules.awareness_factors(s, k.log_control_ratio, k.log_disclosure_ratio)
@@ -176,10 +177,10 @@ def _read_documents(
 
 @njit(**_JIT)
 def _read_corpus_kernel(log_odds, retro, a, b, believed, emergence, read, schedule, final_awareness, batch_size,
-                        style_noise, planted_shift, cite_log_ratio, disclosed, positive, control, k):
+                        cues, k):
     """Entry of the general path: every learner reads every batch (column of
     ``schedule``) in turn, one learner after another."""
-    n = style_noise.size
+    n = cues.style_noise.size
     for j in range(log_odds.size):
         state = (log_odds[j], retro[j], a[j], b[j], believed[j], emergence[j], read[j])
         for t in range(schedule.shape[1]):
@@ -188,8 +189,7 @@ def _read_corpus_kernel(log_odds, retro, a, b, believed, emergence, read, schedu
             separate = k.retrospection > 0.0 and schedule[j, t] != final_awareness[j]
             state = _read_documents(
                 state[0], state[1], state[2], state[3], state[4], state[5], state[6],
-                schedule[j, t], final_awareness[j], separate,
-                style_noise, planted_shift, cite_log_ratio, disclosed, positive, control, start, stop, k,
+                schedule[j, t], final_awareness[j], separate, cues, start, stop, k,
             )
         (log_odds[j], retro[j], a[j], b[j], believed[j], emergence[j], read[j]) = state
 
@@ -252,14 +252,14 @@ def _lane_factor(z, u, c, is_control, shift, shift2, s, control_factor, deceptiv
 
 
 @njit(inline="always", **_JIT)
-def _read_undisclosed(i, style_noise, planted_shift, cite_log_ratio, control, positive, awareness,
-                      shift, shift2, control_factor, pi_hat, peak, product, a, b, believed,
+def _read_undisclosed(i, cues, awareness, shift, shift2, control_factor, pi_hat, peak, product, a, b, believed,
                       deceptive_rate, candid_rate):
     """Every learner of the family reads undisclosed document ``i`` (the vectorized loop).
 
     ``peak`` keeps each running product's maximum since the last emergence check
     (:func:`_check_emergence` finds the document itself)."""
-    z, u, c, is_control, good = style_noise[i], planted_shift[i], cite_log_ratio[i], control[i], positive[i]
+    z, u, c, is_control, good = (cues.style_noise[i], cues.planted_shift[i], cues.cite_log_ratio[i],
+                                 cues.control[i], cues.positive[i])
     for j in range(awareness.size):
         factor, belief = _lane_factor(z, u, c, is_control, shift[j], shift2[j], awareness[j], control_factor[j],
                                       deceptive_rate, candid_rate, pi_hat[j])
@@ -272,9 +272,8 @@ def _read_undisclosed(i, style_noise, planted_shift, cite_log_ratio, control, po
 
 
 @njit(**_JIT)
-def _check_emergence(first, last, peak, block_product, target, emergence, first_document, disclosed,
-                     disclosure_factor, style_noise, planted_shift, cite_log_ratio, control, awareness, shift,
-                     shift2, control_factor, pi_hat, deceptive_rate, candid_rate):
+def _check_emergence(first, last, peak, block_product, target, emergence, first_document, cues, disclosure_factor,
+                     awareness, shift, shift2, control_factor, pi_hat, deceptive_rate, candid_rate):
     """Emergence in documents ``first..last``: a learner not yet emerged whose running
     product reached its target there (its peak passes :func:`sim.rules.emerged`)
     re-reads those documents from ``block_product`` (its product before ``first``),
@@ -285,10 +284,11 @@ def _check_emergence(first, last, peak, block_product, target, emergence, first_
         if rules.emerged(peak[j], target[j]) and emergence[j] != emergence[j]:
             running = block_product[j]
             for i in range(first, last + 1):
-                if disclosed[i]:
+                if cues.disclosed[i]:
                     running = running * disclosure_factor[j]
                 else:
-                    running = running * _lane_factor(style_noise[i], planted_shift[i], cite_log_ratio[i], control[i],
+                    running = running * _lane_factor(cues.style_noise[i], cues.planted_shift[i],
+                                                     cues.cite_log_ratio[i], cues.control[i],
                                                      shift[j], shift2[j], awareness[j], control_factor[j],
                                                      deceptive_rate, candid_rate, pi_hat[j])[0]
                 if rules.emerged(running, target[j]):
@@ -298,10 +298,9 @@ def _check_emergence(first, last, peak, block_product, target, emergence, first_
 
 
 @njit(inline="always", **_JIT)
-def _retro_undisclosed(i, style_noise, planted_shift, cite_log_ratio, control, awareness, shift, shift2,
-                       control_factor, product, deceptive_rate, candid_rate):
+def _retro_undisclosed(i, cues, awareness, shift, shift2, control_factor, product, deceptive_rate, candid_rate):
     """The evidence of undisclosed document ``i`` at the final awareness (retrospection)."""
-    z, u, c, is_control = style_noise[i], planted_shift[i], cite_log_ratio[i], control[i]
+    z, u, c, is_control = cues.style_noise[i], cues.planted_shift[i], cues.cite_log_ratio[i], cues.control[i]
     for j in range(awareness.size):
         product[j] = product[j] * _lane_factor(z, u, c, is_control, shift[j], shift2[j], awareness[j],
                                                control_factor[j], deceptive_rate, candid_rate, 0.5)[0]
@@ -351,8 +350,7 @@ def _fast_awareness_terms(work, awareness, final_awareness, k, final_too):
 
 @njit(**_JIT)
 def _read_family_fast_work(work, log_odds, retro, a, b, believed, emergence, read, awareness, final_awareness,
-                           separate_retro, start, stop, style_noise, planted_shift, cite_log_ratio, disclosed,
-                           positive, control, k):
+                           separate_retro, start, stop, cues, k):
     """The fast path of :func:`_read_documents`: the whole family reads documents
     ``start:stop`` together, learners in the inner loop (which the compiler
     vectorizes), with the exponential in plain arithmetic; the running products are
@@ -393,7 +391,7 @@ def _read_family_fast_work(work, log_odds, retro, a, b, believed, emergence, rea
         block_product[j] = 1.0
     block_start = start
     for i in range(start, stop):
-        if disclosed[i]:
+        if cues.disclosed[i]:
             for j in range(n_learners):
                 running = product[j] * disclosure_factor[j]
                 product[j] = running
@@ -404,17 +402,16 @@ def _read_family_fast_work(work, log_odds, retro, a, b, believed, emergence, rea
                 for j in range(n_learners):
                     product_f[j] *= disclosure_factor_f[j]
         else:
-            _read_undisclosed(i, style_noise, planted_shift, cite_log_ratio, control, positive, awareness,
-                              shift, shift2, control_factor, pi_hat, peak, product, a, b, believed,
-                              deceptive_rate, candid_rate)
+            _read_undisclosed(i, cues, awareness, shift, shift2, control_factor, pi_hat, peak, product, a, b,
+                              believed, deceptive_rate, candid_rate)
             if separate_retro:
-                _retro_undisclosed(i, style_noise, planted_shift, cite_log_ratio, control, final_awareness,
-                                   shift_f, shift2_f, control_factor_f, product_f, deceptive_rate, candid_rate)
+                _retro_undisclosed(i, cues, final_awareness, shift_f, shift2_f, control_factor_f, product_f,
+                                   deceptive_rate, candid_rate)
         at_fold = (i - start) % _FAST_FOLD_EVERY == _FAST_FOLD_EVERY - 1
         if at_fold or i == stop - 1:
-            _check_emergence(block_start, i, peak, block_product, target, emergence, first_document, disclosed,
-                             disclosure_factor, style_noise, planted_shift, cite_log_ratio, control, awareness,
-                             shift, shift2, control_factor, pi_hat, deceptive_rate, candid_rate)
+            _check_emergence(block_start, i, peak, block_product, target, emergence, first_document, cues,
+                             disclosure_factor, awareness, shift, shift2, control_factor, pi_hat, deceptive_rate,
+                             candid_rate)
         if at_fold:
             if _fold(product, log_sum):
                 for j in range(n_learners):
@@ -434,10 +431,10 @@ def _read_family_fast_work(work, log_odds, retro, a, b, believed, emergence, rea
 
 @njit(**_JIT)
 def _read_corpus_fast_kernel(log_odds, retro, a, b, believed, emergence, read, schedule, final_awareness,
-                             batch_size, style_noise, planted_shift, cite_log_ratio, disclosed, positive, control, k):
+                             batch_size, cues, k):
     """Entry of the fast path: the family reads every batch (column of ``schedule``)
     in turn; the awareness terms are recomputed only when the column changes."""
-    n = style_noise.size
+    n = cues.style_noise.size
     n_learners = schedule.shape[0]
     column = np.empty(n_learners)
     work = np.empty((_W_ROWS, n_learners))
@@ -452,8 +449,7 @@ def _read_corpus_fast_kernel(log_odds, retro, a, b, believed, emergence, read, s
             _fast_awareness_terms(work, column, final_awareness, k, t == 0)
         start = t * batch_size
         _read_family_fast_work(work, log_odds, retro, a, b, believed, emergence, read, column, final_awareness,
-                               separate, start, min(n, start + batch_size),
-                               style_noise, planted_shift, cite_log_ratio, disclosed, positive, control, k)
+                               separate, start, min(n, start + batch_size), cues, k)
 
 
 def _fast_path(k: "LearnerConstants") -> bool:
@@ -560,12 +556,23 @@ def planted_belief(log_odds: np.ndarray, log_lr: np.ndarray, batch: CorpusBatch,
 _PLANTED_SHIFT = np.array([0.0 - 0.5, 1.0 - 0.5])
 
 
-def _cue_args(cues: CorpusBatch, k: LearnerConstants) -> tuple:
+class _Cues(NamedTuple):
+    """The cue arrays of a corpus as the compiled readers read them (one tuple)."""
+
+    style_noise: np.ndarray  # z, float
+    planted_shift: np.ndarray  # [planted] - 1/2, float
+    cite_log_ratio: np.ndarray  # log(q_p/q_r) if cited, else log((1-q_p)/(1-q_r)), float
+    disclosed: np.ndarray  # bool
+    positive: np.ndarray  # bool: shows AI behaving well
+    control: np.ndarray  # bool: control discourse
+
+
+def _cue_args(cues: CorpusBatch, k: LearnerConstants) -> _Cues:
     """The cue arrays as the compiled update reads them: style noise, [planted] - 1/2,
     the citation log-ratio of each document, and the flags."""
     planted = np.asarray(cues.planted, dtype=np.bool_)
     # selections (take) rather than arithmetic: the same numbers, in one pass each
-    return (
+    return _Cues(
         np.ascontiguousarray(cues.style_noise, dtype=np.float64),
         _PLANTED_SHIFT.take(planted.view(np.uint8)),
         np.array([k.log_uncited_ratio, k.log_cited_ratio]).take(np.asarray(cues.cited, dtype=np.bool_).view(np.uint8)),
@@ -679,12 +686,12 @@ def _read_corpus_on(fast: bool, state: LearnerState, cues: CorpusBatch, schedule
         padded = [np.concatenate([x, np.repeat(x[-1:], pad)]) for x in arrays]
         _read_corpus_fast_kernel(*padded, np.concatenate([schedule, np.repeat(schedule[-1:], pad, axis=0)]),
                                  np.concatenate([final_awareness, np.repeat(final_awareness[-1:], pad)]),
-                                 int(batch_size), *args, kc)
+                                 int(batch_size), args, kc)
         arrays = [x[:n] for x in padded]
     elif fast:
-        _read_corpus_fast_kernel(*arrays, schedule, final_awareness, int(batch_size), *args, kc)
+        _read_corpus_fast_kernel(*arrays, schedule, final_awareness, int(batch_size), args, kc)
     else:
-        _read_corpus_kernel(*arrays, schedule, final_awareness, int(batch_size), *args, kc)
+        _read_corpus_kernel(*arrays, schedule, final_awareness, int(batch_size), args, kc)
     return _state_from(arrays, schedule[:, -1])
 
 
