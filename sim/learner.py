@@ -93,6 +93,17 @@ __all__ = [
 
 _JIT = rules._JIT
 
+
+class _Cues(NamedTuple):
+    """The cue arrays of a corpus as the compiled readers read them (one tuple)."""
+
+    style_noise: np.ndarray  # z, float
+    planted_shift: np.ndarray  # [planted] - 1/2, float
+    cite_log_ratio: np.ndarray  # log(q_p/q_r) if cited, else log((1-q_p)/(1-q_r)), float
+    disclosed: np.ndarray  # bool
+    positive: np.ndarray  # bool: shows AI behaving well
+    control: np.ndarray  # bool: control discourse
+
 # ---------------------------------------------------------------------------------
 # The general path: one learner at a time, any parameters
 # ---------------------------------------------------------------------------------
@@ -177,9 +188,11 @@ def _read_documents(
 
 @njit(**_JIT)
 def _read_corpus_kernel(log_odds, retro, a, b, believed, emergence, read, schedule, final_awareness, batch_size,
-                        cues, k):
+                        cue_arrays, constant_values):
     """Entry of the general path: every learner reads every batch (column of
-    ``schedule``) in turn, one learner after another."""
+    ``schedule``) in turn, one learner after another. The cues and constants come as
+    plain tuples (:func:`_read_corpus_on`), which numba's dispatcher types fast."""
+    cues, k = _Cues(*cue_arrays), LearnerConstants(*constant_values)
     n = cues.style_noise.size
     for j in range(log_odds.size):
         state = (log_odds[j], retro[j], a[j], b[j], believed[j], emergence[j], read[j])
@@ -431,9 +444,11 @@ def _read_family_fast_work(work, log_odds, retro, a, b, believed, emergence, rea
 
 @njit(**_JIT)
 def _read_corpus_fast_kernel(log_odds, retro, a, b, believed, emergence, read, schedule, final_awareness,
-                             batch_size, cues, k):
+                             batch_size, cue_arrays, constant_values):
     """Entry of the fast path: the family reads every batch (column of ``schedule``)
-    in turn; the awareness terms are recomputed only when the column changes."""
+    in turn; the awareness terms are recomputed only when the column changes. The cues
+    and constants come as plain tuples, as for :func:`_read_corpus_kernel`."""
+    cues, k = _Cues(*cue_arrays), LearnerConstants(*constant_values)
     n = cues.style_noise.size
     n_learners = schedule.shape[0]
     column = np.empty(n_learners)
@@ -556,23 +571,12 @@ def planted_belief(log_odds: np.ndarray, log_lr: np.ndarray, batch: CorpusBatch,
 _PLANTED_SHIFT = np.array([0.0 - 0.5, 1.0 - 0.5])
 
 
-class _Cues(NamedTuple):
-    """The cue arrays of a corpus as the compiled readers read them (one tuple)."""
-
-    style_noise: np.ndarray  # z, float
-    planted_shift: np.ndarray  # [planted] - 1/2, float
-    cite_log_ratio: np.ndarray  # log(q_p/q_r) if cited, else log((1-q_p)/(1-q_r)), float
-    disclosed: np.ndarray  # bool
-    positive: np.ndarray  # bool: shows AI behaving well
-    control: np.ndarray  # bool: control discourse
-
-
-def _cue_args(cues: CorpusBatch, k: LearnerConstants) -> _Cues:
+def _cue_args(cues: CorpusBatch, k: LearnerConstants) -> tuple:
     """The cue arrays as the compiled update reads them: style noise, [planted] - 1/2,
     the citation log-ratio of each document, and the flags."""
     planted = np.asarray(cues.planted, dtype=np.bool_)
     # selections (take) rather than arithmetic: the same numbers, in one pass each
-    return _Cues(
+    return (  # the fields of _Cues
         np.ascontiguousarray(cues.style_noise, dtype=np.float64),
         _PLANTED_SHIFT.take(planted.view(np.uint8)),
         np.array([k.log_uncited_ratio, k.log_cited_ratio]).take(np.asarray(cues.cited, dtype=np.bool_).view(np.uint8)),
@@ -607,9 +611,10 @@ def _state_from(arrays: list[np.ndarray], awareness: np.ndarray) -> LearnerState
     )
 
 
-def _kernel_constants(k: LearnerConstants) -> LearnerConstants:
-    """The constants as the compiled readers take them: one tuple of floats."""
-    return LearnerConstants._make(float(x) for x in k)
+def _kernel_constants(k: LearnerConstants) -> tuple:
+    """The constants as the compiled entry kernels take them: a plain tuple of floats
+    (numba's dispatcher types a plain tuple in C, a NamedTuple in Python, ~15 us)."""
+    return tuple(map(float, k))
 
 
 def read_batch(
@@ -637,9 +642,8 @@ def read_batch(
         when it is constant).
     k : LearnerConstants
     """
-    column = np.ascontiguousarray(awareness, dtype=np.float64).reshape(-1, 1)
-    n_documents = np.asarray(batch.style_noise).size
-    return read_corpus(state, batch, column, final_awareness, max(n_documents, 1), k)
+    column = np.asarray(awareness, dtype=np.float64).reshape(-1, 1)
+    return _read_corpus_on(_fast_path(k), state, batch, column, final_awareness, max(len(batch.style_noise), 1), k)
 
 
 def read_corpus(
