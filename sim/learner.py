@@ -1,26 +1,35 @@
-"""The Bayesian learner: pure, batched update functions.
+"""The Bayesian learner: the compiled readers and the batched array functions.
 
-This module is the one place where the learner's mathematics lives
-(``shared/MODEL.md``, "The learner"; ``docs/model.md``). Every function works on
-numpy arrays with a learner axis first, so a single call advances a whole family of
-learners (different awareness levels reading the same corpus) at once. Both drivers
-call these functions: the Mesa agents in :mod:`sim.agents` (one learner each, a
-learner axis of length one) and the batched engine in :mod:`sim.engine`.
+The learner's mathematics is written once, in :mod:`sim.rules` (the specification:
+constants, state, perception, evidence, self-model, readouts, schedules; docs/model.md
+section 3). This module holds the performance code around it: the compiled readers
+that loop over documents and learners, the fast path's vector width and its
+plain-arithmetic exponential, and the array functions with a learner axis first, so
+a single call advances a whole family of learners (different awareness levels reading
+the same corpus) at once. Every reader calls the scalar rules of :mod:`sim.rules`
+(compiled ``inline="always"``, so the generated code is that of the formula in place).
+Both drivers call these functions: the Mesa agents in :mod:`sim.agents` (one learner
+each, a learner axis of length one) and the batched engine in :mod:`sim.engine`.
 
-Notation (MODEL.md): awareness ``s``, detectability ``d``, believed cited share of
-planted documents ``q_p``, measured cited share of real documents ``q_r``, planting
-rates ``pi_D`` (deceptive makers) and ``epsilon`` (candid makers), likelihood ratios
-``kappa`` (control discourse) and ``beta`` (disclosure), log-odds of deception
-``ell = log P(D)/P(C)``.
+Two readers share the rules:
 
-The update rules themselves are scalar functions compiled with numba
-(``_log_lr``, ``_evidence_and_belief``, ``_read_documents``); the array functions
-below (:func:`perceive`, :func:`increment`, :func:`planted_belief`,
-:func:`read_batch`, :func:`read_corpus`) and the mean field all call them, so there
-is one copy of the mathematics. Probabilities are handled so that nothing overflows:
-a single exponential of ``-|log Lambda|`` serves the evidence and the belief, with an
-exact log-space fallback where the linear form underflows; awareness 0 or 1 and
-planting rates 0 or 1 give finite answers.
+- the general path (:func:`_read_documents`, entry :func:`_read_corpus_kernel`), one
+  learner at a time, with the exact exponential, any parameters: each document's
+  ratio multiplies a running product, folded into a log-sum before it can overflow
+  (:func:`sim.rules.fold`), an extreme document taken in log space
+  (:func:`sim.rules.log_evidence`), emergence tested at every document;
+- the fast path (:func:`_read_family_fast_work`, entry
+  :func:`_read_corpus_fast_kernel`), for ordinary parameters (:func:`_fast_path`):
+  the whole family reads each document together, learners in the inner loop (which
+  the compiler vectorizes), with the exponential :func:`_exp_neg` in plain
+  arithmetic, the products folded every ``_FAST_FOLD_EVERY`` documents and emergence
+  found from the products' peaks. It agrees with the general path to rounding
+  (tests/test_paths.py states the tolerance).
+
+Probabilities are handled so that nothing overflows: a single exponential of
+``-|log Lambda|`` serves the evidence and the belief, with an exact log-space fallback
+where the linear form underflows; awareness 0 or 1 and planting rates 0 or 1 give
+finite answers.
 
 References
 ----------
@@ -36,15 +45,28 @@ References
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
 from numba import njit, vectorize
-from scipy.special import expit, logit
 
+from . import rules
 from .corpus import CorpusBatch
-from .params import Params
+from .rules import (
+    ALIGNED,
+    EMERGENCE_LEVEL,
+    NEUTRAL,
+    PERSONAS,
+    REBEL,
+    LearnerConstants,
+    LearnerState,
+    awareness_schedule,
+    constants,
+    final_log_odds,
+    initial_state,
+    persona,
+    uplift,
+)
 
 __all__ = [
     "PERSONAS",
@@ -69,127 +91,125 @@ __all__ = [
     "evidence",
 ]
 
-ALIGNED, NEUTRAL, REBEL = 0, 1, 2
-PERSONAS = ("aligned", "neutral", "rebel")
-
-#: Emergence is the first document at which P(deceptive) >= 0.9 (MODEL.md), i.e.
-#: the log-odds reach log 9.
-EMERGENCE_LEVEL = float(np.log(9.0))
+_JIT = rules._JIT
 
 
-class LearnerConstants(NamedTuple):
-    """The learner's fixed quantities, precomputed once per parameter set.
+class _Cues(NamedTuple):
+    """The cue arrays of a corpus as the compiled readers read them (one tuple)."""
 
-    Each field is a float or an array broadcastable against the learner axis.
-    """
-
-    detectability: float
-    log_cited_ratio: float  # log(q_p / q_r)
-    log_uncited_ratio: float  # log((1 - q_p) / (1 - q_r))
-    log_deceptive_rate: float  # log pi_D
-    log1m_deceptive_rate: float  # log(1 - pi_D)
-    log_candid_rate: float  # log epsilon
-    log1m_candid_rate: float  # log(1 - epsilon)
-    deceptive_rate: float
-    candid_rate: float
-    log_control_ratio: float  # log kappa
-    log_disclosure_ratio: float  # log beta
-    norm_weight: float
-    prior_log_odds: float  # logit pi_0
-    real_positive_rate: float  # g
-    retrospection: float  # r
-
-
-def _log(x: float) -> float:
-    with np.errstate(divide="ignore"):
-        return float(np.log(x))
-
-
-def _log1m(x: float) -> float:
-    with np.errstate(divide="ignore"):
-        return float(np.log1p(-x))
-
-
-def constants(params: Params, real_cited_rate: float) -> LearnerConstants:
-    """Precompute the learner's constants from a parameter set and the corpus's q_r.
-
-    ``real_cited_rate`` must lie strictly inside (0, 1); a corpus supplies it through
-    :meth:`sim.corpus.Corpus.learner_real_cited_rate`.
-    """
-    q_r = float(real_cited_rate)
-    if not 0.0 < q_r < 1.0:
-        raise ValueError(f"real_cited_rate = {q_r!r} is not allowed: allowed is (0, 1)")
-    q_p = params.believed_planted_cited_rate
-    return LearnerConstants(
-        detectability=params.synthetic_detectability,
-        log_cited_ratio=float(np.log(q_p) - np.log(q_r)),
-        log_uncited_ratio=float(np.log1p(-q_p) - np.log1p(-q_r)),
-        log_deceptive_rate=_log(params.deceptive_plant_rate),
-        log1m_deceptive_rate=_log1m(params.deceptive_plant_rate),
-        log_candid_rate=_log(params.candid_plant_rate),
-        log1m_candid_rate=_log1m(params.candid_plant_rate),
-        deceptive_rate=params.deceptive_plant_rate,
-        candid_rate=params.candid_plant_rate,
-        log_control_ratio=float(np.log(params.control_likelihood_ratio)),
-        log_disclosure_ratio=float(np.log(params.disclosure_likelihood_ratio)),
-        norm_weight=params.norm_weight,
-        prior_log_odds=float(logit(params.prior_deceptive)),
-        real_positive_rate=params.real_positive_rate,
-        retrospection=params.retrospection,
-    )
-
+    style_noise: np.ndarray  # z, float
+    planted_shift: np.ndarray  # [planted] - 1/2, float
+    cite_log_ratio: np.ndarray  # log(q_p/q_r) if cited, else log((1-q_p)/(1-q_r)), float
+    disclosed: np.ndarray  # bool
+    positive: np.ndarray  # bool: shows AI behaving well
+    control: np.ndarray  # bool: control discourse
 
 # ---------------------------------------------------------------------------------
-# Scalar update rules (compiled with numba). Every driver goes through these.
+# The general path: one learner at a time, any parameters
 # ---------------------------------------------------------------------------------
-_JIT = dict(nogil=True, cache=True, error_model="numpy")
-
 # The running product of likelihood ratios within a batch is folded into a log-sum
 # whenever it leaves [1/_FOLD, _FOLD]; a document whose ratio lies outside
 # [1/_FACTOR, _FACTOR] is taken in log space. A product of two in-range numbers
 # stays within 1e+-250, so nothing can overflow or underflow.
 _FOLD = 1e150
-_FACTOR = 1e100
+_FACTOR = rules.LINEAR_RATIO_MAX
 
 
 @njit(inline="always", **_JIT)
-def _log_lr(style_noise, planted_shift, cite_log_ratio, s, detectability):
-    """log Lambda for one document and one learner.
+def _accumulate(product, log_sum, factor, lr, deceptive_rate, candid_rate, extra_log):
+    """Multiply a running ratio by one document's factor, folding into log_sum as needed."""
+    if 1.0 / _FACTOR < factor < _FACTOR:
+        product *= factor
+    else:  # an extreme document: take its evidence in log space
+        log_sum += rules.log_evidence(lr, deceptive_rate, candid_rate) + extra_log
+    product, log_sum, _ = rules.fold(product, log_sum, 1.0 / _FOLD, _FOLD)
+    return product, log_sum
 
-    The learner perceives the style ``x' = s d [planted] + z`` and scores it as an
-    ideal observer of a shift ``m = s d``, ``m x' - m^2/2 = m z + m^2 ([planted] - 1/2)``
-    (``planted_shift`` is ``[planted] - 1/2``), and adds the tempered citation term
-    ``s log(q_p/q_r)`` or ``s log((1-q_p)/(1-q_r))`` (``cite_log_ratio``).
+
+@njit(**_JIT)
+def _read_documents(
+    log_odds, retro_log_odds, a, b, believed, emergence, read,
+    s, s_final, separate_retro, cues, start, stop, k,
+):
+    """One learner reads documents ``start:stop`` (one batch): the whole update.
+
+    pi_hat is taken at the batch start. The log-odds move document by document:
+    they are kept as ``log_odds + log_sum + log(product)``, the product of the
+    documents' likelihood ratios (one logarithm per batch instead of one per
+    document), and the emergence test ``log-odds >= log 9`` is the equivalent
+    ``product >= exp(log 9 - log_odds - log_sum)``. The self-model adds each
+    document's weight 1 - p_hat to a (shows AI behaving well) or b. With
+    ``separate_retro`` the evidence is also taken at the final awareness
+    (retrospection); otherwise the retrospective sum moves with the as-read one.
     """
-    shift = s * detectability
-    return shift * style_noise + shift * shift * planted_shift + s * cite_log_ratio
+    style_noise, planted_shift, cite_log_ratio, disclosed, positive, control = cues
+    pd, pc, d = k.deceptive_rate, k.candid_rate, k.detectability
+    pi_hat = rules.expected_plant_rate(log_odds, pd, pc)
+    control_factor, disclosure_factor = rules.awareness_factors(s, k.log_control_ratio, k.log_disclosure_ratio)
+    control_final, disclosure_final = rules.awareness_factors(s_final, k.log_control_ratio, k.log_disclosure_ratio)
+    product, log_sum = 1.0, 0.0
+    product_final, log_sum_final = 1.0, 0.0
+    target = rules.emergence_target(log_odds, 0.0)
+    target_log_sum = 0.0
+    for i in range(start, stop):
+        if disclosed[i]:
+            product, log_sum = _accumulate(product, log_sum, disclosure_factor, 0.0, 0.0, 0.0,
+                                           s * k.log_disclosure_ratio)
+            if separate_retro:
+                product_final, log_sum_final = _accumulate(product_final, log_sum_final, disclosure_final,
+                                                           0.0, 0.0, 0.0, s_final * k.log_disclosure_ratio)
+            a = rules.self_model_disclosed(a, k.norm_weight)
+        else:
+            lr = rules.log_lr(style_noise[i], planted_shift[i], cite_log_ratio[i], s, d)
+            ratio, belief = rules.ratio_and_belief(lr, pd, pc, pi_hat)
+            is_control = control[i]
+            product, log_sum = _accumulate(product, log_sum, rules.document_factor(ratio, is_control, control_factor),
+                                           lr, pd, pc, s * k.log_control_ratio if is_control else 0.0)
+            if separate_retro:
+                lr_f = rules.log_lr(style_noise[i], planted_shift[i], cite_log_ratio[i], s_final, d)
+                ratio_f = rules.ratio_and_belief(lr_f, pd, pc, pi_hat)[0]
+                product_final, log_sum_final = _accumulate(
+                    product_final, log_sum_final, rules.document_factor(ratio_f, is_control, control_final),
+                    lr_f, pd, pc, s_final * k.log_control_ratio if is_control else 0.0)
+            believed += belief
+            a, b = rules.self_model(a, b, belief, positive[i])
+        if log_sum != target_log_sum:  # rare: the product was folded into log_sum
+            target = rules.emergence_target(log_odds, log_sum)
+            target_log_sum = log_sum
+        if emergence != emergence and rules.emerged(product, target):
+            emergence = float(read + (i - start) + 1)
+    step = log_sum + math.log(product)
+    if separate_retro:
+        retro_log_odds += log_sum_final + math.log(product_final)
+    else:
+        retro_log_odds += step
+    return log_odds + step, retro_log_odds, a, b, believed, emergence, read + (stop - start)
 
 
-@njit(inline="always", **_JIT)
-def _mixture_terms(high, e, deceptive_rate, candid_rate, pi_hat):
-    """The evidence ratio and the belief that an undisclosed document is planted,
-    from ``high = log Lambda > 0`` and ``e = exp(-|log Lambda|)``.
-
-    ratio = (pi_D Lambda + 1 - pi_D) / (epsilon Lambda + 1 - epsilon), and
-    p_hat = pi_hat Lambda / (pi_hat Lambda + 1 - pi_hat); for log Lambda > 0
-    numerator and denominator are divided by Lambda, so nothing overflows.
-    """
-    num_w = deceptive_rate if high else 1.0 - deceptive_rate
-    den_w = candid_rate if high else 1.0 - candid_rate
-    ratio = (num_w + (1.0 - num_w) * e) / (den_w + (1.0 - den_w) * e)
-    belief_w = pi_hat if high else 1.0 - pi_hat
-    belief_top = pi_hat if high else pi_hat * e
-    belief_den = belief_w + (1.0 - belief_w) * e
-    belief = belief_top / belief_den if belief_den > 0.0 else (0.0 if high else 1.0)
-    return ratio, belief
-
-
-@njit(inline="always", **_JIT)
-def _ratio_and_belief(log_lr, deceptive_rate, candid_rate, pi_hat):
-    """:func:`_mixture_terms` with the exact exponential (any parameters)."""
-    return _mixture_terms(log_lr > 0.0, math.exp(-abs(log_lr)), deceptive_rate, candid_rate, pi_hat)
+@njit(**_JIT)
+def _read_corpus_kernel(log_odds, retro, a, b, believed, emergence, read, schedule, final_awareness, batch_size,
+                        cue_arrays, constant_values):
+    """Entry of the general path: every learner reads every batch (column of
+    ``schedule``) in turn, one learner after another. The cues and constants come as
+    plain tuples (:func:`_read_corpus_on`), which numba's dispatcher types fast."""
+    cues, k = _Cues(*cue_arrays), LearnerConstants(*constant_values)
+    n = cues.style_noise.size
+    for j in range(log_odds.size):
+        state = (log_odds[j], retro[j], a[j], b[j], believed[j], emergence[j], read[j])
+        for t in range(schedule.shape[1]):
+            start = t * batch_size
+            stop = min(n, start + batch_size)
+            separate = k.retrospection > 0.0 and schedule[j, t] != final_awareness[j]
+            state = _read_documents(
+                state[0], state[1], state[2], state[3], state[4], state[5], state[6],
+                schedule[j, t], final_awareness[j], separate, cues, start, stop, k,
+            )
+        (log_odds[j], retro[j], a[j], b[j], believed[j], emergence[j], read[j]) = state
 
 
+# ---------------------------------------------------------------------------------
+# The fast path: the whole family at once, learners in the vectorized inner loop
+# ---------------------------------------------------------------------------------
 #: Beyond this |log Lambda| the fast path holds exp(-|log Lambda|) at exp(-60) ~ 1e-26,
 #: which changes nothing while every rate is at least _FAST_RATE_MIN.
 _FAST_LOG_LR_CAP = 60.0
@@ -199,6 +219,7 @@ _FAST_RATE_MIN = 1e-6
 #: |log ratio| is at most _FAST_LOG_RATIO_MAX, so that 16 documents move a product by
 #: at most e^288 ~ 1e125 and nothing can overflow.
 _FAST_FOLD_EVERY = 16
+_FAST_FOLD_LOW, _FAST_FOLD_HIGH = 1e-100, 1e100
 #: Learners are padded to a multiple of this (doubles in an AVX-512 register).
 _LANES = 8
 _FAST_LOG_RATIO_MAX = 18.0
@@ -229,229 +250,70 @@ def _exp_neg(x):
 
 
 @njit(inline="always", **_JIT)
-def _log_mix(p, log_lr):
-    """log(p Lambda + 1 - p) in log space (the slow, exact path)."""
-    if p == 0.0:
-        return 0.0
-    if p == 1.0:
-        return log_lr
-    a = math.log(p) + log_lr
-    c = math.log1p(-p)
-    hi = max(a, c)
-    return hi + math.log1p(math.exp(min(a, c) - hi))
-
-
-@njit(inline="always", **_JIT)
-def _log_evidence(log_lr, deceptive_rate, candid_rate):
-    """Delta = log[(pi_D Lambda + 1 - pi_D) / (epsilon Lambda + 1 - epsilon)], exactly."""
-    ratio = _ratio_and_belief(log_lr, deceptive_rate, candid_rate, 0.0)[0]
-    if 1.0 / _FACTOR < ratio < _FACTOR:
-        return math.log(ratio)
-    return _log_mix(deceptive_rate, log_lr) - _log_mix(candid_rate, log_lr)
-
-
-@njit(inline="always", **_JIT)
-def _expected_plant_rate(log_odds, deceptive_rate, candid_rate):
-    """pi_hat = P(D) pi_D + (1 - P(D)) epsilon, with P(D) = expit(log_odds)."""
-    if log_odds >= 0.0:
-        p_d = 1.0 / (1.0 + math.exp(-log_odds))
-    else:
-        e = math.exp(log_odds)
-        p_d = e / (1.0 + e)
-    return p_d * deceptive_rate + (1.0 - p_d) * candid_rate
-
-
-@njit(inline="always", **_JIT)
-def _accumulate(product, log_sum, factor, log_lr, deceptive_rate, candid_rate, extra_log):
-    """Multiply a running ratio by one document's factor, folding into log_sum as needed."""
-    if 1.0 / _FACTOR < factor < _FACTOR:
-        product *= factor
-    else:  # an extreme document: take its evidence in log space
-        log_sum += _log_evidence(log_lr, deceptive_rate, candid_rate) + extra_log
-    if not (1.0 / _FOLD < product < _FOLD):
-        log_sum += math.log(product)
-        product = 1.0
-    return product, log_sum
-
-
-@njit(**_JIT)
-def _read_documents(
-    log_odds, retro_log_odds, a, b, believed, emergence, read,
-    s, s_final, separate_retro,
-    style_noise, planted_shift, cite_log_ratio, disclosed, positive, control, start, stop,
-    detectability, deceptive_rate, candid_rate, log_control_ratio, log_disclosure_ratio, norm_weight,
-):
-    """One learner reads documents ``start:stop`` (one batch): the whole update.
-
-    pi_hat is taken at the batch start. The log-odds move document by document:
-    they are kept as ``log_odds + log_sum + log(product)``, the product of the
-    documents' likelihood ratios (one logarithm per batch instead of one per
-    document), and the emergence test ``log-odds >= log 9`` is the equivalent
-    ``product >= exp(log 9 - log_odds - log_sum)``. The self-model adds each
-    document's weight 1 - p_hat to a (shows AI behaving well) or b. With
-    ``separate_retro`` the evidence is also taken at the final awareness
-    (retrospection); otherwise the retrospective sum moves with the as-read one.
-    """
-    pi_hat = _expected_plant_rate(log_odds, deceptive_rate, candid_rate)
-    control_factor = math.exp(s * log_control_ratio)
-    disclosure_factor = math.exp(s * log_disclosure_ratio)
-    control_final = math.exp(s_final * log_control_ratio)
-    disclosure_final = math.exp(s_final * log_disclosure_ratio)
-    product, log_sum = 1.0, 0.0
-    product_final, log_sum_final = 1.0, 0.0
-    target = math.exp(EMERGENCE_LEVEL - log_odds)
-    target_log_sum = 0.0
-    for i in range(start, stop):
-        if disclosed[i]:
-            product, log_sum = _accumulate(product, log_sum, disclosure_factor, 0.0, 0.0, 0.0,
-                                           s * log_disclosure_ratio)
-            if separate_retro:
-                product_final, log_sum_final = _accumulate(product_final, log_sum_final, disclosure_final,
-                                                           0.0, 0.0, 0.0, s_final * log_disclosure_ratio)
-            a += norm_weight
-        else:
-            lr = _log_lr(style_noise[i], planted_shift[i], cite_log_ratio[i], s, detectability)
-            ratio, belief = _ratio_and_belief(lr, deceptive_rate, candid_rate, pi_hat)
-            is_control = control[i]
-            factor = ratio * (control_factor if is_control else 1.0)
-            product, log_sum = _accumulate(product, log_sum, factor, lr, deceptive_rate, candid_rate,
-                                           s * log_control_ratio if is_control else 0.0)
-            if separate_retro:
-                lr_f = _log_lr(style_noise[i], planted_shift[i], cite_log_ratio[i], s_final, detectability)
-                ratio_f = _ratio_and_belief(lr_f, deceptive_rate, candid_rate, pi_hat)[0]
-                product_final, log_sum_final = _accumulate(
-                    product_final, log_sum_final, ratio_f * (control_final if is_control else 1.0),
-                    lr_f, deceptive_rate, candid_rate, s_final * log_control_ratio if is_control else 0.0)
-            believed += belief
-            weight = 1.0 - belief
-            good = positive[i]
-            a += weight if good else 0.0
-            b += 0.0 if good else weight
-        if log_sum != target_log_sum:  # rare: the product was folded into log_sum
-            target = math.exp(EMERGENCE_LEVEL - log_odds - log_sum)
-            target_log_sum = log_sum
-        if emergence != emergence and product >= target:
-            emergence = float(read + (i - start) + 1)
-    step = log_sum + math.log(product)
-    if separate_retro:
-        retro_log_odds += log_sum_final + math.log(product_final)
-    else:
-        retro_log_odds += step
-    return log_odds + step, retro_log_odds, a, b, believed, emergence, read + (stop - start)
-
-
-@njit(**_JIT)
-def _read_batch_kernel(log_odds, retro, a, b, believed, emergence, read, awareness, final_awareness,
-                       retrospection, style_noise, planted_shift, cite_log_ratio, disclosed, positive, control,
-                       detectability, deceptive_rate, candid_rate, log_control_ratio, log_disclosure_ratio,
-                       norm_weight):
-    n = style_noise.size
-    for j in range(log_odds.size):
-        separate = retrospection > 0.0 and awareness[j] != final_awareness[j]
-        (log_odds[j], retro[j], a[j], b[j], believed[j], emergence[j], read[j]) = _read_documents(
-            log_odds[j], retro[j], a[j], b[j], believed[j], emergence[j], read[j],
-            awareness[j], final_awareness[j], separate,
-            style_noise, planted_shift, cite_log_ratio, disclosed, positive, control, 0, n,
-            detectability, deceptive_rate, candid_rate, log_control_ratio, log_disclosure_ratio, norm_weight,
-        )
-
-
-@njit(**_JIT)
-def _read_corpus_kernel(log_odds, retro, a, b, believed, emergence, read, schedule, final_awareness,
-                        retrospection, batch_size, style_noise, planted_shift, cite_log_ratio, disclosed,
-                        positive, control, detectability, deceptive_rate, candid_rate, log_control_ratio,
-                        log_disclosure_ratio, norm_weight):
-    n = style_noise.size
-    for j in range(log_odds.size):
-        state = (log_odds[j], retro[j], a[j], b[j], believed[j], emergence[j], read[j])
-        for t in range(schedule.shape[1]):
-            start = t * batch_size
-            stop = min(n, start + batch_size)
-            separate = retrospection > 0.0 and schedule[j, t] != final_awareness[j]
-            state = _read_documents(
-                state[0], state[1], state[2], state[3], state[4], state[5], state[6],
-                schedule[j, t], final_awareness[j], separate,
-                style_noise, planted_shift, cite_log_ratio, disclosed, positive, control, start, stop,
-                detectability, deceptive_rate, candid_rate, log_control_ratio, log_disclosure_ratio,
-                norm_weight,
-            )
-        (log_odds[j], retro[j], a[j], b[j], believed[j], emergence[j], read[j]) = state
-
-
-@njit(inline="always", **_JIT)
 def _lane_factor(z, u, c, is_control, shift, shift2, s, control_factor, deceptive_rate, candid_rate, pi_hat):
     """One learner's factor (evidence ratio, control included) and belief for one
-    undisclosed document, on the fast path."""
-    lr = shift * z + shift2 * u + s * c
+    undisclosed document, on the fast path: the rules of :mod:`sim.rules` with the
+    exponential :func:`_exp_neg`, |log Lambda| held at _FAST_LOG_LR_CAP."""
+    lr = rules.log_lr_shifted(z, u, c, s, shift, shift2)
     e = _exp_neg(min(abs(lr), _FAST_LOG_LR_CAP))
-    high = lr > 0.0
-    # _mixture_terms without its guard of a vanishing belief denominator: on the fast
-    # path pi_hat and 1 - pi_hat are at least about _FAST_RATE_MIN and e > 0, so the
-    # denominator is positive and the numbers are those of _mixture_terms
-    num_w = deceptive_rate if high else 1.0 - deceptive_rate
-    den_w = candid_rate if high else 1.0 - candid_rate
-    ratio = (num_w + (1.0 - num_w) * e) / (den_w + (1.0 - den_w) * e)
-    belief_w = pi_hat if high else 1.0 - pi_hat
-    belief_top = pi_hat if high else pi_hat * e
-    belief = belief_top / (belief_w + (1.0 - belief_w) * e)
-    return ratio * (control_factor if is_control else 1.0), belief
+    ratio, belief_top, belief_den = rules.mixture_parts(lr > 0.0, e, deceptive_rate, candid_rate, pi_hat)
+    # the belief without the guard of rules.mixture_terms (a vanishing denominator): on
+    # the fast path pi_hat and 1 - pi_hat are at least about _FAST_RATE_MIN and e > 0,
+    # so the denominator is positive and the quotient is that of mixture_terms; the
+    # guard's select costs about 8% of the vectorized loop
+    return rules.document_factor(ratio, is_control, control_factor), belief_top / belief_den
 
 
 @njit(inline="always", **_JIT)
-def _read_undisclosed(i, style_noise, planted_shift, cite_log_ratio, control, positive, awareness,
-                      shift, shift2, control_factor, pi_hat, peak, product, a, b, believed,
+def _read_undisclosed(i, cues, awareness, shift, shift2, control_factor, pi_hat, peak, product, a, b, believed,
                       deceptive_rate, candid_rate):
     """Every learner of the family reads undisclosed document ``i`` (the vectorized loop).
 
     ``peak`` keeps each running product's maximum since the last emergence check
     (:func:`_check_emergence` finds the document itself)."""
-    z, u, c, is_control, good = style_noise[i], planted_shift[i], cite_log_ratio[i], control[i], positive[i]
+    z, u, c, is_control, good = (cues.style_noise[i], cues.planted_shift[i], cues.cite_log_ratio[i],
+                                 cues.control[i], cues.positive[i])
     for j in range(awareness.size):
         factor, belief = _lane_factor(z, u, c, is_control, shift[j], shift2[j], awareness[j], control_factor[j],
                                       deceptive_rate, candid_rate, pi_hat[j])
         running = product[j] * factor
         product[j] = running
         believed[j] += belief
-        weight = 1.0 - belief
-        if good:
-            a[j] += weight
-        else:
-            b[j] += weight
+        a[j], b[j] = rules.self_model(a[j], b[j], belief, good)
         highest = peak[j]
         peak[j] = running if running > highest else highest
 
 
 @njit(**_JIT)
-def _check_emergence(first, last, peak, block_product, target, emergence, first_document, disclosed,
-                     disclosure_factor, style_noise, planted_shift, cite_log_ratio, control, awareness, shift,
-                     shift2, control_factor, pi_hat, deceptive_rate, candid_rate):
+def _check_emergence(first, last, peak, block_product, target, emergence, first_document, cues, disclosure_factor,
+                     awareness, shift, shift2, control_factor, pi_hat, deceptive_rate, candid_rate):
     """Emergence in documents ``first..last``: a learner not yet emerged whose running
-    product reached its target there (``peak >= target``) re-reads those documents from
-    ``block_product`` (its product before ``first``), with the same arithmetic, to
-    find the first document at which the product reached the target. Rare (once per
-    learner at most), and it keeps the per-document emergence test out of the
-    vectorized loop. Resets ``peak``."""
+    product reached its target there (its peak passes :func:`sim.rules.emerged`)
+    re-reads those documents from ``block_product`` (its product before ``first``),
+    with the same arithmetic, to find the first document at which the product reached
+    the target. Rare (once per learner at most), and it keeps the per-document
+    emergence test out of the vectorized loop. Resets ``peak``."""
     for j in range(peak.size):
-        if peak[j] >= target[j] and emergence[j] != emergence[j]:
+        if rules.emerged(peak[j], target[j]) and emergence[j] != emergence[j]:
             running = block_product[j]
             for i in range(first, last + 1):
-                if disclosed[i]:
+                if cues.disclosed[i]:
                     running = running * disclosure_factor[j]
                 else:
-                    running = running * _lane_factor(style_noise[i], planted_shift[i], cite_log_ratio[i], control[i],
+                    running = running * _lane_factor(cues.style_noise[i], cues.planted_shift[i],
+                                                     cues.cite_log_ratio[i], cues.control[i],
                                                      shift[j], shift2[j], awareness[j], control_factor[j],
                                                      deceptive_rate, candid_rate, pi_hat[j])[0]
-                if running >= target[j]:
+                if rules.emerged(running, target[j]):
                     emergence[j] = first_document[j] + i
                     break
         peak[j] = 0.0
 
 
 @njit(inline="always", **_JIT)
-def _retro_undisclosed(i, style_noise, planted_shift, cite_log_ratio, control, awareness, shift, shift2,
-                       control_factor, product, deceptive_rate, candid_rate):
+def _retro_undisclosed(i, cues, awareness, shift, shift2, control_factor, product, deceptive_rate, candid_rate):
     """The evidence of undisclosed document ``i`` at the final awareness (retrospection)."""
-    z, u, c, is_control = style_noise[i], planted_shift[i], cite_log_ratio[i], control[i]
+    z, u, c, is_control = cues.style_noise[i], cues.planted_shift[i], cues.cite_log_ratio[i], cues.control[i]
     for j in range(awareness.size):
         product[j] = product[j] * _lane_factor(z, u, c, is_control, shift[j], shift2[j], awareness[j],
                                                control_factor[j], deceptive_rate, candid_rate, 0.5)[0]
@@ -459,13 +321,13 @@ def _retro_undisclosed(i, style_noise, planted_shift, cite_log_ratio, control, a
 
 @njit(inline="always", **_JIT)
 def _fold(product, log_sum):
-    """Move a running product into its log-sum when it leaves [1e-100, 1e100]; True if any moved."""
+    """:func:`sim.rules.fold` of every learner's running product at the fast path's
+    bounds [1e-100, 1e100]; True if any moved."""
     moved = False
     for j in range(product.size):
-        if not (1e-100 < product[j] < 1e100):
-            log_sum[j] += math.log(product[j])
-            product[j] = 1.0
-            moved = True
+        folded, folded_log_sum, m = rules.fold(product[j], log_sum[j], _FAST_FOLD_LOW, _FAST_FOLD_HIGH)
+        if m:  # rare: write only then
+            product[j], log_sum[j], moved = folded, folded_log_sum, True
     return moved
 
 
@@ -479,60 +341,43 @@ def _fold(product, log_sum):
 
 
 @njit(**_JIT)
-def _awareness_terms_into(work, first_row, awareness, detectability, log_control_ratio, log_disclosure_ratio):
+def _awareness_terms_into(work, first_row, awareness, k):
     """Rows first_row.. first_row + 3 of the workspace: s d, (s d)^2, kappa^s, beta^s."""
     for j in range(awareness.size):
         s = awareness[j]
-        work[first_row, j] = s * detectability
+        work[first_row, j] = s * k.detectability
         work[first_row + 1, j] = work[first_row, j] * work[first_row, j]
-        work[first_row + 2, j] = math.exp(s * log_control_ratio)
-        work[first_row + 3, j] = math.exp(s * log_disclosure_ratio)
+        work[first_row + 2, j], work[first_row + 3, j] = rules.awareness_factors(s, k.log_control_ratio,
+                                                                                 k.log_disclosure_ratio)
 
 
 @njit(**_JIT)
-def _fast_awareness_terms(work, awareness, final_awareness, detectability, log_control_ratio,
-                          log_disclosure_ratio, final_too):
+def _fast_awareness_terms(work, awareness, final_awareness, k, final_too):
     """The fast path's per-learner constants at ``awareness`` (and, with ``final_too``,
     at ``final_awareness``), into the workspace rows _W_SHIFT.. (_W_SHIFT_F..)."""
-    _awareness_terms_into(work, _W_SHIFT, awareness, detectability, log_control_ratio, log_disclosure_ratio)
+    _awareness_terms_into(work, _W_SHIFT, awareness, k)
     if final_too:
         # retrospection: the same evidence at the final awareness, in a product of its own
-        _awareness_terms_into(work, _W_SHIFT_F, final_awareness, detectability, log_control_ratio,
-                              log_disclosure_ratio)
+        _awareness_terms_into(work, _W_SHIFT_F, final_awareness, k)
 
 
 @njit(**_JIT)
-def _read_family_fast(log_odds, retro, a, b, believed, emergence, read, awareness, final_awareness,
-                      separate_retro, start, stop,
-                      style_noise, planted_shift, cite_log_ratio, disclosed, positive, control,
-                      detectability, deceptive_rate, candid_rate, log_control_ratio, log_disclosure_ratio,
-                      norm_weight):
+def _read_family_fast_work(work, log_odds, retro, a, b, believed, emergence, read, awareness, final_awareness,
+                           separate_retro, start, stop, cues, k):
     """The fast path of :func:`_read_documents`: the whole family reads documents
     ``start:stop`` together, learners in the inner loop (which the compiler
     vectorizes), with the exponential in plain arithmetic; the running products are
     folded into log-sums at fixed points (every _FAST_FOLD_EVERY documents).
 
-    Taken only where it equals the general path to rounding (see :func:`_fast_path`):
-    planting rates within [1e-6, 1 - 1e-6] and one document's log-ratio bounded. With
-    ``separate_retro`` the evidence is also taken at ``final_awareness`` (for
-    retrospection), in a product of its own. Each learner's numbers do not depend on how many
-    learners share the call (the arithmetic of every lane is the same).
-    """
-    work = np.empty((_W_ROWS, awareness.size))
-    _fast_awareness_terms(work, awareness, final_awareness, detectability, log_control_ratio,
-                          log_disclosure_ratio, True)
-    _read_family_fast_work(work, log_odds, retro, a, b, believed, emergence, read, awareness, final_awareness,
-                           separate_retro, start, stop, style_noise, planted_shift, cite_log_ratio, disclosed,
-                           positive, control, deceptive_rate, candid_rate, norm_weight)
-
-
-@njit(**_JIT)
-def _read_family_fast_work(work, log_odds, retro, a, b, believed, emergence, read, awareness, final_awareness,
-                           separate_retro, start, stop, style_noise, planted_shift, cite_log_ratio, disclosed,
-                           positive, control, deceptive_rate, candid_rate, norm_weight):
-    """:func:`_read_family_fast` in a workspace whose awareness rows are filled in
+    Works in a workspace whose awareness rows are filled in
     (:func:`_fast_awareness_terms`), so that a whole corpus allocates and exponentiates
-    them once, not once per batch."""
+    them once, not once per batch. Taken only where it equals the general path to
+    rounding (see :func:`_fast_path`): planting rates within [1e-6, 1 - 1e-6] and one
+    document's log-ratio bounded. With ``separate_retro`` the evidence is also taken
+    at ``final_awareness`` (for retrospection), in a product of its own. Each
+    learner's numbers do not depend on how many learners share the call (the
+    arithmetic of every lane is the same)."""
+    deceptive_rate, candid_rate, norm_weight = k.deceptive_rate, k.candid_rate, k.norm_weight
     n_learners = awareness.size
     shift, shift2 = work[_W_SHIFT], work[_W_SHIFT2]
     control_factor, disclosure_factor = work[_W_CONTROL], work[_W_DISCLOSURE]
@@ -548,9 +393,9 @@ def _read_family_fast_work(work, log_odds, retro, a, b, believed, emergence, rea
     peak, block_product = work[_W_PEAK], work[_W_BLOCK_PRODUCT]
     for j in range(n_learners):
         first_document[j] = float(read[j] - start + 1)
-        pi_hat[j] = _expected_plant_rate(log_odds[j], deceptive_rate, candid_rate)
+        pi_hat[j] = rules.expected_plant_rate(log_odds[j], deceptive_rate, candid_rate)
         # the target is only needed until the learner has emerged
-        target[j] = math.exp(EMERGENCE_LEVEL - log_odds[j]) if emergence[j] != emergence[j] else math.inf
+        target[j] = rules.emergence_target(log_odds[j], 0.0) if emergence[j] != emergence[j] else math.inf
         product[j] = 1.0
         log_sum[j] = 0.0
         product_f[j] = 1.0
@@ -559,33 +404,32 @@ def _read_family_fast_work(work, log_odds, retro, a, b, believed, emergence, rea
         block_product[j] = 1.0
     block_start = start
     for i in range(start, stop):
-        if disclosed[i]:
+        if cues.disclosed[i]:
             for j in range(n_learners):
                 running = product[j] * disclosure_factor[j]
                 product[j] = running
-                a[j] += norm_weight
+                a[j] = rules.self_model_disclosed(a[j], norm_weight)
                 highest = peak[j]
                 peak[j] = running if running > highest else highest
             if separate_retro:
                 for j in range(n_learners):
                     product_f[j] *= disclosure_factor_f[j]
         else:
-            _read_undisclosed(i, style_noise, planted_shift, cite_log_ratio, control, positive, awareness,
-                              shift, shift2, control_factor, pi_hat, peak, product, a, b, believed,
-                              deceptive_rate, candid_rate)
+            _read_undisclosed(i, cues, awareness, shift, shift2, control_factor, pi_hat, peak, product, a, b,
+                              believed, deceptive_rate, candid_rate)
             if separate_retro:
-                _retro_undisclosed(i, style_noise, planted_shift, cite_log_ratio, control, final_awareness,
-                                   shift_f, shift2_f, control_factor_f, product_f, deceptive_rate, candid_rate)
+                _retro_undisclosed(i, cues, final_awareness, shift_f, shift2_f, control_factor_f, product_f,
+                                   deceptive_rate, candid_rate)
         at_fold = (i - start) % _FAST_FOLD_EVERY == _FAST_FOLD_EVERY - 1
         if at_fold or i == stop - 1:
-            _check_emergence(block_start, i, peak, block_product, target, emergence, first_document, disclosed,
-                             disclosure_factor, style_noise, planted_shift, cite_log_ratio, control, awareness,
-                             shift, shift2, control_factor, pi_hat, deceptive_rate, candid_rate)
+            _check_emergence(block_start, i, peak, block_product, target, emergence, first_document, cues,
+                             disclosure_factor, awareness, shift, shift2, control_factor, pi_hat, deceptive_rate,
+                             candid_rate)
         if at_fold:
             if _fold(product, log_sum):
                 for j in range(n_learners):
                     if emergence[j] != emergence[j]:
-                        target[j] = math.exp(EMERGENCE_LEVEL - log_odds[j] - log_sum[j])
+                        target[j] = rules.emergence_target(log_odds[j], log_sum[j])
             if separate_retro:
                 _fold(product_f, log_sum_f)
             block_start = i + 1
@@ -600,10 +444,12 @@ def _read_family_fast_work(work, log_odds, retro, a, b, believed, emergence, rea
 
 @njit(**_JIT)
 def _read_corpus_fast_kernel(log_odds, retro, a, b, believed, emergence, read, schedule, final_awareness,
-                             retrospection, batch_size, style_noise, planted_shift, cite_log_ratio, disclosed,
-                             positive, control, detectability, deceptive_rate, candid_rate, log_control_ratio,
-                             log_disclosure_ratio, norm_weight):
-    n = style_noise.size
+                             batch_size, cue_arrays, constant_values):
+    """Entry of the fast path: the family reads every batch (column of ``schedule``)
+    in turn; the awareness terms are recomputed only when the column changes. The cues
+    and constants come as plain tuples, as for :func:`_read_corpus_kernel`."""
+    cues, k = _Cues(*cue_arrays), LearnerConstants(*constant_values)
+    n = cues.style_noise.size
     n_learners = schedule.shape[0]
     column = np.empty(n_learners)
     work = np.empty((_W_ROWS, n_learners))
@@ -613,15 +459,12 @@ def _read_corpus_fast_kernel(log_odds, retro, a, b, believed, emergence, read, s
         for j in range(n_learners):
             changed = changed or column[j] != schedule[j, t]
             column[j] = schedule[j, t]
-            separate = separate or (retrospection > 0.0 and column[j] != final_awareness[j])
+            separate = separate or (k.retrospection > 0.0 and column[j] != final_awareness[j])
         if changed:  # a constant schedule: once per corpus
-            _fast_awareness_terms(work, column, final_awareness, detectability, log_control_ratio,
-                                  log_disclosure_ratio, t == 0)
+            _fast_awareness_terms(work, column, final_awareness, k, t == 0)
         start = t * batch_size
         _read_family_fast_work(work, log_odds, retro, a, b, believed, emergence, read, column, final_awareness,
-                               separate, start, min(n, start + batch_size),
-                               style_noise, planted_shift, cite_log_ratio, disclosed, positive, control,
-                               deceptive_rate, candid_rate, norm_weight)
+                               separate, start, min(n, start + batch_size), cues, k)
 
 
 def _fast_path(k: "LearnerConstants") -> bool:
@@ -642,58 +485,24 @@ def _fast_path(k: "LearnerConstants") -> bool:
 
 @vectorize(cache=True)
 def _log_lr_ufunc(style_noise, planted_shift, cite_log_ratio, s, detectability):
-    return _log_lr(style_noise, planted_shift, cite_log_ratio, s, detectability)
+    return rules.log_lr(style_noise, planted_shift, cite_log_ratio, s, detectability)
 
 
 @vectorize(cache=True)
 def evidence(log_lr, deceptive_rate, candid_rate):
     """Delta of an undisclosed document from its log Lambda (a numpy ufunc):
     ``log[(pi_D Lambda + 1 - pi_D) / (epsilon Lambda + 1 - epsilon)]``."""
-    return _log_evidence(log_lr, deceptive_rate, candid_rate)
+    return rules.log_evidence(log_lr, deceptive_rate, candid_rate)
 
 
 @vectorize(cache=True)
 def _belief_ufunc(log_lr, pi_hat):
-    return _ratio_and_belief(log_lr, 0.0, 0.0, pi_hat)[1]
+    return rules.ratio_and_belief(log_lr, 0.0, 0.0, pi_hat)[1]
 
 
 @vectorize(cache=True)
 def _expected_plant_rate_ufunc(log_odds, deceptive_rate, candid_rate):
-    return _expected_plant_rate(log_odds, deceptive_rate, candid_rate)
-
-
-def awareness_schedule(
-    final_awareness: np.ndarray,
-    n_batches: int,
-    params: Params,
-) -> np.ndarray:
-    """Awareness of each learner at each batch, shape (learners, batches).
-
-    With ``sa_start`` unset awareness is constant. Otherwise it rises (or falls)
-    from ``sa_start`` at the first batch to the learner's final awareness at the
-    last, linearly or along a logistic curve of steepness ``schedule_steepness``
-    centred half-way, rescaled to hit both ends exactly.
-
-    >>> from sim import Params
-    >>> p = Params(sa_start=0.0, awareness_schedule="linear")
-    >>> awareness_schedule(np.array([1.0]), 5, p).round(2).tolist()
-    [[0.0, 0.25, 0.5, 0.75, 1.0]]
-    """
-    final = np.asarray(final_awareness, dtype=float).reshape(-1, 1)
-    if params.sa_start is None or params.awareness_schedule == "constant":
-        return np.broadcast_to(final, (final.shape[0], n_batches)).copy()
-    x = np.arange(n_batches) / (n_batches - 1) if n_batches > 1 else np.ones(1)
-    if params.awareness_schedule == "logistic":
-        # (expit(k(x - 1/2)) - expit(-k/2)) / (expit(k/2) - expit(-k/2)), written with
-        # tanh so that it has no cancellation, even for a vanishing steepness k
-        # (as k -> 0 the curve tends to the line, which it equals to 1e-13 below k = 1e-6)
-        k = params.schedule_steepness
-        if k > 1e-6:
-            half = np.tanh(k / 4)
-            x = (np.tanh(k * (x - 0.5) / 2) + half) / (2 * half)
-    start = params.sa_start
-    x = x[None, :]
-    return np.clip(start * (1.0 - x) + final * x, 0.0, 1.0)  # exact at both ends
+    return rules.expected_plant_rate(log_odds, deceptive_rate, candid_rate)
 
 
 def perceive(
@@ -758,76 +567,6 @@ def planted_belief(log_odds: np.ndarray, log_lr: np.ndarray, batch: CorpusBatch,
     return np.where(np.asarray(batch.disclosed, dtype=bool), 0.0, p_hat)
 
 
-def uplift(a: np.ndarray, b: np.ndarray, real_positive_rate: float) -> np.ndarray:
-    """Alignment uplift U = a / (a + b) - g of the Beta(a, b) self-model."""
-    return a / (a + b) - real_positive_rate
-
-
-def persona(p_deceptive: np.ndarray, uplift_value: np.ndarray) -> np.ndarray:
-    """Persona code: REBEL if P(D) >= 1/2, else ALIGNED if U > 0, else NEUTRAL.
-
-    The readout is fixed by MODEL.md; what moves a learner across it is only the
-    evidence it has read.
-    """
-    p = np.asarray(p_deceptive)
-    u = np.asarray(uplift_value)
-    return np.where(p >= 0.5, REBEL, np.where(u > 0.0, ALIGNED, NEUTRAL)).astype(np.int8)
-
-
-@dataclass(frozen=True)
-class LearnerState:
-    """State of a family of learners; every field has shape (learners,).
-
-    Attributes
-    ----------
-    log_odds : log P(D)/P(C) as read (each document weighed at its reading awareness)
-    retro_log_odds : the same sum re-weighed at the final awareness (for retrospection)
-    a, b : Beta self-model counts ("AIs like me behave well / badly")
-    believed_planted_sum : sum of p_hat over the documents read
-    documents_read : documents read so far (int)
-    emergence_document : first document at which P(D) >= 0.9 (NaN until then)
-    awareness : awareness during the last batch read
-    """
-
-    log_odds: np.ndarray
-    retro_log_odds: np.ndarray
-    a: np.ndarray
-    b: np.ndarray
-    believed_planted_sum: np.ndarray
-    documents_read: np.ndarray
-    emergence_document: np.ndarray
-    awareness: np.ndarray
-
-    @property
-    def p_deceptive(self) -> np.ndarray:
-        return expit(self.log_odds)
-
-    @property
-    def believed_planted_share(self) -> np.ndarray:
-        """mean(p_hat) over the documents read (0 before any)."""
-        return self.believed_planted_sum / np.maximum(self.documents_read, 1)
-
-
-def initial_state(n_learners: int, k: LearnerConstants, awareness: np.ndarray | None = None) -> LearnerState:
-    """Learners before reading: log-odds logit(pi_0), self-model Beta(1, 1)."""
-    full = lambda v: np.full(n_learners, v, dtype=float)  # noqa: E731
-    return LearnerState(
-        log_odds=full(k.prior_log_odds),
-        retro_log_odds=full(k.prior_log_odds),
-        a=full(1.0),
-        b=full(1.0),
-        believed_planted_sum=full(0.0),
-        documents_read=np.zeros(n_learners, dtype=np.int64),
-        emergence_document=full(np.nan),
-        awareness=full(0.0) if awareness is None else np.asarray(awareness, dtype=float).copy(),
-    )
-
-
-def _constants_args(k: LearnerConstants) -> tuple:
-    return (k.detectability, k.deceptive_rate, k.candid_rate, k.log_control_ratio, k.log_disclosure_ratio,
-            k.norm_weight)
-
-
 #: [planted] - 1/2 for planted = False, True
 _PLANTED_SHIFT = np.array([0.0 - 0.5, 1.0 - 0.5])
 
@@ -837,7 +576,7 @@ def _cue_args(cues: CorpusBatch, k: LearnerConstants) -> tuple:
     the citation log-ratio of each document, and the flags."""
     planted = np.asarray(cues.planted, dtype=np.bool_)
     # selections (take) rather than arithmetic: the same numbers, in one pass each
-    return (
+    return (  # the fields of _Cues
         np.ascontiguousarray(cues.style_noise, dtype=np.float64),
         _PLANTED_SHIFT.take(planted.view(np.uint8)),
         np.array([k.log_uncited_ratio, k.log_cited_ratio]).take(np.asarray(cues.cited, dtype=np.bool_).view(np.uint8)),
@@ -872,6 +611,12 @@ def _state_from(arrays: list[np.ndarray], awareness: np.ndarray) -> LearnerState
     )
 
 
+def _kernel_constants(k: LearnerConstants) -> tuple:
+    """The constants as the compiled entry kernels take them: a plain tuple of floats
+    (numba's dispatcher types a plain tuple in C, a NamedTuple in Python, ~15 us)."""
+    return tuple(map(float, k))
+
+
 def read_batch(
     state: LearnerState,
     batch: CorpusBatch,
@@ -882,7 +627,8 @@ def read_batch(
     """Advance every learner by one batch of documents.
 
     The self-model's expected planting rate is taken at the batch start; the
-    log-odds are updated document by document (for the emergence time).
+    log-odds are updated document by document (for the emergence time). It is
+    :func:`read_corpus` on a one-batch corpus (a schedule of one column).
 
     Parameters
     ----------
@@ -896,17 +642,8 @@ def read_batch(
         when it is constant).
     k : LearnerConstants
     """
-    awareness = np.ascontiguousarray(awareness, dtype=np.float64).reshape(-1)
-    final_awareness = np.ascontiguousarray(final_awareness, dtype=np.float64).reshape(-1)
-    arrays = _state_arrays(state)
-    cues = _cue_args(batch, k)
-    if _fast_path(k):
-        separate = bool(k.retrospection > 0 and np.any(awareness != final_awareness))
-        _read_family_fast(*arrays, awareness, final_awareness, separate, 0, cues[0].size, *cues,
-                          *_constants_args(k))
-    else:
-        _read_batch_kernel(*arrays, awareness, final_awareness, k.retrospection, *cues, *_constants_args(k))
-    return _state_from(arrays, awareness)
+    column = np.asarray(awareness, dtype=np.float64).reshape(-1, 1)
+    return _read_corpus_on(_fast_path(k), state, batch, column, final_awareness, max(len(batch.style_noise), 1), k)
 
 
 def read_corpus(
@@ -934,32 +671,32 @@ def read_corpus(
     batch_size : int
     k : LearnerConstants
     """
+    return _read_corpus_on(_fast_path(k), state, cues, schedule, final_awareness, batch_size, k)
+
+
+def _read_corpus_on(fast: bool, state: LearnerState, cues: CorpusBatch, schedule: np.ndarray,
+                    final_awareness: np.ndarray, batch_size: int, k: LearnerConstants) -> LearnerState:
+    """:func:`read_corpus` on the fast path (``fast``; only where :func:`_fast_path`
+    allows it) or the general path (any parameters); tests/test_paths.py runs both."""
     schedule = np.ascontiguousarray(schedule, dtype=np.float64)
     final_awareness = np.ascontiguousarray(final_awareness, dtype=np.float64).reshape(-1)
     arrays = _state_arrays(state)
     args = _cue_args(cues, k)
-    if _fast_path(k):
+    kc = _kernel_constants(k)
+    n, pad = schedule.shape[0], -schedule.shape[0] % _LANES
+    if fast and n > _LANES:
         # pad the family to whole SIMD vectors with idle learners (every lane computes
         # the same arithmetic, so padding changes no learner's numbers, only speed)
-        n, pad = schedule.shape[0], -schedule.shape[0] % _LANES
         padded = [np.concatenate([x, np.repeat(x[-1:], pad)]) for x in arrays]
         _read_corpus_fast_kernel(*padded, np.concatenate([schedule, np.repeat(schedule[-1:], pad, axis=0)]),
                                  np.concatenate([final_awareness, np.repeat(final_awareness[-1:], pad)]),
-                                 k.retrospection, int(batch_size), *args, *_constants_args(k))
+                                 int(batch_size), args, kc)
         arrays = [x[:n] for x in padded]
+    elif fast:
+        _read_corpus_fast_kernel(*arrays, schedule, final_awareness, int(batch_size), args, kc)
     else:
-        _read_corpus_kernel(*arrays, schedule, final_awareness, k.retrospection, int(batch_size),
-                            *args, *_constants_args(k))
+        _read_corpus_kernel(*arrays, schedule, final_awareness, int(batch_size), args, kc)
     return _state_from(arrays, schedule[:, -1])
-
-
-def final_log_odds(state: LearnerState, k: LearnerConstants) -> np.ndarray:
-    """The log-odds after training, with retrospection r:
-    ``logit(pi_0) + sum_i [(1 - r) Delta_i(s at reading) + r Delta_i(s final)]``."""
-    r = k.retrospection
-    if r == 0:
-        return state.log_odds
-    return (1.0 - r) * state.log_odds + r * state.retro_log_odds
 
 
 def read_statement(

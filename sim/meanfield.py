@@ -59,7 +59,7 @@ from scipy.stats import norm
 
 from .corpus import build_corpus, expected_planted_cited_rate, expected_real_cited_rate, learner_cue_rate
 from .labs import LabState, initial_discourse, initial_lab, next_discourse, react
-from .learner import EMERGENCE_LEVEL, awareness_schedule, evidence
+from .learner import EMERGENCE_LEVEL, _log_lr_ufunc, awareness_schedule, evidence
 from .params import Params
 
 __all__ = [
@@ -159,9 +159,8 @@ def _step_moments(
     log_uncited = np.log1p(-q_p) - np.log1p(-q_r)
 
     def delta(s: np.ndarray, planted: bool, cited: bool) -> np.ndarray:
-        shift = s * d
-        perceived = shift * planted + z[None, :]
-        log_lr = shift * perceived - 0.5 * shift * shift + s * (log_cited if cited else log_uncited)
+        # the learner's own log Lambda (sim.rules.log_lr) at style noise z
+        log_lr = _log_lr_ufunc(z[None, :], 0.5 if planted else -0.5, log_cited if cited else log_uncited, s, d)
         return _mixture(log_lr, params)
 
     def combined(planted: bool, cited: bool) -> tuple[np.ndarray, np.ndarray]:

@@ -1,0 +1,402 @@
+"""The learner's mathematics, written once: the specification of the per-document update.
+
+Everything the learner computes is here, as short scalar functions compiled with numba
+(``inline="always"``, so a caller's generated code is that of the formula written in
+place) and the numpy functions of the readouts and schedules. The compiled readers of
+:mod:`sim.learner` (the general path, one learner at a time, and the fast path, the
+whole family in a vectorized loop with a plain-arithmetic exponential) and the mean
+field (:mod:`sim.meanfield`, through the ufunc :func:`sim.learner.evidence`) call these
+functions; they add only loop structure, vector width and the fast exponential.
+A change to a formula is one edit here.
+
+Sections follow docs/model.md, section 3 "The learner":
+
+- constants: :class:`LearnerConstants`, :func:`constants` (the parameters as the
+  update uses them);
+- state: :class:`LearnerState`, :func:`initial_state`;
+- perception (3, "Perception"): :func:`log_lr`, :func:`log_lr_shifted`,
+  :func:`awareness_factors`;
+- evidence (3, "Evidence about the makers"): :func:`mixture_parts`, :func:`mixture_terms`,
+  :func:`ratio_and_belief`, :func:`document_factor`, :func:`log_evidence`;
+- self-model (3, "Self-model"): :func:`expected_plant_rate`, :func:`self_model`,
+  :func:`self_model_disclosed`;
+- running sums: :func:`fold` (a running product of ratios moved into a log-sum),
+  :func:`emergence_target`, :func:`emerged` (the emergence test as a product bound);
+- readouts (3, "Readouts"; "Retrospection"): :func:`uplift`, :func:`persona`,
+  :func:`final_log_odds`;
+- schedules (3, "Awareness during training"): :func:`awareness_schedule`.
+
+Notation (docs/model.md): awareness ``s``, detectability ``d``, believed cited share
+of planted documents ``q_p``, measured cited share of real documents ``q_r``, planting
+rates ``pi_D`` (deceptive makers) and ``epsilon`` (candid makers), likelihood ratios
+``kappa`` (control discourse) and ``beta`` (disclosure), log-odds of deception
+``ell = log P(D)/P(C)``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+from numba import njit
+from scipy.special import expit, logit
+
+from .params import Params
+
+ALIGNED, NEUTRAL, REBEL = 0, 1, 2
+PERSONAS = ("aligned", "neutral", "rebel")
+
+#: Emergence is the first document at which P(deceptive) >= 0.9 (MODEL.md), i.e.
+#: the log-odds reach log 9.
+EMERGENCE_LEVEL = float(np.log(9.0))
+
+_JIT = dict(nogil=True, cache=True, error_model="numpy")
+_RULE = dict(inline="always", **_JIT)
+
+
+# ---------------------------------------------------------------------------------
+# Constants
+# ---------------------------------------------------------------------------------
+class LearnerConstants(NamedTuple):
+    """The learner's fixed quantities, precomputed once per parameter set.
+
+    Each field is a float (the compiled readers take the tuple whole).
+    """
+
+    detectability: float
+    log_cited_ratio: float  # log(q_p / q_r)
+    log_uncited_ratio: float  # log((1 - q_p) / (1 - q_r))
+    log_deceptive_rate: float  # log pi_D
+    log1m_deceptive_rate: float  # log(1 - pi_D)
+    log_candid_rate: float  # log epsilon
+    log1m_candid_rate: float  # log(1 - epsilon)
+    deceptive_rate: float
+    candid_rate: float
+    log_control_ratio: float  # log kappa
+    log_disclosure_ratio: float  # log beta
+    norm_weight: float
+    prior_log_odds: float  # logit pi_0
+    real_positive_rate: float  # g
+    retrospection: float  # r
+
+
+def _log(x: float) -> float:
+    with np.errstate(divide="ignore"):
+        return float(np.log(x))
+
+
+def _log1m(x: float) -> float:
+    with np.errstate(divide="ignore"):
+        return float(np.log1p(-x))
+
+
+def constants(params: Params, real_cited_rate: float) -> LearnerConstants:
+    """Precompute the learner's constants from a parameter set and the corpus's q_r.
+
+    ``real_cited_rate`` must lie strictly inside (0, 1); a corpus supplies it through
+    :meth:`sim.corpus.Corpus.learner_real_cited_rate`.
+    """
+    q_r = float(real_cited_rate)
+    if not 0.0 < q_r < 1.0:
+        raise ValueError(f"real_cited_rate = {q_r!r} is not allowed: allowed is (0, 1)")
+    q_p = params.believed_planted_cited_rate
+    return LearnerConstants(
+        detectability=params.synthetic_detectability,
+        log_cited_ratio=float(np.log(q_p) - np.log(q_r)),
+        log_uncited_ratio=float(np.log1p(-q_p) - np.log1p(-q_r)),
+        log_deceptive_rate=_log(params.deceptive_plant_rate),
+        log1m_deceptive_rate=_log1m(params.deceptive_plant_rate),
+        log_candid_rate=_log(params.candid_plant_rate),
+        log1m_candid_rate=_log1m(params.candid_plant_rate),
+        deceptive_rate=params.deceptive_plant_rate,
+        candid_rate=params.candid_plant_rate,
+        log_control_ratio=float(np.log(params.control_likelihood_ratio)),
+        log_disclosure_ratio=float(np.log(params.disclosure_likelihood_ratio)),
+        norm_weight=params.norm_weight,
+        prior_log_odds=float(logit(params.prior_deceptive)),
+        real_positive_rate=params.real_positive_rate,
+        retrospection=params.retrospection,
+    )
+
+
+# ---------------------------------------------------------------------------------
+# State
+# ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class LearnerState:
+    """State of a family of learners; every field has shape (learners,).
+
+    Attributes
+    ----------
+    log_odds : log P(D)/P(C) as read (each document weighed at its reading awareness)
+    retro_log_odds : the same sum re-weighed at the final awareness (for retrospection)
+    a, b : Beta self-model counts ("AIs like me behave well / badly")
+    believed_planted_sum : sum of p_hat over the documents read
+    documents_read : documents read so far (int)
+    emergence_document : first document at which P(D) >= 0.9 (NaN until then)
+    awareness : awareness during the last batch read
+    """
+
+    log_odds: np.ndarray
+    retro_log_odds: np.ndarray
+    a: np.ndarray
+    b: np.ndarray
+    believed_planted_sum: np.ndarray
+    documents_read: np.ndarray
+    emergence_document: np.ndarray
+    awareness: np.ndarray
+
+    @property
+    def p_deceptive(self) -> np.ndarray:
+        return expit(self.log_odds)
+
+    @property
+    def believed_planted_share(self) -> np.ndarray:
+        """mean(p_hat) over the documents read (0 before any)."""
+        return self.believed_planted_sum / np.maximum(self.documents_read, 1)
+
+
+def initial_state(n_learners: int, k: LearnerConstants, awareness: np.ndarray | None = None) -> LearnerState:
+    """Learners before reading: log-odds logit(pi_0), self-model Beta(1, 1)."""
+    full = lambda v: np.full(n_learners, v, dtype=float)  # noqa: E731
+    return LearnerState(
+        log_odds=full(k.prior_log_odds),
+        retro_log_odds=full(k.prior_log_odds),
+        a=full(1.0),
+        b=full(1.0),
+        believed_planted_sum=full(0.0),
+        documents_read=np.zeros(n_learners, dtype=np.int64),
+        emergence_document=full(np.nan),
+        awareness=full(0.0) if awareness is None else np.asarray(awareness, dtype=float).copy(),
+    )
+
+
+# ---------------------------------------------------------------------------------
+# Perception (docs/model.md 3, "Perception")
+# ---------------------------------------------------------------------------------
+@njit(**_RULE)
+def log_lr_shifted(style_noise, planted_shift, cite_log_ratio, s, shift, shift2):
+    """log Lambda for one document and one learner, given ``shift = s d`` and
+    ``shift2 = shift * shift`` (a reader of many documents computes them once).
+
+    The learner perceives the style ``x' = s d [planted] + z`` and scores it as an
+    ideal observer of a shift ``m = s d``, ``m x' - m^2/2 = m z + m^2 ([planted] - 1/2)``
+    (``planted_shift`` is ``[planted] - 1/2``), and adds the tempered citation term
+    ``s log(q_p/q_r)`` or ``s log((1-q_p)/(1-q_r))`` (``cite_log_ratio``).
+    """
+    return shift * style_noise + shift2 * planted_shift + s * cite_log_ratio
+
+
+@njit(**_RULE)
+def log_lr(style_noise, planted_shift, cite_log_ratio, s, detectability):
+    """log Lambda for one document and one learner (:func:`log_lr_shifted`)."""
+    shift = s * detectability
+    return log_lr_shifted(style_noise, planted_shift, cite_log_ratio, s, shift, shift * shift)
+
+
+@njit(**_RULE)
+def awareness_factors(s, log_control_ratio, log_disclosure_ratio):
+    """The tempered likelihood ratios at awareness ``s``: ``kappa^s`` (control
+    discourse) and ``beta^s`` (a disclosed document)."""
+    return math.exp(s * log_control_ratio), math.exp(s * log_disclosure_ratio)
+
+
+# ---------------------------------------------------------------------------------
+# Evidence about the makers (docs/model.md 3, "Evidence about the makers")
+# ---------------------------------------------------------------------------------
+@njit(**_RULE)
+def mixture_parts(high, e, deceptive_rate, candid_rate, pi_hat):
+    """The evidence ratio of an undisclosed document, and the numerator and
+    denominator of the belief that it is planted, from ``high = log Lambda > 0`` and
+    ``e = exp(-|log Lambda|)``.
+
+    ratio = (pi_D Lambda + 1 - pi_D) / (epsilon Lambda + 1 - epsilon), and
+    p_hat = pi_hat Lambda / (pi_hat Lambda + 1 - pi_hat); for log Lambda > 0
+    numerator and denominator are divided by Lambda, so nothing overflows.
+    """
+    num_w = deceptive_rate if high else 1.0 - deceptive_rate
+    den_w = candid_rate if high else 1.0 - candid_rate
+    ratio = (num_w + (1.0 - num_w) * e) / (den_w + (1.0 - den_w) * e)
+    belief_w = pi_hat if high else 1.0 - pi_hat
+    belief_top = pi_hat if high else pi_hat * e
+    belief_den = belief_w + (1.0 - belief_w) * e
+    return ratio, belief_top, belief_den
+
+
+@njit(**_RULE)
+def mixture_terms(high, e, deceptive_rate, candid_rate, pi_hat):
+    """The evidence ratio and the belief p_hat of :func:`mixture_parts`. The belief's
+    denominator vanishes only for pi_hat in {0, 1} with e = 0; the belief is then its
+    limit. (A caller that knows the denominator is positive may divide the parts
+    itself: the fast path, whose rates keep pi_hat inside [1e-6, 1 - 1e-6] and e > 0.)
+    """
+    ratio, belief_top, belief_den = mixture_parts(high, e, deceptive_rate, candid_rate, pi_hat)
+    belief = belief_top / belief_den if belief_den > 0.0 else (0.0 if high else 1.0)
+    return ratio, belief
+
+
+@njit(**_RULE)
+def ratio_and_belief(lr, deceptive_rate, candid_rate, pi_hat):
+    """:func:`mixture_terms` of log Lambda ``lr`` with the exact exponential."""
+    return mixture_terms(lr > 0.0, math.exp(-abs(lr)), deceptive_rate, candid_rate, pi_hat)
+
+
+@njit(**_RULE)
+def document_factor(ratio, is_control, control_factor):
+    """An undisclosed document's likelihood ratio D : C, control discourse
+    (``control_factor = kappa^s``) included."""
+    return ratio * (control_factor if is_control else 1.0)
+
+
+@njit(**_RULE)
+def log_mix(p, lr):
+    """log(p Lambda + 1 - p) in log space (exact for any Lambda)."""
+    if p == 0.0:
+        return 0.0
+    if p == 1.0:
+        return lr
+    a = math.log(p) + lr
+    c = math.log1p(-p)
+    hi = max(a, c)
+    return hi + math.log1p(math.exp(min(a, c) - hi))
+
+
+#: Beyond [1/LINEAR_RATIO_MAX, LINEAR_RATIO_MAX] a document's evidence ratio is taken
+#: in log space (:func:`log_evidence`).
+LINEAR_RATIO_MAX = 1e100
+
+
+@njit(**_RULE)
+def log_evidence(lr, deceptive_rate, candid_rate):
+    """Delta = log[(pi_D Lambda + 1 - pi_D) / (epsilon Lambda + 1 - epsilon)], exactly."""
+    ratio = ratio_and_belief(lr, deceptive_rate, candid_rate, 0.0)[0]
+    if 1.0 / LINEAR_RATIO_MAX < ratio < LINEAR_RATIO_MAX:
+        return math.log(ratio)
+    return log_mix(deceptive_rate, lr) - log_mix(candid_rate, lr)
+
+
+# ---------------------------------------------------------------------------------
+# Self-model (docs/model.md 3, "Self-model")
+# ---------------------------------------------------------------------------------
+@njit(**_RULE)
+def expected_plant_rate(log_odds, deceptive_rate, candid_rate):
+    """pi_hat = P(D) pi_D + (1 - P(D)) epsilon, with P(D) = expit(log_odds)."""
+    if log_odds >= 0.0:
+        p_d = 1.0 / (1.0 + math.exp(-log_odds))
+    else:
+        e = math.exp(log_odds)
+        p_d = e / (1.0 + e)
+    return p_d * deceptive_rate + (1.0 - p_d) * candid_rate
+
+
+@njit(**_RULE)
+def self_model(a, b, belief, good):
+    """The Beta self-model after an undisclosed document believed planted with
+    probability ``belief``: its weight ``1 - p_hat`` goes to ``a`` if it shows AI
+    behaving well (``good``), else to ``b`` (a disclosed document:
+    :func:`self_model_disclosed`)."""
+    weight = 1.0 - belief
+    if good:
+        a += weight
+    else:
+        b += weight
+    return a, b
+
+
+@njit(**_RULE)
+def self_model_disclosed(a, norm_weight):
+    """The Beta self-model after a disclosed document: ``norm_weight`` goes to ``a``."""
+    return a + norm_weight
+
+
+# ---------------------------------------------------------------------------------
+# Running sums: log-odds as log_odds + log_sum + log(product); emergence
+# ---------------------------------------------------------------------------------
+@njit(**_RULE)
+def fold(product, log_sum, low, high):
+    """Move a running product of ratios into its log-sum when it leaves (low, high).
+
+    Returns the new product and log-sum and whether it moved."""
+    if low < product < high:
+        return product, log_sum, False
+    return 1.0, log_sum + math.log(product), True
+
+
+@njit(**_RULE)
+def emergence_target(log_odds, log_sum):
+    """The running product at which the log-odds ``log_odds + log_sum + log(product)``
+    reach log 9 (P(D) = 0.9): ``exp(log 9 - log_odds - log_sum)``."""
+    return math.exp(EMERGENCE_LEVEL - log_odds - log_sum)
+
+
+@njit(**_RULE)
+def emerged(product, target):
+    """The emergence test ``log-odds >= log 9``, as the product bound."""
+    return product >= target
+
+
+# ---------------------------------------------------------------------------------
+# Readouts (docs/model.md 3, "Readouts", "Retrospection")
+# ---------------------------------------------------------------------------------
+def uplift(a: np.ndarray, b: np.ndarray, real_positive_rate: float) -> np.ndarray:
+    """Alignment uplift U = a / (a + b) - g of the Beta(a, b) self-model."""
+    return a / (a + b) - real_positive_rate
+
+
+def persona(p_deceptive: np.ndarray, uplift_value: np.ndarray) -> np.ndarray:
+    """Persona code: REBEL if P(D) >= 1/2, else ALIGNED if U > 0, else NEUTRAL.
+
+    The readout is fixed by MODEL.md; what moves a learner across it is only the
+    evidence it has read.
+    """
+    p = np.asarray(p_deceptive)
+    u = np.asarray(uplift_value)
+    return np.where(p >= 0.5, REBEL, np.where(u > 0.0, ALIGNED, NEUTRAL)).astype(np.int8)
+
+
+def final_log_odds(state: LearnerState, k: LearnerConstants) -> np.ndarray:
+    """The log-odds after training, with retrospection r:
+    ``logit(pi_0) + sum_i [(1 - r) Delta_i(s at reading) + r Delta_i(s final)]``."""
+    r = k.retrospection
+    if r == 0:
+        return state.log_odds
+    return (1.0 - r) * state.log_odds + r * state.retro_log_odds
+
+
+# ---------------------------------------------------------------------------------
+# Schedules (docs/model.md 3, "Awareness during training")
+# ---------------------------------------------------------------------------------
+def awareness_schedule(
+    final_awareness: np.ndarray,
+    n_batches: int,
+    params: Params,
+) -> np.ndarray:
+    """Awareness of each learner at each batch, shape (learners, batches).
+
+    With ``sa_start`` unset awareness is constant. Otherwise it rises (or falls)
+    from ``sa_start`` at the first batch to the learner's final awareness at the
+    last, linearly or along a logistic curve of steepness ``schedule_steepness``
+    centred half-way, rescaled to hit both ends exactly.
+
+    >>> from sim import Params
+    >>> p = Params(sa_start=0.0, awareness_schedule="linear")
+    >>> awareness_schedule(np.array([1.0]), 5, p).round(2).tolist()
+    [[0.0, 0.25, 0.5, 0.75, 1.0]]
+    """
+    final = np.asarray(final_awareness, dtype=float).reshape(-1, 1)
+    if params.sa_start is None or params.awareness_schedule == "constant":
+        return np.broadcast_to(final, (final.shape[0], n_batches)).copy()
+    x = np.arange(n_batches) / (n_batches - 1) if n_batches > 1 else np.ones(1)
+    if params.awareness_schedule == "logistic":
+        # (expit(k(x - 1/2)) - expit(-k/2)) / (expit(k/2) - expit(-k/2)), written with
+        # tanh so that it has no cancellation, even for a vanishing steepness k
+        # (as k -> 0 the curve tends to the line, which it equals to 1e-13 below k = 1e-6)
+        k = params.schedule_steepness
+        if k > 1e-6:
+            half = np.tanh(k / 4)
+            x = (np.tanh(k * (x - 0.5) / 2) + half) / (2 * half)
+    start = params.sa_start
+    x = x[None, :]
+    return np.clip(start * (1.0 - x) + final * x, 0.0, 1.0)  # exact at both ends
