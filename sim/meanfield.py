@@ -2,7 +2,7 @@
 
 The log-odds after ``N`` documents are a random walk,
 ``ell_N = logit(pi_0) + sum_i Delta_i``, whose steps are independent across
-documents once the corpus's cited share ``q_r`` is fixed (``shared/MODEL.md``,
+documents once the corpus's cited share ``q_r`` is fixed (``docs/model.md``,
 "Mean field and the threshold"). With ``mu(s) = E[Delta]`` and
 ``sigma^2(s) = Var[Delta]`` over document kinds, style noise, citation status and
 control discourse, the central limit theorem gives

@@ -48,7 +48,7 @@ from .params import Params
 ALIGNED, NEUTRAL, REBEL = 0, 1, 2
 PERSONAS = ("aligned", "neutral", "rebel")
 
-#: Emergence is the first document at which P(deceptive) >= 0.9 (MODEL.md), i.e.
+#: Emergence is the first document at which P(deceptive) >= 0.9 (docs/model.md), i.e.
 #: the log-odds reach log 9.
 EMERGENCE_LEVEL = float(np.log(9.0))
 
@@ -348,7 +348,7 @@ def uplift(a: np.ndarray, b: np.ndarray, real_positive_rate: float) -> np.ndarra
 def persona(p_deceptive: np.ndarray, uplift_value: np.ndarray) -> np.ndarray:
     """Persona code: REBEL if P(D) >= 1/2, else ALIGNED if U > 0, else NEUTRAL.
 
-    The readout is fixed by MODEL.md; what moves a learner across it is only the
+    The readout is fixed by docs/model.md; what moves a learner across it is only the
     evidence it has read.
     """
     p = np.asarray(p_deceptive)
