@@ -218,3 +218,34 @@ def test_mean_field_curve_counts_a_short_last_batch():
         params = Params(sa_start=0.3, awareness_schedule=schedule, n_documents=1050, batch_size=100)
         fast = mean_field_curve(params, q)[pick]
         np.testing.assert_allclose(fast, p_rebel(params, AWARENESS_GRID[pick], q), atol=1e-3)
+
+
+# -- labs, laundering and generations in the demo --------------------------------------
+def test_the_demo_offers_the_dynamics_and_runs_them():
+    pytest.importorskip("solara")
+    from sim.app import MODEL_PARAMS, DemoModel, citation_figure, persona_text, training_figure
+
+    assert MODEL_PARAMS["lab_policy"]["values"] == ["static", "double_down", "come_clean"]
+    assert MODEL_PARAMS["citation_cue"]["values"] == ["cited", "trusted"]
+    assert {"laundering", "generations"} <= set(MODEL_PARAMS)
+    model = DemoModel(situational_awareness=0.9, lab_policy="double_down", laundering=0.5, citation_cue="trusted",
+                      generations=2,
+                      n_documents=1000, seed=2)
+    assert model.n_steps == 2 * model.n_batches
+    model.run_for(model.n_steps)
+    assert model.generation == 1 and not model.running
+    assert persona_text(model).startswith("Persona: ")
+    assert model.lab.state.alarms > 0
+    training_figure(model)
+    figure = citation_figure(model)
+    assert "laundering 0.5" in figure.axes[0].get_title()
+
+
+def test_the_demo_counts_documents_and_statements_apart():
+    pytest.importorskip("solara")
+    from sim.app import DemoModel
+
+    model = DemoModel(situational_awareness=1.0, lab_policy="come_clean", n_documents=2000, comparison_family=False)
+    model.run_for(model.n_steps)
+    assert model.main_learner.statements_read == 1
+    assert model.documents_read == 2000 and model.main_learner.documents_read == 2001

@@ -12,6 +12,7 @@ import pytest
 
 from sim import PARAMETERS
 from sim.cli import main
+from sim.schema import GENERATION_COLUMNS
 
 SMALL = ["--set", "n_documents=600", "--set", "batch_size=50"]
 
@@ -170,3 +171,43 @@ def test_demo_refuses_a_port_out_of_range(capsys):
     assert main(["demo", "--port", "70000"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--port" in err
+
+
+# -- labs and generations --------------------------------------------------------------
+def test_run_reports_the_labs_and_the_generations(tmp_path, capsys):
+    import json
+
+    import pandas as pd
+
+    from sim.cli import main
+
+    out = tmp_path / "run"
+    code = main(["run", "--set", "lab_policy=double_down", "--set", "generations=3", "--set", "n_documents=1500",
+                 "--awareness", "0.2,0.9", "--out", str(out)])
+    assert code == 0
+    text = capsys.readouterr().out
+    assert "lab policy double_down" in text and "generations (3)" in text
+    table = pd.read_csv(out / "generations.csv")
+    assert list(table.columns) == list(GENERATION_COLUMNS) and len(table) == 6
+    summary = json.loads((out / "summary.json").read_text())
+    assert len(summary["generations"]) == 6
+    trajectory = pd.read_csv(out / "trajectory.csv")
+    assert sorted(trajectory["generation"].unique()) == [0, 1, 2]
+
+
+def test_run_survives_a_lab_that_plants_everything(tmp_path, capsys):
+    from sim.cli import main
+
+    code = main(["run", "--set", "planted_fraction=0.9", "--set", "lab_policy=double_down", "--set",
+                 "planting_step=0.1", "--set", "generations=2", "--set", "n_documents=1000", "--awareness", "0.9",
+                 "--out", str(tmp_path / "o")])
+    assert code == 0
+    assert (tmp_path / "o" / "summary.json").exists()
+
+
+def test_run_with_a_reacting_lab_and_a_rising_schedule(tmp_path, capsys):
+    from sim.cli import main
+
+    code = main(["run", "--set", "lab_policy=come_clean", "--set", "sa_start=0.1", "--set",
+                 "awareness_schedule=linear", "--set", "n_documents=1000", "--out", str(tmp_path / "o")])
+    assert code == 0

@@ -119,3 +119,18 @@ def test_threshold_on_a_folder_without_a_sweep(tmp_path, capsys):
     assert main(["threshold", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "results.parquet" in err
+
+
+# -- lab policies ----------------------------------------------------------------------
+def test_sweep_over_lab_policies_from_the_command_line(tmp_path, capsys):
+    import pandas as pd
+
+    from sim.cli import main
+
+    code = main(["sweep", "--grid", "situational_awareness=0.2,0.9", "--grid", "lab_policy=static,come_clean",
+                 "--set", "n_documents=1500", "--replicates", "2", "--out", str(tmp_path / "s"), "--no-plots",
+                 "--quiet"])
+    assert code == 0
+    df = pd.read_parquet(tmp_path / "s" / "results.parquet")
+    assert set(df["lab_policy"]) == {"static", "come_clean"}
+    assert {"lab_alarms", "lab_came_clean", "rebel_generations"} <= set(df.columns)

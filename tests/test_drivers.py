@@ -1,4 +1,5 @@
-"""The two drivers agree: the Mesa model (sim.simulate) and the batched engine (sim.engine)."""
+"""The two drivers agree: the Mesa model (sim.simulate) and the batched engine (sim.engine),
+also with a reacting lab (sim.sweeps.run_replicate)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from sim import Params, SimulationResult, simulate
 from sim.corpus import build_corpus
 from sim.engine import FINAL_COLUMNS, TRAJECTORY_COLUMNS, final_table, run_family
 from sim.learner import PERSONAS
+from sim.sweeps import run_replicate
+from small_runs import SMALL
 
 LEVELS = [0.0, 0.2, 0.6, 0.65, 0.9, 1.0]
 
@@ -200,3 +203,17 @@ def test_the_engine_leaves_reacting_labs_to_the_sweep_layer():
     assert qa == qb
     for c in FINAL_COLUMNS:
         assert_array_equal(a[c], b[c])
+
+
+# -- a reacting lab: both drivers, the same run ----------------------------------------
+def test_adaptive_runs_are_reproducible_and_the_same_through_both_drivers():
+    p = Params(lab_policy="double_down", alarm_level=0.2, **SMALL)
+    levels = [0.3, 0.6, 0.9]
+    seed = np.random.SeedSequence(11, spawn_key=(2, 1))
+    a, q_a = run_replicate(p, np.array(levels), seed)
+    b, q_b = run_replicate(p, np.array(levels), np.random.SeedSequence(11, spawn_key=(2, 1)))
+    result = simulate(p, levels, seed=np.random.SeedSequence(11, spawn_key=(2, 1)))
+    for c in FINAL_COLUMNS:
+        assert_array_equal(np.asarray(a[c]), np.asarray(b[c]), err_msg=c)
+        assert_array_equal(np.asarray(a[c]), result.final[c].to_numpy(), err_msg=c)
+    assert_array_equal(q_a, q_b)

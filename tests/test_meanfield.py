@@ -1,4 +1,5 @@
-"""The mean field: moments of the increment, P(rebel), thresholds, emergence (sim.meanfield)."""
+"""The mean field: moments of the increment, P(rebel), thresholds, emergence, and the mean paths of
+reacting labs, laundering and generations (sim.meanfield)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,9 @@ from numpy.testing import assert_allclose
 from scipy.integrate import quad
 from scipy.stats import norm
 
-from sim import Params
+from sim import Params, meanfield
 from sim import meanfield as mf
-from sim.corpus import expected_real_cited_rate
+from sim.corpus import build_corpus, expected_real_cited_rate
 from sim.learner import EMERGENCE_LEVEL
 
 Q = 0.6  # the q_r of MODEL.md's reference values
@@ -322,3 +323,64 @@ def test_mean_path_with_a_short_last_batch_sums_the_batches_it_reads(policy):
         mu_t, var_t = mf.moments(p, [s0 + (s - s0) * t / 10 for t in range(11)], real_cited_rate=Q)
         assert path["mean_log_odds"][i] == pytest.approx(prior + float(np.dot(sizes, mu_t)), rel=1e-12, abs=1e-12)
         assert path["sd_log_odds"][i] == pytest.approx(math.sqrt(float(np.dot(sizes, var_t))), rel=1e-12)
+
+
+# -- reacting labs, laundering and generations -----------------------------------------
+def test_meanfield_laundering_thresholds():
+    """The closed form: full laundering removes the plain cue's threshold; the
+    graph-aware cue's threshold does not depend on laundering."""
+    q = 0.37
+    assert meanfield.thresholds(Params(laundering=1.0), real_cited_rate=0.6).size == 0
+    t = [meanfield.thresholds(Params(laundering=L, citation_cue="trusted"), real_cited_rate=q) for L in (0, 0.5, 1)]
+    assert all(x.size == 1 for x in t)
+    assert t[0][0] == t[1][0] == t[2][0]
+    assert meanfield.planted_cited_rate_for(Params(laundering=0.5)) == pytest.approx(0.5)
+
+
+def test_the_mean_field_calibrates_q_r_as_the_learner_does():
+    from sim.corpus import learner_cue_rate
+
+    # no real documents: the cue's stand-in, for both cues
+    for cue in ("cited", "trusted"):
+        p = Params(planted_fraction=1.0, citation_cue=cue, n_documents=300)
+        corpus = build_corpus(p, seed=0)
+        assert meanfield.real_cited_rate_for(p, None) == corpus.learner_real_cited_rate(p)
+        assert meanfield.real_cited_rate_for(p, float("nan")) == corpus.learner_real_cited_rate(p)
+    # a share of 1 is kept off 1 by half a document, in both
+    p = Params(citation_cue="trusted", anchor_share=1.0, n_documents=2000, planted_fraction=0.0)
+    assert build_corpus(p, seed=0).learner_real_cited_rate(p) == learner_cue_rate(1.0, 2000, p) == 1 - 0.5 / 2000
+    assert meanfield.real_cited_rate_for(p, 1.0) == 1 - 0.5 / 2000
+
+
+def test_meanfield_adaptive_path_applies_the_lab_rule_to_the_mean_path():
+    p = Params(lab_policy="double_down", alarm_level=0.5, planting_step=0.1)
+    path = meanfield.adaptive_path(p, [0.2, 1.0], real_cited_rate=0.6)
+    assert path["alarms"][0] == 0 and path["planted_fraction"][0] == 0.15
+    assert path["alarms"][1] >= 1 and path["planted_fraction"][1] > 0.15
+    # a static lab's path is p_rebel's Gaussian formula
+    static = meanfield.adaptive_path(Params(), [0.6, 0.65], real_cited_rate=0.6)
+    assert_allclose(static["p_rebel"], meanfield.p_rebel(Params(), [0.6, 0.65], real_cited_rate=0.6), rtol=1e-9)
+
+
+def test_meanfield_adaptive_path_follows_an_awareness_schedule():
+    """With a schedule (and retrospection) a static lab's mean path is p_rebel's sum;
+    a reacting lab's runs without error and reacts later (or never) than at constant
+    awareness."""
+    static = Params(sa_start=0.2, awareness_schedule="logistic", retrospection=0.5)
+    levels = [0.5, 0.7, 0.9]
+    assert_allclose(meanfield.adaptive_path(static, levels, real_cited_rate=0.6)["p_rebel"],
+                    meanfield.p_rebel(static, levels, real_cited_rate=0.6), rtol=1e-12, atol=1e-300)
+    rising = Params(lab_policy="double_down", sa_start=0.0, awareness_schedule="linear")
+    constant = rising.replace(sa_start=None, awareness_schedule="constant")
+    late = meanfield.adaptive_path(rising, [0.9], real_cited_rate=0.6)["first_alarm_batch"][0]
+    early = meanfield.adaptive_path(constant, [0.9], real_cited_rate=0.6)["first_alarm_batch"][0]
+    assert early == 10 and not late <= early  # later, or never (NaN)
+
+
+def test_meanfield_generation_map_follows_the_expected_discourse():
+    p = Params(generations=3, control_likelihood_ratio=3.0, incident_control_step=0.05)
+    out = meanfield.generation_map(p, [0.0, 1.0], real_cited_rate=0.6)
+    assert_allclose(out["control_discourse_fraction"][:, 0], 0.1)  # s = 0: never rebel
+    p1 = out["p_rebel"][:, 1]
+    c1 = out["control_discourse_fraction"][:, 1]
+    assert_allclose(np.diff(c1), 0.05 * p1[:-1])

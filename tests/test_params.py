@@ -273,3 +273,14 @@ def test_allowed_text_shows_open_and_closed_bounds():
     assert by_name["prior_deceptive"].allowed() == "a number in (0, 1)"
     assert by_name["planted_fraction"].allowed() == "a number in [0, 1]"
     assert math.isclose(by_name["control_likelihood_ratio"].high, 1e6)
+
+
+# -- lab, laundering and generation parameters -----------------------------------------
+@pytest.mark.parametrize("name, value", [
+    ("lab_policy", "panic"), ("citation_cue", "pagerank"), ("laundering", 1.5), ("evaluation_interval", 0),
+    ("alarm_level", 0.0), ("generations", 0), ("statement_likelihood_ratio", 0.0), ("anchor_share", -0.1),
+])
+def test_lab_laundering_and_generation_parameters_reject_bad_values_with_one_line(name, value):
+    with pytest.raises(ParameterError) as err:
+        Params(**{name: value})
+    assert name in str(err.value) and "\n" not in str(err.value)

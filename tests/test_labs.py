@@ -1,0 +1,166 @@
+"""The lab (sim.labs, sim.agents.Lab): its policies' rule, its reactions in a run, its statements.
+
+What is checked: each lab policy (static, double_down, come_clean) reacts as specified
+to a hand-made signal; a reaction changes only unread documents; a lab that never acts,
+or whose alarm changes no share, reports what a static lab reports; the statement is
+evidence s log beta_s, read once by a learner whose lab came clean, also when it is
+published at a run's end (the next generation reads it).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+
+from sim import Params, meanfield
+from sim.agents import Lab
+from sim.corpus import PLANTED, REAL
+from sim.labs import LabState, initial_lab, react
+from sim.learner import EMERGENCE_LEVEL, constants, initial_state, read_statement
+from sim.model import PersonaModel
+from sim.schema import FINAL_COLUMNS
+from sim.sweeps import run_replicate
+from small_runs import SMALL
+
+
+# -- lab policies: the rule ------------------------------------------------------------
+@pytest.mark.parametrize("policy", ["static", "double_down", "come_clean"])
+def test_no_policy_reacts_below_the_alarm_level(policy):
+    p = Params(lab_policy=policy, alarm_level=0.3)
+    lab = initial_lab(p)
+    assert react(lab, 0.2999, p) == (lab, 0)
+    assert react(lab, float("nan"), p) == (lab, 0)  # a missing signal is no alarm
+
+
+def test_static_lab_never_reacts():
+    p = Params(lab_policy="static", alarm_level=0.01)
+    lab = initial_lab(p)
+    assert react(lab, 1.0, p) == (lab, 0)
+
+
+def test_double_down_raises_planting_by_the_step_at_every_alarm_up_to_the_cap():
+    p = Params(lab_policy="double_down", planted_fraction=0.15, disclosed_fraction=0.3, alarm_level=0.4,
+               planting_step=0.2)
+    lab = initial_lab(p)
+    shares = []
+    for _ in range(5):
+        lab, statements = react(lab, 0.4, p)  # exactly at the alarm level: reacts
+        assert statements == 0
+        shares.append(lab.planted_fraction)
+    assert_allclose(shares, [0.35, 0.55, 0.7, 0.7, 0.7])  # capped at 1 - disclosed share
+    assert lab.alarms == 5 and lab.disclosed_fraction == 0.3 and not lab.came_clean
+
+
+def test_come_clean_stops_planting_discloses_and_publishes_one_statement():
+    p = Params(lab_policy="come_clean", planted_fraction=0.2, disclosed_fraction=0.05, alarm_level=0.5)
+    first = react(initial_lab(p), 0.9, p)
+    assert first.statements == 1
+    assert first.lab == LabState(planted_fraction=0.0, disclosed_fraction=0.25, alarms=1, came_clean=True)
+    again = react(first.lab, 0.99, p)
+    assert again.statements == 0  # later alarms change nothing more
+    assert again.lab.planted_fraction == 0.0 and again.lab.disclosed_fraction == 0.25
+    assert again.lab.alarms == 2
+
+
+def test_a_lab_that_plants_nothing_has_nothing_to_come_clean_about():
+    p = Params(lab_policy="come_clean", planted_fraction=0.0, disclosed_fraction=0.1)
+    lab, statements = react(initial_lab(p), 0.99, p)
+    assert statements == 0 and not lab.came_clean and lab.alarms == 1
+    assert (lab.planted_fraction, lab.disclosed_fraction) == (0.0, 0.1)
+
+
+def test_lab_agent_reaction_changes_only_the_unread_documents():
+    """Lab.evaluate re-thresholds the same uniforms for unread documents only."""
+    p = Params(lab_policy="double_down", planting_step=0.3, **SMALL)
+    model = PersonaModel(p, awareness=[0.5], seed=4, record=False)
+    lab: Lab = model.lab
+    before = lab.kinds.copy()
+    unread = model.corpus.reading_order[1000:]
+    read = model.corpus.reading_order[:1000]
+    changed, statements = lab.evaluate(0.9, unread)
+    assert changed and statements == 0
+    assert_array_equal(lab.kinds[read], before[read])
+    # every unread document planted before stays planted; some real ones became planted
+    assert np.all(lab.kinds[unread][before[unread] == PLANTED] == PLANTED)
+    turned = (before[unread] == REAL) & (lab.kinds[unread] == PLANTED)
+    assert turned.any()
+    u = lab.uniforms[unread]
+    assert np.all((u[turned] >= 0.15) & (u[turned] < 0.45))
+
+
+
+# -- lab policies: in a run ------------------------------------------------------------
+def test_an_alarm_mid_run_changes_the_rest_of_the_corpus_only():
+    """An adaptive lab whose learner alarms it: the documents read before the first
+    evaluation are those of the static run; after it, the planted share moves."""
+    common = dict(alarm_level=0.05, evaluation_interval=5, **SMALL)  # the prior is 0.05: alarms at once
+    static = PersonaModel(Params(**common), awareness=[0.9], seed=1, record=False)
+    doubled = PersonaModel(Params(lab_policy="double_down", planting_step=0.2, **common), awareness=[0.9], seed=1,
+                           record=False)
+    doubled.run_for(doubled.n_steps)
+    order = static.corpus.reading_order
+    assert_array_equal(doubled.corpus.reading_order, order)
+    first = order[: 5 * 100]
+    assert_array_equal(doubled.corpus.kind[first], static.corpus.kind[first])
+    assert doubled.lab.state.planted_fraction > 0.15
+    assert (doubled.corpus.kind == PLANTED).mean() > (static.corpus.kind == PLANTED).mean() + 0.1
+
+
+def test_a_lab_that_never_acts_reports_what_a_static_lab_reports():
+    base = Params(n_documents=3000)
+    static, _ = run_replicate(base, np.array([0.3, 0.9]), np.random.SeedSequence(11))
+    idle, _ = run_replicate(base.replace(lab_policy="come_clean", evaluation_interval=10_000_000),
+                            np.array([0.3, 0.9]), np.random.SeedSequence(11))
+    for c in FINAL_COLUMNS:
+        assert_array_equal(np.asarray(static[c]), np.asarray(idle[c]), err_msg=c)
+
+
+def test_a_lab_whose_alarm_changes_no_share_reports_the_static_paranoia():
+    """double_down at its cap (planted + disclosed = 1) alarms but changes nothing:
+    MODEL.md's paranoia (against rho, not the corpus's realised share)."""
+    base = Params(n_documents=2000, planted_fraction=0.6, disclosed_fraction=0.4)
+    static, _ = run_replicate(base, np.array([0.5, 1.0]), np.random.SeedSequence(3))
+    capped, _ = run_replicate(base.replace(lab_policy="double_down", alarm_level=1e-12), np.array([0.5, 1.0]),
+                              np.random.SeedSequence(3))
+    assert np.all(capped["lab_alarms"] > 0) and np.all(capped["lab_planted_fraction"] == 0.6)
+    for c in ("paranoia", "p_deceptive", "believed_planted_share"):
+        assert_array_equal(capped[c], static[c], err_msg=c)
+
+
+
+# -- statements ------------------------------------------------------------------------
+def test_come_clean_statement_is_read_as_evidence_s_log_beta():
+    k = constants(Params(), 0.6)
+    state = initial_state(3, k, np.array([0.0, 0.5, 1.0]))
+    s = np.array([0.0, 0.5, 1.0])
+    after = read_statement(state, s, np.array([1.0, 1.0, 1.0]), np.log(0.1))
+    assert_allclose(after.log_odds - state.log_odds, s * np.log(0.1))
+    assert_allclose(after.retro_log_odds - state.retro_log_odds, np.log(0.1))  # weighed at the final awareness
+    assert_array_equal(after.documents_read, [1, 1, 1])
+    assert_array_equal(after.a, state.a)
+    # a statement that is evidence for deception can make the learner emerge
+    up = read_statement(state, s, s, np.log(1e6))
+    assert_array_equal(np.isnan(up.emergence_document), up.log_odds < EMERGENCE_LEVEL)
+    assert up.emergence_document[2] == 1.0
+
+
+def test_come_clean_run_reads_one_statement_and_ends_disclosing():
+    p = Params(lab_policy="come_clean", alarm_level=0.3, **SMALL)
+    model = PersonaModel(p, awareness=[1.0], seed=2, record=False)
+    model.run_for(model.n_steps)
+    lab = model.lab.state
+    assert lab.came_clean and lab.planted_fraction == 0.0 and lab.disclosed_fraction == pytest.approx(0.15)
+    learner = model.learners[0]
+    assert learner.documents_read == p.n_documents + 1  # the corpus and one statement
+
+
+def test_a_statement_published_at_a_runs_end_is_read_by_the_next_generation():
+    p = Params(lab_policy="come_clean", evaluation_interval=10, generations=2, n_documents=1000, alarm_level=0.06)
+    model = PersonaModel(p, awareness=[1.0], seed=0, record=False)
+    model.run_for(model.n_batches)  # one run: its lab came clean at its last evaluation
+    assert model.lab.state.came_clean and model.runs[0].pending_statements == 1
+    model.run_for(model.n_steps - model.n_batches)
+    assert model.learners[0].documents_read == p.n_documents + 1
+    path = meanfield.adaptive_path(p.replace(generations=1), [1.0], real_cited_rate=0.6)
+    assert path["pending_statements"][0] == 1
