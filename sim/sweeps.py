@@ -753,12 +753,25 @@ def _stop(pool: Executor | None, interrupted: bool) -> None:
         processes.update({p.pid: p for p in multiprocessing.active_children() if p.pid not in before})
         for process in processes.values():
             process.terminate()
-        pool.shutdown(wait=False, cancel_futures=True)
         for process in processes.values():
             process.join(5)
             if process.is_alive():
                 process.kill()
                 process.join(5)
+        # A worker ended while sending its result leaves the pool's reader thread
+        # waiting for the rest of the message, and the interpreter joins that thread at
+        # exit. With the workers gone, closing this process's copy of the pipe's writing
+        # end gives the reader an end of file: it marks the pool broken and ends.
+        writer = getattr(getattr(pool, "_result_queue", None), "_writer", None)
+        if writer is not None:
+            try:
+                writer.close()
+            except OSError:
+                pass
+        pool.shutdown(wait=False, cancel_futures=True)
+        manager = getattr(pool, "_executor_manager_thread", None)
+        if manager is not None:
+            manager.join(5)
     else:  # threads finish the chunk they are on (under a second); dask cancels
         pool.shutdown(wait=False, cancel_futures=True)
 
