@@ -2,7 +2,7 @@
 
 One ``mesa.Model`` per run (one awareness level, one corpus): a single ``Learner``
 agent reads the corpus document by document with per-document Python scalar updates
-(``math.exp`` / ``math.log``), the equations of shared/MODEL.md written out directly:
+(``math.exp`` / ``math.log``), the equations of docs/model.md §3 written out directly:
 
 - perception: ``x' = s d [planted] + z``, ``lambda_style = m x' - m^2/2`` with
   ``m = s d``; ``lambda_cite = s log(q_p/q_r)`` if cited, ``s log((1-q_p)/(1-q_r))``

@@ -129,7 +129,7 @@ def main(argv=None):
     ever = by_lineage.max(axis=1) > 0
     first = by_lineage[ever].idxmax(axis=1)
     stayed = int(sum(bool(by_lineage.loc[r, first[r]:].min() > 0) for r in first.index))
-    # the open loop: kappa = 1 (docs/model.md's default), the same incidents
+    # the open loop: kappa = 1 (the default, docs/model.md §6), the same incidents
     neutral_kappa = base.replace(control_likelihood_ratio=1.0)
     open_start = nb.fmt_root(meanfield.thresholds(neutral_kappa, real_cited_rate=q_r))
     open_end = nb.fmt_root(meanfield.thresholds(neutral_kappa.replace(control_discourse_fraction=c_end),

@@ -14,7 +14,7 @@ What the page shows
   generations, a comparison family and the seed; and Mesa's Reset, play and Step
   buttons (a changed control takes effect at Reset, which builds a new model).
 - Persona: a badge, "Persona: aligned / neutral / rebel", for the main learner,
-  recomputed from its state after every batch (docs/model.md's rule: rebel if
+  recomputed from its state after every batch (the readout of docs/model.md §3: rebel if
   P(deceptive) >= 1/2, else aligned if the uplift U > 0, else neutral).
 - Training: P(deceptive), the alignment uplift U and the believed planted share
   (against the true share) per learner, over the documents read (the DataCollector).

@@ -8,7 +8,7 @@ Within a training run, an adaptive lab evaluates its model every
 evaluation of its trust in its makers would read off) and the lab reacts when it
 reaches ``alarm_level``:
 
-- ``static``: never reacts (docs/model.md's lab);
+- ``static``: never reacts (the lab of docs/model.md §2);
 - ``double_down``: raises its planted share by ``planting_step`` (capped at
   ``1 - disclosed share``), at every alarm;
 - ``come_clean``: at the first alarm stops planting, discloses instead (its planted

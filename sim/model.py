@@ -159,7 +159,7 @@ class _Run:
             (self.lab.state.planted_fraction, self.lab.state.disclosed_fraction)
             == (start.planted_fraction, start.disclosed_fraction))
         # the planted share the learners read: the scenario's rho in one run whose lab
-        # never moved its shares (docs/model.md's paranoia), the corpus's own share otherwise
+        # never moved its shares (the paranoia of docs/model.md §3), the corpus's own share otherwise
         true_share = self.model.params.planted_fraction if static else float(np.mean(self.corpus.kind == PLANTED))
         index = [agent.index for agent in self.learners]
         rebels = np.array([sum(1 for row in self.history if row["learner"] == i and row["persona"] == "rebel")
@@ -179,7 +179,7 @@ class PersonaModel(mesa.Model):
     Parameters
     ----------
     params : Params, optional
-        The configuration (defaults: docs/model.md's reference configuration).
+        The configuration (defaults: the reference configuration, docs/model.md §6).
     awareness : sequence of float, optional
         Final situational awareness of each learner; default one learner at
         ``params.situational_awareness``.

@@ -160,7 +160,7 @@ def _p(name, kind, default, symbol, meaning, **bounds) -> Parameter:
     return Parameter(name, kind, default, symbol, meaning, **bounds)
 
 
-#: The parameters of the reference model, in the order of docs/model.md's defaults table.
+#: The parameters of the reference model, in the order of docs/model.md §6's parameters table.
 PARAMETERS: tuple[Parameter, ...] = (
     _p("n_documents", int, 10000, "N",
        "Documents about AI and its makers in the corpus (the rest of pretraining is abstracted away).",
@@ -224,7 +224,7 @@ PARAMETERS: tuple[Parameter, ...] = (
        low=0.0, high=1.0),
     # -- beyond the reference model (docs/model.md, "Agent dynamics") ------------------
     _p("citation_cue", str, "cited", "",
-       "Which citation cue the learner reads: 'cited' (has a citation, docs/model.md) or 'trusted' "
+       "Which citation cue the learner reads: 'cited' (has a citation; docs/model.md §3) or 'trusted' "
        "(reached by a citation chain from documents it knows independently: TrustRank).",
        choices=("cited", "trusted")),
     _p("anchor_share", float, 0.1, "alpha",

@@ -1,4 +1,4 @@
-"""What the reference configuration must show (MODEL.md), with fixed seeds and many replicates.
+"""What the reference configuration must show (docs/model.md §4 and §7), with fixed seeds and many replicates.
 
 Each replicate is one corpus (seed 0 .. R-1) read by a whole family of learners, one per
 awareness level, through the batched engine.

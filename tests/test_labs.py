@@ -118,7 +118,7 @@ def test_a_lab_that_never_acts_reports_what_a_static_lab_reports():
 
 def test_a_lab_whose_alarm_changes_no_share_reports_the_static_paranoia():
     """double_down at its cap (planted + disclosed = 1) alarms but changes nothing:
-    MODEL.md's paranoia (against rho, not the corpus's realised share)."""
+    the static paranoia of docs/model.md §3 (against rho, not the corpus's realised share)."""
     base = Params(n_documents=2000, planted_fraction=0.6, disclosed_fraction=0.4)
     static, _ = run_replicate(base, np.array([0.5, 1.0]), np.random.SeedSequence(3))
     capped, _ = run_replicate(base.replace(lab_policy="double_down", alarm_level=1e-12), np.array([0.5, 1.0]),

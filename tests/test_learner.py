@@ -43,7 +43,7 @@ def make_batch(rows) -> CorpusBatch:
 
 
 def ref_log_lr(s, z, planted, cited, p: Params, q_r) -> float:
-    """log Lambda by MODEL.md with plain floats: m x' - m^2/2 plus the tempered citation term."""
+    """log Lambda by docs/model.md §3 with plain floats: m x' - m^2/2 plus the tempered citation term."""
     m = s * p.synthetic_detectability
     x = m * planted + z
     q_p = p.believed_planted_cited_rate
@@ -52,7 +52,7 @@ def ref_log_lr(s, z, planted, cited, p: Params, q_r) -> float:
 
 
 def ref_increment(s, z, planted, disclosed, cited, control, p: Params, q_r) -> float:
-    """Delta by MODEL.md with plain floats (math.exp / math.log)."""
+    """Delta by docs/model.md §3 with plain floats (math.exp / math.log)."""
     if disclosed:
         return s * math.log(p.disclosure_likelihood_ratio)
     lam = math.exp(ref_log_lr(s, z, planted, cited, p, q_r))
@@ -499,7 +499,7 @@ EXTREME_ROWS = [(3.81, True, False, False, True, False), (0.27, True, False, Fal
 )
 def test_log_odds_do_not_overflow_with_extreme_planting_rates(rates):
     """Documents with huge (or tiny) evidence ratios, e.g. eps = 1e-300, still give finite log-odds
-    equal to logit(pi_0) plus the sum of the increments (MODEL.md: no overflow)."""
+    equal to logit(pi_0) plus the sum of the increments (docs/model.md §9: no overflow)."""
     p = Params(synthetic_detectability=26.0, **rates)
     k = constants(p, 0.6)
     batch = make_batch(EXTREME_ROWS)

@@ -16,10 +16,10 @@ from sim import meanfield as mf
 from sim.corpus import build_corpus, expected_real_cited_rate
 from sim.learner import EMERGENCE_LEVEL
 
-Q = 0.6  # the q_r of MODEL.md's reference values
+Q = 0.6  # the q_r of the reference values (docs/model.md §4)
 
 
-# -- reference values (MODEL.md, "Mean field and the threshold") -----------------------
+# -- reference values (docs/model.md §4, "Reference values, reproduced") -----------------------
 
 
 def test_default_threshold_is_0_628():

@@ -11,7 +11,7 @@ import pytest
 from sim import PARAMETERS, ParameterError, Params
 from sim.params import check_awareness, parameter_table
 
-#: MODEL.md, table "Defaults".
+#: docs/model.md §6, the parameters table.
 MODEL_DEFAULTS = {
     "n_documents": 10000,
     "batch_size": 100,
@@ -35,7 +35,7 @@ MODEL_DEFAULTS = {
 
 
 def test_defaults_match_model_md():
-    """Params() carries exactly the reference configuration of MODEL.md."""
+    """Params() carries exactly the reference configuration of docs/model.md §6."""
     p = Params()
     for name, value in MODEL_DEFAULTS.items():
         assert p[name] == value, name
