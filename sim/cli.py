@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import textwrap
 from pathlib import Path
@@ -530,49 +531,41 @@ def _thresholds(work: Path, data, n_boot: int = 200, seed: int = 0):
 
 
 def _command_sweep(args: argparse.Namespace, argv: Sequence[str]) -> int:
-    from .version import __version__
-    from .outputs import SWEEP_FILES, new_folder, open_output
-    from .sweeps import _make_executor, _stop, _check_run_settings, estimate, execute, plan_sweep, _resume_match
+    from .outputs import new_folder
+    from .sweeps import estimate, plan_sweep, run_sweep
 
     base, settings = _sweep_settings(args)
     plan = plan_sweep(base, **settings["plan"])
     run = settings["run"]
-    workers = _check_run_settings(run["executor"], run["workers"])
     if args.dry_run:
+        workers = run["workers"] or (os.cpu_count() or 1)
         print(f"sweep plan: {estimate(plan, workers=workers)}; limit {settings['plan']['memory_limit'] / 2**30:.2f} "
               "GiB (--memory-limit)")
         return 0
-    if args.resume and args.overwrite:
-        raise ParameterError("--resume and --overwrite are not allowed together: allowed is one of them")
-    command = "persona-sim " + " ".join(argv)
-    pool = _make_executor(run["executor"], workers, run["scheduler"], run["worker_wait"])
-    interrupted = True
-    try:
-        fresh = run["out"] is None
-        folder = new_folder("sweep") if fresh else run["out"]
-        mode = "resume" if args.resume else "overwrite" if args.overwrite else "new"
-        with open_output(folder, "sweep", mode, _resume_match(plan), command, fresh=fresh) as output:
-            _WRITING.update(folder=folder, kind="sweep", explicit=not fresh)
-            manifest = execute(plan, output, pool, workers, not args.quiet, command=command)
-            _stop(pool, interrupted=False)
-            interrupted = False
-            output.write_manifest({**manifest, "files": list(SWEEP_FILES)})  # what the next steps may write
-            data = _read_results(output.work, manifest)
-            table = _thresholds(output.work, data)
-            written = ["results.parquet", "thresholds.csv"]
-            if not args.no_plots:
-                from analysis import make_figures
+    fresh = run["out"] is None
+    folder = new_folder("sweep") if fresh else run["out"]
+    _WRITING.update(folder=folder, kind="sweep", explicit=not fresh)
+    analysed: dict[str, Any] = {}
 
-                written += [p.name for p in make_figures(data, table, output.work)]
-            manifest.update(files=written, package_version=__version__)
-            output.commit(manifest)
-    finally:
-        if interrupted:
-            _stop(pool, interrupted=True)
+    def analyse(work: Path, manifest: dict) -> list[str]:
+        """The thresholds and figures, written into the sweep's folder before it is committed."""
+        analysed["data"] = data = _read_results(work, manifest)
+        analysed["table"] = table = _thresholds(work, data)
+        written = ["thresholds.csv"]
+        if not args.no_plots:
+            from analysis import make_figures
+
+            written += [p.name for p in make_figures(data, table, work)]
+        return written
+
+    run_sweep(plan, out=folder, workers=run["workers"], executor=run["executor"], scheduler=run["scheduler"],
+              resume=args.resume, overwrite=args.overwrite, progress=not args.quiet,
+              command="persona-sim " + " ".join(argv), worker_wait=run["worker_wait"], finish=analyse, fresh=fresh)
     if not args.quiet:
         print(f"sweep: {len(plan.points)} point(s) x {plan.replicates} replicates, "
-              f"{data.n_rows} rows, seed {plan.seed}")
-        print(_format_thresholds(table))
+              f"{analysed['data'].n_rows} rows, seed {plan.seed}")
+        print(_format_thresholds(analysed["table"]))
+        written = json.loads((folder / "manifest.json").read_text())["files"]
         print(f"wrote {folder}/: {', '.join(written)}, manifest.json")
     return 0
 

@@ -45,13 +45,12 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import sys
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Callable, Iterator
 
 from .files import json_default, write_atomically
 from .params import ParameterError
@@ -135,7 +134,6 @@ class Output:
     kind: str
     previous: dict | None = None
     current: dict | None = None
-    command: str | None = None
     committed: bool = field(default=False, init=False)
 
     @property
@@ -380,7 +378,6 @@ def open_output(
                     lock.release()
                     _unlink(folder / LOCK)
                 raise
-            output.command = command
             try:
                 yield output
             finally:

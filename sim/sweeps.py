@@ -48,7 +48,7 @@ import pandas as pd
 from . import engine, simulation
 from .files import write_atomically
 from .limits import DASK_WORKER_WAIT, DEFAULT_MEMORY_LIMIT, MAX_GRID_VALUES
-from .outputs import PARTS, open_output
+from .outputs import PARTS, SWEEP_FILES, open_output
 from .params import PARAMETERS, ParameterError, Params, _unknown, check_awareness
 from .schema import FINAL_COLUMNS
 from .version import __version__
@@ -920,7 +920,9 @@ def run_sweep(
     on_chunk: Callable[[int, pd.DataFrame], None] | None = None,
     overwrite: bool = False,
     worker_wait: float = DASK_WORKER_WAIT,
-) -> pd.DataFrame:
+    finish: Callable[[Path, dict], list[str]] | None = None,
+    fresh: bool = False,
+) -> pd.DataFrame | Path:
     """Run a planned sweep; return its table (and write it when ``out`` is given).
 
     Parameters
@@ -946,6 +948,13 @@ def run_sweep(
         complete.
     progress : bool
         A tqdm bar with ETA on stderr.
+    finish : callable, optional
+        With ``out``: called as ``finish(work, manifest)`` once the table is written
+        (the workers stopped), to add files to the output before it is committed (the
+        command line's thresholds and figures, written into ``work``); it returns
+        their names. The sweep's folder is then returned, not its table.
+    fresh : bool
+        ``out`` was just made for this sweep (:func:`sim.outputs.new_folder`).
     """
     workers = _check_run_settings(executor, workers)
     if resume and overwrite:
@@ -957,12 +966,17 @@ def run_sweep(
     pool = _make_executor(executor, workers, scheduler, worker_wait)  # validates before anything is written
 
     def job() -> Path:
-        with open_output(out, "sweep", mode, _resume_match(plan), command) as output:
+        with open_output(out, "sweep", mode, _resume_match(plan), command, fresh=fresh) as output:
             manifest = execute(plan, output, pool, workers, progress, on_chunk, command)
+            if finish is not None:
+                _stop(pool, interrupted=False)  # the workers are not needed to analyse the table
+                output.write_manifest({**manifest, "files": list(SWEEP_FILES)})  # what finish may write
+                manifest = {**manifest, "files": ["results.parquet", *finish(output.work, manifest)]}
             output.commit(manifest)
-            return output.folder / "results.parquet"
+            return output.folder
 
-    return pd.read_parquet(_with_pool(pool, job))
+    folder = _with_pool(pool, job)
+    return folder if finish is not None else pd.read_parquet(folder / "results.parquet")
 
 
 def _with_pool(pool, job):
