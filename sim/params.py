@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
+from . import calibration
+
 __all__ = ["Parameter", "PARAMETERS", "Params", "ParameterError", "parameter_table", "check_awareness"]
 
 
@@ -141,6 +143,9 @@ class Parameter:
             return None
         if self.kind is str:
             return self.validate(text)
+        prefix, rest = calibration.split_prefix(text)
+        if prefix is not None:
+            return self.validate(resolve_measured(self.name, prefix, rest))
         try:
             number = float(text)
         except ValueError:
@@ -428,6 +433,11 @@ def read_scenario(path: str | Path) -> dict[str, Any]:
             )
         if key not in _BY_NAME:
             raise _unknown(key, where=f" in scenario file {str(path)!r}")
+        if isinstance(value, str) and _BY_NAME[key].kind is not str:
+            try:  # a measured quantity in its own unit ("auc:0.9", "sad:45"), resolved here
+                value = _BY_NAME[key].parse(value)
+            except ParameterError as err:
+                raise ParameterError(f"{err} (in scenario file {str(path)!r})") from None
         values[key] = value
     # validate here, so the error names the file
     for key, value in values.items():
@@ -436,6 +446,25 @@ def read_scenario(path: str | Path) -> dict[str, Any]:
         except ParameterError as err:
             raise ParameterError(f"{err} (in scenario file {str(path)!r})") from None
     return values
+
+
+def resolve_measured(name: str, prefix: str, value: Any) -> float:
+    """The value of parameter ``name`` given a measured quantity in the unit ``prefix``
+    (``auc`` for synthetic_detectability, ``sad`` for awareness; :mod:`sim.calibration`),
+    as a plain number. The one place a prefix is resolved: ``--set``, scenario files
+    (both through :meth:`Parameter.parse`) and sampling bounds call it.
+
+    >>> round(resolve_measured("synthetic_detectability", "auc", 0.9), 4)
+    1.8124
+    >>> round(_BY_NAME["situational_awareness"].parse("sad:45"), 4)
+    0.278
+    """
+    if name not in _BY_NAME:
+        raise _unknown(name)
+    try:
+        return calibration.resolve(name, prefix, value)
+    except ValueError as err:
+        raise ParameterError(str(err)) from None
 
 
 def parameter_table(markdown: bool = True) -> str:
