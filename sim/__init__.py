@@ -26,10 +26,11 @@ floor or below; tests/test_imports.py checks that there is no import cycle):
 
 1. parameters and files: ``params``, ``calibration``, ``files``, ``outputs``, ``limits``, ``version``, ``_cpu``;
 2. the model's parts: ``corpus``, ``labs``, ``rules`` (the learner's mathematics) and ``learner`` (its compiled readers);
-3. the mean field (``meanfield``) and the result schema (``schema``);
+3. the mean field (``meanfield``, and ``meanfield_batch`` at many points at once) and the result schema (``schema``);
 4. the two drivers, siblings that do not import each other: the Mesa model
    (``agents``, ``model``, ``simulation``) and the batched engine (``engine``);
-5. sweeps (``sweeps``, which chooses the driver of each run) and the top-level
+5. sweeps (``sweeps``, which chooses the driver of each run), the sensitivity analysis
+   and scenario discovery (``sensitivity``, ``discovery``) and the top-level
    ``analysis`` package (threshold fits and figures);
 6. the front ends: the command line (``cli``) and the demo page (``app``), and this
    package's ``__init__``.

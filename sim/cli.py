@@ -174,6 +174,7 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--port", default="8765", metavar="P",
                       help="port on 127.0.0.1, a whole number in [0, 65535] (default 8765; 0 picks a free one)")
+    _add_robustness_commands(sub)
     return parser
 
 
@@ -655,6 +656,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _command_threshold(args, argv)
         if args.command == "demo":
             return _command_demo(args)
+        if args.command == "sensitivity":
+            return _command_sensitivity(args, argv)
+        if args.command == "discover":
+            return _command_discover(args, argv)
     except ParameterError as err:
         print(f"persona-sim: error: {err}", file=sys.stderr)
         return EXIT_USAGE
@@ -669,6 +674,182 @@ def main(argv: Sequence[str] | None = None) -> int:
             signal.signal(signal.SIGTERM, previous)
     parser.error(f"unknown command {args.command!r}")  # pragma: no cover
     return EXIT_USAGE
+
+
+# -- robustness: sensitivity and scenario discovery (issue 13; docs/model.md §11) ---------
+def _add_robustness_commands(sub) -> None:
+    from .sensitivity import DEFAULT_BOX, METHODS, OUTPUTS
+
+    default_box = ", ".join(f.text() for f in DEFAULT_BOX)
+    se = sub.add_parser(
+        "sensitivity",
+        help="global sensitivity of the threshold (SALib: Sobol' or Morris) over a box of parameters",
+        description=_wrap(
+            "Global sensitivity analysis of the mean-field threshold: sample a box of parameter values "
+            "with SALib (Saltelli's design for Sobol' indices, or Morris trajectories), compute at every "
+            "point s_star_inf (the large-corpus threshold; 1 where there is none), threshold_exists and "
+            "p_rebel_at (P(rebel) at --at-awareness after n_documents), and estimate the indices with "
+            "bootstrap 95% intervals. Writes DIR/samples.parquet, DIR/indices.csv, DIR/convergence.csv "
+            "(Sobol'), DIR/manifest.json and figures (indices.png, s_star_distribution.png, "
+            "convergence.png). Without --bounds, the default box of docs/model.md §11: " + default_box + "."
+        ),
+        epilog=_parameter_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_scenario_arguments(se, "a scenario file: the parameters the box leaves fixed")
+    se.add_argument("--bounds", action="append", default=[], metavar="NAME=LO:HI",
+                    help="a sampled parameter's range (repeatable, one name each): NAME=LO:HI, NAME=log:LO:HI "
+                         "(log-uniform), NAME=auc:LO:HI (synthetic_detectability from a detector's AUC) or "
+                         "NAME=sad:LO:HI (awareness from a SAD score)")
+    se.add_argument("--method", default="sobol", help=f"{' or '.join(METHODS)} (default sobol)")
+    se.add_argument("--samples", default="1024", metavar="N",
+                    help="SALib's base sample size: sobol N (2D + 2) points, a power of 2; morris N trajectories "
+                         "of D + 1 points (default 1024)")
+    se.add_argument("--output", action="append", default=[], metavar="NAME",
+                    help=f"an output to analyse (repeatable; default all: {', '.join(OUTPUTS)})")
+    se.add_argument("--at-awareness", default="0.4", metavar="S",
+                    help="the awareness of p_rebel_at (default 0.4, about the best models of 2024 on the SAD "
+                         "mapping; sad:SCORE accepted)")
+    se.add_argument("--seed", default="0", metavar="S", help="root seed of the sampler and the bootstrap (default 0)")
+    se.add_argument("--out", metavar="DIR",
+                    help="output folder: new or empty, or a finished analysis with --overwrite (default: a new "
+                         "folder results/sensitivity-YYYYMMDD-HHMMSS)")
+    se.add_argument("--overwrite", action="store_true", help="replace the analysis in DIR")
+    se.add_argument("--workers", metavar="N", help="threads of the mean-field kernel (default: the machine's cores)")
+    se.add_argument("--no-plots", action="store_true", help="write no figures")
+    se.add_argument("--quiet", action="store_true", help="no progress bar and no table")
+
+    di = sub.add_parser(
+        "discover",
+        help="scenario discovery (PRIM) on a sensitivity folder: where in the box does a condition hold?",
+        description=_wrap(
+            "Run PRIM (EMA Workbench) on the samples of a finished sensitivity analysis: the cases are the "
+            "points where --where holds (e.g. \"p_rebel_at > 0.5\" or \"s_star_inf < 0.5\"); prints the box "
+            "of largest coverage whose density reaches --density (each restricted parameter's range, the "
+            "box's coverage and density) and writes DIR/boxes.csv, DIR/peeling.csv and DIR/peeling.png. "
+            "Needs the discovery extra: pip install 'persona-sim[discovery]'."
+        ),
+    )
+    di.add_argument("folder", metavar="DIR", help="a folder persona-sim sensitivity wrote")
+    di.add_argument("--where", required=True, metavar="EXPR",
+                    help="the condition: comparisons of samples.parquet's columns with numbers, joined by "
+                         "and, or, not")
+    di.add_argument("--density", default="0.8", metavar="D",
+                    help="the box reported is the one of largest coverage with at least this density (default 0.8)")
+    di.add_argument("--peel-alpha", default="0.05", metavar="A", help="share peeled off per step (default 0.05)")
+
+
+def _unit_number(flag: str, text: Any, low: float, high: float, open_low: bool = False) -> float:
+    try:
+        value = float(text)
+        if not (low < value <= high if open_low else low <= value <= high):
+            raise ValueError
+    except (TypeError, ValueError):
+        left = "(" if open_low else "["
+        raise ParameterError(f"{flag} {text!r} is not allowed: allowed is a number in {left}{low:g}, {high:g}]") from None
+    return value
+
+
+def _command_sensitivity(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    from .outputs import new_folder
+    from .sensitivity import parse_factor, plan_sensitivity, run_sensitivity, summary
+
+    values = read_scenario(args.scenario) if args.scenario else {}
+    values.update(_parse_overrides(args.overrides))
+    base = Params(**values)
+    factors = [parse_factor(item) for item in args.bounds]
+    at_text = str(args.at_awareness)
+    at = (PARAMETERS_BY_NAME["situational_awareness"].parse(at_text) if at_text.strip().lower().startswith("sad:")
+          else _unit_number("--at-awareness", at_text, 0.0, 1.0))
+    plan = plan_sensitivity(base, factors, method=args.method, samples=_whole("--samples", args.samples, 2),
+                            outputs=args.output, at_awareness=at, seed=_whole("--seed", args.seed, 0))
+    if args.workers is not None:
+        import numba
+
+        workers = _whole("--workers", args.workers, 1)
+        numba.set_num_threads(min(workers, numba.config.NUMBA_NUM_THREADS))
+    folder = _output_folder(args.out, "sensitivity")
+    fresh = folder is None
+    if fresh:
+        folder = new_folder("sensitivity")
+    _WRITING.update(folder=folder, kind="sensitivity")
+    command = "persona-sim " + " ".join(argv)
+
+    def figures(work: Path, samples, indices, conv) -> list[str]:
+        if args.no_plots:
+            return []
+        from analysis.sensitivity import sensitivity_figures
+
+        return sensitivity_figures(work, samples, indices, conv)
+
+    result = run_sensitivity(plan, folder, overwrite=args.overwrite, progress=not args.quiet, command=command,
+                             fresh=fresh, finish=figures)
+    if not args.quiet:
+        print(f"sensitivity ({plan.method}): {plan.n_points:,} points, {len(plan.factors)} parameters, seed "
+              f"{plan.seed}; mean field in {result['seconds']['evaluate']:.1f} s")
+        print(_format_indices(result["indices"]))
+        facts = summary(result["samples"])
+        if "share_without_threshold" in facts:
+            line = f"no threshold at {facts['share_without_threshold']:.1%} of the points"
+            if "s_star_median" in facts:
+                line += (f"; s_star_inf where one exists: median {facts['s_star_median']:.3f}, 5-95% "
+                         f"[{facts['s_star_p05']:.3f}, {facts['s_star_p95']:.3f}]")
+            print(line)
+        if "share_rebel_at" in facts:
+            print(f"P(rebel) > 1/2 at awareness {plan.at_awareness:g}: {facts['share_rebel_at']:.1%} of the points")
+        written = json.loads((folder / "manifest.json").read_text())["files"]
+        print(f"wrote {folder}/: {', '.join(written)}, manifest.json")
+    return 0
+
+
+PARAMETERS_BY_NAME = {p.name: p for p in PARAMETERS}
+
+
+def _format_indices(indices) -> str:
+    sobol = "ST" in indices.columns
+    cols = ["S1", "S1_conf", "ST", "ST_conf"] if sobol else ["mu_star", "mu_star_conf", "sigma"]
+    width = max(len("parameter"), *(len(p) for p in indices["parameter"]))
+    out_width = max(len("output"), *(len(o) for o in indices["output"]))
+    lines = [f"{'output':<{out_width}}  {'parameter':<{width}}  " + "  ".join(f"{c:>12}" for c in cols)]
+    key = "ST" if sobol else "mu_star"
+    for name, rows in indices.groupby("output", sort=False):
+        for r in rows.sort_values(key, ascending=False, na_position="last").to_dict("records"):
+            lines.append(f"{name:<{out_width}}  {r['parameter']:<{width}}  "
+                         + "  ".join("           -" if r[c] != r[c] else f"{r[c]:>12.4f}" for c in cols))
+    return "\n".join(lines)
+
+
+def _command_discover(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    from .discovery import discover, evaluate_condition, format_boxes, parse_condition, read_samples
+    from .outputs import open_output
+
+    folder = Path(args.folder)
+    density = _unit_number("--density", args.density, 0.0, 1.0, open_low=True)
+    peel_alpha = _unit_number("--peel-alpha", args.peel_alpha, 0.0, 0.5, open_low=True)
+    table, manifest = read_samples(folder)
+    names = [n for n in (manifest.get("bounds_resolved") or {}) if n in table.columns]
+    if not names:
+        raise ParameterError(f"{folder / 'manifest.json'} names no sampled parameters: allowed is the manifest "
+                             "persona-sim sensitivity wrote")
+    tree = parse_condition(args.where, [c for c in table.columns if c not in ("sample", "seed_key")])
+    cases = evaluate_condition(tree, table)
+    box = discover(table[names], cases, density=density, peel_alpha=peel_alpha)
+    with open_output(folder, "sensitivity", "update", command="persona-sim " + " ".join(argv)) as output:
+        from analysis.sensitivity import peeling_figure
+
+        limits = box.limits.assign(where=args.where, box=box.index, coverage=box.coverage, density=box.density,
+                                   mass=box.mass)
+        _write_atomically(folder, {"boxes.csv": limits.to_csv(index=False).encode(),
+                                   "peeling.csv": box.trajectory.to_csv(index=False).encode()})
+        files = ["boxes.csv", "peeling.csv", peeling_figure(box.trajectory, box.index, args.where,
+                                                            folder / "peeling.png")]
+        new = dict(output.previous)
+        new["files"] = sorted(set(new.get("files") or []) | set(files))
+        new["discover"] = {"where": args.where, "density": density, "peel_alpha": peel_alpha}
+        output.commit(new)
+    print(format_boxes(box, args.where))
+    print(f"wrote {folder}/: {', '.join(files)}")
+    return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -63,7 +63,7 @@ HOLDER = ".persona-sim.holder"
 STAGING = ".persona-sim-next"
 PARTS = "parts"
 #: The kinds of output a folder can hold; a folder holds one kind.
-KINDS = ("sweep", "run", "figures")
+KINDS = ("sweep", "run", "figures", "sensitivity")
 #: Every file a sweep folder can hold (the table, the thresholds, the figures): what
 #: its manifest lists while they are being written, and what a manifest written
 #: before manifests listed their files (persona-sim 0.1.0) stands for.
@@ -314,7 +314,7 @@ def open_output(
     ----------
     folder : path
         The folder named by the user (made if missing, with its parents).
-    kind : {"sweep", "run", "figures"}
+    kind : {"sweep", "run", "figures", "sensitivity"}
     mode : {"new", "overwrite", "resume", "update", "add"}
         ``new``: the folder must be new or empty (a finished or unfinished output of
         the same kind is refused: resume it, overwrite it, or choose another folder).

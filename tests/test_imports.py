@@ -173,9 +173,10 @@ def test_the_two_drivers_are_siblings():
 FLOORS = [
     {"sim.params", "sim.calibration", "sim.files", "sim.outputs", "sim.limits", "sim.version", "sim._cpu"},
     {"sim.corpus", "sim.labs", "sim.rules", "sim.learner"},
-    {"sim.meanfield", "sim.schema"},
+    {"sim.meanfield", "sim.schema", "sim.meanfield_batch"},
     MESA_DRIVER | BATCHED_DRIVER,
-    {"sim.sweeps", "analysis", "analysis.thresholds", "analysis.figures"},
+    {"sim.sweeps", "sim.sensitivity", "sim.discovery", "analysis", "analysis.thresholds", "analysis.figures",
+     "analysis.sensitivity"},
     {"sim.cli", "sim.app", "sim"},
 ]
 

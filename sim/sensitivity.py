@@ -1,0 +1,476 @@
+"""Global sensitivity analysis of the threshold (issue 13; docs/model.md §11).
+
+Which of the model's assumptions decide whether, and at what awareness, planting
+backfires? Over a box of parameter values this module samples points with SALib
+(Saltelli's extension of Sobol' sequences for Sobol' indices, or Morris
+trajectories), evaluates the mean-field outputs at every point
+(:mod:`sim.meanfield_batch`) and estimates the indices with their bootstrap
+confidence intervals:
+
+- Sobol' (Saltelli 2002; Saltelli et al. 2010, with Jansen's total-order
+  estimator): the first-order index S1 (the share of the output's variance that a
+  parameter explains alone) and the total-order index ST (alone and through its
+  interactions); ``--samples N`` is the base sample size, so N (2D + 2) points with
+  second-order terms;
+- Morris (1991; Campolongo, Cariboni and Saltelli 2007): mu* (the mean absolute
+  elementary effect) and sigma (their spread), from N trajectories of D + 1 points.
+
+A factor is sampled uniformly between its bounds in its own unit: ``NAME=LO:HI``
+(the parameter), ``NAME=log:LO:HI`` (its logarithm: rates that span decades) or
+``NAME=auc:LO:HI`` / ``NAME=sad:LO:HI`` (a measured quantity, resolved by
+:func:`sim.params.resolve_measured`; the samples record both). Whole-number
+parameters are rounded. The indices are those of the sampled unit.
+
+Seeds: the sampler draws from ``SeedSequence(seed, spawn_key=(0,))`` and the
+bootstrap of output ``j`` from ``SeedSequence(seed, spawn_key=(1, j))``, so the same
+seed gives the same ``indices.csv``.
+
+References
+----------
+.. [1] A. Saltelli, "Making best use of model evaluations to compute sensitivity
+   indices", Comput. Phys. Commun. 145 (2002) 280-297.
+.. [2] A. Saltelli et al., "Variance based sensitivity analysis of model output.
+   Design and estimator for the total sensitivity index", Comput. Phys. Commun.
+   181 (2010) 259-270.
+.. [3] M. D. Morris, "Factorial sampling plans for preliminary computational
+   experiments", Technometrics 33 (1991) 161-174; F. Campolongo, J. Cariboni,
+   A. Saltelli, Environ. Model. Softw. 22 (2007) 1509-1518.
+.. [4] J. Herman and W. Usher, "SALib: An open-source Python library for
+   sensitivity analysis", J. Open Source Softw. 2 (2017) 97.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from . import calibration
+from .files import write_atomically
+from .meanfield_batch import CONSTANT_COLUMNS, point_constants, thresholds_and_p_rebel
+from .outputs import open_output
+from .params import PARAMETERS, ParameterError, Params, _unknown, check_awareness, resolve_measured
+from .version import __version__
+
+__all__ = [
+    "Factor",
+    "parse_factor",
+    "DEFAULT_BOX",
+    "OUTPUTS",
+    "METHODS",
+    "SensitivityPlan",
+    "plan_sensitivity",
+    "sample",
+    "evaluate",
+    "analyse",
+    "convergence",
+    "run_sensitivity",
+    "summary",
+]
+
+_BY_NAME = {p.name: p for p in PARAMETERS}
+#: The outputs, each computed per sample point (sim.meanfield_batch).
+OUTPUTS = ("s_star_inf", "threshold_exists", "p_rebel_at")
+METHODS = ("sobol", "morris")
+SCALES = ("linear", "log", "auc", "sad")
+#: Bootstrap resamples of the confidence intervals.
+RESAMPLES = 100
+#: Points per evaluation chunk (one step of the progress bar).
+_CHUNK = 2048
+
+
+@dataclass(frozen=True)
+class Factor:
+    """One sampled parameter: uniform between ``low`` and ``high`` in ``scale``.
+
+    ``scale`` is ``linear`` (the parameter itself), ``log`` (its natural logarithm
+    is uniform), or a measured unit of :mod:`sim.calibration` (``auc``, ``sad``).
+    """
+
+    name: str
+    low: float
+    high: float
+    scale: str = "linear"
+
+    @property
+    def unit_column(self) -> str | None:
+        """The samples' column of the measured quantity (``NAME_auc``), if any."""
+        return f"{self.name}_{self.scale}" if self.scale in calibration.PREFIXES else None
+
+    def sampler_bounds(self) -> list[float]:
+        if self.scale == "log":
+            return [math.log(self.low), math.log(self.high)]
+        return [self.low, self.high]
+
+    def values(self, sampled: np.ndarray) -> np.ndarray:
+        """The parameter's values for sampler-space values."""
+        if self.scale == "log":
+            out = np.exp(sampled)
+        elif self.scale in calibration.PREFIXES:
+            out = np.array([resolve_measured(self.name, self.scale, float(v)) for v in sampled])
+        else:
+            out = np.asarray(sampled, dtype=float)
+        if _BY_NAME[self.name].kind is int:
+            return np.rint(out).astype(np.int64)
+        # keep inside the bounds the sampler was given (exp(log x) can miss x by an ulp)
+        lo, hi = self.values_at_ends()
+        return np.clip(out, lo, hi)
+
+    def values_at_ends(self) -> tuple[float, float]:
+        if self.scale in calibration.PREFIXES:
+            return (resolve_measured(self.name, self.scale, self.low), resolve_measured(self.name, self.scale, self.high))
+        return self.low, self.high
+
+    def text(self) -> str:
+        prefix = "" if self.scale == "linear" else f"{self.scale}:"
+        return f"{self.name}={prefix}{self.low:g}:{self.high:g}"
+
+
+def parse_factor(text: str) -> Factor:
+    """Parse ``NAME=LO:HI``, ``NAME=log:LO:HI`` or ``NAME=auc:LO:HI`` (``--bounds``).
+
+    >>> parse_factor("candid_plant_rate=log:0.001:0.05")
+    Factor(name='candid_plant_rate', low=0.001, high=0.05, scale='log')
+    >>> parse_factor("synthetic_detectability=auc:0.6:0.95").values_at_ends()[1].__round__(4)
+    2.3262
+    """
+    allowed = "allowed is NAME=LO:HI, NAME=log:LO:HI (LO > 0) or NAME=auc:LO:HI / NAME=sad:LO:HI with LO < HI"
+    name, sep, spec = text.partition("=")
+    name = name.strip()
+    if not sep or not name:
+        raise ParameterError(f"--bounds {text!r} is not allowed: {allowed}")
+    if name not in _BY_NAME:
+        raise _unknown(name, where=" in --bounds")
+    spec_param = _BY_NAME[name]
+    if spec_param.kind is str:
+        raise ParameterError(f"--bounds {name}: {name} is not a number and cannot be sampled: allowed is a "
+                             "numeric parameter")
+    parts = [p.strip() for p in spec.split(":")]
+    scale = "linear"
+    if len(parts) == 3:
+        scale = parts[0].lower()
+        parts = parts[1:]
+        if scale not in ("log", *calibration.PREFIXES):
+            raise ParameterError(f"--bounds {text!r}: unknown scale {scale!r}: {allowed}")
+    try:
+        if len(parts) != 2:
+            raise ValueError
+        lo, hi = float(parts[0]), float(parts[1])
+        if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
+            raise ValueError
+    except ValueError:
+        raise ParameterError(f"--bounds {text!r} is not allowed: {allowed}") from None
+    if scale == "log" and lo <= 0:
+        raise ParameterError(f"--bounds {text!r} is not allowed: a log scale needs LO > 0")
+    factor = Factor(name, lo, hi, scale)
+    ends = factor.values_at_ends()  # a measured unit is resolved (and checked) here
+    for end in ends:
+        try:
+            spec_param.validate(end if spec_param.kind is float else int(round(end)))
+        except ParameterError as err:
+            raise ParameterError(f"--bounds {text!r}: {err}") from None
+    return factor
+
+
+#: The default box: the learner's assumption constants and the corpus parameters,
+#: each range argued in docs/model.md §11.
+DEFAULT_BOX: tuple[Factor, ...] = (
+    Factor("deceptive_plant_rate", 0.15, 0.5),
+    Factor("candid_plant_rate", 0.001, 0.05, "log"),
+    Factor("synthetic_detectability", 0.75, 0.995, "auc"),
+    Factor("believed_planted_cited_rate", 0.005, 0.1, "log"),
+    Factor("planted_fraction", round(calibration.PLANTED_SHARE_RANGE[0], 3),
+           round(calibration.PLANTED_SHARE_RANGE[1], 3)),
+    Factor("prior_deceptive", 0.01, 0.3, "log"),
+    Factor("citations_per_document", 1, 6),
+    Factor("control_likelihood_ratio", 1.0, 2.0, "log"),
+)
+
+
+@dataclass(frozen=True)
+class SensitivityPlan:
+    """Everything that determines a sensitivity analysis's numbers."""
+
+    base: Params
+    factors: tuple[Factor, ...]
+    method: str
+    samples: int
+    outputs: tuple[str, ...]
+    at_awareness: float
+    seed: int
+
+    def problem(self) -> dict:
+        """SALib's problem: the factors' names and sampler-space bounds."""
+        return {"num_vars": len(self.factors), "names": [f.name for f in self.factors],
+                "bounds": [f.sampler_bounds() for f in self.factors]}
+
+    @property
+    def n_points(self) -> int:
+        d = len(self.factors)
+        return self.samples * (2 * d + 2) if self.method == "sobol" else self.samples * (d + 1)
+
+    def identity(self) -> dict:
+        return {
+            "method": self.method, "samples": self.samples, "seed": self.seed,
+            "at_awareness": self.at_awareness, "outputs": list(self.outputs),
+            "bounds": [f.text() for f in self.factors],
+            "base": {k: (v.item() if hasattr(v, "item") else v) for k, v in self.base.to_dict().items()},
+        }
+
+
+def plan_sensitivity(
+    base: Params | None = None,
+    factors: Sequence[Factor] | None = None,
+    method: str = "sobol",
+    samples: int = 1024,
+    outputs: Sequence[str] | None = None,
+    at_awareness: float = 0.4,
+    seed: int = 0,
+) -> SensitivityPlan:
+    """Validate the settings (one-line ParameterError for each bad one)."""
+    base = base if base is not None else Params()
+    factors = tuple(factors) if factors else DEFAULT_BOX
+    names = [f.name for f in factors]
+    if len(set(names)) != len(names):
+        twice = next(n for n in names if names.count(n) > 1)
+        raise ParameterError(f"--bounds names {twice} twice: allowed is one range per parameter")
+    if len(factors) < 2:
+        raise ParameterError("--bounds names one parameter: allowed is two or more (SALib's indices compare them)")
+    if method not in METHODS:
+        raise ParameterError(f"--method {method!r} is not allowed: allowed is sobol or morris")
+    if isinstance(samples, bool) or not isinstance(samples, (int, np.integer)) or not 2 <= samples <= 2**20:
+        raise ParameterError(f"--samples {samples!r} is not allowed: allowed is a whole number in [2, 1048576]")
+    if method == "sobol" and samples & (samples - 1):
+        raise ParameterError(f"--samples {samples} is not allowed with sobol: allowed is a power of 2 (e.g. 256, 1024)")
+    outputs = tuple(outputs) if outputs else OUTPUTS
+    for name in outputs:
+        if name not in OUTPUTS:
+            raise ParameterError(f"--output {name!r} is not allowed: allowed are {', '.join(OUTPUTS)}")
+    if len(set(outputs)) != len(outputs):
+        raise ParameterError("--output names an output twice: allowed is each output once")
+    try:
+        at = check_awareness([at_awareness])[0]
+    except ParameterError:
+        raise ParameterError(f"--at-awareness {at_awareness!r} is not allowed: allowed is a number in [0, 1]") from None
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ParameterError(f"--seed {seed!r} is not allowed: allowed is a whole number >= 0")
+    plan = SensitivityPlan(base, factors, method, int(samples), outputs, at, int(seed))
+    # every corner of the box must be a valid configuration (joint checks: rho + eta <= 1, ...)
+    for f in factors:
+        for end in f.values_at_ends():
+            try:
+                base.replace(**{f.name: end if _BY_NAME[f.name].kind is float else int(round(end))})
+            except ParameterError as err:
+                raise ParameterError(f"--bounds {f.text()}: {err}") from None
+    return plan
+
+
+def _rng(seed: int, *key: int) -> np.random.Generator:
+    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=key))
+
+
+def sample(plan: SensitivityPlan) -> tuple[np.ndarray, pd.DataFrame]:
+    """The sampler's matrix (sampler space, for SALib's analysis) and the sample
+    table: ``sample``, each factor's parameter value (and its measured unit), in the
+    sampler's order."""
+    problem = plan.problem()
+    if plan.method == "sobol":
+        from SALib.sample import sobol as sobol_sample
+
+        x = sobol_sample.sample(problem, plan.samples, calc_second_order=True, seed=_rng(plan.seed, 0))
+    else:
+        from SALib.sample import morris as morris_sample
+
+        x = morris_sample.sample(problem, plan.samples, num_levels=4, seed=_rng(plan.seed, 0))
+    table = {"sample": np.arange(len(x), dtype=np.int64)}
+    for j, f in enumerate(plan.factors):
+        if f.unit_column:
+            table[f.unit_column] = x[:, j]
+        table[f.name] = f.values(x[:, j])
+    return x, pd.DataFrame(table)
+
+
+def evaluate(plan: SensitivityPlan, table: pd.DataFrame, progress: bool = False) -> pd.DataFrame:
+    """The mean-field outputs at every sample point (:mod:`sim.meanfield_batch`),
+    as columns ``s_star_inf``, ``threshold_exists``, ``p_rebel_at``."""
+    from tqdm import tqdm
+
+    names = [f.name for f in plan.factors]
+    records = table[names].to_dict("records")
+    results = {k: np.empty(len(records)) for k in OUTPUTS}
+    general = plan.base.sa_start is not None or plan.base.lab_policy != "static" or plan.base.generations > 1
+    bar = tqdm(total=len(records), unit="point", desc="mean field", disable=not progress, leave=False)
+    cache: dict[tuple, np.ndarray] = {}
+    try:
+        for start in range(0, len(records), _CHUNK):
+            chunk = records[start : start + _CHUNK]
+            points = []
+            for values in chunk:
+                try:
+                    params = plan.base.replace(**{k: (v.item() if hasattr(v, "item") else v) for k, v in values.items()})
+                except ParameterError as err:
+                    raise ParameterError(f"sample point {values}: {err}") from None
+                points.append(params)
+            if general:
+                out = thresholds_and_p_rebel(points, plan.at_awareness)
+            else:
+                rows = []
+                for values, params in zip(chunk, points):
+                    key = tuple(values.values())
+                    if key not in cache:
+                        cache[key] = point_constants(params)
+                    rows.append(cache[key])
+                out = thresholds_and_p_rebel(np.array(rows).reshape(-1, len(CONSTANT_COLUMNS)), plan.at_awareness)
+            for k in OUTPUTS:
+                results[k][start : start + len(chunk)] = out[k]
+            bar.update(len(chunk))
+    finally:
+        bar.close()
+    frame = pd.DataFrame(results)
+    frame["threshold_exists"] = frame["threshold_exists"].astype(np.int64)
+    return frame
+
+
+def analyse(plan: SensitivityPlan, x: np.ndarray, outputs: pd.DataFrame, n: int | None = None) -> pd.DataFrame:
+    """The indices of every output: Sobol' (``S1, S1_conf, ST, ST_conf``) or Morris
+    (``mu_star, mu_star_conf, sigma``), one row per (output, parameter).
+
+    ``n`` uses only the first ``n`` base samples of a Sobol' design (its first
+    ``n (2D + 2)`` rows, themselves a Saltelli design): for :func:`convergence`.
+    An output that is constant over the points has no variance to share out: its
+    indices are NaN.
+    """
+    import warnings
+
+    problem = plan.problem()
+    rows = []
+    for j, name in enumerate(plan.outputs):
+        y = outputs[name].to_numpy(dtype=float)
+        xs = x
+        if n is not None:
+            rows_n = n * (2 * len(plan.factors) + 2)
+            y, xs = y[:rows_n], x[:rows_n]
+        constant = bool(np.all(y == y[0]))
+        seed = int(np.random.SeedSequence(plan.seed, spawn_key=(1, j)).generate_state(1)[0])
+        with warnings.catch_warnings(), np.errstate(divide="ignore", invalid="ignore"):
+            warnings.simplefilter("ignore")
+            if plan.method == "sobol":
+                from SALib.analyze import sobol as sobol_analyze
+
+                if constant:
+                    res = {k: [np.nan] * len(plan.factors) for k in ("S1", "S1_conf", "ST", "ST_conf")}
+                else:
+                    res = sobol_analyze.analyze(problem, y, calc_second_order=True, num_resamples=RESAMPLES,
+                                                conf_level=0.95, seed=seed)
+                for i, f in enumerate(plan.factors):
+                    rows.append({"output": name, "parameter": f.name, "S1": float(res["S1"][i]),
+                                 "S1_conf": float(res["S1_conf"][i]), "ST": float(res["ST"][i]),
+                                 "ST_conf": float(res["ST_conf"][i])})
+            else:
+                from SALib.analyze import morris as morris_analyze
+
+                res = morris_analyze.analyze(problem, xs, y, num_resamples=RESAMPLES, conf_level=0.95,
+                                             num_levels=4, seed=seed)
+                for i, f in enumerate(plan.factors):
+                    rows.append({"output": name, "parameter": f.name, "mu_star": float(res["mu_star"][i]),
+                                 "mu_star_conf": float(res["mu_star_conf"][i]), "sigma": float(res["sigma"][i])})
+    return pd.DataFrame(rows)
+
+
+def convergence(plan: SensitivityPlan, x: np.ndarray, outputs: pd.DataFrame) -> pd.DataFrame:
+    """Sobol' indices on the first n base samples, n = N/16, N/8, ..., N (at least
+    16): how the estimates settle as N grows. Columns ``n`` and those of
+    :func:`analyse`."""
+    if plan.method != "sobol":
+        return pd.DataFrame()
+    sizes = sorted({max(16, plan.samples >> k) for k in range(5)} | {plan.samples})
+    sizes = [n for n in sizes if n <= plan.samples]
+    parts = [analyse(plan, x, outputs, n=n).assign(n=n) for n in sizes]
+    frame = pd.concat(parts, ignore_index=True)
+    return frame[["n", *[c for c in frame.columns if c != "n"]]]
+
+
+def _manifest(plan: SensitivityPlan, command: str | None, files: list[str], timings: dict) -> dict:
+    return {
+        "command": command,
+        "package_version": __version__,
+        "complete": True,
+        **plan.identity(),
+        "bounds_resolved": {f.name: list(f.values_at_ends()) for f in plan.factors},
+        "n_points": plan.n_points,
+        "seconds": timings,
+        "files": files,
+    }
+
+
+def run_sensitivity(
+    plan: SensitivityPlan,
+    out: str | Path,
+    overwrite: bool = False,
+    progress: bool = True,
+    command: str | None = None,
+    fresh: bool = False,
+    finish: Callable[[Path, pd.DataFrame, pd.DataFrame, pd.DataFrame], list[str]] | None = None,
+) -> dict[str, Any]:
+    """Sample, evaluate, analyse and write ``samples.parquet``, ``indices.csv``,
+    ``convergence.csv`` (Sobol'), ``manifest.json`` into ``out`` (through
+    :func:`sim.outputs.open_output`, kind ``sensitivity``); ``finish(work, samples,
+    indices, convergence)`` may add files (the command line's figures) before the
+    commit and returns their names.
+
+    Returns the tables and timings: ``samples``, ``indices``, ``convergence``,
+    ``seconds``.
+    """
+    timings: dict[str, float] = {}
+    with open_output(out, "sensitivity", "overwrite" if overwrite else "new", command=command,
+                     fresh=fresh) as output:
+        t = time.perf_counter()
+        x, table = sample(plan)
+        timings["sample"] = time.perf_counter() - t
+        t = time.perf_counter()
+        results = evaluate(plan, table, progress=progress)
+        timings["evaluate"] = time.perf_counter() - t
+        samples = pd.concat([table, results[list(plan.outputs)]], axis=1)
+        samples["seed_key"] = [f"{plan.seed}/{i}" for i in range(len(samples))]
+        t = time.perf_counter()
+        indices = analyse(plan, x, results)
+        conv = convergence(plan, x, results)
+        timings["analyse"] = time.perf_counter() - t
+        import io
+
+        buffer = io.BytesIO()
+        samples.to_parquet(buffer, index=False)
+        files = {"samples.parquet": buffer.getvalue(), "indices.csv": indices.to_csv(index=False).encode()}
+        if not conv.empty:
+            files["convergence.csv"] = conv.to_csv(index=False).encode()
+        for name, data in files.items():
+            write_atomically(output.work / name, data)
+        written = sorted(files)
+        if finish is not None:
+            t = time.perf_counter()
+            written += finish(output.work, samples, indices, conv)
+            timings["figures"] = time.perf_counter() - t
+        output.commit(_manifest(plan, command, sorted(written), {k: round(v, 3) for k, v in timings.items()}))
+    return {"samples": samples, "indices": indices, "convergence": conv, "seconds": timings}
+
+
+def summary(samples: pd.DataFrame) -> dict[str, float]:
+    """The distribution of the threshold over the box: the share of points without
+    a threshold, and the median and 5th-95th percentiles of s_star_inf where one exists."""
+    out: dict[str, float] = {"points": float(len(samples))}
+    if "threshold_exists" in samples:
+        exists = samples["threshold_exists"].to_numpy() == 1
+        out["share_without_threshold"] = float(1.0 - exists.mean())
+        if "s_star_inf" in samples and exists.any():
+            s = samples["s_star_inf"].to_numpy()[exists]
+            out.update(s_star_p05=float(np.quantile(s, 0.05)), s_star_median=float(np.median(s)),
+                       s_star_p95=float(np.quantile(s, 0.95)))
+    if "p_rebel_at" in samples:
+        out["share_rebel_at"] = float((samples["p_rebel_at"].to_numpy() > 0.5).mean())
+    return out
+

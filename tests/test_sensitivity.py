@@ -1,0 +1,162 @@
+"""Global sensitivity (sim/sensitivity.py, sim/meanfield_batch.py, docs/model.md §11):
+the batched mean field against sim.meanfield, known answers of the indices,
+reproducibility, and the command's bad inputs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sim import Params, ParameterError
+from sim import meanfield as mf
+from sim.cli import main
+from sim.meanfield_batch import thresholds_and_p_rebel
+from sim.sensitivity import Factor, analyse, parse_factor, plan_sensitivity, run_sensitivity, sample
+
+
+def _lowest_upward_root(params: Params) -> float:
+    """The reference: sim.meanfield's roots (1,000-point bracket, fine quadrature)."""
+    roots = mf.thresholds(params)
+    up = [r for r in roots if mf.moments(params, [r + 1e-5])[0][0] > 0]
+    if up:
+        return float(up[0])
+    return 0.0 if mf.moments(params, [1e-3])[0][0] > 0 else 1.0
+
+
+def test_batched_mean_field_matches_sim_meanfield():
+    rng = np.random.default_rng(7)
+    points = []
+    for i in range(12):
+        points.append(Params(
+            deceptive_plant_rate=rng.uniform(0.15, 0.5), candid_plant_rate=float(np.exp(rng.uniform(-7, -3))),
+            synthetic_detectability=rng.uniform(0.5, 4.0), believed_planted_cited_rate=float(np.exp(rng.uniform(-5, -2))),
+            planted_fraction=rng.uniform(0.05, 0.4), citations_per_document=int(rng.integers(1, 6)),
+            prior_deceptive=rng.uniform(0.01, 0.3), laundering=0.3 if i % 3 == 0 else 0.0,
+            disclosed_fraction=0.05 if i % 4 == 0 else 0.0, control_likelihood_ratio=1.5 if i % 5 == 0 else 1.0))
+    points.append(Params(planted_fraction=0.8))  # mu > 0 from the smallest awareness on: s* = 0
+    out = thresholds_and_p_rebel(points, at_awareness=0.55)
+    for i, params in enumerate(points):
+        assert out["s_star_inf"][i] == pytest.approx(_lowest_upward_root(params), abs=1e-8)
+        assert out["threshold_exists"][i] == (1.0 if out["s_star_inf"][i] < 1.0 else 0.0)
+        assert out["p_rebel_at"][i] == pytest.approx(float(mf.p_rebel(params, [0.55])[0]), abs=1e-10)
+    assert out["s_star_inf"][-1] == 0.0
+
+
+def test_reference_point_and_no_threshold():
+    out = thresholds_and_p_rebel([Params(), Params(planted_fraction=0.05), Params(deceptive_plant_rate=0.01)], 0.65)
+    assert out["s_star_inf"][0] == pytest.approx(float(mf.thresholds(Params())[0]), abs=1e-9)
+    assert out["s_star_inf"][1:].tolist() == [1.0, 1.0] and out["threshold_exists"][1:].tolist() == [0.0, 0.0]
+
+
+def test_points_with_a_reacting_lab_use_the_general_mean_field():
+    params = Params(lab_policy="come_clean")
+    out = thresholds_and_p_rebel([params], 0.9)
+    assert out["p_rebel_at"][0] == pytest.approx(float(mf.p_rebel(params, [0.9])[0]), abs=1e-12)
+
+
+def _plan(factors, samples=512, seed=3):
+    return plan_sensitivity(Params(), factors, method="sobol", samples=samples, seed=seed, outputs=["s_star_inf"])
+
+
+def test_additive_function_indices_match_analytic_values_and_a_dummy_gets_zero():
+    factors = [Factor("planted_fraction", 0.0, 1.0), Factor("deceptive_plant_rate", 0.0, 1.0),
+               Factor("candid_plant_rate", 0.0, 1.0)]
+    plan = _plan(factors, samples=2048)
+    x, _ = sample(plan)
+    a = np.array([3.0, 1.0, 0.0])  # the third parameter does not enter
+    y = x @ a
+    indices = analyse(plan, x, pd.DataFrame({"s_star_inf": y}))
+    analytic = a**2 / np.sum(a**2)  # additive: S1 = ST = a_i^2 Var(x_i) / sum
+    for i, row in indices.iterrows():
+        assert row["S1"] == pytest.approx(analytic[i], abs=0.03)
+        assert row["ST"] == pytest.approx(analytic[i], abs=0.03)
+    dummy = indices.iloc[2]
+    assert abs(dummy["ST"]) <= dummy["ST_conf"] + 1e-12 and abs(dummy["S1"]) <= dummy["S1_conf"] + 1e-3
+
+
+def test_prior_does_not_enter_the_large_corpus_threshold(tmp_path):
+    result = run_sensitivity(plan_sensitivity(samples=64, seed=1, outputs=["s_star_inf", "p_rebel_at"]),
+                             tmp_path / "s", progress=False)
+    prior = result["indices"].query("output == 's_star_inf' and parameter == 'prior_deceptive'").iloc[0]
+    assert abs(prior["ST"]) <= prior["ST_conf"] + 1e-12
+    drivers = result["indices"].query("output == 's_star_inf'").sort_values("ST", ascending=False)
+    assert drivers.iloc[0]["ST"] > 0.1
+
+
+def test_same_seed_same_indices(tmp_path):
+    plan = plan_sensitivity(samples=32, seed=5)
+    run_sensitivity(plan, tmp_path / "a", progress=False)
+    run_sensitivity(plan, tmp_path / "b", progress=False)
+    assert (tmp_path / "a" / "indices.csv").read_bytes() == (tmp_path / "b" / "indices.csv").read_bytes()
+    samples = pd.read_parquet(tmp_path / "a" / "samples.parquet")
+    assert samples["sample"].tolist() == list(range(32 * 18))
+    assert {"synthetic_detectability_auc", "synthetic_detectability", "seed_key", "s_star_inf",
+            "threshold_exists", "p_rebel_at"} <= set(samples.columns)
+    auc = samples["synthetic_detectability_auc"].to_numpy()
+    assert ((auc >= 0.75) & (auc <= 0.995)).all()
+    from sim.calibration import detectability_from_auc
+
+    assert samples["synthetic_detectability"].iloc[0] == pytest.approx(detectability_from_auc(auc[0]))
+
+
+def test_morris_writes_its_columns(tmp_path):
+    plan = plan_sensitivity(method="morris", samples=10, seed=2)
+    result = run_sensitivity(plan, tmp_path / "m", progress=False)
+    assert list(result["indices"].columns) == ["output", "parameter", "mu_star", "mu_star_conf", "sigma"]
+    assert len(result["samples"]) == 10 * (len(plan.factors) + 1)
+
+
+def test_log_and_auc_factors():
+    f = parse_factor("candid_plant_rate=log:0.001:0.1")
+    values = f.values(np.log(np.array([0.001, 0.01, 0.1])))
+    assert values == pytest.approx([0.001, 0.01, 0.1])
+    g = parse_factor("synthetic_detectability=auc:0.5:0.9")
+    assert g.values_at_ends()[0] == 0.0 and g.unit_column == "synthetic_detectability_auc"
+    assert parse_factor("citations_per_document=1:6").values(np.array([1.4, 5.6])).tolist() == [1, 6]
+
+
+@pytest.mark.parametrize("text", [
+    "planted_fraction=0.3:0.1", "planted_fraction=0:2", "no_such=0:1", "citation_cue=0:1",
+    "candid_plant_rate=log:0:0.1", "synthetic_detectability=auc:0.6:1.0", "planted_fraction=sad:30:40",
+    "planted_fraction", "planted_fraction=a:b",
+])
+def test_bad_bounds_are_refused(text):
+    with pytest.raises(ParameterError):
+        parse_factor(text)
+
+
+@pytest.mark.parametrize("args", [
+    ["--bounds", "planted_fraction=0.3:0.1"],
+    ["--samples", "100"],
+    ["--method", "fast"],
+    ["--output", "uplift"],
+    ["--at-awareness", "2"],
+    ["--bounds", "planted_fraction=0.1:0.2", "--bounds", "planted_fraction=0.1:0.3"],
+    ["--bounds", "planted_fraction=0.5:0.9", "--bounds", "disclosed_fraction=0.3:0.6"],
+    ["--seed", "-1"],
+])
+def test_cli_bad_inputs_one_line_exit_2_nothing_written(tmp_path, capsys, args):
+    out = tmp_path / "out"
+    code = main(["sensitivity", "--out", str(out), "--quiet", *args])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and err.startswith("persona-sim: error:")
+    assert not out.exists()
+
+
+def test_cli_writes_the_files(tmp_path, capsys):
+    out = tmp_path / "out"
+    code = main(["sensitivity", "--out", str(out), "--samples", "16", "--bounds", "planted_fraction=0.1:0.3",
+                 "--bounds", "synthetic_detectability=auc:0.7:0.99", "--at-awareness", "sad:52"])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "planted_fraction" in printed and "no threshold at" in printed
+    names = {p.name for p in out.iterdir()}
+    assert {"samples.parquet", "indices.csv", "convergence.csv", "manifest.json", "indices.png",
+            "s_star_distribution.png", "convergence.png"} <= names
+    indices = pd.read_csv(out / "indices.csv")
+    assert list(indices.columns) == ["output", "parameter", "S1", "S1_conf", "ST", "ST_conf"]
+    # a second run into the same folder is refused, with --overwrite it replaces it
+    assert main(["sensitivity", "--out", str(out), "--samples", "16", "--quiet"]) == 2
+    assert main(["sensitivity", "--out", str(out), "--samples", "16", "--quiet", "--overwrite", "--no-plots"]) == 0
+    assert not (out / "indices.png").exists()
