@@ -219,7 +219,7 @@ def thresholds_and_p_rebel(
 
     >>> out = thresholds_and_p_rebel([Params(), Params(planted_fraction=0.05)], at_awareness=0.65)
     >>> out["s_star_inf"].round(4).tolist(), out["threshold_exists"].tolist(), out["p_rebel_at"].round(3).tolist()
-    ([0.6307, 1.0], [1.0, 0.0], [0.793, 0.0])
+    ([0.6306, 1.0], [1.0, 0.0], [0.793, 0.0])
     """
     if isinstance(points, np.ndarray):
         constants = np.ascontiguousarray(points, dtype=float)
