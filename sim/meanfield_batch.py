@@ -47,7 +47,8 @@ import numpy as np
 from numba import njit, prange
 
 from . import meanfield, rules
-from .meanfield import planted_cited_rate_for, real_cited_rate_for
+from .corpus import expected_planted_cited_rate
+from .meanfield import learner_real_cited_rate
 from .params import Params
 
 __all__ = ["point_constants", "thresholds_and_p_rebel", "CONSTANT_COLUMNS"]
@@ -65,15 +66,15 @@ _Z_HALF_WIDTH = 8.0
 
 def point_constants(params: Params, real_cited_rate: float | None = None) -> np.ndarray:
     """The row of :data:`CONSTANT_COLUMNS` for one parameter set (q_r as
-    :func:`sim.meanfield.real_cited_rate_for` gives it: the construction's expectation,
+    :func:`sim.meanfield.learner_real_cited_rate` gives it: the construction's expectation,
     or for the trusted cue the share measured on the reference corpus of seed 0)."""
-    q_r = real_cited_rate_for(params, real_cited_rate)
+    q_r = learner_real_cited_rate(params, real_cited_rate)
     return np.array([
         params.real_fraction, params.planted_fraction, params.disclosed_fraction,
         params.control_discourse_fraction, math.log(params.control_likelihood_ratio),
         params.synthetic_detectability, q_r, params.believed_planted_cited_rate,
         params.deceptive_plant_rate, params.candid_plant_rate, math.log(params.disclosure_likelihood_ratio),
-        planted_cited_rate_for(params), math.log(params.prior_deceptive) - math.log1p(-params.prior_deceptive),
+        round(expected_planted_cited_rate(params), 15), math.log(params.prior_deceptive) - math.log1p(-params.prior_deceptive),
         float(params.n_documents),
     ])
 
