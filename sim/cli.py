@@ -715,7 +715,21 @@ def _add_robustness_commands(sub) -> None:
                     help="output folder: new or empty, or a finished analysis with --overwrite (default: a new "
                          "folder results/sensitivity-YYYYMMDD-HHMMSS)")
     se.add_argument("--overwrite", action="store_true", help="replace the analysis in DIR")
-    se.add_argument("--workers", metavar="N", help="threads of the mean-field kernel (default: the machine's cores)")
+    se.add_argument("--workers", metavar="N",
+                    help="threads of the mean-field kernel, and the simulation's workers (default: the machine's cores)")
+    se.add_argument("--simulate", action="store_true",
+                    help="also simulate every point through the sweep engine: outputs s_star_sim, "
+                         "threshold_exists_sim, p_rebel_at_sim (DIR becomes a resumable sweep folder)")
+    se.add_argument("--replicates", default="10", metavar="R", help="with --simulate: corpora per point (default 10)")
+    se.add_argument("--levels", default="21", metavar="K",
+                    help="with --simulate: awareness levels evenly spaced on [0, 1] read by each corpus, besides "
+                         "--at-awareness (default 21)")
+    se.add_argument("--executor", choices=("serial", "thread", "process", "dask"),
+                    help="with --simulate: where the runs go, as for sweep (default thread)")
+    se.add_argument("--scheduler", metavar="ADDRESS", help="with --executor dask: the scheduler's address")
+    se.add_argument("--resume", action="store_true",
+                    help="with --simulate: continue the simulation in DIR, keeping the parts whose checksums hold")
+    _add_memory_limit(se)
     se.add_argument("--no-plots", action="store_true", help="write no figures")
     se.add_argument("--quiet", action="store_true", help="no progress bar and no table")
 
@@ -762,7 +776,15 @@ def _command_sensitivity(args: argparse.Namespace, argv: Sequence[str]) -> int:
     at = (PARAMETERS_BY_NAME["situational_awareness"].parse(at_text) if at_text.strip().lower().startswith("sad:")
           else _unit_number("--at-awareness", at_text, 0.0, 1.0))
     plan = plan_sensitivity(base, factors, method=args.method, samples=_whole("--samples", args.samples, 2),
-                            outputs=args.output, at_awareness=at, seed=_whole("--seed", args.seed, 0))
+                            outputs=args.output, at_awareness=at, seed=_whole("--seed", args.seed, 0),
+                            simulate=args.simulate, replicates=_whole("--replicates", args.replicates, 1),
+                            levels=_whole("--levels", args.levels, 2))
+    if not args.simulate:
+        for flag, given in (("--executor", args.executor), ("--scheduler", args.scheduler), ("--resume", args.resume)):
+            if given:
+                raise ParameterError(f"{flag} goes with --simulate: allowed without it are the mean-field outputs only")
+    limit = _parse_memory_limit(args.memory_limit)
+    workers = None
     if args.workers is not None:
         import numba
 
@@ -772,7 +794,7 @@ def _command_sensitivity(args: argparse.Namespace, argv: Sequence[str]) -> int:
     fresh = folder is None
     if fresh:
         folder = new_folder("sensitivity")
-    _WRITING.update(folder=folder, kind="sensitivity")
+    _WRITING.update(folder=folder, kind="sweep" if args.simulate else "sensitivity", explicit=not fresh)
     command = "persona-sim " + " ".join(argv)
 
     def figures(work: Path, samples, indices, conv) -> list[str]:
@@ -783,7 +805,8 @@ def _command_sensitivity(args: argparse.Namespace, argv: Sequence[str]) -> int:
         return sensitivity_figures(work, samples, indices, conv)
 
     result = run_sensitivity(plan, folder, overwrite=args.overwrite, progress=not args.quiet, command=command,
-                             fresh=fresh, finish=figures)
+                             fresh=fresh, finish=figures, resume=args.resume, workers=workers,
+                             executor=args.executor or "thread", scheduler=args.scheduler, memory_limit=limit)
     if not args.quiet:
         print(f"sensitivity ({plan.method}): {plan.n_points:,} points, {len(plan.factors)} parameters, seed "
               f"{plan.seed}; mean field in {result['seconds']['evaluate']:.1f} s")
@@ -826,15 +849,15 @@ def _command_discover(args: argparse.Namespace, argv: Sequence[str]) -> int:
     folder = Path(args.folder)
     density = _unit_number("--density", args.density, 0.0, 1.0, open_low=True)
     peel_alpha = _unit_number("--peel-alpha", args.peel_alpha, 0.0, 0.5, open_low=True)
-    table, manifest = read_samples(folder)
-    names = [n for n in (manifest.get("bounds_resolved") or {}) if n in table.columns]
+    table, settings, kind = read_samples(folder)
+    names = [n for n in (settings.get("bounds_resolved") or {}) if n in table.columns]
     if not names:
         raise ParameterError(f"{folder / 'manifest.json'} names no sampled parameters: allowed is the manifest "
                              "persona-sim sensitivity wrote")
     tree = parse_condition(args.where, [c for c in table.columns if c not in ("sample", "seed_key")])
     cases = evaluate_condition(tree, table)
     box = discover(table[names], cases, density=density, peel_alpha=peel_alpha)
-    with open_output(folder, "sensitivity", "update", command="persona-sim " + " ".join(argv)) as output:
+    with open_output(folder, kind, "update", command="persona-sim " + " ".join(argv)) as output:
         from analysis.sensitivity import peeling_figure
 
         limits = box.limits.assign(where=args.where, box=box.index, coverage=box.coverage, density=box.density,

@@ -205,18 +205,30 @@ def format_boxes(box: Box, where: str) -> str:
     return "\n".join(lines)
 
 
-def read_samples(folder: Path) -> tuple[pd.DataFrame, dict]:
-    """A sensitivity folder's samples and manifest, with one-line errors."""
+def read_samples(folder: Path) -> tuple[pd.DataFrame, dict, str]:
+    """A sensitivity folder's samples, the analysis's settings (its manifest, or the
+    ``sensitivity.json`` of a simulated one, whose folder is a sweep's) and the
+    folder's kind, with one-line errors."""
+    import json
+
     folder = Path(folder)
     manifest = read_manifest(folder) if folder.is_dir() else None
     path = folder / "samples.parquet"
-    if manifest is None or manifest.get("kind") != "sensitivity" or not path.is_file():
+    listed = manifest is not None and "samples.parquet" in (manifest.get("files") or [])
+    if manifest is None or manifest.get("kind") not in ("sensitivity", "sweep") or not listed or not path.is_file():
         raise ParameterError(f"DIR {str(folder)!r} holds no finished sensitivity analysis: allowed is a folder "
                              "that persona-sim sensitivity wrote (samples.parquet and manifest.json)")
+    settings = manifest
+    if manifest.get("kind") == "sweep":
+        try:
+            settings = json.loads((folder / "sensitivity.json").read_text())
+        except (OSError, ValueError):
+            raise ParameterError(f"{folder / 'sensitivity.json'} is missing or unreadable: allowed is the folder "
+                                 "persona-sim sensitivity --simulate wrote") from None
     try:
         table = pd.read_parquet(path)
     except Exception as err:  # noqa: BLE001 - pyarrow raises ArrowInvalid, OSError, ...
         reason = str(err).splitlines()[0] if str(err) else type(err).__name__
         raise ParameterError(f"{path} is not a readable Parquet table ({reason}): allowed is the samples.parquet "
                              "persona-sim sensitivity wrote") from None
-    return table, manifest
+    return table, settings, manifest["kind"]

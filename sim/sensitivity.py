@@ -21,9 +21,21 @@ A factor is sampled uniformly between its bounds in its own unit: ``NAME=LO:HI``
 :func:`sim.params.resolve_measured`; the samples record both). Whole-number
 parameters are rounded. The indices are those of the sampled unit.
 
-Seeds: the sampler draws from ``SeedSequence(seed, spawn_key=(0,))`` and the
-bootstrap of output ``j`` from ``SeedSequence(seed, spawn_key=(1, j))``, so the same
-seed gives the same ``indices.csv``.
+Seeds: the sampler draws from ``SeedSequence(seed, spawn_key=(2**32 - 2,))`` and the
+bootstrap of output ``j`` from ``SeedSequence(seed, spawn_key=(2**32 - 3, j))``, apart
+from the simulated runs' ``(point, replicate)`` keys of :mod:`sim.sweeps` (and from
+its sampler's ``(2**32 - 1,)``), so the same seed gives the same ``indices.csv``.
+
+Simulation (``simulate=True``): every sample point is also run through the sweep
+engine (:func:`sim.sweeps.run_sweep`: executors, chunks on disk, ``--resume``), with
+``replicates`` corpora per point, each read by learners at ``levels`` awareness
+levels evenly spaced on [0, 1] and at ``at_awareness``. The simulated outputs are
+``s_star_sim`` (the lowest awareness at which the share of rebels over replicates
+reaches 1/2, linearly interpolated between levels; 1.0 where it never does, with
+``threshold_exists_sim``) and ``p_rebel_at_sim`` (the share of rebels at
+``at_awareness``). The folder is then a sweep's (kind ``sweep``: ``results.parquet``,
+resumable, readable by ``persona-sim threshold``) that also holds the sensitivity
+files.
 
 References
 ----------
@@ -41,7 +53,9 @@ References
 
 from __future__ import annotations
 
+import json
 import math
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,6 +76,7 @@ __all__ = [
     "parse_factor",
     "DEFAULT_BOX",
     "OUTPUTS",
+    "SIMULATED_OUTPUTS",
     "METHODS",
     "SensitivityPlan",
     "plan_sensitivity",
@@ -82,6 +97,12 @@ SCALES = ("linear", "log", "auc", "sad")
 RESAMPLES = 100
 #: Points per evaluation chunk (one step of the progress bar).
 _CHUNK = 2048
+#: Spawn keys of the sampler's and the bootstrap's streams, apart from the simulated
+#: runs' (point, replicate) keys and the sweep sampler's (2**32 - 1,).
+_SAMPLER_KEY = (2**32 - 2,)
+_BOOTSTRAP_KEY = 2**32 - 3
+#: The outputs from simulation (``simulate=True``).
+SIMULATED_OUTPUTS = ("s_star_sim", "threshold_exists_sim", "p_rebel_at_sim")
 
 
 @dataclass(frozen=True)
@@ -203,6 +224,9 @@ class SensitivityPlan:
     outputs: tuple[str, ...]
     at_awareness: float
     seed: int
+    simulate: bool = False
+    replicates: int = 10
+    levels: int = 21
 
     def problem(self) -> dict:
         """SALib's problem: the factors' names and sampler-space bounds."""
@@ -220,7 +244,14 @@ class SensitivityPlan:
             "at_awareness": self.at_awareness, "outputs": list(self.outputs),
             "bounds": [f.text() for f in self.factors],
             "base": {k: (v.item() if hasattr(v, "item") else v) for k, v in self.base.to_dict().items()},
+            **({"simulate": {"replicates": self.replicates, "levels": self.levels}} if self.simulate else {}),
         }
+
+    def awareness_levels(self) -> tuple[float, ...]:
+        """The learners of every simulated run: ``levels`` evenly spaced on [0, 1] and
+        ``at_awareness``."""
+        grid = np.linspace(0.0, 1.0, self.levels).round(12).tolist()
+        return tuple(sorted(set(grid) | {float(self.at_awareness)}))
 
 
 def plan_sensitivity(
@@ -231,6 +262,9 @@ def plan_sensitivity(
     outputs: Sequence[str] | None = None,
     at_awareness: float = 0.4,
     seed: int = 0,
+    simulate: bool = False,
+    replicates: int = 10,
+    levels: int = 21,
 ) -> SensitivityPlan:
     """Validate the settings (one-line ParameterError for each bad one)."""
     base = base if base is not None else Params()
@@ -247,10 +281,17 @@ def plan_sensitivity(
         raise ParameterError(f"--samples {samples!r} is not allowed: allowed is a whole number in [2, 1048576]")
     if method == "sobol" and samples & (samples - 1):
         raise ParameterError(f"--samples {samples} is not allowed with sobol: allowed is a power of 2 (e.g. 256, 1024)")
-    outputs = tuple(outputs) if outputs else OUTPUTS
+    known = OUTPUTS + (SIMULATED_OUTPUTS if simulate else ())
+    outputs = tuple(outputs) if outputs else known
     for name in outputs:
-        if name not in OUTPUTS:
-            raise ParameterError(f"--output {name!r} is not allowed: allowed are {', '.join(OUTPUTS)}")
+        if name not in known:
+            extra = f" ({', '.join(SIMULATED_OUTPUTS)} with --simulate)" if not simulate else ""
+            raise ParameterError(f"--output {name!r} is not allowed: allowed are {', '.join(known)}{extra}")
+    if simulate:
+        if isinstance(replicates, bool) or not isinstance(replicates, (int, np.integer)) or not 1 <= replicates <= 10**6:
+            raise ParameterError(f"--replicates {replicates!r} is not allowed: allowed is a whole number in [1, 1000000]")
+        if isinstance(levels, bool) or not isinstance(levels, (int, np.integer)) or not 2 <= levels <= 1001:
+            raise ParameterError(f"--levels {levels!r} is not allowed: allowed is a whole number in [2, 1001]")
     if len(set(outputs)) != len(outputs):
         raise ParameterError("--output names an output twice: allowed is each output once")
     try:
@@ -259,7 +300,8 @@ def plan_sensitivity(
         raise ParameterError(f"--at-awareness {at_awareness!r} is not allowed: allowed is a number in [0, 1]") from None
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ParameterError(f"--seed {seed!r} is not allowed: allowed is a whole number >= 0")
-    plan = SensitivityPlan(base, factors, method, int(samples), outputs, at, int(seed))
+    plan = SensitivityPlan(base, factors, method, int(samples), outputs, at, int(seed), bool(simulate),
+                           int(replicates), int(levels))
     # every corner of the box must be a valid configuration (joint checks: rho + eta <= 1, ...)
     for f in factors:
         for end in f.values_at_ends():
@@ -282,11 +324,11 @@ def sample(plan: SensitivityPlan) -> tuple[np.ndarray, pd.DataFrame]:
     if plan.method == "sobol":
         from SALib.sample import sobol as sobol_sample
 
-        x = sobol_sample.sample(problem, plan.samples, calc_second_order=True, seed=_rng(plan.seed, 0))
+        x = sobol_sample.sample(problem, plan.samples, calc_second_order=True, seed=_rng(plan.seed, *_SAMPLER_KEY))
     else:
         from SALib.sample import morris as morris_sample
 
-        x = morris_sample.sample(problem, plan.samples, num_levels=4, seed=_rng(plan.seed, 0))
+        x = morris_sample.sample(problem, plan.samples, num_levels=4, seed=_rng(plan.seed, *_SAMPLER_KEY))
     table = {"sample": np.arange(len(x), dtype=np.int64)}
     for j, f in enumerate(plan.factors):
         if f.unit_column:
@@ -356,7 +398,7 @@ def analyse(plan: SensitivityPlan, x: np.ndarray, outputs: pd.DataFrame, n: int 
             rows_n = n * (2 * len(plan.factors) + 2)
             y, xs = y[:rows_n], x[:rows_n]
         constant = bool(np.all(y == y[0]))
-        seed = int(np.random.SeedSequence(plan.seed, spawn_key=(1, j)).generate_state(1)[0])
+        seed = int(np.random.SeedSequence(plan.seed, spawn_key=(_BOOTSTRAP_KEY, j)).generate_state(1)[0])
         with warnings.catch_warnings(), np.errstate(divide="ignore", invalid="ignore"):
             warnings.simplefilter("ignore")
             if plan.method == "sobol":
@@ -408,6 +450,54 @@ def _manifest(plan: SensitivityPlan, command: str | None, files: list[str], timi
     }
 
 
+def simulation_plan(plan: SensitivityPlan, table: pd.DataFrame):
+    """The sweep that simulates every sample point (:class:`sim.sweeps.SweepPlan`):
+    point ``i`` is sample ``i``, with ``plan.replicates`` runs seeded by
+    ``SeedSequence(plan.seed, spawn_key=(i, r))`` as in any sweep."""
+    from .sweeps import SweepPlan
+
+    names = [f.name for f in plan.factors]
+    points = tuple({k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()}
+                   for row in table[names].to_dict("records"))
+    levels = plan.awareness_levels()
+    return SweepPlan(base=plan.base, points=points, awareness=tuple(levels for _ in points),
+                     replicates=plan.replicates, seed=plan.seed, sample=plan.method,
+                     bounds={f.name: [f.low, f.high] for f in plan.factors})
+
+
+def simulated_outputs(results_path: Path, n_points: int, levels: Sequence[float], at_awareness: float) -> pd.DataFrame:
+    """``s_star_sim``, ``threshold_exists_sim`` and ``p_rebel_at_sim`` per point from a
+    simulation sweep's ``results.parquet`` (read in record batches of three columns)."""
+    import pyarrow.parquet as pq
+
+    index = {float(s): k for k, s in enumerate(levels)}
+    rebels = np.zeros((n_points, len(levels)))
+    runs = np.zeros((n_points, len(levels)))
+    reader = pq.ParquetFile(results_path)
+    for batch in reader.iter_batches(columns=["point", "situational_awareness", "persona"], batch_size=1 << 18):
+        point = batch.column(0).to_numpy()
+        level = np.array([index[float(v)] for v in batch.column(1).to_numpy()])
+        rebel = np.asarray(batch.column(2).to_pylist(), dtype=object) == "rebel"
+        np.add.at(runs, (point, level), 1.0)
+        np.add.at(rebels, (point, level), rebel.astype(float))
+    share = rebels / np.maximum(runs, 1.0)
+    s = np.asarray(levels, dtype=float)
+    s_star = np.ones(n_points)
+    exists = np.zeros(n_points, dtype=np.int64)
+    for i in range(n_points):
+        above = np.flatnonzero(share[i] >= 0.5)
+        if above.size:
+            k = int(above[0])
+            exists[i] = 1
+            if k == 0:
+                s_star[i] = s[0]
+            else:
+                lo, hi = share[i, k - 1], share[i, k]
+                s_star[i] = s[k - 1] + (0.5 - lo) / (hi - lo) * (s[k] - s[k - 1])
+    return pd.DataFrame({"s_star_sim": s_star, "threshold_exists_sim": exists,
+                         "p_rebel_at_sim": share[:, index[float(at_awareness)]]})
+
+
 def run_sensitivity(
     plan: SensitivityPlan,
     out: str | Path,
@@ -416,6 +506,11 @@ def run_sensitivity(
     command: str | None = None,
     fresh: bool = False,
     finish: Callable[[Path, pd.DataFrame, pd.DataFrame, pd.DataFrame], list[str]] | None = None,
+    resume: bool = False,
+    workers: int | None = None,
+    executor: str = "thread",
+    scheduler: str | None = None,
+    memory_limit: float | None = None,
 ) -> dict[str, Any]:
     """Sample, evaluate, analyse and write ``samples.parquet``, ``indices.csv``,
     ``convergence.csv`` (Sobol'), ``manifest.json`` into ``out`` (through
@@ -423,40 +518,84 @@ def run_sensitivity(
     indices, convergence)`` may add files (the command line's figures) before the
     commit and returns their names.
 
+    With ``plan.simulate`` the points are also simulated through
+    :func:`sim.sweeps.run_sweep` (``workers``, ``executor``, ``scheduler``,
+    ``resume``, ``overwrite`` as for a sweep; ``memory_limit`` in bytes), into ``out``
+    as a sweep folder that also receives the sensitivity files.
+
     Returns the tables and timings: ``samples``, ``indices``, ``convergence``,
     ``seconds``.
     """
+    import io
+
     timings: dict[str, float] = {}
-    with open_output(out, "sensitivity", "overwrite" if overwrite else "new", command=command,
-                     fresh=fresh) as output:
+    state: dict[str, Any] = {}
+
+    def prepare() -> tuple[np.ndarray, pd.DataFrame, pd.DataFrame]:
         t = time.perf_counter()
         x, table = sample(plan)
         timings["sample"] = time.perf_counter() - t
         t = time.perf_counter()
         results = evaluate(plan, table, progress=progress)
         timings["evaluate"] = time.perf_counter() - t
-        samples = pd.concat([table, results[list(plan.outputs)]], axis=1)
+        return x, table, results
+
+    def write(work: Path, x, table, results) -> list[str]:
+        samples = pd.concat([table, results[[c for c in results.columns if c in plan.outputs]]], axis=1)
         samples["seed_key"] = [f"{plan.seed}/{i}" for i in range(len(samples))]
         t = time.perf_counter()
         indices = analyse(plan, x, results)
         conv = convergence(plan, x, results)
         timings["analyse"] = time.perf_counter() - t
-        import io
-
         buffer = io.BytesIO()
         samples.to_parquet(buffer, index=False)
         files = {"samples.parquet": buffer.getvalue(), "indices.csv": indices.to_csv(index=False).encode()}
         if not conv.empty:
             files["convergence.csv"] = conv.to_csv(index=False).encode()
         for name, data in files.items():
-            write_atomically(output.work / name, data)
+            write_atomically(work / name, data)
         written = sorted(files)
         if finish is not None:
             t = time.perf_counter()
-            written += finish(output.work, samples, indices, conv)
+            written += finish(work, samples, indices, conv)
             timings["figures"] = time.perf_counter() - t
-        output.commit(_manifest(plan, command, sorted(written), {k: round(v, 3) for k, v in timings.items()}))
-    return {"samples": samples, "indices": indices, "convergence": conv, "seconds": timings}
+        state.update(samples=samples, indices=indices, convergence=conv)
+        return written
+
+    if not plan.simulate:
+        with open_output(out, "sensitivity", "overwrite" if overwrite else "new", command=command,
+                         fresh=fresh) as output:
+            x, table, results = prepare()
+            written = write(output.work, x, table, results)
+            output.commit(_manifest(plan, command, sorted(written), {k: round(v, 3) for k, v in timings.items()}))
+        return {**state, "seconds": timings}
+
+    from .sweeps import check_memory, estimate, run_sweep
+
+    x, table, results = prepare()
+    sweep_plan = simulation_plan(plan, table)
+    if memory_limit is not None:
+        check_memory(estimate(sweep_plan, workers=workers or (os.cpu_count() or 1)), memory_limit)
+
+    def analyse_simulation(work: Path, manifest: dict) -> list[str]:
+        t = time.perf_counter()
+        simulated = simulated_outputs(work / "results.parquet", len(table), plan.awareness_levels(), plan.at_awareness)
+        timings["simulate"] = time.perf_counter() - t0 - timings.get("sample", 0.0) - timings.get("evaluate", 0.0)
+        timings["read_simulation"] = time.perf_counter() - t
+        written = write(work, x, table, pd.concat([results, simulated], axis=1))
+        text = json.dumps(_manifest(plan, command, [], {k: round(v, 3) for k, v in timings.items()}),
+                          indent=2, allow_nan=False) + "\n"
+        write_atomically(work / "sensitivity.json", text.encode())
+        written += ["sensitivity.json"]
+        # a resumed, finished folder keeps what later commands added (discover's boxes, thresholds.csv)
+        kept = [f for f in manifest.get("files") or [] if f != "results.parquet" and f not in written
+                and (work / f).is_file()]
+        return written + kept
+
+    t0 = time.perf_counter() - timings["sample"] - timings["evaluate"]
+    run_sweep(sweep_plan, out=out, workers=workers, executor=executor, scheduler=scheduler, resume=resume,
+              overwrite=overwrite, progress=progress, command=command, finish=analyse_simulation, fresh=fresh)
+    return {**state, "seconds": timings}
 
 
 def summary(samples: pd.DataFrame) -> dict[str, float]:

@@ -160,3 +160,38 @@ def test_cli_writes_the_files(tmp_path, capsys):
     assert main(["sensitivity", "--out", str(out), "--samples", "16", "--quiet"]) == 2
     assert main(["sensitivity", "--out", str(out), "--samples", "16", "--quiet", "--overwrite", "--no-plots"]) == 0
     assert not (out / "indices.png").exists()
+
+
+def test_simulated_outputs_interpolate_the_rebel_share(tmp_path):
+    from sim.sensitivity import simulated_outputs
+
+    levels = [0.0, 0.25, 0.5, 0.75, 1.0]
+    share = {0: [0, 0, 0.25, 0.75, 1.0], 1: [0, 0, 0, 0, 0.25], 2: [0.5, 1, 1, 1, 1]}
+    rows = []
+    for point, shares in share.items():
+        for level, p in zip(levels, shares):
+            for r in range(4):
+                rows.append({"point": point, "situational_awareness": level, "persona": "rebel" if r < 4 * p else "aligned"})
+    pd.DataFrame(rows).to_parquet(tmp_path / "results.parquet")
+    out = simulated_outputs(tmp_path / "results.parquet", 3, levels, 0.5)
+    assert out["s_star_sim"].tolist() == pytest.approx([0.5 + 0.25 * 0.5, 1.0, 0.0])
+    assert out["threshold_exists_sim"].tolist() == [1, 0, 1]
+    assert out["p_rebel_at_sim"].tolist() == [0.25, 0.0, 1.0]
+
+
+def test_simulate_through_the_sweep_engine_and_resume(tmp_path, capsys):
+    out = tmp_path / "sim"
+    args = ["sensitivity", "--simulate", "--set", "n_documents=300", "--samples", "4", "--replicates", "2",
+            "--levels", "6", "--out", str(out), "--quiet", "--no-plots", "--workers", "1"]
+    assert main(args) == 0
+    samples = pd.read_parquet(out / "samples.parquet")
+    assert {"s_star_sim", "threshold_exists_sim", "p_rebel_at_sim"} <= set(samples.columns)
+    results = pd.read_parquet(out / "results.parquet", columns=["point", "replicate", "situational_awareness"])
+    assert results["point"].nunique() == len(samples) and results["replicate"].nunique() == 2
+    assert sorted(results["situational_awareness"].unique()) == pytest.approx([0, 0.2, 0.4, 0.6, 0.8, 1.0])
+    first = (out / "indices.csv").read_bytes()
+    assert main(args) == 2  # a finished simulation: --resume or --overwrite
+    assert main([*args, "--resume"]) == 0
+    assert (out / "indices.csv").read_bytes() == first
+    assert main(["sensitivity", "--resume", "--out", str(tmp_path / "x"), "--quiet"]) == 2  # --resume needs --simulate
+    assert "--simulate" in capsys.readouterr().err.splitlines()[-1]
