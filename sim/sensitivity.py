@@ -69,6 +69,7 @@ from .files import write_atomically
 from .meanfield_batch import CONSTANT_COLUMNS, point_constants, thresholds_and_p_rebel
 from .outputs import open_output
 from .params import PARAMETERS, ParameterError, Params, _unknown, check_awareness, resolve_measured
+from .sweeps import SweepPlan, check_memory, estimate, run_sweep
 from .version import __version__
 
 __all__ = [
@@ -454,8 +455,6 @@ def simulation_plan(plan: SensitivityPlan, table: pd.DataFrame):
     """The sweep that simulates every sample point (:class:`sim.sweeps.SweepPlan`):
     point ``i`` is sample ``i``, with ``plan.replicates`` runs seeded by
     ``SeedSequence(plan.seed, spawn_key=(i, r))`` as in any sweep."""
-    from .sweeps import SweepPlan
-
     names = [f.name for f in plan.factors]
     points = tuple({k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()}
                    for row in table[names].to_dict("records"))
@@ -569,8 +568,6 @@ def run_sensitivity(
             written = write(output.work, x, table, results)
             output.commit(_manifest(plan, command, sorted(written), {k: round(v, 3) for k, v in timings.items()}))
         return {**state, "seconds": timings}
-
-    from .sweeps import check_memory, estimate, run_sweep
 
     x, table, results = prepare()
     sweep_plan = simulation_plan(plan, table)
