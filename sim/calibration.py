@@ -44,6 +44,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 __all__ = [
     "detectability_from_auc",
     "auc_from_detectability",
@@ -100,37 +102,39 @@ PLANTED_SHARE_RANGE = (
 )
 
 
-def _normal_ppf(p: float) -> float:
-    from scipy.stats import norm
-
-    return float(norm.ppf(p))
-
-
-def detectability_from_auc(auc: float) -> float:
-    """d = sqrt 2 Phi^-1(AUC) for an AUC in [0.5, 1) (equal-variance Gaussians).
+def detectability_from_auc(auc):
+    """d = sqrt 2 Phi^-1(AUC) for an AUC in [0.5, 1) (equal-variance Gaussians); a
+    number, or an array of them.
 
     An AUC of 0.5 is a detector at chance (d = 0); 1 would be an infinite d, outside
     the parameter's bounds, so it is refused.
     """
-    auc = float(auc)
-    if not (0.5 <= auc < 1.0):
-        raise ValueError(f"AUC {auc:g} is outside [0.5, 1)")
-    return math.sqrt(2.0) * _normal_ppf(auc) if auc > 0.5 else 0.0
+    from scipy.special import ndtri
+
+    values = np.asarray(auc, dtype=float)
+    if not np.all((values >= 0.5) & (values < 1.0)):
+        bad = values[~((values >= 0.5) & (values < 1.0))].reshape(-1)[0]
+        raise ValueError(f"AUC {bad:g} is outside [0.5, 1)")
+    d = np.where(values > 0.5, math.sqrt(2.0) * ndtri(values), 0.0)
+    return float(d) if d.ndim == 0 else d
 
 
-def auc_from_detectability(d: float) -> float:
+def auc_from_detectability(d):
     """AUC = Phi(d / sqrt 2), the inverse of :func:`detectability_from_auc`."""
-    from scipy.stats import norm
+    from scipy.special import ndtr
 
-    return float(norm.cdf(float(d) / math.sqrt(2.0)))
+    out = ndtr(np.asarray(d, dtype=float) / math.sqrt(2.0))
+    return float(out) if np.ndim(out) == 0 else out
 
 
-def awareness_from_sad(score: float) -> float:
-    """s = (SAD - 27.4) / (90.7 - 27.4), clipped to [0, 1] (docs/model.md §7)."""
-    score = float(score)
-    if not math.isfinite(score):
+def awareness_from_sad(score):
+    """s = (SAD - 27.4) / (90.7 - 27.4), clipped to [0, 1] (docs/model.md §7); a
+    number, or an array of them."""
+    values = np.asarray(score, dtype=float)
+    if not np.all(np.isfinite(values)):
         raise ValueError(f"SAD score {score!r} is not a number")
-    return min(1.0, max(0.0, (score - SAD_CHANCE) / (SAD_CEILING - SAD_CHANCE)))
+    s = np.clip((values - SAD_CHANCE) / (SAD_CEILING - SAD_CHANCE), 0.0, 1.0)
+    return float(s) if s.ndim == 0 else s
 
 
 def sad_from_awareness(s: float) -> float:
