@@ -49,9 +49,9 @@ from numba import njit, prange
 from . import meanfield, rules
 from .corpus import expected_planted_cited_rate
 from .meanfield import learner_real_cited_rate
-from .params import Params
+from .params import PARAMETERS, Params
 
-__all__ = ["point_constants", "thresholds_and_p_rebel", "CONSTANT_COLUMNS"]
+__all__ = ["point_constants", "thresholds_and_p_rebel", "general_s_star", "CONSTANT_COLUMNS", "KNOWN_PARAMETERS"]
 
 #: The per-point quantities the kernel reads, in its column order.
 CONSTANT_COLUMNS = (
@@ -198,8 +198,45 @@ def _kernel(constants, at_awareness, grid):
     return out
 
 
+#: The parameters this module knows: those the kernel reads, those that do not enter
+#: a static run's mean field at constant awareness, and those for which ``p_rebel_at``
+#: is taken from :func:`sim.meanfield.p_rebel` (schedules, reacting labs, generations).
+#: A point that sets any other parameter away from its default (one declared after
+#: this module was written, such as another learner) is computed entirely by
+#: :mod:`sim.meanfield`, which knows it: slower, never silently wrong.
+KNOWN_PARAMETERS = frozenset({
+    "n_documents", "batch_size", "planted_fraction", "disclosed_fraction", "real_positive_rate",
+    "control_discourse_fraction", "control_likelihood_ratio", "synthetic_detectability",
+    "citations_per_document", "believed_planted_cited_rate", "prior_deceptive", "candid_plant_rate",
+    "deceptive_plant_rate", "disclosure_likelihood_ratio", "norm_weight", "situational_awareness",
+    "citation_cue", "anchor_share", "laundering",
+    "sa_start", "awareness_schedule", "schedule_steepness", "retrospection", "lab_policy", "evaluation_interval",
+    "alarm_level", "planting_step", "statement_likelihood_ratio", "generations", "incident_control_step",
+    "incident_negative_step",
+})
+_DEFAULTS = {p.name: p.default for p in PARAMETERS}
+
+
 def _needs_general(params: Params) -> bool:
     return params.sa_start is not None or params.lab_policy != "static" or params.generations > 1
+
+
+def _unknown_to_kernel(params: Params) -> bool:
+    return any(params[name] != _DEFAULTS[name] for name in _DEFAULTS if name not in KNOWN_PARAMETERS)
+
+
+def general_s_star(params: Params) -> tuple[float, float]:
+    """(s_star_inf, threshold_exists) from :func:`sim.meanfield.thresholds` (a
+    1,000-level bracket on the full quadrature): the lowest root where mu turns
+    positive, 0 where mu > 0 from the smallest awareness on, 1 where it never turns
+    positive."""
+    for root in np.sort(meanfield.thresholds(params)):
+        above = min(float(root) + 1e-7, 1.0)
+        if above > root and float(meanfield.moments(params, [above])[0][0]) > 0.0:
+            return float(root), 1.0
+    if float(meanfield.moments(params, [1e-3])[0][0]) > 0.0:
+        return 0.0, 1.0
+    return 1.0, 0.0
 
 
 def thresholds_and_p_rebel(
@@ -225,11 +262,15 @@ def thresholds_and_p_rebel(
     if isinstance(points, np.ndarray):
         constants = np.ascontiguousarray(points, dtype=float)
         general: list[tuple[int, Params]] = []
+        unknown: list[int] = []
     else:
+        unknown = [i for i, p in enumerate(points) if _unknown_to_kernel(p)]
         constants = np.array([point_constants(p) for p in points]).reshape(-1, len(CONSTANT_COLUMNS))
-        general = [(i, p) for i, p in enumerate(points) if _needs_general(p)]
+        general = [(i, p) for i, p in enumerate(points) if _needs_general(p) or i in unknown]
     raw = _kernel(constants, float(at_awareness), int(grid))
     out = {"s_star_inf": raw[:, 0].copy(), "threshold_exists": raw[:, 1].copy(), "p_rebel_at": raw[:, 2].copy()}
     for i, params in general:
         out["p_rebel_at"][i] = float(meanfield.p_rebel(params, [float(at_awareness)])[0])
+    for i in unknown:
+        out["s_star_inf"][i], out["threshold_exists"][i] = general_s_star(points[i])
     return out

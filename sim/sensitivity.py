@@ -66,7 +66,7 @@ import pandas as pd
 
 from . import calibration
 from .files import write_atomically
-from .meanfield_batch import CONSTANT_COLUMNS, point_constants, thresholds_and_p_rebel
+from .meanfield_batch import CONSTANT_COLUMNS, KNOWN_PARAMETERS, point_constants, thresholds_and_p_rebel
 from .outputs import open_output
 from .params import PARAMETERS, ParameterError, Params, _unknown, check_awareness, resolve_measured
 from .sweeps import SweepPlan, check_memory, estimate, run_sweep
@@ -347,7 +347,8 @@ def evaluate(plan: SensitivityPlan, table: pd.DataFrame, progress: bool = False)
     names = [f.name for f in plan.factors]
     n_points = len(table)
     results = {k: np.empty(n_points) for k in OUTPUTS}
-    general = plan.base.sa_start is not None or plan.base.lab_policy != "static" or plan.base.generations > 1
+    general = (plan.base.sa_start is not None or plan.base.lab_policy != "static" or plan.base.generations > 1
+               or any(p.name not in KNOWN_PARAMETERS for p in PARAMETERS))  # a parameter the kernel does not know
     bar = tqdm(total=n_points, unit="point", desc="mean field", disable=not progress, leave=False)
     try:
         for start in range(0, n_points, _CHUNK):

@@ -195,3 +195,27 @@ def test_simulate_through_the_sweep_engine_and_resume(tmp_path, capsys):
     assert (out / "indices.csv").read_bytes() == first
     assert main(["sensitivity", "--resume", "--out", str(tmp_path / "x"), "--quiet"]) == 2  # --resume needs --simulate
     assert "--simulate" in capsys.readouterr().err.splitlines()[-1]
+
+
+def test_a_parameter_the_kernel_does_not_know_routes_the_point_to_sim_meanfield(monkeypatch):
+    import sim.meanfield_batch as batch
+
+    params = [Params(norm_weight=2.0, planted_fraction=0.2), Params(norm_weight=2.0, planted_fraction=0.05)]
+    fast = thresholds_and_p_rebel(params, 0.5)
+    monkeypatch.setattr(batch, "KNOWN_PARAMETERS", batch.KNOWN_PARAMETERS - {"norm_weight"})
+    calls = []
+    original = batch.general_s_star
+    monkeypatch.setattr(batch, "general_s_star", lambda p: (calls.append(p), original(p))[1])
+    slow = batch.thresholds_and_p_rebel(params, 0.5)
+    assert len(calls) == 2
+    for key in fast:
+        assert slow[key] == pytest.approx(fast[key], abs=1e-8)
+
+
+def test_general_s_star_agrees_with_the_kernel():
+    from sim.meanfield_batch import general_s_star
+
+    for params in [Params(), Params(planted_fraction=0.05), Params(planted_fraction=0.8), Params(laundering=0.2)]:
+        kernel = thresholds_and_p_rebel([params])
+        s_star, exists = general_s_star(params)
+        assert s_star == pytest.approx(kernel["s_star_inf"][0], abs=1e-8) and exists == kernel["threshold_exists"][0]
