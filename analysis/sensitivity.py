@@ -37,63 +37,84 @@ def _save(fig, path: Path) -> str:
     return path.name
 
 
-def _indices_figure(indices: pd.DataFrame, folder: Path) -> str:
+def _indices_figure(indices: pd.DataFrame, folder: Path, by: str | None = None) -> str:
     outputs = list(dict.fromkeys(indices["output"]))
-    fig, axes = plt.subplots(1, len(outputs), figsize=(4.2 * len(outputs), 0.45 * indices["parameter"].nunique() + 1.6),
+    parameters = list(dict.fromkeys(indices["parameter"]))
+    groups = list(dict.fromkeys(indices[by])) if by else [None]
+    fig, axes = plt.subplots(1, len(outputs), figsize=(4.2 * len(outputs), 0.45 * len(parameters) * len(groups) + 1.6),
                              sharey=True, squeeze=False)
     sobol = "ST" in indices
+    total, total_conf, first = ("ST", "ST_conf", "S1") if sobol else ("mu_star", "mu_star_conf", "sigma")
+    height = 0.8 / len(groups)
+    colours = plt.get_cmap("tab10").colors
     for ax, name in zip(axes[0], outputs):
-        rows = indices[indices["output"] == name]
-        y = np.arange(len(rows))
-        if sobol:
-            ax.barh(y, rows["ST"], xerr=rows["ST_conf"], color="#4c72b0", alpha=0.8, capsize=3, label="ST (total)")
-            ax.plot(rows["S1"], y, "o", color="#dd8452", label="S1 (first order)")
-            ax.set_xlabel("Sobol' index")
-            ax.set_xlim(left=min(0.0, float(np.nanmin(rows[["S1", "ST"]].to_numpy(), initial=0.0))) - 0.02)
-        else:
-            ax.barh(y, rows["mu_star"], xerr=rows["mu_star_conf"], color="#4c72b0", alpha=0.8, capsize=3,
-                    label="mu* (mean |effect|)")
-            ax.plot(rows["sigma"], y, "o", color="#dd8452", label="sigma")
-            ax.set_xlabel("Morris elementary effects")
-        ax.set_yticks(y, rows["parameter"])
+        for g, group in enumerate(groups):
+            rows = indices[indices["output"] == name]
+            if by:
+                rows = rows[rows[by] == group]
+            rows = rows.set_index("parameter").reindex(parameters)
+            y = np.arange(len(parameters)) + (g - (len(groups) - 1) / 2) * height
+            label = f"{by} = {group}: " if by else ""
+            ax.barh(y, rows[total], height=height * 0.95, xerr=rows[total_conf], color=colours[g % 10],
+                    alpha=0.8 if by else 0.8, capsize=2,
+                    label=label + ("ST (total)" if sobol else "mu* (mean |effect|)"))
+            ax.plot(rows[first], y, "o", ms=4, color="#dd8452" if not by else "k",
+                    label=("S1 (first order)" if sobol else "sigma") if g == 0 else None)
+        ax.set_xlabel("Sobol' index" if sobol else "Morris elementary effects")
+        ax.set_yticks(np.arange(len(parameters)), parameters)
         ax.set_title(name)
         ax.grid(axis="x", alpha=0.3)
     axes[0][0].invert_yaxis()
-    axes[0][-1].legend(loc="lower right", fontsize=8)
+    axes[0][-1].legend(loc="lower right", fontsize=7)
     fig.suptitle("Which assumptions drive the answer: indices with bootstrap 95% intervals", fontsize=10)
     return _save(fig, folder / "indices.png")
 
 
-def _distribution_figure(samples: pd.DataFrame, folder: Path) -> str:
-    exists = samples["threshold_exists"].to_numpy() == 1
-    s = samples["s_star_inf"].to_numpy()[exists]
+def _distribution_figure(samples: pd.DataFrame, folder: Path, by: str | None = None) -> str:
     fig, ax = plt.subplots(figsize=(6, 3.6))
-    ax.hist(s, bins=np.linspace(0, 1, 41), color="#4c72b0", alpha=0.85)
-    if s.size:
-        for q, style in ((0.05, ":"), (0.5, "--"), (0.95, ":")):
-            ax.axvline(np.quantile(s, q), color="k", ls=style, lw=1)
+    groups = list(dict.fromkeys(samples[by])) if by else [None]
+    titles = []
+    for g, group in enumerate(groups):
+        rows = samples if group is None else samples[samples[by] == group]
+        exists = rows["threshold_exists"].to_numpy() == 1
+        s = rows["s_star_inf"].to_numpy()[exists]
+        label = f"{by} = {group}" if by else None
+        ax.hist(s, bins=np.linspace(0, 1, 41), alpha=0.85 if not by else 0.5, label=label,
+                color=plt.get_cmap("tab10").colors[g % 10])
+        if s.size and not by:
+            for q, style in ((0.05, ":"), (0.5, "--"), (0.95, ":")):
+                ax.axvline(np.quantile(s, q), color="k", ls=style, lw=1)
+        text = (f"no threshold in {1 - exists.mean():.1%}; "
+                + (f"median {np.median(s):.3f}, 5-95% [{np.quantile(s, 0.05):.3f}, {np.quantile(s, 0.95):.3f}]"
+                   if s.size else "no threshold anywhere"))
+        titles.append((f"{group}: " if by else f"{len(rows):,} points: ") + text)
     ax.set_xlabel("large-corpus threshold s*_inf (where one exists)")
     ax.set_ylabel("sample points")
-    ax.set_title(f"{len(samples):,} points: no threshold in {1 - exists.mean():.1%}; "
-                 + (f"median {np.median(s):.3f}, 5-95% [{np.quantile(s, 0.05):.3f}, {np.quantile(s, 0.95):.3f}]"
-                    if s.size else "no threshold anywhere"), fontsize=9)
+    ax.set_title("\n".join(titles), fontsize=8)
+    if by:
+        ax.legend(fontsize=7)
     return _save(fig, folder / "s_star_distribution.png")
 
 
-def _convergence_figure(conv: pd.DataFrame, folder: Path) -> str:
+def _convergence_figure(conv: pd.DataFrame, folder: Path, by: str | None = None) -> str:
     outputs = list(dict.fromkeys(conv["output"]))
-    fig, axes = plt.subplots(1, len(outputs), figsize=(4.2 * len(outputs), 3.6), sharey=True, squeeze=False)
-    for ax, name in zip(axes[0], outputs):
-        rows = conv[conv["output"] == name]
-        for parameter, group in rows.groupby("parameter", sort=False):
-            line = ax.plot(group["n"], group["ST"], marker="o", ms=3, label=parameter)[0]
-            ax.fill_between(group["n"], group["ST"] - group["ST_conf"], group["ST"] + group["ST_conf"],
-                            color=line.get_color(), alpha=0.15)
-        ax.set_xscale("log", base=2)
-        ax.set_xlabel("base samples N")
-        ax.set_title(name)
-        ax.grid(alpha=0.3)
-    axes[0][0].set_ylabel("ST (total order)")
+    groups = list(dict.fromkeys(conv[by])) if by else [None]
+    fig, axes = plt.subplots(len(groups), len(outputs), figsize=(4.2 * len(outputs), 3.6 * len(groups)), sharey=True,
+                             squeeze=False)
+    for r, group in enumerate(groups):
+        for ax, name in zip(axes[r], outputs):
+            rows = conv[conv["output"] == name]
+            if by:
+                rows = rows[rows[by] == group]
+            for parameter, part in rows.groupby("parameter", sort=False):
+                line = ax.plot(part["n"], part["ST"], marker="o", ms=3, label=parameter)[0]
+                ax.fill_between(part["n"], part["ST"] - part["ST_conf"], part["ST"] + part["ST_conf"],
+                                color=line.get_color(), alpha=0.15)
+            ax.set_xscale("log", base=2)
+            ax.set_xlabel("base samples N")
+            ax.set_title(name if not by else f"{name} ({by} = {group})", fontsize=9)
+            ax.grid(alpha=0.3)
+        axes[r][0].set_ylabel("ST (total order)")
     axes[0][-1].legend(fontsize=7, loc="upper right")
     fig.suptitle("Convergence of the total-order indices as N grows (bands: bootstrap 95%)", fontsize=10)
     return _save(fig, folder / "convergence.png")
@@ -103,11 +124,12 @@ def sensitivity_figures(folder: Path, samples: pd.DataFrame, indices: pd.DataFra
                         conv: pd.DataFrame) -> list[str]:
     """Write the sensitivity figures into ``folder``; return their names."""
     folder = Path(folder)
-    written = [_indices_figure(indices, folder)]
+    by = indices.columns[0] if indices.columns[0] != "output" else None  # the categorical parameter, if any
+    written = [_indices_figure(indices, folder, by)]
     if {"s_star_inf", "threshold_exists"} <= set(samples.columns):
-        written.append(_distribution_figure(samples, folder))
+        written.append(_distribution_figure(samples, folder, by))
     if conv is not None and not conv.empty:
-        written.append(_convergence_figure(conv, folder))
+        written.append(_convergence_figure(conv, folder, by))
     return written
 
 

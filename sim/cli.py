@@ -710,6 +710,9 @@ def _add_robustness_commands(sub) -> None:
     se.add_argument("--at-awareness", default="0.4", metavar="S",
                     help="the awareness of p_rebel_at (default 0.4, about the best models of 2024 on the SAD "
                          "mapping; sad:SCORE accepted)")
+    se.add_argument("--by", metavar="NAME",
+                    help="a categorical parameter (e.g. citation_cue): one analysis per value, on the same sample "
+                         "design, compared side by side (indices.csv and samples.parquet gain a NAME column)")
     se.add_argument("--seed", default="0", metavar="S", help="root seed of the sampler and the bootstrap (default 0)")
     se.add_argument("--out", metavar="DIR",
                     help="output folder: new or empty, or a finished analysis with --overwrite (default: a new "
@@ -778,7 +781,7 @@ def _command_sensitivity(args: argparse.Namespace, argv: Sequence[str]) -> int:
     plan = plan_sensitivity(base, factors, method=args.method, samples=_whole("--samples", args.samples, 2),
                             outputs=args.output, at_awareness=at, seed=_whole("--seed", args.seed, 0),
                             simulate=args.simulate, replicates=_whole("--replicates", args.replicates, 1),
-                            levels=_whole("--levels", args.levels, 2))
+                            levels=_whole("--levels", args.levels, 2), by=args.by)
     if not args.simulate:
         for flag, given in (("--executor", args.executor), ("--scheduler", args.scheduler), ("--resume", args.resume)):
             if given:
@@ -808,18 +811,27 @@ def _command_sensitivity(args: argparse.Namespace, argv: Sequence[str]) -> int:
                              fresh=fresh, finish=figures, resume=args.resume, workers=workers,
                              executor=args.executor or "thread", scheduler=args.scheduler, memory_limit=limit)
     if not args.quiet:
-        print(f"sensitivity ({plan.method}): {plan.n_points:,} points, {len(plan.factors)} parameters, seed "
-              f"{plan.seed}; mean field in {result['seconds']['evaluate']:.1f} s")
-        print(_format_indices(result["indices"]))
-        facts = summary(result["samples"])
-        if "share_without_threshold" in facts:
-            line = f"no threshold at {facts['share_without_threshold']:.1%} of the points"
-            if "s_star_median" in facts:
-                line += (f"; s_star_inf where one exists: median {facts['s_star_median']:.3f}, 5-95% "
-                         f"[{facts['s_star_p05']:.3f}, {facts['s_star_p95']:.3f}]")
-            print(line)
-        if "share_rebel_at" in facts:
-            print(f"P(rebel) > 1/2 at awareness {plan.at_awareness:g}: {facts['share_rebel_at']:.1%} of the points")
+        per = f" per value of {plan.by} ({', '.join(plan.choices())})" if plan.by else ""
+        took = f"; mean field in {result['seconds']['evaluate']:.1f} s" if "evaluate" in result["seconds"] else ""
+        print(f"sensitivity ({plan.method}): {plan.n_points:,} points{per}, {len(plan.factors)} parameters, seed "
+              f"{plan.seed}{took}")
+        samples, indices = result["samples"], result["indices"]
+        for choice in plan.choices() or (None,):
+            if choice is not None:
+                print(f"-- {plan.by} = {choice}")
+                samples_c, indices_c = samples[samples[plan.by] == choice], indices[indices[plan.by] == choice]
+            else:
+                samples_c, indices_c = samples, indices
+            print(_format_indices(indices_c.drop(columns=[plan.by]) if choice is not None else indices_c))
+            facts = summary(samples_c)
+            if "share_without_threshold" in facts:
+                line = f"no threshold at {facts['share_without_threshold']:.1%} of the points"
+                if "s_star_median" in facts:
+                    line += (f"; s_star_inf where one exists: median {facts['s_star_median']:.3f}, 5-95% "
+                             f"[{facts['s_star_p05']:.3f}, {facts['s_star_p95']:.3f}]")
+                print(line)
+            if "share_rebel_at" in facts:
+                print(f"P(rebel) > 1/2 at awareness {plan.at_awareness:g}: {facts['share_rebel_at']:.1%} of the points")
         written = json.loads((folder / "manifest.json").read_text())["files"]
         print(f"wrote {folder}/: {', '.join(written)}, manifest.json")
     return 0
@@ -850,7 +862,7 @@ def _command_discover(args: argparse.Namespace, argv: Sequence[str]) -> int:
     density = _unit_number("--density", args.density, 0.0, 1.0, open_low=True)
     peel_alpha = _unit_number("--peel-alpha", args.peel_alpha, 0.0, 0.5, open_low=True)
     table, settings, kind = read_samples(folder)
-    names = [n for n in (settings.get("bounds_resolved") or {}) if n in table.columns]
+    names = [n for n in [*(settings.get("bounds_resolved") or {}), settings.get("by")] if n in table.columns]
     if not names:
         raise ParameterError(f"{folder / 'manifest.json'} names no sampled parameters: allowed is the manifest "
                              "persona-sim sensitivity wrote")

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import ast
 import operator
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -91,8 +92,8 @@ def parse_condition(text: str, columns: list[str]) -> ast.Expression:
                 hint = f" (did you mean {close[0]}?)" if close else ""
                 raise ParameterError(f"--where {text!r}: unknown column {node.id!r}{hint}: {allowed}")
             return None
-        if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
-            return None
+        if isinstance(node, ast.Constant) and isinstance(node.value, (int, float, str)) and not isinstance(node.value, bool):
+            return None  # a number, or the value of a categorical column (--by)
         what = "a function call" if isinstance(node, ast.Call) else f"{type(node).__name__}"
         raise ParameterError(f"--where {text!r} is not allowed: {what} is not allowed: {allowed}")
 
@@ -125,7 +126,13 @@ def evaluate_condition(tree: ast.Expression, table: pd.DataFrame) -> np.ndarray:
             out = None
             for op, right_node in zip(node.ops, node.comparators):
                 right = run(right_node)
-                part = _COMPARE[type(op)](left, right)
+                try:
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore")
+                        part = _COMPARE[type(op)](left, right)
+                except TypeError:
+                    raise ParameterError("--where orders numbers and text: allowed is a number compared with a "
+                                         "number, or a categorical column == 'value'") from None
                 out = part if out is None else (out & part)
                 left = right
             return np.asarray(out, dtype=bool)
@@ -133,8 +140,9 @@ def evaluate_condition(tree: ast.Expression, table: pd.DataFrame) -> np.ndarray:
             with np.errstate(divide="ignore", invalid="ignore"):
                 return _ARITH[type(node.op)](run(node.left), run(node.right))
         if isinstance(node, ast.Name):
-            return table[node.id].to_numpy(dtype=float)
-        return float(node.value)  # ast.Constant, checked by parse_condition
+            column = table[node.id]
+            return column.to_numpy(dtype=float) if pd.api.types.is_numeric_dtype(column) else column.to_numpy(dtype=object)
+        return node.value if isinstance(node.value, str) else float(node.value)  # checked by parse_condition
 
     return np.broadcast_to(run(tree), (len(table),)).astype(bool)
 
@@ -159,9 +167,12 @@ def discover(x: pd.DataFrame, cases: np.ndarray, density: float = 0.8, peel_alph
     """Run PRIM on the points ``x`` (one column per parameter) with the cases
     ``cases`` (a boolean per row) and return the box chosen (see the module text)."""
     import logging
-    import warnings
 
     cases = np.asarray(cases, dtype=bool)
+    x = x.copy()
+    for name in x.columns:  # a categorical column (--by) is one PRIM restricts to a subset of its values
+        if not pd.api.types.is_numeric_dtype(x[name]):
+            x[name] = x[name].astype("category")
     if cases.all() or not cases.any():
         raise ParameterError(f"--where holds at {'every' if cases.all() else 'no'} point of the "
                              f"{cases.size:,}: allowed is a condition that holds at some points and not others")
@@ -175,13 +186,21 @@ def discover(x: pd.DataFrame, cases: np.ndarray, density: float = 0.8, peel_alph
 
         logging.getLogger("EMA").setLevel(logging.ERROR)
         logging.getLogger("EMA.ema_workbench.analysis.prim").setLevel(logging.ERROR)
-        box = prim.Prim(x.astype(float), cases.astype(int), peel_alpha=peel_alpha, mass_min=mass_min).find_box()
+        numeric = [n for n in x.columns if pd.api.types.is_numeric_dtype(x[n])]
+        x[numeric] = x[numeric].astype(float)
+        box = prim.Prim(x, cases.astype(int), peel_alpha=peel_alpha, mass_min=mass_min).find_box()
     trajectory = box.peeling_trajectory.reset_index(drop=True)
     dense = trajectory.index[trajectory["density"] >= density]
     index = int(trajectory.loc[dense, "coverage"].idxmax()) if len(dense) else int(trajectory["density"].idxmax())
     lims, full = box.box_lims[index], box.box_lims[0]
     rows = []
     for name in x.columns:
+        if name not in numeric:  # categorical: the values left in the box
+            kept, every = set(lims[name].iloc[0]), set(full[name].iloc[0])
+            if kept != every:
+                rows.append({"parameter": name, "low": ",".join(sorted(map(str, kept))), "high": "",
+                             "full_low": ",".join(sorted(map(str, every))), "full_high": ""})
+            continue
         lo, hi = float(lims[name].iloc[0]), float(lims[name].iloc[1])
         flo, fhi = float(full[name].iloc[0]), float(full[name].iloc[1])
         if lo > flo or hi < fhi:
@@ -201,7 +220,10 @@ def format_boxes(box: Box, where: str) -> str:
     width = max([len("parameter"), *(len(p) for p in box.limits["parameter"])])
     lines.append(f"  {'parameter':<{width}}  {'box':>21}  {'sampled range':>21}")
     for r in box.limits.itertuples():
-        lines.append(f"  {r.parameter:<{width}}  [{r.low:>8.4g}, {r.high:>8.4g}]  [{r.full_low:>8.4g}, {r.full_high:>8.4g}]")
+        if isinstance(r.low, str):
+            lines.append(f"  {r.parameter:<{width}}  {{{r.low}}} of {{{r.full_low}}}")
+        else:
+            lines.append(f"  {r.parameter:<{width}}  [{r.low:>8.4g}, {r.high:>8.4g}]  [{r.full_low:>8.4g}, {r.full_high:>8.4g}]")
     return "\n".join(lines)
 
 

@@ -229,6 +229,7 @@ class SensitivityPlan:
     simulate: bool = False
     replicates: int = 10
     levels: int = 21
+    by: str | None = None
 
     def problem(self) -> dict:
         """SALib's problem: the factors' names and sampler-space bounds."""
@@ -247,7 +248,18 @@ class SensitivityPlan:
             "bounds": [f.text() for f in self.factors],
             "base": {k: (v.item() if hasattr(v, "item") else v) for k, v in self.base.to_dict().items()},
             **({"simulate": {"replicates": self.replicates, "levels": self.levels}} if self.simulate else {}),
+            **({"by": self.by, "choices": list(self.choices())} if self.by else {}),
         }
+
+    def choices(self) -> tuple[str, ...]:
+        """The values of the categorical parameter ``by`` (one analysis each)."""
+        return tuple(_BY_NAME[self.by].choices or ()) if self.by else ()
+
+    def for_choice(self, choice: str) -> "SensitivityPlan":
+        """The analysis of one value of ``by``: its base scenario with that value."""
+        from dataclasses import replace
+
+        return replace(self, base=self.base.replace(**{self.by: choice}), by=None)
 
     def awareness_levels(self) -> tuple[float, ...]:
         """The learners of every simulated run: ``levels`` evenly spaced on [0, 1] and
@@ -267,6 +279,7 @@ def plan_sensitivity(
     simulate: bool = False,
     replicates: int = 10,
     levels: int = 21,
+    by: str | None = None,
 ) -> SensitivityPlan:
     """Validate the settings (one-line ParameterError for each bad one)."""
     base = base if base is not None else Params()
@@ -302,8 +315,22 @@ def plan_sensitivity(
         raise ParameterError(f"--at-awareness {at_awareness!r} is not allowed: allowed is a number in [0, 1]") from None
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ParameterError(f"--seed {seed!r} is not allowed: allowed is a whole number >= 0")
+    if by is not None:
+        if by not in _BY_NAME:
+            raise _unknown(by, where=" in --by")
+        if _BY_NAME[by].kind is not str:
+            categorical = ", ".join(p.name for p in PARAMETERS if p.kind is str)
+            raise ParameterError(f"--by {by} is not a categorical parameter: allowed is one of {categorical}")
+        if simulate:
+            raise ParameterError("--by goes without --simulate: allowed is one of them (the mean field is compared "
+                                 "across the values of --by)")
     plan = SensitivityPlan(base, factors, method, int(samples), outputs, at, int(seed), bool(simulate),
-                           int(replicates), int(levels))
+                           int(replicates), int(levels), by)
+    for choice in plan.choices():
+        try:
+            plan.for_choice(choice)
+        except ParameterError as err:
+            raise ParameterError(f"--by {by} = {choice}: {err}") from None
     # every corner of the box must be a valid configuration (joint checks: rho + eta <= 1, ...)
     for f in factors:
         for end in f.values_at_ends():
@@ -500,6 +527,20 @@ def simulated_outputs(results_path: Path, n_points: int, levels: Sequence[float]
                          "p_rebel_at_sim": share[:, index[float(at_awareness)]]})
 
 
+def _write_tables(work: Path, samples: pd.DataFrame, indices: pd.DataFrame, conv: pd.DataFrame) -> list[str]:
+    """``samples.parquet``, ``indices.csv`` and ``convergence.csv``, each atomically."""
+    import io
+
+    buffer = io.BytesIO()
+    samples.to_parquet(buffer, index=False)
+    files = {"samples.parquet": buffer.getvalue(), "indices.csv": indices.to_csv(index=False).encode()}
+    if not conv.empty:
+        files["convergence.csv"] = conv.to_csv(index=False).encode()
+    for name, data in files.items():
+        write_atomically(work / name, data)
+    return sorted(files)
+
+
 def run_sensitivity(
     plan: SensitivityPlan,
     out: str | Path,
@@ -525,11 +566,13 @@ def run_sensitivity(
     ``resume``, ``overwrite`` as for a sweep; ``memory_limit`` in bytes), into ``out``
     as a sweep folder that also receives the sensitivity files.
 
+    With ``plan.by`` (a categorical parameter) the analysis is made once per value
+    of it, on the same sample design, and the tables are stacked with a column
+    named after it.
+
     Returns the tables and timings: ``samples``, ``indices``, ``convergence``,
     ``seconds``.
     """
-    import io
-
     timings: dict[str, float] = {}
     state: dict[str, Any] = {}
 
@@ -549,20 +592,38 @@ def run_sensitivity(
         indices = analyse(plan, x, results)
         conv = convergence(plan, x, results)
         timings["analyse"] = time.perf_counter() - t
-        buffer = io.BytesIO()
-        samples.to_parquet(buffer, index=False)
-        files = {"samples.parquet": buffer.getvalue(), "indices.csv": indices.to_csv(index=False).encode()}
-        if not conv.empty:
-            files["convergence.csv"] = conv.to_csv(index=False).encode()
-        for name, data in files.items():
-            write_atomically(work / name, data)
-        written = sorted(files)
+        written = _write_tables(work, samples, indices, conv)
         if finish is not None:
             t = time.perf_counter()
             written += finish(work, samples, indices, conv)
             timings["figures"] = time.perf_counter() - t
         state.update(samples=samples, indices=indices, convergence=conv)
         return written
+
+    if not plan.simulate and plan.by:
+        with open_output(out, "sensitivity", "overwrite" if overwrite else "new", command=command,
+                         fresh=fresh) as output:
+            parts = []
+            for choice in plan.choices():
+                sub = plan.for_choice(choice)
+                x, table = sample(sub)
+                results = evaluate(sub, table, progress=progress)
+                samples = pd.concat([table, results[list(sub.outputs)]], axis=1)
+                samples.insert(1, plan.by, choice)
+                samples["seed_key"] = [f"{plan.seed}/{i}" for i in range(len(samples))]
+                indices = analyse(sub, x, results)
+                indices.insert(0, plan.by, choice)
+                conv = convergence(sub, x, results)
+                if not conv.empty:
+                    conv.insert(0, plan.by, choice)
+                parts.append((samples, indices, conv))
+            samples, indices, conv = (pd.concat([p[k] for p in parts], ignore_index=True) for k in range(3))
+            written = _write_tables(output.work, samples, indices, conv)
+            if finish is not None:
+                written += finish(output.work, samples, indices, conv)
+            state.update(samples=samples, indices=indices, convergence=conv)
+            output.commit(_manifest(plan, command, sorted(written), {}))
+        return {**state, "seconds": timings}
 
     if not plan.simulate:
         with open_output(out, "sensitivity", "overwrite" if overwrite else "new", command=command,

@@ -30,7 +30,9 @@ def test_conditions():
     assert evaluate_condition(parse_condition("p > 0.5 and s < 0.5", ["p", "s"]), table).tolist() == [False, False, True]
     assert evaluate_condition(parse_condition("not (p > 0.5) or 2 * s >= 1.4", ["p", "s"]), table).tolist() == [True, True, False]
     assert evaluate_condition(parse_condition("0.2 < p < 0.7", ["p", "s"]), table).tolist() == [False, True, False]
-    for bad in ["p >", "p", "__import__('os').system('true')", "p.real > 0", "q > 1", "'a' < p", "[p] > 1", ""]:
+    with pytest.raises(ParameterError, match="--where"):
+        evaluate_condition(parse_condition("p < 'a'", ["p", "s"]), table)
+    for bad in ["p >", "p", "__import__('os').system('true')", "p.real > 0", "q > 1", "b'a' < p", "[p] > 1", ""]:
         with pytest.raises(ParameterError, match="--where"):
             parse_condition(bad, ["p", "s"])
 
@@ -53,3 +55,14 @@ def test_discover_command(tmp_path, capsys):
         assert sorted(p.name for p in folder.iterdir()) == before
     assert main(["discover", str(tmp_path / "nothing"), "--where", "p_rebel_at > 0.5"]) == 2
     assert not (tmp_path / "nothing").exists()
+
+
+def test_a_categorical_column_in_the_condition_and_the_box():
+    rng = np.random.default_rng(1)
+    x = pd.DataFrame({"a": rng.random(3000), "kind": rng.choice(["u", "v"], 3000)})
+    cases = evaluate_condition(parse_condition("a > 0.5 and kind == 'v'", ["a", "kind"]), x)
+    assert cases.sum() == ((x.a > 0.5) & (x.kind == "v")).sum()
+    box = discover(x, cases, density=0.9)
+    limits = box.limits.set_index("parameter")
+    assert limits.loc["kind", "low"] == "v" and 0.4 < limits.loc["a", "low"] <= 0.52
+    assert box.density >= 0.9 and box.coverage > 0.95

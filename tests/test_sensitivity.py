@@ -219,3 +219,26 @@ def test_general_s_star_agrees_with_the_kernel():
         kernel = thresholds_and_p_rebel([params])
         s_star, exists = general_s_star(params)
         assert s_star == pytest.approx(kernel["s_star_inf"][0], abs=1e-8) and exists == kernel["threshold_exists"][0]
+
+
+def test_by_a_categorical_parameter_one_analysis_per_value(tmp_path, capsys):
+    out = tmp_path / "by"
+    assert main(["sensitivity", "--samples", "16", "--by", "citation_cue", "--out", str(out), "--no-plots"]) == 0
+    printed = capsys.readouterr().out
+    assert "-- citation_cue = cited" in printed and "-- citation_cue = trusted" in printed
+    indices = pd.read_csv(out / "indices.csv")
+    assert list(indices.columns[:2]) == ["citation_cue", "output"]
+    assert len(indices) == 2 * 3 * 8
+    samples = pd.read_parquet(out / "samples.parquet")
+    assert samples.groupby("citation_cue")["sample"].apply(list).tolist() == [list(range(16 * 18))] * 2
+    # the same design for both values: only the outputs differ
+    cited, trusted = (samples[samples["citation_cue"] == v].reset_index(drop=True) for v in ("cited", "trusted"))
+    assert cited["planted_fraction"].equals(trusted["planted_fraction"])
+    alone = run_sensitivity(plan_sensitivity(samples=16, outputs=None), tmp_path / "alone", progress=False)
+    assert np.array_equal(alone["samples"]["s_star_inf"].to_numpy(), cited["s_star_inf"].to_numpy())
+
+
+@pytest.mark.parametrize("args", [["--by", "planted_fraction"], ["--by", "nothing"], ["--by", "citation_cue", "--simulate"]])
+def test_bad_by_is_one_line_exit_2(tmp_path, capsys, args):
+    assert main(["sensitivity", "--out", str(tmp_path / "o"), "--quiet", *args]) == 2
+    assert capsys.readouterr().err.count("\n") == 1 and not (tmp_path / "o").exists()
