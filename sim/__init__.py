@@ -27,7 +27,7 @@ first used, so that importing ``sim`` (and ``persona-sim --help``) stays quick.
 The package's floors, from the ground up (each module imports only from its own
 floor or below; tests/test_imports.py checks that there is no import cycle):
 
-1. parameters and files: ``params``, ``calibration``, ``files``, ``outputs``, ``limits``, ``version``, ``_cpu``;
+1. parameters and files: ``params``, ``calibration``, ``factors``, ``files``, ``outputs``, ``limits``, ``version``, ``_cpu``;
 2. the model's parts: ``corpus``, ``labs``, ``rules`` (the learner's mathematics) and ``learner`` (its compiled readers);
 3. the mean field (``meanfield``, and ``meanfield_batch`` at many points at once) and the result schema (``schema``);
 4. the two drivers, siblings that do not import each other: the Mesa model

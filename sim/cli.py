@@ -710,7 +710,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 # -- robustness: sensitivity and scenario discovery (issue 13; docs/model.md §11) ---------
 def _add_robustness_commands(sub) -> None:
-    from .sensitivity import DEFAULT_BOX, METHODS, OUTPUTS
+    from .factors import DEFAULT_BOX, METHODS, OUTPUTS
 
     default_box = ", ".join(f.text() for f in DEFAULT_BOX)
     se = sub.add_parser(
@@ -801,7 +801,8 @@ def _unit_number(flag: str, text: Any, low: float, high: float, open_low: bool =
 
 def _command_sensitivity(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from .outputs import new_folder
-    from .sensitivity import parse_factor, plan_sensitivity, run_sensitivity, summary
+    from .factors import parse_factor
+    from .sensitivity import plan_sensitivity, run_sensitivity, summary
 
     values = read_scenario(args.scenario) if args.scenario else {}
     values.update(_parse_overrides(args.overrides))

@@ -44,7 +44,9 @@ import math
 from typing import Sequence
 
 import numpy as np
-from numba import njit, prange
+
+from . import _cpu  # noqa: F401  (numba's vector width, set before numba is first imported)
+from numba import njit, prange  # noqa: E402
 
 from . import meanfield, rules
 from .corpus import expected_planted_cited_rate

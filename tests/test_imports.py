@@ -175,7 +175,7 @@ def test_the_two_drivers_are_siblings():
 #: The floors of the package, from the ground up: a module imports only from its own
 #: floor or below (sim/__init__.py's docstring draws them).
 FLOORS = [
-    {"sim.params", "sim.calibration", "sim.files", "sim.outputs", "sim.limits", "sim.version", "sim._cpu"},
+    {"sim.params", "sim.calibration", "sim.factors", "sim.files", "sim.outputs", "sim.limits", "sim.version", "sim._cpu"},
     {"sim.corpus", "sim.labs", "sim.rules", "sim.learner"},
     {"sim.meanfield", "sim.schema", "sim.meanfield_batch"},
     MESA_DRIVER | BATCHED_DRIVER,
@@ -210,7 +210,7 @@ HEAVY = ("numba", "pandas", "mesa", "scipy", "matplotlib", "pyarrow", "networkx"
 
 
 @pytest.mark.parametrize("argv", [["--help"], ["run", "--help"], ["sweep", "--help"], ["threshold", "--help"],
-                                  ["demo", "--help"]])
+                                  ["demo", "--help"], ["sensitivity", "--help"], ["discover", "--help"]])
 def test_help_loads_none_of_the_heavy_packages(argv):
     """``persona-sim ... --help`` imports what the parser needs and nothing that runs the
     model (the package's names load when first used; benchmarks/cli.py has the times)."""
