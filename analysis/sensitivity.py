@@ -14,7 +14,6 @@ and of scenario discovery (``persona-sim discover``).
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import matplotlib
@@ -25,15 +24,34 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from sim.files import write_atomically  # noqa: E402
+from sim.params import PARAMETERS  # noqa: E402
 
-__all__ = ["sensitivity_figures", "peeling_figure"]
+from .figures import png_bytes  # noqa: E402
+
+__all__ = ["sensitivity_figures", "peeling_figure", "parameter_label", "OUTPUT_LABELS"]
+
+_BY_NAME = {p.name: p for p in PARAMETERS}
+#: The outputs in words (the symbol in brackets after them).
+OUTPUT_LABELS = {
+    "s_star_inf": "large-corpus threshold (s*∞)",
+    "threshold_exists": "whether a threshold exists",
+    "p_rebel_at": "P(rebel) at the chosen awareness",
+    "s_star_sim": "simulated threshold (s*)",
+    "threshold_exists_sim": "whether a simulated threshold exists",
+    "p_rebel_at_sim": "simulated share of rebels at the chosen awareness",
+}
+
+
+def parameter_label(name: str) -> str:
+    """A parameter in words, its symbol in brackets: ``planted share (ρ)``."""
+    return _BY_NAME[name].axis_label() if name in _BY_NAME else name
 
 
 def _save(fig, path: Path) -> str:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=120, bbox_inches="tight")
+    fig.tight_layout()
+    data = png_bytes(fig, dpi=110)
     plt.close(fig)
-    write_atomically(path, buffer.getvalue())
+    write_atomically(path, data)
     return path.name
 
 
@@ -54,15 +72,15 @@ def _indices_figure(indices: pd.DataFrame, folder: Path, by: str | None = None) 
                 rows = rows[rows[by] == group]
             rows = rows.set_index("parameter").reindex(parameters)
             y = np.arange(len(parameters)) + (g - (len(groups) - 1) / 2) * height
-            label = f"{by} = {group}: " if by else ""
+            label = f"{parameter_label(by).split(' (')[0]}: {group}, " if by else ""
             ax.barh(y, rows[total], height=height * 0.95, xerr=rows[total_conf], color=colours[g % 10],
-                    alpha=0.8 if by else 0.8, capsize=2,
-                    label=label + ("ST (total)" if sobol else "mu* (mean |effect|)"))
+                    alpha=0.8, capsize=2,
+                    label=label + ("total order (ST)" if sobol else "mean absolute effect (μ*)"))
             ax.plot(rows[first], y, "o", ms=4, color="#dd8452" if not by else "k",
-                    label=("S1 (first order)" if sobol else "sigma") if g == 0 else None)
+                    label=("first order (S1)" if sobol else "spread of the effects (σ)") if g == 0 else None)
         ax.set_xlabel("Sobol' index" if sobol else "Morris elementary effects")
-        ax.set_yticks(np.arange(len(parameters)), parameters)
-        ax.set_title(name)
+        ax.set_yticks(np.arange(len(parameters)), [parameter_label(p) for p in parameters], fontsize=8)
+        ax.set_title(OUTPUT_LABELS.get(name, name), fontsize=9)
         ax.grid(axis="x", alpha=0.3)
     axes[0][0].invert_yaxis()
     axes[0][-1].legend(loc="lower right", fontsize=7)
@@ -78,7 +96,7 @@ def _distribution_figure(samples: pd.DataFrame, folder: Path, by: str | None = N
         rows = samples if group is None else samples[samples[by] == group]
         exists = rows["threshold_exists"].to_numpy() == 1
         s = rows["s_star_inf"].to_numpy()[exists]
-        label = f"{by} = {group}" if by else None
+        label = f"{parameter_label(by).split(' (')[0]}: {group}" if by else None
         ax.hist(s, bins=np.linspace(0, 1, 41), alpha=0.85 if not by else 0.5, label=label,
                 color=plt.get_cmap("tab10").colors[g % 10])
         if s.size and not by:
@@ -88,7 +106,7 @@ def _distribution_figure(samples: pd.DataFrame, folder: Path, by: str | None = N
                 + (f"median {np.median(s):.3f}, 5-95% [{np.quantile(s, 0.05):.3f}, {np.quantile(s, 0.95):.3f}]"
                    if s.size else "no threshold anywhere"))
         titles.append((f"{group}: " if by else f"{len(rows):,} points: ") + text)
-    ax.set_xlabel("large-corpus threshold s*_inf (where one exists)")
+    ax.set_xlabel("large-corpus threshold (s*∞), where one exists")
     ax.set_ylabel("sample points")
     ax.set_title("\n".join(titles), fontsize=8)
     if by:
@@ -107,16 +125,17 @@ def _convergence_figure(conv: pd.DataFrame, folder: Path, by: str | None = None)
             if by:
                 rows = rows[rows[by] == group]
             for parameter, part in rows.groupby("parameter", sort=False):
-                line = ax.plot(part["n"], part["ST"], marker="o", ms=3, label=parameter)[0]
+                line = ax.plot(part["n"], part["ST"], marker="o", ms=3, label=parameter_label(parameter))[0]
                 ax.fill_between(part["n"], part["ST"] - part["ST_conf"], part["ST"] + part["ST_conf"],
                                 color=line.get_color(), alpha=0.15)
             ax.set_xscale("log", base=2)
-            ax.set_xlabel("base samples N")
-            ax.set_title(name if not by else f"{name} ({by} = {group})", fontsize=9)
+            ax.set_xlabel("base samples (N)")
+            title = OUTPUT_LABELS.get(name, name)
+            ax.set_title(title if not by else f"{title}; {parameter_label(by).split(' (')[0]}: {group}", fontsize=9)
             ax.grid(alpha=0.3)
-        axes[r][0].set_ylabel("ST (total order)")
+        axes[r][0].set_ylabel("total-order index (ST)")
     axes[0][-1].legend(fontsize=7, loc="upper right")
-    fig.suptitle("Convergence of the total-order indices as N grows (bands: bootstrap 95%)", fontsize=10)
+    fig.suptitle("Convergence of the total-order indices as the base sample grows (bands: bootstrap 95%)", fontsize=10)
     return _save(fig, folder / "convergence.png")
 
 
@@ -142,10 +161,10 @@ def peeling_figure(trajectory: pd.DataFrame, chosen: int, where: str, path: Path
     row = trajectory.iloc[chosen]
     ax.scatter([row["coverage"]], [row["density"]], s=120, facecolors="none", edgecolors="red", lw=1.5,
                label=f"box {chosen}: coverage {row['coverage']:.2f}, density {row['density']:.2f}")
-    fig.colorbar(points, ax=ax, label="restricted parameters")
+    fig.colorbar(points, ax=ax, label="parameters the box restricts")
     ax.set_xlabel("coverage (share of the cases of interest inside the box)")
     ax.set_ylabel("density (share of the box's points that are cases)")
-    ax.set_title(f"PRIM peeling trajectory: {where}", fontsize=9)
+    ax.set_title(f"PRIM's peeling trajectory (cases: {where})", fontsize=9)
     ax.legend(fontsize=8, loc="lower left")
     ax.grid(alpha=0.3)
     return _save(fig, path)

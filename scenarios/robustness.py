@@ -37,6 +37,7 @@ def main(argv=None):
     from sim.calibration import SAD_BEST_2024, awareness_from_sad
     from sim.discovery import discover
     from sim.meanfield_batch import thresholds_and_p_rebel
+    from analysis.sensitivity import OUTPUT_LABELS, parameter_label
     from sim.sensitivity import DEFAULT_BOX, analyse, evaluate, plan_sensitivity, sample, summary
 
     today = 0.4
@@ -64,18 +65,19 @@ def main(argv=None):
     y = np.arange(len(order))
     for k, name in enumerate(plan.outputs):
         rows = indices[indices["output"] == name].set_index("parameter").loc[order]
+        label = OUTPUT_LABELS[name] if name != "p_rebel_at" else f"P(rebel) at awareness {today:g}"
         ax_i.barh(y + (k - 1) * 0.27, rows["ST"], height=0.26, xerr=rows["ST_conf"], color=colours[name],
-                  capsize=2, error_kw={"lw": 0.8}, label=name)
-    ax_i.set_yticks(y, order, fontsize=7)
-    ax_i.set_xlabel("total-order Sobol' index ST (bootstrap 95%)")
+                  capsize=2, error_kw={"lw": 0.8}, label=label)
+    ax_i.set_yticks(y, [parameter_label(n) for n in order], fontsize=7)
+    ax_i.set_xlabel("total-order Sobol' index (ST), bootstrap 95% intervals")
     ax_i.set_title("Which assumptions drive the answer", fontsize=9)
     ax_i.legend(fontsize=7, loc="lower right")
     s = points["s_star_inf"].to_numpy()[exists]
     ax_s.hist(s, bins=np.linspace(0, 1, 41), color="#4c72b0", alpha=0.85)
     ax_s.axvline(today, color="#c0392b", ls="--", lw=1.2, label=f"today's awareness ≈ {today:g}")
     reference = float(thresholds_and_p_rebel([Params()])["s_star_inf"][0])
-    ax_s.axvline(reference, color="0.3", ls=":", lw=1.2, label=f"reference point s*∞ = {reference:.3f}")
-    ax_s.set_xlabel("large-corpus threshold s*∞ (where one exists)")
+    ax_s.axvline(reference, color="0.3", ls=":", lw=1.2, label=f"threshold of the reference configuration, {reference:.3f}")
+    ax_s.set_xlabel("large-corpus threshold (s*∞), where one exists")
     ax_s.set_ylabel("sample points")
     ax_s.set_title(f"no threshold at {facts['share_without_threshold']:.1%} of the box", fontsize=9)
     ax_s.legend(fontsize=7)
@@ -99,8 +101,8 @@ def main(argv=None):
     (x0, x1), (y0, y1) = edge(px), edge(py)
     ax_b.plot([x0, x1, x1, x0, x0], [y0, y0, y1, y1, y0], color="k", lw=1.4,
               label=f"PRIM box: coverage {box.coverage:.2f}, density {box.density:.2f}")
-    ax_b.set_xlabel(px)
-    ax_b.set_ylabel(py)
+    ax_b.set_xlabel(parameter_label(px))
+    ax_b.set_ylabel(parameter_label(py))
     ax_b.set_title("Where today's awareness already gives a rebel", fontsize=9)
     ax_b.legend(fontsize=7, loc="upper left", markerscale=3)
     book.save(fig, "robustness.png")

@@ -156,6 +156,10 @@ def test_cli_writes_the_files(tmp_path, capsys):
             "s_star_distribution.png", "convergence.png"} <= names
     indices = pd.read_csv(out / "indices.csv")
     assert list(indices.columns) == ["output", "parameter", "S1", "S1_conf", "ST", "ST_conf"]
+    from figure_texts import problems  # the figures speak words, not code names (tests/figure_texts.py)
+
+    for png in sorted(out.glob("*.png")):
+        assert problems(png) == []
     # a second run into the same folder is refused, with --overwrite it replaces it
     assert main(["sensitivity", "--out", str(out), "--samples", "16", "--quiet"]) == 2
     assert main(["sensitivity", "--out", str(out), "--samples", "16", "--quiet", "--overwrite", "--no-plots"]) == 0
