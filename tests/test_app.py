@@ -24,8 +24,14 @@ from sim.app import (
     MODEL_PARAMS,
     DemoModel,
     Page,
+    EARLY_SHARE,
+    SPEEDS,
     citation_figure,
     demo_params,
+    lesson_note,
+    rebel_figure,
+    state_rows,
+    training_figure,
     mean_field_curve,
     model_graph,
     persona_text,
@@ -91,9 +97,13 @@ def test_page_builds_with_controls_buttons_and_panels(page):
 
 
 def test_page_has_a_title_and_no_controls_that_mean_nothing_to_a_student(page):
-    """The app bar names the question; Mesa's render interval, threads and page tabs are not shown."""
+    """The app bar names the question; Mesa's render interval, threads and page tabs are not
+    shown; the play speed is a choice of batches a frame."""
     labels = {w.label for w in page.find(v.Slider).widgets}
-    assert "Render Interval (steps)" not in labels and "Play Interval (ms)" in labels
+    assert "Render Interval (steps)" not in labels and "Play Interval (ms)" not in labels
+    speed = page.find(v.Select, label="play speed").widget
+    assert speed.items == list(SPEEDS) and speed.v_model == next(iter(SPEEDS))
+    page.find(v.Btn, children=["Run to end"]).assert_single()
     assert not page.find(v.Checkbox, label="Use Threads").widgets
     assert not page.find(v.Tab).widgets
 
@@ -118,8 +128,9 @@ def test_badge_follows_the_model_set_through_the_controls(page):
     assert _text(page, "documents-read") == "documents read: 500 of 1,000 (batch 5 of 10)"
     _steps(page, 5)
     assert _text(page, "documents-read") == "documents read: 1,000 of 1,000 (batch 10 of 10)"
-    assert _text(page, "persona-badge") == "Persona: rebel"
-    assert page.find(v.Btn, children=["Step"]).widget.disabled  # the run is over
+    assert _text(page, "persona-badge") == "Final persona: rebel"
+    for button in ("Step", "▶", "Run to end"):  # the run is over
+        assert page.find(v.Btn, children=[button]).widget.disabled
 
     _set(page, MODEL_PARAMS["situational_awareness"]["label"], 0.0)
     _click(page, "Reset")
@@ -128,7 +139,7 @@ def test_badge_follows_the_model_set_through_the_controls(page):
     _steps(page, 5)
     _steps(page, 5)
     assert _text(page, "documents-read") == "documents read: 1,000 of 1,000 (batch 10 of 10)"
-    assert _text(page, "persona-badge") == "Persona: aligned"
+    assert _text(page, "persona-badge") == "Final persona: aligned"
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -138,8 +149,10 @@ def test_badge_text_is_the_main_learners_persona(seed):
     seen = set()
     while model.running:
         model.step()
-        assert persona_text(model) == f"Persona: {model.main_learner.persona}"
+        label = "Persona" if model.running else "Final persona"  # "Final" once the last batch is read
+        assert persona_text(model) == f"{label}: {model.main_learner.persona}"
         seen.add(model.main_learner.persona)
+    assert model.batch == model.n_batches and persona_text(model).startswith("Final persona: ")
     assert seen <= {"aligned", "neutral", "rebel"}
 
 
@@ -234,7 +247,7 @@ def test_the_demo_offers_the_dynamics_and_runs_them():
     assert model.n_steps == 2 * model.n_batches
     model.run_for(model.n_steps)
     assert model.generation == 1 and not model.running
-    assert persona_text(model).startswith("Persona: ")
+    assert persona_text(model) == f"Final persona: {model.main_learner.persona}"
     assert model.lab.state.alarms > 0
     training_figure(model)
     figure = citation_figure(model)
