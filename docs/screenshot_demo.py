@@ -3,8 +3,9 @@
     python docs/screenshot_demo.py [OUT_DIR]          (default: docs/figures)
 
 Serves the page on a free port of 127.0.0.1 (:func:`sim.app.serve`), opens it in
-Debian's /usr/bin/chromium through Playwright (no browser download) 1280 pixels
-wide (a projector's width; 1160 tall, to show all four panels), and takes two screenshots of the default configuration:
+Debian's /usr/bin/chromium through Playwright (no browser download) 1280 pixels wide
+(a projector's width; 1300 tall, to show all four panels), and takes two screenshots
+of the default configuration:
 
 - ``demo.png``: the finished run (Run to end): the final persona, the note saying the
   run is finished and what the badge showed on the way, the whole trajectories.
@@ -34,7 +35,7 @@ from sim.app import OFFLINE_ENVIRONMENT
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 #: 1280 pixels wide, as a projector shows the page; tall enough for all four panels.
-VIEWPORT = {"width": 1280, "height": 1160}
+VIEWPORT = {"width": 1280, "height": 1300}
 WAIT_MS = 60_000
 
 #: The callouts of the annotated screenshot: (CSS selector of the element, its key text).

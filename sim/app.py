@@ -11,11 +11,19 @@ What the page shows
   disclosed shares, the corpus size, the synthetic detectability, the learner's prior
   P(deceptive), the lab's policy (static, double_down, come_clean), citation
   laundering and the citation cue the learner reads (cited or trusted), the number of
-  generations, a comparison family and the seed; and Mesa's Reset, play and Step
-  buttons (a changed control takes effect at Reset, which builds a new model).
+  generations, a comparison family and the seed; and the run's buttons
+  (:func:`RunController`): Reset, play, Step (one batch), Run to end (every batch
+  left, redrawn once: a run of 10,000 documents in about a second) and the play speed
+  (:data:`SPEEDS`, batches a frame). A changed control takes effect at Reset, which
+  builds a new model; at the end of the run every button but Reset is greyed.
 - Persona: a badge, "Persona: aligned / neutral / rebel", for the main learner,
   recomputed from its state after every batch (the readout of docs/model.md §3: rebel if
-  P(deceptive) >= 1/2, else aligned if the uplift U > 0, else neutral).
+  P(deceptive) >= 1/2, else aligned if the uplift U > 0, else neutral); "Final
+  persona: ..." once the run is over. Beside it a note, "what you are seeing"
+  (:func:`lesson_note`), made from the model's state: early in the run (fewer than
+  :data:`EARLY_SHARE` of the documents read) a badge can swing on a few documents
+  (the default learner shows rebel after its first batch, P(deceptive) 0.918, and
+  ends aligned); at the end, the final persona and what the badge showed on the way.
 - Training: P(deceptive), the alignment uplift U and the believed planted share
   (against the true share) per learner, over the documents read (the DataCollector).
 - The citation graph: the first few hundred documents of the corpus, planted ones
@@ -34,7 +42,10 @@ the page always shows the contrast the model is about on common random numbers.
 Redraws are cheap: the graph's layout (``networkx.spring_layout`` with a fixed seed,
 on at most :data:`GRAPH_NODES` documents) and the mean-field curve are computed once
 per model and kept beside it while it lives (:func:`model_graph`,
-:func:`model_mean_field`), so a batch redraws three small matplotlib figures.
+:func:`model_mean_field`), so a batch redraws three small matplotlib figures. The
+figures and the panel are sized for a projector (1280x720): figure text of 10-11
+points on figures about as wide as a panel (:data:`FONT`), every number kept on one
+line with its words, and symbols only in brackets after words ("alignment uplift (U)").
 
 Example
 -------
