@@ -37,6 +37,7 @@ from sim.app import (
     persona_text,
     serve,
 )
+from figure_texts import problems_in
 from sim.meanfield import p_rebel
 from sim.params import Params
 
@@ -402,11 +403,6 @@ def test_play_reads_the_chosen_batches_a_frame(page):
     assert page.find(v.Btn, children=["▶"]).widget.disabled
 
 
-# the symbols the model's documents use, which a figure or the table may show only in
-# brackets after words ("alignment uplift (U)")
-SYMBOLS = ["s*", "U", "q_r", "q_pt", "rho", "kappa", "alpha", "eta", "\u03b7", "\u03c1", "\u03ba", "\u03b1", "\u03c0"]
-
-
 def _figure_texts(figure) -> list[tuple[str, float]]:
     """(text, font size in points) of every title, axis label, tick label and legend entry."""
     figure.canvas.draw() if hasattr(figure.canvas, "draw") else None
@@ -424,14 +420,11 @@ def _figure_texts(figure) -> list[tuple[str, float]]:
 
 
 def _raw_names_and_bare_symbols(text: str) -> list[str]:
+    """tests/figure_texts.py's check (the one the command's figures pass) on one text, and
+    any word spelled with an underscore (a choice as the code spells it: double_down)."""
     import re
 
-    # a raw parameter name has an underscore (n_documents); one-word names are words
-    bad = re.findall(r"\w*_\w*", text)
-    for symbol in SYMBOLS:
-        for match in re.finditer(r"(?<![\w(])" + re.escape(symbol) + r"(?![\w)])", text):
-            bad.append(f"{symbol} at {match.start()}")
-    return bad
+    return problems_in({"text": [text]}) + re.findall(r"\w*_\w*", text)
 
 
 @pytest.mark.parametrize("controls", [
