@@ -75,6 +75,7 @@ import numpy as np
 import solara
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
+from matplotlib.legend_handler import HandlerTuple
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 from mesa.visualization.solara_viz import ModelCreator, ShowSteps
@@ -469,7 +470,7 @@ def mean_field_curve(params: Params, real_cited_rate: float | None = None) -> np
 #: sidebar: 420 pixels), so that a point of text is about 1.3 pixels there.
 TRAINING_FIGSIZE = (4.4, 6.0)
 FIGSIZE = (4.4, 4.2)
-REBEL_FIGSIZE = (4.4, 5.0)
+REBEL_FIGSIZE = (4.4, 5.3)
 DPI = 100
 #: Font sizes (points): the smallest text in a figure is legible on a projector.
 FONT = {"tick": 10, "legend": 10, "label": 11, "title": 11}
@@ -620,7 +621,7 @@ class _RebelDrawing:
     def __init__(self, model: DemoModel) -> None:
         curve, roots = model_mean_field(model)
         fig = Figure(figsize=REBEL_FIGSIZE, dpi=DPI)
-        fig.subplots_adjust(left=0.15, right=0.96, top=0.89, bottom=0.33)
+        fig.subplots_adjust(left=0.15, right=0.96, top=0.895, bottom=0.32)
         ax = fig.subplots()
         ax.plot(AWARENESS_GRID, curve, color="#6a1b9a", lw=2.0,
                 label=f"mean field: P(rebel) after {model.params.n_documents:,} documents")
@@ -647,8 +648,12 @@ class _RebelDrawing:
         ax.set_title(f"chance of the rebel persona against awareness\n(planted share "
                      f"{model.params.planted_fraction:.2f}, disclosed share "
                      f"{model.params.disclosed_fraction:.2f})", fontsize=FONT["title"])
-        fig.legend(*ax.get_legend_handles_labels(), fontsize=FONT["legend"], loc="lower left",
-                   bbox_to_anchor=(0.02, 0.0), frameon=False, labelspacing=0.25, ncol=1)
+        handles, labels = ax.get_legend_handles_labels()
+        if len(self.points) > 1:  # one entry for the comparison learners, in their colours
+            handles.append(tuple(self.points[1:]))
+            labels.append("comparison learners now: P(deceptive)")
+        fig.legend(handles, labels, fontsize=FONT["legend"], loc="lower left", bbox_to_anchor=(0.02, 0.0),
+                   frameon=False, labelspacing=0.25, ncol=1, handler_map={tuple: HandlerTuple(ndivide=None)})
         ax.grid(alpha=0.25)
         ax.tick_params(labelsize=FONT["tick"])
         self.fig = fig
@@ -810,8 +815,8 @@ COMPONENTS = [PersonaPanel, TrainingPanel, CitationPanel, RebelPanel]
 GRID_LAYOUT = [
     {"i": 0, "x": 0, "y": 0, "w": 6, "h": 16, "moved": False},
     {"i": 1, "x": 6, "y": 0, "w": 6, "h": 16, "moved": False},
-    {"i": 2, "x": 0, "y": 16, "w": 6, "h": 13, "moved": False},
-    {"i": 3, "x": 6, "y": 16, "w": 6, "h": 13, "moved": False},
+    {"i": 2, "x": 0, "y": 16, "w": 6, "h": 14, "moved": False},
+    {"i": 3, "x": 6, "y": 16, "w": 6, "h": 14, "moved": False},
 ]
 
 #: Show every slider's value at all times (Mesa's sliders show it only while dragged).
