@@ -213,8 +213,8 @@ KNOWN_PARAMETERS = frozenset({
     "deceptive_plant_rate", "disclosure_likelihood_ratio", "norm_weight", "situational_awareness",
     "citation_cue", "anchor_share", "laundering",
     "sa_start", "awareness_schedule", "schedule_steepness", "retrospection", "lab_policy", "evaluation_interval",
-    "alarm_level", "planting_step", "statement_likelihood_ratio", "generations", "incident_control_step",
-    "incident_negative_step",
+    "alarm_level", "planting_step", "statement_likelihood_ratio", "concealment", "generations",
+    "incident_control_step", "incident_negative_step",
 })
 _DEFAULTS = {p.name: p.default for p in PARAMETERS}
 
