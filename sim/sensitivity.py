@@ -56,7 +56,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -85,6 +85,7 @@ __all__ = [
     "analyse",
     "convergence",
     "run_sensitivity",
+    "estimated_memory",
     "summary",
 ]
 
@@ -97,8 +98,16 @@ _CHUNK = 2048
 #: runs' (point, replicate) keys and the sweep sampler's (2**32 - 1,).
 _SAMPLER_KEY = (2**32 - 2,)
 _BOOTSTRAP_KEY = 2**32 - 3
+#: Peak memory of the mean-field analysis, measured (benchmarks/README.md, "Global
+#: sensitivity"): about 346 MiB at 18,432 points and 482 MiB at 294,912.
+_BASE_BYTES = 340 * 2**20
+_POINT_BYTES = 500
 
 
+def estimated_memory(plan: "SensitivityPlan") -> float:
+    """Estimated peak bytes of the mean-field analysis (per value of ``by``, the
+    analyses run one after the other but their tables are kept)."""
+    return _BASE_BYTES + _POINT_BYTES * plan.n_points * max(1, len(plan.choices()))
 
 
 @dataclass(frozen=True)
@@ -143,8 +152,6 @@ class SensitivityPlan:
 
     def for_choice(self, choice: str) -> "SensitivityPlan":
         """The analysis of one value of ``by``: its base scenario with that value."""
-        from dataclasses import replace
-
         return replace(self, base=self.base.replace(**{self.by: choice}), by=None)
 
     def awareness_levels(self) -> tuple[float, ...]:
@@ -459,6 +466,12 @@ def run_sensitivity(
     Returns the tables and timings: ``samples``, ``indices``, ``convergence``,
     ``seconds``.
     """
+    if memory_limit is not None and estimated_memory(plan) > memory_limit:
+        raise ParameterError(
+            f"the analysis is too large: {plan.n_points:,} points"
+            + (f" x {len(plan.choices())} values of {plan.by}" if plan.by else "")
+            + f", estimated peak memory {estimated_memory(plan) / 2**30:.2f} GiB, above the limit of "
+            f"{memory_limit / 2**30:.2f} GiB: allowed is fewer --samples or a higher --memory-limit GIB")
     timings: dict[str, float] = {}
     state: dict[str, Any] = {}
 

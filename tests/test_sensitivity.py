@@ -246,3 +246,10 @@ def test_by_a_categorical_parameter_one_analysis_per_value(tmp_path, capsys):
 def test_bad_by_is_one_line_exit_2(tmp_path, capsys, args):
     assert main(["sensitivity", "--out", str(tmp_path / "o"), "--quiet", *args]) == 2
     assert capsys.readouterr().err.count("\n") == 1 and not (tmp_path / "o").exists()
+
+
+def test_a_plan_above_the_memory_limit_is_refused_before_anything_is_written(tmp_path, capsys):
+    out = tmp_path / "big"
+    assert main(["sensitivity", "--samples", "1048576", "--out", str(out), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "estimated peak memory" in err and not out.exists()
