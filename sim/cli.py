@@ -657,7 +657,8 @@ def _command_scenario(args: argparse.Namespace) -> int:
         width = max(map(len, [*scripts, "all"]))
         for name, path in scripts.items():
             doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
-            print(f"{name:<{width}}  {' '.join(doc.strip().split(chr(10) * 2)[0].split())}")
+            question = " ".join(doc.strip().split("\n\n")[0].split())  # the docstring's first paragraph
+            print(f"{name:<{width}}  {question}")
         print(f"{'all':<{width}}  every script above, one after the other (scenarios/make_all.py)")
         return 0
     if not args.name:
