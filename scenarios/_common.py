@@ -250,10 +250,12 @@ def abandon() -> None:
 # Figures
 # ---------------------------------------------------------------------------------
 def set_style() -> None:
-    """seaborn's white grid, a notebook context a little smaller than its default."""
+    """seaborn's white grid, a notebook context a little smaller than its default; the Agg
+    backend, except in a Jupyter kernel (the tutorial's notebook), whose inline plots stay."""
     import matplotlib
 
-    matplotlib.use("Agg")
+    if "ipykernel" not in sys.modules:
+        matplotlib.use("Agg")
     import seaborn as sns
 
     sns.set_theme(style="whitegrid", context="notebook", font_scale=0.8)
