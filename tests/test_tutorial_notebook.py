@@ -13,6 +13,7 @@ import pytest
 
 jupytext = pytest.importorskip("jupytext")
 nbclient = pytest.importorskip("nbclient")
+nbformat = pytest.importorskip("nbformat")
 pytest.importorskip("ipykernel")
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,10 +55,12 @@ def test_every_cell_runs_at_the_quick_size(monkeypatch, tmp_path):
     """Every code cell runs without an error (nbclient raises CellExecutionError on the first that
     fails); each scenario cell prints its answer and shows a figure; docs/figures is untouched."""
     monkeypatch.setenv("PERSONA_SIM_QUICK", "1")
-    monkeypatch.setenv("MPLBACKEND", "Agg")
+    monkeypatch.delenv("MPLBACKEND", raising=False)  # the kernel's own (inline) backend
     before = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in (ROOT / "docs").rglob("*") if p.is_file()}
     results = {p.name for p in (ROOT / "results").glob("tutorial-*")} if (ROOT / "results").is_dir() else set()
     notebook = read_notebook()
+    # after the scenario cells, a student's own plots still show inline (the scripts left the backend alone)
+    notebook.cells.append(nbformat.v4.new_code_cell("import matplotlib\nprint('backend:', matplotlib.get_backend())"))
     client = nbclient.NotebookClient(notebook, kernel_name="python3", timeout=CELL_TIMEOUT,
                                      resources={"metadata": {"path": str(tmp_path)}})
     try:
@@ -68,6 +71,7 @@ def test_every_cell_runs_at_the_quick_size(monkeypatch, tmp_path):
             shutil.rmtree(ROOT / "results" / name)
     assert len(made) == 1, made
     cells = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    assert "backend: module://matplotlib_inline" in text_of(cells.pop()), text_of(notebook.cells[-1])
     assert "quick size" in text_of(cells[0])
     printed = "".join(text_of(c) for c in cells)
     assert "s*_inf at q_r = 0.6: [0.628]" in printed and "expected q_r: [0.631]" in printed, printed[:3000]
