@@ -57,6 +57,7 @@ from typing import Iterator, Mapping, NamedTuple
 
 import networkx as nx
 import numpy as np
+from . import _cpu  # noqa: F401  (numba's vector width, set before numba is first imported)
 from numba import njit
 
 from .params import Params
