@@ -107,7 +107,8 @@ def main(argv=None):
         axes[1, j].set_ylim(0.0, max(0.6, float(summary["control_discourse_fraction"].max()) + 0.05))
         axes[2, j].set_ylim(-0.02, max(0.3, float(summary["planted_at_start"].max()) + 0.05))
     axes[0, 0].plot([], [], ls="--", color="0.4", lw=0.9, label="mean-field map")
-    axes[0, 0].legend(fontsize=7, loc="center right", title_fontsize=7,
+    # the key sits where no lineage goes: the top of the come-clean lab's rebel panel
+    axes[0, 2].legend(*axes[0, 0].get_legend_handles_labels(), fontsize=7, loc="upper right", title_fontsize=7,
                       title=f"the lineage's\n{nb.AWARENESS_LABEL}\n(marks: simulated mean)")
     book.save(fig, "generations.png")
 

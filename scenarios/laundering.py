@@ -181,7 +181,7 @@ def main(argv=None):
                   (0.5, base.believed_planted_cited_rate), xytext=(0, 3), textcoords="offset points", fontsize=7,
                   color="0.3", ha="center")
     ax_q.set_ylim(-0.03, 1.0)
-    ax_q.set_xlabel(f"{labels['laundering']}: share of a planted document's citations to planted ones")
+    ax_q.set_xlabel(f"{labels['laundering']}:\nshare of a planted document's citations to planted ones")
     ax_q.set_ylabel("share of documents showing the cue")
     ax_q.set_title("Who shows each cue", fontsize=9)
     ax_q.legend(fontsize=7, loc="upper center", ncols=2)
@@ -210,9 +210,9 @@ def main(argv=None):
     l_shown = 0.5
     shown_corpus = build_corpus(base.replace(laundering=l_shown, citation_cue="trusted"), seed)
     counts = draw_graph(ax_g, shown_corpus, first, seed)
-    ax_g.set_title(f"The first {first} documents at {labels['laundering']} = {l_shown:g}: no citation\n"
-                   f"leads from a real document to a planted one ({counts['real cites planted']} here), so trust never "
-                   "reaches the ring", fontsize=9)
+    ax_g.set_title(f"The first {first} documents at {labels['laundering']} = {l_shown:g}:\n"
+                   f"no citation leads from a real document to a planted one\n({counts['real cites planted']} here), "
+                   "so trust never reaches the ring", fontsize=9)
     ax_g.legend(fontsize=7, loc="lower center", ncols=3, frameon=True, markerscale=1.2)
     book.save(fig, "laundering.png")
 

@@ -106,18 +106,18 @@ def main(argv=None):
     ax_d.set_xlabel(f"{labels['deceptive_plant_rate']}, as the learner believes it")
     ax_d.set_ylabel("large-corpus threshold (s*∞)")
     ax_d.set_title("Mean field: no threshold right of a line's end", fontsize=9)
-    ax_d.legend(fontsize=7, loc="upper left", ncols=2, title=labels["candid_plant_rate"], title_fontsize=7)
+    ax_d.legend(fontsize=7, loc="lower right", title=labels["candid_plant_rate"], title_fontsize=7)
 
     pal = nb.palette(len(sizes) + 1, "rocket")
     for (n, curve), colour in zip(prior_curves.items(), pal):
-        ax_p.plot(priors, curve, color=colour, lw=1.6, label=f"mean field, P(rebel) = 1/2 at {n:,} documents")
+        ax_p.plot(priors, curve, color=colour, lw=1.6, label=f"mean field at {n:,} documents")
     ax_p.axhline(s_inf(base), color="0.3", lw=1.0, ls="--",
-                 label=f"large-corpus threshold (s*∞) = {s_inf(base):.3f}, any prior")
+                 label=f"large-corpus threshold (s*∞) = {s_inf(base):.3f}")
     f = fits["prior_deceptive"]
     ax_p.errorbar(f["prior_deceptive"], f["s_star"],
                   yerr=np.abs(np.vstack([f["s_star"] - f["s_star_low"], f["s_star_high"] - f["s_star"]])),
                   fmt="D", ms=4.5, color="#c0392b", capsize=2, lw=1.0,
-                  label=f"fitted threshold (s*) at {n_documents:,} documents")
+                  label=f"fitted (s*) at {n_documents:,} documents")
     ax_p.set_xscale("log")
     ax_p.set_xlabel(f"the learner's {labels['prior_deceptive']}")
     ax_p.set_ylabel("threshold awareness")
