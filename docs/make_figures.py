@@ -7,8 +7,8 @@ single training run look like on the way? Then: how much does laundering citatio
 hide planted documents, and how well does the mean field follow a lab that reacts
 to its model, or a sequence of deployed models?
 
-Run it from anywhere (about 2 minutes: 1:55 and 0.7 GB peak RSS measured on a
-shared two-core machine):
+Run it from anywhere (about 80 s on one core; the first three figures take
+about 20 s):
 
     python docs/make_figures.py                       # every figure
     python docs/make_figures.py dynamics_laundering   # only the figures named
