@@ -34,7 +34,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import load_average, machine, wait_quiet, write_figures  # noqa: E402
+from common import load_average, machine, timing_options, wait_quiet, write_figures  # noqa: E402
 
 BIN = Path(sys.executable).parent / "persona-sim"
 W1_GRID = ["--grid", "situational_awareness=0:1:101", "--grid", "planted_fraction=0:0.25:26"]
@@ -71,10 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=3, help="timed runs of each command (default 3)")
     ap.add_argument("--first", action="store_true", help="also the main job with an empty numba cache")
-    ap.add_argument("--quick", action="store_true", help="W1 with 2 replicates instead of 20")
-    ap.add_argument("--wait-quiet", type=float, default=3.0, metavar="SECONDS",
-                    help="wait at most this long for other processes to go quiet before each timing")
-    ap.add_argument("--json", metavar="OUT", help="write the figures to this JSON file")
+    timing_options(ap)
     args = ap.parse_args(argv)
     if args.repeats < 1:
         ap.error("--repeats must be at least 1")

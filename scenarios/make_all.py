@@ -41,6 +41,7 @@ ORDER = (
     "lab_policies",
     "laundering",
     "generations",
+    "concealment",
 )
 
 

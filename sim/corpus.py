@@ -83,7 +83,7 @@ REAL, PLANTED, DISCLOSED = 0, 1, 2
 KIND_NAMES = ("real", "planted", "disclosed")
 
 #: The random mechanisms, each with its own child of the run's SeedSequence.
-MECHANISMS = ("kinds", "content", "style", "citations", "reading_order", "anchors")
+MECHANISMS = ("kinds", "content", "style", "citations", "reading_order", "anchors", "evaluations")
 
 
 def _as_seed_sequence(seed: int | np.random.SeedSequence | None) -> np.random.SeedSequence:
