@@ -307,6 +307,7 @@ MODEL_PARAMS = {
         "value": "cited", "values": list(next(p for p in PARAMETERS if p.name == "citation_cue").choices),
     },
     "generations": _slider("generations", "generations", 1, 5, 1),
+    "concealment": _slider("concealment", "concealment (a rebel hides from evaluations)", 0.0, 1.0, 0.1),
     "comparison_family": {
         "type": "Checkbox",
         "label": f"comparison learners at awareness {COMPARISON_AWARENESS[0]:g} and {COMPARISON_AWARENESS[1]:g}",
@@ -726,7 +727,8 @@ def state_rows(model: DemoModel) -> list[tuple[str, list[str]]]:
     if p.lab_policy != "static":
         rows.append(("lab", [_policy_words(p.lab_policy),
                              f"{lab.alarms} alarm(s) at P(deceptive) \u2265 {p.alarm_level:g}"]
-                     + (["came clean"] if lab.came_clean else [])))
+                     + (["came clean"] if lab.came_clean else [])
+                     + ([f"concealment {p.concealment:g}"] if p.concealment > 0 else [])))
     if p.generations > 1:
         history = model.runs[0].history
         past = " ".join(row["persona"] for row in history) or "-"

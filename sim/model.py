@@ -410,6 +410,7 @@ class DemoModel(PersonaModel):
         laundering: float = 0.0,
         citation_cue: str = "cited",
         generations: int = 1,
+        concealment: float = 0.0,
         comparison_family: bool = True,
         seed: int = 0,
     ) -> None:
