@@ -143,9 +143,12 @@ class Notebook:
 
     # -- running the model ---------------------------------------------------------
     def sweep(self, params, grid: Mapping[str, Any], replicates: int, seed: int) -> pd.DataFrame:
-        """:func:`sim.sweep` on threads; a progress bar on stderr unless quick."""
+        """:func:`sim.sweep` on threads; a progress bar on stderr unless quick (and, on a
+        machine's first run, a line while the model compiles, quick or not)."""
         from sim import sweep
+        from sim.sweeps import compile_first
 
+        compile_first(params)
         return sweep(params, grid=grid, replicates=replicates, seed=seed, workers=self.workers,
                      executor="thread", progress=not self.quick)
 

@@ -741,8 +741,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``persona-sim`` console script.
 
     SIGINT (Ctrl-C) and SIGTERM stop the command, end a sweep's workers, leave its
-    folder resumable and exit with 130 and 143 after one line.
+    folder resumable and exit with 130 and 143 after one line. Output piped into a
+    reader that stops early (``persona-sim ... | head``) ends the command quietly,
+    with 141 (128 + SIGPIPE), as a shell tool does; what it writes to folders is
+    committed before it prints.
     """
+    try:
+        return _main(argv)
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # Python's own flush at exit then writes nowhere
+        return 141
+
+
+def _main(argv: Sequence[str] | None) -> int:
     import signal
 
     argv = list(sys.argv[1:] if argv is None else argv)
