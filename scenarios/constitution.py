@@ -12,7 +12,7 @@ uplift, and the mean-field drift of the log-odds mu(s), which says why. The answ
 the highest P(rebel) under the constitution, its uplift against planting's, and the
 awareness above which the constitution lifts the self-model more than planting does.
 
-    python scenarios/constitution.py [--out DIR] [--quick]
+    .venv/bin/python scenarios/constitution.py [--out DIR] [--quick]
 """
 
 from __future__ import annotations
@@ -66,10 +66,10 @@ def main(argv=None):
     ax_p.set_title("Rebels: only where something was planted", fontsize=9)
     ax_p.legend(fontsize=7, loc="upper left")
     ax_u.axhline(0.0, color="0.3", lw=0.8)
-    ax_u.set_ylabel("uplift U = a/(a+b) - g")
+    ax_u.set_ylabel("self-model uplift over real data (U)")
     ax_u.set_title("Uplift (mean, 95% band over corpora)", fontsize=9)
     ax_mu.axhline(0.0, color="0.3", lw=0.8)
-    ax_mu.set_ylabel("mean-field drift μ(s) per document")
+    ax_mu.set_ylabel("mean-field drift of the log-odds\nper document (μ)")
     ax_mu.set_title("Why: the evidence about the makers", fontsize=9)
     low = min(float(min(d.min() for d in drift.values())), -0.1)
     high = max(float(max(d.max() for d in drift.values())), 0.1)
