@@ -16,17 +16,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib import colormaps
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+from sim.files import write_atomically
+from sim.params import PARAMETERS
 
-from sim.files import write_atomically  # noqa: E402
-from sim.params import PARAMETERS  # noqa: E402
-
-from .figures import png_bytes  # noqa: E402
+from .figures import png_bytes
 
 __all__ = ["sensitivity_figures", "peeling_figure", "parameter_label", "OUTPUT_LABELS"]
 
@@ -47,11 +46,17 @@ def parameter_label(name: str) -> str:
     return _BY_NAME[name].axis_label() if name in _BY_NAME else name
 
 
+def _subplots(nrows: int = 1, ncols: int = 1, figsize=(6.0, 4.0), **kw):
+    """A figure and its axes without pyplot (no global state: the caller's matplotlib
+    backend, a notebook's for one, is left alone), as analysis.figures draws."""
+    fig = Figure(figsize=figsize)
+    FigureCanvasAgg(fig)
+    return fig, fig.subplots(nrows, ncols, **kw)
+
+
 def _save(fig, path: Path) -> str:
     fig.tight_layout()
-    data = png_bytes(fig, dpi=110)
-    plt.close(fig)
-    write_atomically(path, data)
+    write_atomically(path, png_bytes(fig, dpi=110))
     return path.name
 
 
@@ -59,12 +64,12 @@ def _indices_figure(indices: pd.DataFrame, folder: Path, by: str | None = None) 
     outputs = list(dict.fromkeys(indices["output"]))
     parameters = list(dict.fromkeys(indices["parameter"]))
     groups = list(dict.fromkeys(indices[by])) if by else [None]
-    fig, axes = plt.subplots(1, len(outputs), figsize=(4.2 * len(outputs), 0.45 * len(parameters) * len(groups) + 1.6),
+    fig, axes = _subplots(1, len(outputs), figsize=(4.2 * len(outputs), 0.45 * len(parameters) * len(groups) + 1.6),
                              sharey=True, squeeze=False)
     sobol = "ST" in indices
     total, total_conf, first = ("ST", "ST_conf", "S1") if sobol else ("mu_star", "mu_star_conf", "sigma")
     height = 0.8 / len(groups)
-    colours = plt.get_cmap("tab10").colors
+    colours = colormaps["tab10"].colors
     for ax, name in zip(axes[0], outputs):
         for g, group in enumerate(groups):
             rows = indices[indices["output"] == name]
@@ -89,7 +94,7 @@ def _indices_figure(indices: pd.DataFrame, folder: Path, by: str | None = None) 
 
 
 def _distribution_figure(samples: pd.DataFrame, folder: Path, by: str | None = None) -> str:
-    fig, ax = plt.subplots(figsize=(6, 3.6))
+    fig, ax = _subplots(figsize=(6, 3.6))
     groups = list(dict.fromkeys(samples[by])) if by else [None]
     titles = []
     for g, group in enumerate(groups):
@@ -98,7 +103,7 @@ def _distribution_figure(samples: pd.DataFrame, folder: Path, by: str | None = N
         s = rows["s_star_inf"].to_numpy()[exists]
         label = f"{parameter_label(by).split(' (')[0]}: {group}" if by else None
         ax.hist(s, bins=np.linspace(0, 1, 41), alpha=0.85 if not by else 0.5, label=label,
-                color=plt.get_cmap("tab10").colors[g % 10])
+                color=colormaps["tab10"].colors[g % 10])
         if s.size and not by:
             for q, style in ((0.05, ":"), (0.5, "--"), (0.95, ":")):
                 ax.axvline(np.quantile(s, q), color="k", ls=style, lw=1)
@@ -117,7 +122,7 @@ def _distribution_figure(samples: pd.DataFrame, folder: Path, by: str | None = N
 def _convergence_figure(conv: pd.DataFrame, folder: Path, by: str | None = None) -> str:
     outputs = list(dict.fromkeys(conv["output"]))
     groups = list(dict.fromkeys(conv[by])) if by else [None]
-    fig, axes = plt.subplots(len(groups), len(outputs), figsize=(4.2 * len(outputs), 3.6 * len(groups)), sharey=True,
+    fig, axes = _subplots(len(groups), len(outputs), figsize=(4.2 * len(outputs), 3.6 * len(groups)), sharey=True,
                              squeeze=False)
     for r, group in enumerate(groups):
         for ax, name in zip(axes[r], outputs):
@@ -155,7 +160,7 @@ def sensitivity_figures(folder: Path, samples: pd.DataFrame, indices: pd.DataFra
 def peeling_figure(trajectory: pd.DataFrame, chosen: int, where: str, path: Path) -> str:
     """PRIM's peeling trajectory: coverage against density per box, coloured by the
     number of restricted parameters; the chosen box circled."""
-    fig, ax = plt.subplots(figsize=(5.5, 4))
+    fig, ax = _subplots(figsize=(5.5, 4))
     points = ax.scatter(trajectory["coverage"], trajectory["density"], c=trajectory["res_dim"], cmap="viridis", s=14)
     ax.plot(trajectory["coverage"], trajectory["density"], color="0.6", lw=0.8, zorder=0)
     row = trajectory.iloc[chosen]
