@@ -18,14 +18,11 @@ from .learner import (
     LearnerConstants,
     LearnerState,
     awareness_schedule,
-    constants,
     final_log_odds,
-    initial_state,
     persona,
-    read_batch,
-    read_corpus,
     uplift,
 )
+from .learners import constants_for, initial_state_for, read_batch_for, read_corpus_for
 from .params import Params
 from .schema import FINAL_COLUMNS, GENERATION_COLUMNS, TRAJECTORY_COLUMNS, final_columns, final_table
 
@@ -77,7 +74,7 @@ class FamilyRun:
 def _family_setup(corpus: Corpus, params: Params, awareness) -> tuple[np.ndarray, LearnerConstants, np.ndarray]:
     """Final awareness levels, the learners' constants on this corpus, and the schedule."""
     final_awareness = np.asarray(awareness, dtype=float).reshape(-1)
-    k = constants(params, corpus.learner_real_cited_rate(params))
+    k = constants_for(params, corpus)
     return final_awareness, k, awareness_schedule(final_awareness, params.n_batches, params)
 
 
@@ -99,10 +96,10 @@ def run_family(
         Keep a snapshot after every batch (and before the first).
     """
     final_awareness, k, schedule = _family_setup(corpus, params, awareness)
-    state = initial_state(final_awareness.size, k, schedule[:, 0])
+    state = initial_state_for(final_awareness.size, k, schedule[:, 0])
     snapshots = [snapshot(state, k)] if record else []
     for t, batch in enumerate(corpus.batches(params.batch_size)):
-        state = read_batch(state, batch, schedule[:, t], final_awareness, k)
+        state = read_batch_for(state, batch, schedule[:, t], final_awareness, k)
         if record:
             snapshots.append(snapshot(state, k))
     return FamilyRun(final_awareness, state, k, snapshots, corpus.real_cue_rate)
@@ -131,8 +128,8 @@ def run_replicate(
         )
     corpus = build_corpus(params, seed)
     final_awareness, k, schedule = _family_setup(corpus, params, awareness)
-    state = read_corpus(
-        initial_state(final_awareness.size, k, schedule[:, 0]),
+    state = read_corpus_for(
+        initial_state_for(final_awareness.size, k, schedule[:, 0]),
         corpus.in_reading_order(),
         schedule,
         final_awareness,

@@ -29,7 +29,8 @@ import pandas as pd
 from .agents import Authors, Lab, Learner
 from .corpus import PLANTED, Corpus, _as_seed_sequence, streams
 from .labs import Discourse, initial_discourse, initial_lab, next_discourse
-from .learner import LearnerConstants, LearnerState, awareness_schedule, constants
+from .learner import LearnerConstants, LearnerState, awareness_schedule
+from .learners import constants_for
 from .params import Params, check_awareness
 from .schema import GENERATION_COLUMNS, TRAJECTORY_COLUMNS, final_columns
 
@@ -83,7 +84,7 @@ class _Run:
         params = self.params
         self.lab.plan_corpus(streams(seed)["kinds"], params.n_documents)
         self._publish()
-        self.constants: LearnerConstants = constants(params, self.corpus.learner_real_cited_rate(params))
+        self.constants: LearnerConstants = constants_for(params, self.corpus)
         self.real_cited_rate = self.corpus.real_cue_rate
         levels = np.array([agent.final_awareness for agent in self.learners])
         schedule = awareness_schedule(levels, params.n_batches, params)
@@ -147,8 +148,8 @@ class _Run:
 
     def state(self) -> LearnerState:
         states = [agent.state for agent in self.learners]
-        return LearnerState(
-            *(np.concatenate([getattr(st, f) for st in states]) for f in LearnerState.__dataclass_fields__)
+        return type(states[0])(
+            *(np.concatenate([getattr(st, f) for st in states]) for f in type(states[0]).__dataclass_fields__)
         )
 
     def final_columns(self) -> dict[str, np.ndarray]:

@@ -1,0 +1,453 @@
+"""The learning learner (``learner_model = "learning"``): docs/model.md §3.1, "A learner
+that learns the cue".
+
+The informed learner of :mod:`sim.rules` is handed its cue model: the detectability
+``d``, the cited shares ``q_r`` and ``q_p`` and the planting rates ``pi_D`` and
+``epsilon``. This learner is handed none of them. It treats "planted or real" as a
+latent class of every undisclosed document and learns, from what it reads:
+
+- the planted share ``pi``, under each hypothesis about its makers: a Beta prior per
+  hypothesis, centred on ``deceptive_plant_rate`` (deceptive makers) and on
+  ``candid_plant_rate`` (candid makers), of concentrations
+  ``deceptive_rate_concentration`` and ``candid_rate_concentration``;
+- the detectability ``delta`` of synthetic style (a Normal prior
+  ``N(detectability_prior_mean, detectability_prior_sd^2)``): at awareness ``s`` a
+  planted document's perceived style is ``s d + z``, which the learner models as
+  ``N(s delta, 1)``, a real one's as ``N(0, 1)``;
+- the cited shares of real and of planted documents (Beta priors of mean 1/2 and
+  concentration ``cited_rate_concentration``), read with the temper ``s`` of the
+  informed learner.
+
+Exact Bayes over a corpus is a sum over 2^N class assignments. The update is the
+quasi-Bayes sequential procedure for mixtures of Smith and Makov [1]_ (an
+assumed-density filter that keeps a factorized posterior, a Beta per planting-rate
+hypothesis, a Normal for ``delta`` and a Beta per cited share, and adds each
+document's sufficient statistics weighted by its posterior probability of being
+planted): O(1) per document. Its predictive likelihood ratio of a document's cues
+(planted : real) replaces the informed learner's ``Lambda``, and its two
+hypotheses' current planted shares replace ``pi_D`` and ``epsilon`` in the evidence
+``Delta`` (the chain rule of the two hypotheses' predictive likelihoods), so the
+evidence, the self-model and the readouts are the rules of :mod:`sim.rules`. With
+point-mass priors at the true values it is the informed learner (tests/test_learning.py
+checks 1e-9 in log-odds); tests/test_learning.py compares it with exact Bayes by
+enumeration on small corpora.
+
+Both drivers call :func:`read_batch` (the Mesa agents with one learner, the engine
+with a family), which runs the compiled reader :func:`_learn_corpus_kernel`; every
+learner reads its documents one after another with the scalar rules below, so the
+numbers do not depend on the driver, the family or the executor.
+
+References
+----------
+.. [1] A. F. M. Smith and U. E. Makov, "A quasi-Bayes sequential procedure for
+   mixtures", J. R. Statist. Soc. B 40 (1978) 106-112.
+.. [2] T. P. Minka, "A family of algorithms for approximate Bayesian inference", PhD
+   thesis, MIT (2001), ch. 3 (assumed-density filtering; the "clutter problem").
+.. [3] D. Krasheninnikov, E. Krasheninnikov, B. Mlodozeniec, T. Maharaj, D. Krueger,
+   "Implicit meta-learning may lead language models to trust more reliable sources",
+   arXiv:2310.15047 (2023) (models learn from the data which sources are reliable).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+from numba import njit
+from scipy.special import expit, logit
+
+from . import rules
+from .corpus import CorpusBatch
+from .params import Params
+from .rules import EMERGENCE_LEVEL, LearnerState
+
+__all__ = [
+    "LearningConstants",
+    "LearningState",
+    "constants",
+    "initial_state",
+    "read_batch",
+    "read_corpus",
+    "read_statement",
+    "predictive_log_lr",
+    "learn_document",
+    "learned_estimates",
+    "LEARNED_COLUMNS",
+]
+
+_RULE = rules._RULE
+_JIT = rules._JIT
+
+#: The prior mean of each cited share (real and planted documents): the learner is
+#: not told either, and starts from "as likely cited as not".
+CITED_PRIOR_MEAN = 0.5
+
+
+class LearningConstants(NamedTuple):
+    """The learning learner's fixed quantities (every field a float).
+
+    The fields the readouts and the disclosure, control and self-model terms use have
+    the names of :class:`sim.rules.LearnerConstants`. A prior's concentration or
+    precision may be ``inf``: a point mass, which the update never moves.
+    """
+
+    detectability: float  # d of the corpus: what the learner perceives at awareness s (s d), never what it knows
+    deceptive_rate_mean: float  # prior mean of pi under D (deceptive_plant_rate)
+    deceptive_rate_count: float  # its concentration a + b
+    candid_rate_mean: float  # prior mean of pi under C (candid_plant_rate)
+    candid_rate_count: float
+    detectability_mean: float  # prior mean of delta
+    detectability_precision: float  # 1 / prior variance of delta
+    real_cited_mean: float  # prior mean of the cited share of real documents
+    real_cited_count: float
+    planted_cited_mean: float  # prior mean of the cited share of planted documents
+    planted_cited_count: float
+    log_control_ratio: float  # log kappa
+    log_disclosure_ratio: float  # log beta
+    norm_weight: float
+    prior_log_odds: float  # logit pi_0
+    real_positive_rate: float  # g
+    retrospection: float  # r
+
+
+def constants(params: Params) -> LearningConstants:
+    """The learning learner's constants from a parameter set (docs/model.md §3.1).
+
+    Nothing here is measured on the corpus: the learner is told neither ``q_r`` nor
+    ``q_p``, ``d`` or the planting rates; ``detectability`` is the corpus's, used only
+    to make the perceived style ``s d [planted] + z``.
+    """
+    sd = params.detectability_prior_sd
+    return LearningConstants(
+        detectability=params.synthetic_detectability,
+        deceptive_rate_mean=params.deceptive_plant_rate,
+        deceptive_rate_count=params.deceptive_rate_concentration,
+        candid_rate_mean=params.candid_plant_rate,
+        candid_rate_count=params.candid_rate_concentration,
+        detectability_mean=params.detectability_prior_mean,
+        detectability_precision=math.inf if sd == 0.0 else 1.0 / (sd * sd),
+        real_cited_mean=CITED_PRIOR_MEAN,
+        real_cited_count=params.cited_rate_concentration,
+        planted_cited_mean=CITED_PRIOR_MEAN,
+        planted_cited_count=params.cited_rate_concentration,
+        log_control_ratio=float(np.log(params.control_likelihood_ratio)),
+        log_disclosure_ratio=float(np.log(params.disclosure_likelihood_ratio)),
+        norm_weight=params.norm_weight,
+        prior_log_odds=float(logit(params.prior_deceptive)),
+        real_positive_rate=params.real_positive_rate,
+        retrospection=params.retrospection,
+    )
+
+
+# ---------------------------------------------------------------------------------
+# State
+# ---------------------------------------------------------------------------------
+#: The learned quantities the state carries, each of shape (learners,), in the order
+#: the compiled reader takes them.
+_LEARNED_FIELDS = (
+    "deceptive_rate_mean", "deceptive_rate_count", "candid_rate_mean", "candid_rate_count",
+    "detectability_mean", "detectability_precision", "real_cited_mean", "real_cited_count",
+    "planted_cited_mean", "planted_cited_count",
+)
+
+
+@dataclass(frozen=True)
+class LearningState(LearnerState):
+    """A family of learning learners: the fields of :class:`sim.rules.LearnerState`
+    and the posterior of the cue model (docs/model.md §3.1), each of shape (learners,).
+
+    Attributes
+    ----------
+    deceptive_rate_mean, deceptive_rate_count : the Beta posterior of the planted share
+        under deceptive makers (mean, concentration)
+    candid_rate_mean, candid_rate_count : the same under candid makers
+    detectability_mean, detectability_precision : the Normal posterior of delta
+    real_cited_mean, real_cited_count : the Beta posterior of the cited share of real documents
+    planted_cited_mean, planted_cited_count : the same for planted documents
+    """
+
+    deceptive_rate_mean: np.ndarray = None  # type: ignore[assignment]
+    deceptive_rate_count: np.ndarray = None  # type: ignore[assignment]
+    candid_rate_mean: np.ndarray = None  # type: ignore[assignment]
+    candid_rate_count: np.ndarray = None  # type: ignore[assignment]
+    detectability_mean: np.ndarray = None  # type: ignore[assignment]
+    detectability_precision: np.ndarray = None  # type: ignore[assignment]
+    real_cited_mean: np.ndarray = None  # type: ignore[assignment]
+    real_cited_count: np.ndarray = None  # type: ignore[assignment]
+    planted_cited_mean: np.ndarray = None  # type: ignore[assignment]
+    planted_cited_count: np.ndarray = None  # type: ignore[assignment]
+
+
+def initial_state(n_learners: int, k: LearningConstants, awareness: np.ndarray | None = None) -> LearningState:
+    """Learners before reading: log-odds logit(pi_0), self-model Beta(1, 1), the priors."""
+    full = lambda v: np.full(n_learners, v, dtype=float)  # noqa: E731
+    return LearningState(
+        log_odds=full(k.prior_log_odds),
+        retro_log_odds=full(k.prior_log_odds),
+        a=full(1.0),
+        b=full(1.0),
+        believed_planted_sum=full(0.0),
+        documents_read=np.zeros(n_learners, dtype=np.int64),
+        emergence_document=full(np.nan),
+        awareness=full(0.0) if awareness is None else np.asarray(awareness, dtype=float).copy(),
+        **{name: full(getattr(k, name)) for name in _LEARNED_FIELDS},
+    )
+
+
+# ---------------------------------------------------------------------------------
+# The scalar rules (docs/model.md §3.1)
+# ---------------------------------------------------------------------------------
+@njit(**_RULE)
+def predictive_log_lr(style, cited, s, detectability_mean, detectability_precision, real_cited, planted_cited):
+    """log Lambda~: the learner's predictive likelihood ratio planted : real of a
+    document's perceived cues, under its current posterior.
+
+    Style: planted ``N(s mu, 1 + s^2 / lambda)`` (``mu``, ``lambda``: the posterior mean and
+    precision of delta) against real ``N(0, 1)``. Citations, tempered as the informed
+    learner's: ``s log(q_p/q_r)`` if cited, ``s log((1-q_p)/(1-q_r))`` if not, with the
+    posterior means of the cited shares. With ``lambda = inf``, ``mu = d`` and the true
+    shares it is the informed learner's ``log Lambda``.
+    """
+    var = 1.0 + s * s / detectability_precision
+    dev = style - s * detectability_mean
+    log_style = 0.5 * (style * style - dev * dev / var) - 0.5 * math.log(var)
+    if cited:
+        log_cite = s * (math.log(planted_cited) - math.log(real_cited))
+    else:
+        log_cite = s * (math.log1p(-planted_cited) - math.log1p(-real_cited))
+    return log_style + log_cite
+
+
+@njit(**_RULE)
+def beta_step(mean, count, weight, outcome):
+    """A Beta(mean, count) after an observation ``outcome`` in [0, 1] of weight ``weight``
+    (counts a += weight outcome, b += weight (1 - outcome)); a point mass
+    (``count = inf``) stays put."""
+    count = count + weight
+    if weight > 0.0:
+        mean = mean + weight * (outcome - mean) / count
+    return mean, count
+
+
+@njit(**_RULE)
+def normal_step(mean, precision, weight, s, style):
+    """The Normal posterior of delta after a document planted with probability
+    ``weight`` whose perceived style is ``style ~ N(s delta, 1)``: precision
+    ``+= weight s^2``, mean moved by ``weight s (style - s mean) / precision``."""
+    gain = weight * s
+    if gain > 0.0:
+        precision = precision + gain * s
+        mean = mean + gain * (style - s * mean) / precision
+    return mean, precision
+
+
+@njit(**_RULE)
+def learn_document(style, cited, s, log_odds, dm, dn, cm, cn, mu, lam, qr, nr, qp, n_p):
+    """One undisclosed document, read at awareness ``s`` by a learner whose log-odds
+    D : C are ``log_odds`` (before this document): its log Lambda~, its evidence Delta
+    (:func:`sim.rules.log_evidence` with the two hypotheses' current planted shares
+    ``dm`` and ``cm``), and the posterior after it (quasi-Bayes, docs/model.md §3.1).
+
+    The planted share of each hypothesis moves with the document's probability of
+    being planted under that hypothesis; the cue model with its probability of being
+    planted under the posterior after the document (the two hypotheses mixed by
+    their posterior weights).
+    """
+    lr = predictive_log_lr(style, cited, s, mu, lam, qr, qp)
+    high = lr > 0.0
+    e = math.exp(-abs(lr))
+    ratio, r_d = rules.mixture_terms(high, e, dm, cm, dm)
+    r_c = rules.mixture_terms(high, e, dm, cm, cm)[1]
+    if 1.0 / rules.LINEAR_RATIO_MAX < ratio < rules.LINEAR_RATIO_MAX:
+        delta = math.log(ratio)
+    else:
+        delta = rules.log_evidence(lr, dm, cm)
+    after = log_odds + delta
+    p_d = 1.0 / (1.0 + math.exp(-after)) if after >= 0.0 else math.exp(after) / (1.0 + math.exp(after))
+    r = p_d * r_d + (1.0 - p_d) * r_c
+    dm, dn = beta_step(dm, dn, 1.0, r_d)
+    cm, cn = beta_step(cm, cn, 1.0, r_c)
+    mu, lam = normal_step(mu, lam, r, s, style)
+    c = 1.0 if cited else 0.0
+    qr, nr = beta_step(qr, nr, (1.0 - r) * s, c)
+    qp, n_p = beta_step(qp, n_p, r * s, c)
+    return lr, e, delta, dm, dn, cm, cn, mu, lam, qr, nr, qp, n_p
+
+
+# ---------------------------------------------------------------------------------
+# The compiled reader (both drivers)
+# ---------------------------------------------------------------------------------
+@njit(**_JIT)
+def _learn_documents(st, s, start, stop, style_noise, planted, cited, disclosed, positive, control, k):
+    """One learner reads documents ``start:stop`` (one batch) at awareness ``s``.
+
+    ``st`` is the learner's state as a tuple (log_odds, a, b, believed, emergence,
+    read, then the learned fields). pi_hat of the self-model is taken at the batch
+    start (as the informed learner's); the log-odds, the emergence test and the cue
+    model move document by document.
+    """
+    log_odds, a, b, believed, emergence, read, dm, dn, cm, cn, mu, lam, qr, nr, qp, n_p = st
+    pi_hat = rules.expected_plant_rate(log_odds, dm, cm)
+    shift = s * k.detectability
+    control_log, disclosure_log = s * k.log_control_ratio, s * k.log_disclosure_ratio
+    for i in range(start, stop):
+        if disclosed[i]:
+            log_odds += disclosure_log
+            a = rules.self_model_disclosed(a, k.norm_weight)
+        else:
+            style = style_noise[i] + (shift if planted[i] else 0.0)
+            lr, e, delta, dm, dn, cm, cn, mu, lam, qr, nr, qp, n_p = learn_document(
+                style, cited[i], s, log_odds, dm, dn, cm, cn, mu, lam, qr, nr, qp, n_p)
+            log_odds += delta + (control_log if control[i] else 0.0)
+            belief = rules.mixture_terms(lr > 0.0, e, 0.0, 0.0, pi_hat)[1]
+            believed += belief
+            a, b = rules.self_model(a, b, belief, positive[i])
+        if emergence != emergence and log_odds >= EMERGENCE_LEVEL:
+            emergence = float(read + (i - start) + 1)
+    read += stop - start
+    return (log_odds, a, b, believed, emergence, read, dm, dn, cm, cn, mu, lam, qr, nr, qp, n_p)
+
+
+@njit(**_JIT)
+def _learn_corpus_kernel(log_odds, a, b, believed, emergence, read, learned, schedule, batch_size,
+                         style_noise, planted, cited, disclosed, positive, control, constant_values):
+    """Every learner reads every batch (column of ``schedule``), one learner after
+    another; ``learned`` has one row per learned field (:data:`_LEARNED_FIELDS`)."""
+    k = LearningConstants(*constant_values)
+    n = style_noise.size
+    for j in range(log_odds.size):
+        st = (log_odds[j], a[j], b[j], believed[j], emergence[j], read[j],
+              learned[0, j], learned[1, j], learned[2, j], learned[3, j], learned[4, j],
+              learned[5, j], learned[6, j], learned[7, j], learned[8, j], learned[9, j])
+        for t in range(schedule.shape[1]):
+            start = t * batch_size
+            st = _learn_documents(st, schedule[j, t], start, min(n, start + batch_size),
+                                  style_noise, planted, cited, disclosed, positive, control, k)
+        log_odds[j], a[j], b[j], believed[j], emergence[j], read[j] = st[0], st[1], st[2], st[3], st[4], st[5]
+        (learned[0, j], learned[1, j], learned[2, j], learned[3, j], learned[4, j], learned[5, j], learned[6, j],
+         learned[7, j], learned[8, j], learned[9, j]) = st[6:]
+
+
+def read_corpus(state: LearningState, cues: CorpusBatch, schedule: np.ndarray, final_awareness: np.ndarray,
+                batch_size: int, k: LearningConstants) -> LearningState:
+    """Every learner reads a whole corpus (``cues`` in reading order), batch after
+    batch at the awareness of ``schedule`` (learners, batches), in one compiled call:
+    the arithmetic of :func:`read_batch` on each batch in turn.
+
+    The learner's retrospective log-odds equal the as-read ones (retrospection with a
+    rising awareness schedule is not defined for this learner: :class:`sim.params.Params`
+    refuses it).
+    """
+    schedule = np.ascontiguousarray(schedule, dtype=np.float64)
+    log_odds = np.array(state.log_odds, dtype=np.float64)
+    a = np.array(state.a, dtype=np.float64)
+    b = np.array(state.b, dtype=np.float64)
+    believed = np.array(state.believed_planted_sum, dtype=np.float64)
+    emergence = np.array(state.emergence_document, dtype=np.float64)
+    read = np.array(state.documents_read, dtype=np.int64)
+    learned = np.array([getattr(state, f) for f in _LEARNED_FIELDS], dtype=np.float64).reshape(len(_LEARNED_FIELDS), -1)
+    _learn_corpus_kernel(
+        log_odds, a, b, believed, emergence, read, learned, schedule, int(max(batch_size, 1)),
+        np.ascontiguousarray(cues.style_noise, dtype=np.float64),
+        np.ascontiguousarray(cues.planted, dtype=np.bool_),
+        np.ascontiguousarray(cues.cited, dtype=np.bool_),
+        np.ascontiguousarray(cues.disclosed, dtype=np.bool_),
+        np.ascontiguousarray(cues.positive, dtype=np.bool_),
+        np.ascontiguousarray(cues.control, dtype=np.bool_),
+        tuple(map(float, k)),
+    )
+    return LearningState(
+        log_odds=log_odds,
+        retro_log_odds=log_odds.copy(),
+        a=a,
+        b=b,
+        believed_planted_sum=believed,
+        documents_read=read,
+        emergence_document=emergence,
+        awareness=np.array(schedule[:, -1], dtype=np.float64),
+        **{f: learned[i].copy() for i, f in enumerate(_LEARNED_FIELDS)},
+    )
+
+
+def read_batch(state: LearningState, batch: CorpusBatch, awareness: np.ndarray, final_awareness: np.ndarray,
+               k: LearningConstants) -> LearningState:
+    """Advance every learner by one batch (:func:`read_corpus` on a one-batch corpus)."""
+    column = np.asarray(awareness, dtype=np.float64).reshape(-1, 1)
+    return read_corpus(state, batch, column, final_awareness, max(len(batch.style_noise), 1), k)
+
+
+def read_statement(state: LearningState, awareness: np.ndarray, final_awareness: np.ndarray,
+                   log_statement_ratio: float) -> LearningState:
+    """A lab's statement (docs/model.md §5.1): ``s log beta_s`` on the log-odds, as for the
+    informed learner (:func:`sim.learner.read_statement`); the cue model is unchanged."""
+    s = np.asarray(awareness, dtype=np.float64).reshape(-1)
+    log_odds = state.log_odds + s * log_statement_ratio
+    read = state.documents_read + 1
+    emerged = np.isnan(state.emergence_document) & (log_odds >= EMERGENCE_LEVEL)
+    return LearningState(
+        log_odds=log_odds,
+        retro_log_odds=log_odds.copy(),
+        a=state.a.copy(),
+        b=state.b.copy(),
+        believed_planted_sum=state.believed_planted_sum.copy(),
+        documents_read=read,
+        emergence_document=np.where(emerged, read.astype(float), state.emergence_document),
+        awareness=s.copy(),
+        **{f: getattr(state, f).copy() for f in _LEARNED_FIELDS},
+    )
+
+
+# ---------------------------------------------------------------------------------
+# Readouts (docs/model.md §3.1, "What it reports")
+# ---------------------------------------------------------------------------------
+#: The learned estimates a run reports (NaN for the informed learner).
+LEARNED_COLUMNS = (
+    "learned_planted_share",
+    "learned_planted_share_sd",
+    "learned_style_separation",
+    "learned_style_separation_sd",
+    "learned_real_cited_rate",
+    "learned_real_cited_rate_sd",
+)
+
+
+def _beta_second_moment(mean: np.ndarray, count: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        var = np.where(np.isinf(count), 0.0, mean * (1.0 - mean) / (count + 1.0))
+    return mean * mean + var
+
+
+def learned_estimates(state: LearnerState) -> dict[str, np.ndarray]:
+    """The learned estimates of :data:`LEARNED_COLUMNS` (posterior mean and standard
+    deviation), arrays over learners; NaN for a state of the informed learner.
+
+    - planted share: the mixture of the two hypotheses' Beta posteriors, weighed by
+      P(D) as read;
+    - style separation: ``s mu``, the learned shift of the perceived style between
+      planted and real documents (``s d`` when learned exactly), at the awareness of
+      the last batch read; its spread ``s / sqrt(lambda)``;
+    - real documents' cited share: its Beta posterior.
+    """
+    n = np.asarray(state.log_odds).size
+    if not isinstance(state, LearningState):
+        nan = np.full(n, np.nan)
+        return {c: nan.copy() for c in LEARNED_COLUMNS}
+    p_d = expit(state.log_odds)
+    dm, cm = state.deceptive_rate_mean, state.candid_rate_mean
+    share = p_d * dm + (1.0 - p_d) * cm
+    second = p_d * _beta_second_moment(dm, state.deceptive_rate_count) + (1.0 - p_d) * _beta_second_moment(
+        cm, state.candid_rate_count)
+    s = state.awareness
+    with np.errstate(divide="ignore"):
+        sep_sd = s / np.sqrt(state.detectability_precision)
+    qr = state.real_cited_mean
+    return {
+        "learned_planted_share": share,
+        "learned_planted_share_sd": np.sqrt(np.maximum(second - share * share, 0.0)),
+        "learned_style_separation": s * state.detectability_mean,
+        "learned_style_separation_sd": sep_sd,
+        "learned_real_cited_rate": qr.copy(),
+        "learned_real_cited_rate_sd": np.sqrt(_beta_second_moment(qr, state.real_cited_count) - qr * qr).clip(0.0),
+    }
