@@ -30,6 +30,7 @@ from .learner import (
     persona,
     uplift,
 )
+from .learning import learned_estimates
 from .learners import initial_state_for, read_batch_for, read_statement_for
 from .params import Params
 
@@ -188,6 +189,21 @@ class Learner(mesa.Agent):
     @property
     def persona(self) -> str:
         return PERSONAS[int(persona(self.state.p_deceptive, uplift(self.state.a, self.state.b, self.constants.real_positive_rate))[0])]
+
+    @property
+    def learned_planted_share(self) -> float:
+        """The learning learner's estimate of the planted share (NaN for the informed learner)."""
+        return float(learned_estimates(self.state)["learned_planted_share"][0])
+
+    @property
+    def learned_style_separation(self) -> float:
+        """The learning learner's learned style shift s mu (NaN for the informed learner)."""
+        return float(learned_estimates(self.state)["learned_style_separation"][0])
+
+    @property
+    def learned_real_cited_rate(self) -> float:
+        """The learning learner's estimate of the real documents' cited share (NaN for the informed learner)."""
+        return float(learned_estimates(self.state)["learned_real_cited_rate"][0])
 
     @property
     def final_log_odds(self) -> float:

@@ -22,6 +22,7 @@ from .learner import (
     persona,
     uplift,
 )
+from .learning import TRAJECTORY_LEARNED_COLUMNS, learned_estimates
 from .learners import constants_for, initial_state_for, read_batch_for, read_corpus_for
 from .params import Params
 from .schema import FINAL_COLUMNS, GENERATION_COLUMNS, TRAJECTORY_COLUMNS, final_columns, final_table
@@ -54,6 +55,7 @@ def snapshot(state: LearnerState, k: LearnerConstants) -> dict[str, np.ndarray]:
         "uplift": u,
         "believed_planted_share": state.believed_planted_share,
         "persona": persona(p_d, u),
+        **{c: v for c, v in learned_estimates(state).items() if c in TRAJECTORY_LEARNED_COLUMNS},
     }
 
 

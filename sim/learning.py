@@ -75,6 +75,7 @@ __all__ = [
     "learn_document",
     "learned_estimates",
     "LEARNED_COLUMNS",
+    "TRAJECTORY_LEARNED_COLUMNS",
 ]
 
 _RULE = rules._RULE
@@ -221,26 +222,54 @@ def predictive_log_lr(style, cited, s, detectability_mean, detectability_precisi
 
 
 @njit(**_RULE)
-def beta_step(mean, count, weight, outcome):
-    """A Beta(mean, count) after an observation ``outcome`` in [0, 1] of weight ``weight``
-    (counts a += weight outcome, b += weight (1 - outcome)); a point mass
-    (``count = inf``) stays put."""
-    count = count + weight
-    if weight > 0.0:
-        mean = mean + weight * (outcome - mean) / count
-    return mean, count
+def beta_step(mean, count, weight, step, outcome):
+    """Assumed-density filtering of a Beta(mean, count) (counts ``a = mean count``,
+    ``b = count - a``): with probability ``weight`` the document is of the class this
+    Beta describes and adds an observation ``outcome`` in {0, 1} of weight ``step``
+    (``a += step outcome``, ``b += step (1 - outcome)``); otherwise nothing. The exact
+    posterior, a mixture of the two Betas, is replaced by the Beta of the same mean and
+    variance (moment matching). A point mass (``count = inf``) stays put."""
+    if weight <= 0.0 or step <= 0.0 or count == math.inf:
+        return mean, count
+    a = mean * count
+    second = mean * (a + 1.0) / (count + 1.0)  # E[q^2] before
+    count_up = count + step
+    a_up = a + step * outcome
+    mean_up = a_up / count_up
+    second_up = mean_up * (a_up + 1.0) / (count_up + 1.0)
+    new_mean = mean + weight * (mean_up - mean)
+    new_second = second + weight * (second_up - second)
+    variance = new_second - new_mean * new_mean
+    return new_mean, new_mean * (1.0 - new_mean) / variance - 1.0
+
+
+@njit(**_RULE)
+def share_step(mean, count, planted):
+    """Assumed-density filtering of the Beta(mean, count) posterior of a planted share
+    after a document planted with probability ``planted``: the exact posterior, the
+    mixture of Beta(a + 1, b) (weight ``planted``) and Beta(a, b + 1), is replaced by the
+    Beta of the same mean and variance. A point mass (``count = inf``) stays put."""
+    if count == math.inf:
+        return mean, count
+    a = mean * count
+    new_mean = (a + planted) / (count + 1.0)
+    second = (a + 1.0) * (a + 2.0 * planted) / ((count + 1.0) * (count + 2.0))
+    variance = second - new_mean * new_mean
+    return new_mean, new_mean * (1.0 - new_mean) / variance - 1.0
 
 
 @njit(**_RULE)
 def normal_step(mean, precision, weight, s, style):
-    """The Normal posterior of delta after a document planted with probability
-    ``weight`` whose perceived style is ``style ~ N(s delta, 1)``: precision
-    ``+= weight s^2``, mean moved by ``weight s (style - s mean) / precision``."""
-    gain = weight * s
-    if gain > 0.0:
-        precision = precision + gain * s
-        mean = mean + gain * (style - s * mean) / precision
-    return mean, precision
+    """Assumed-density filtering of the Normal posterior of delta: with probability
+    ``weight`` the document is planted and its perceived style ``style ~ N(s delta, 1)``
+    updates the Normal (precision ``+ s^2``); otherwise nothing. The mixture is replaced
+    by the Normal of the same mean and variance. A point mass stays put."""
+    if weight <= 0.0 or s <= 0.0 or precision == math.inf:
+        return mean, precision
+    precision_up = precision + s * s
+    moved = s * (style - s * mean) / precision_up
+    variance = (1.0 - weight) / precision + weight / precision_up + weight * (1.0 - weight) * moved * moved
+    return mean + weight * moved, 1.0 / variance
 
 
 @njit(**_RULE)
@@ -267,12 +296,12 @@ def learn_document(style, cited, s, log_odds, dm, dn, cm, cn, mu, lam, qr, nr, q
     after = log_odds + delta
     p_d = 1.0 / (1.0 + math.exp(-after)) if after >= 0.0 else math.exp(after) / (1.0 + math.exp(after))
     r = p_d * r_d + (1.0 - p_d) * r_c
-    dm, dn = beta_step(dm, dn, 1.0, r_d)
-    cm, cn = beta_step(cm, cn, 1.0, r_c)
+    dm, dn = share_step(dm, dn, r_d)
+    cm, cn = share_step(cm, cn, r_c)
     mu, lam = normal_step(mu, lam, r, s, style)
     c = 1.0 if cited else 0.0
-    qr, nr = beta_step(qr, nr, (1.0 - r) * s, c)
-    qp, n_p = beta_step(qp, n_p, r * s, c)
+    qr, nr = beta_step(qr, nr, 1.0 - r, s, c)
+    qp, n_p = beta_step(qp, n_p, r, s, c)
     return lr, e, delta, dm, dn, cm, cn, mu, lam, qr, nr, qp, n_p
 
 
@@ -411,6 +440,10 @@ LEARNED_COLUMNS = (
     "learned_real_cited_rate",
     "learned_real_cited_rate_sd",
 )
+
+
+#: The learned estimates the trajectory records after every batch.
+TRAJECTORY_LEARNED_COLUMNS = ("learned_planted_share", "learned_style_separation", "learned_real_cited_rate")
 
 
 def _beta_second_moment(mean: np.ndarray, count: np.ndarray) -> np.ndarray:

@@ -31,6 +31,7 @@ from .corpus import PLANTED, Corpus, _as_seed_sequence, streams
 from .labs import Discourse, initial_discourse, initial_lab, next_discourse
 from .learner import LearnerConstants, LearnerState, awareness_schedule
 from .learners import constants_for
+from .learning import TRAJECTORY_LEARNED_COLUMNS
 from .params import Params, check_awareness
 from .schema import GENERATION_COLUMNS, TRAJECTORY_COLUMNS, final_columns
 
@@ -236,6 +237,7 @@ class PersonaModel(mesa.Model):
                     "uplift": "uplift",
                     "believed_planted_share": "believed_planted_share",
                     "persona": "persona",
+                    **{c: c for c in TRAJECTORY_LEARNED_COLUMNS},
                 }
             },
         )
