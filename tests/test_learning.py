@@ -188,3 +188,21 @@ def test_retrospection_with_a_schedule_is_refused():
 
     with pytest.raises(ParameterError, match="learner_model"):
         Params(learner_model="learning", retrospection=0.5, sa_start=0.1, awareness_schedule="linear")
+
+
+def test_sweep_is_identical_across_executors_and_workers():
+    """Item 5: a sweep over both learners gives the same table whatever runs it (serial,
+    threads, processes; one or two workers)."""
+    from sim.sweeps import plan_sweep, run_sweep
+
+    plan = plan_sweep(Params(n_documents=1500),
+                      grid={"learner_model": ["informed", "learning"], "situational_awareness": "0:1:5"},
+                      replicates=3, seed=4)
+    tables = [run_sweep(plan, executor=executor, workers=workers, progress=False)
+              for executor, workers in (("serial", 1), ("thread", 2), ("process", 2))]
+    first = tables[0]
+    for other in tables[1:]:
+        assert first.equals(other)
+    learning_rows = first[first["learner_model"] == "learning"]
+    assert np.isfinite(learning_rows["learned_planted_share"]).all()
+    assert first[first["learner_model"] == "informed"]["learned_planted_share"].isna().all()
