@@ -375,13 +375,13 @@ def _separated(s: np.ndarray, rebels: np.ndarray, trials: np.ndarray, direction:
 # ---------------------------------------------------------------------------------
 # The mean field's thresholds
 # ---------------------------------------------------------------------------------
-def _p_rebel(params: Params, s: np.ndarray, q_r: float | None) -> np.ndarray:
+def _p_rebel(params: Params, s: np.ndarray, real_cited_rate: float | None) -> np.ndarray:
     """sim.meanfield.p_rebel in chunks (an awareness schedule would otherwise need gigabytes)."""
     s = np.asarray(s, dtype=float).reshape(-1)
     # chunks keep the (levels x batches x quadrature nodes) arrays small and in cache
     chunk = 50 if params.sa_start is None else max(1, 500_000 // (params.n_batches * 2_500))
     return np.concatenate(
-        [meanfield.p_rebel(params, s[i : i + chunk], real_cited_rate=q_r) for i in range(0, s.size, chunk)]
+        [meanfield.p_rebel(params, s[i : i + chunk], real_cited_rate=real_cited_rate) for i in range(0, s.size, chunk)]
     )
 
 
@@ -414,13 +414,13 @@ def meanfield_crossings(
     return meanfield.bracket_roots(g, s, f, xtol=1e-7)
 
 
-def _meanfield_columns(params: Params, q_r: float | None) -> tuple[float, float, list[str]]:
+def _meanfield_columns(params: Params, real_cited_rate: float | None) -> tuple[float, float, list[str]]:
     notes = []
     if params.learner_model == "learning":
         return math.nan, math.nan, [
             "the learning learner has no closed-form mean field (docs/model.md §3.1): s_star_meanfield_n and "
             "s_star_meanfield_inf are NaN"]
-    roots_n = meanfield_crossings(params, q_r)
+    roots_n = meanfield_crossings(params, real_cited_rate)
     if roots_n.size == 0:
         s_n = math.nan
         notes.append(f"mean field at N = {params.n_documents}: P(rebel) does not cross 1/2 for awareness in [0, 1]")
@@ -431,7 +431,7 @@ def _meanfield_columns(params: Params, q_r: float | None) -> tuple[float, float,
                 f"mean field at N = {params.n_documents} crosses 1/2 {roots_n.size} times "
                 f"(at {', '.join(_fmt(r) for r in roots_n)}); s_star_meanfield_n is the first"
             )
-    roots_inf = meanfield.thresholds(params, real_cited_rate=q_r, grid=100)
+    roots_inf = meanfield.thresholds(params, real_cited_rate=real_cited_rate, grid=100)
     s_inf = float(roots_inf[0]) if roots_inf.size else math.nan
     if params.lab_policy != "static" or params.generations > 1:
         notes.append(
@@ -1028,11 +1028,11 @@ def _fit_group(group: SweepGroup, n_boot: int, rng: np.random.Generator) -> dict
         direction=0,
     )
     notes: list[str] = []
-    q_r = group.real_cited_rate
-    out["real_cited_rate"] = math.nan if q_r is None else q_r
+    real_cited_rate = group.real_cited_rate
+    out["real_cited_rate"] = math.nan if real_cited_rate is None else real_cited_rate
 
     params = group.params(**{AWARENESS: float(levels.max())})
-    out["s_star_meanfield_n"], out["s_star_meanfield_inf"], mf_notes = _meanfield_columns(params, q_r)
+    out["s_star_meanfield_n"], out["s_star_meanfield_inf"], mf_notes = _meanfield_columns(params, real_cited_rate)
 
     direction, note = (0, "too few awareness levels to fit") if levels.size < 3 else _crossing_check(
         levels, rebels, trials

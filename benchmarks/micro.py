@@ -200,19 +200,19 @@ def kernel_case():
     stripped copy once (101 learners, default corpus), and the updates each does."""
     from sim import Params
     from sim.corpus import build_corpus
-    from sim.learner import _cue_args, awareness_schedule, constants, initial_state, read_corpus
+    from sim.learner import _cue_args, awareness_schedule, learner_constants, initial_state, read_corpus
 
     p = Params()
     aw = np.linspace(0.0, 1.0, 101)
     corpus = build_corpus(p, np.random.SeedSequence(0, spawn_key=(15, 0)))
-    k = constants(p, corpus.learner_real_cited_rate(p))
+    constants = learner_constants(p, corpus.learner_real_cited_rate(p))
     schedule = awareness_schedule(aw, p.n_batches, p)
     cues = corpus.in_reading_order()
 
     def run():
-        read_corpus(initial_state(aw.size, k, schedule[:, 0]), cues, schedule, aw, p.batch_size, k)
+        read_corpus(initial_state(aw.size, constants, schedule[:, 0]), cues, schedule, aw, p.batch_size, constants)
 
-    style_noise, planted_shift, cite_log_ratio, _disclosed, positive, _control = _cue_args(cues, k)
+    style_noise, planted_shift, cite_log_ratio, _disclosed, positive, _control = _cue_args(cues, constants)
     core_args = (aw, style_noise, planted_shift, cite_log_ratio, positive, p.synthetic_detectability,
                  p.deceptive_plant_rate, p.candid_plant_rate, p.batch_size)
 
@@ -221,11 +221,11 @@ def kernel_case():
 
     flat = np.full(101, 0.6)
     flat_schedule = awareness_schedule(flat, p.n_batches, p)
-    order = np.argsort(perceive(cues, np.array([0.6]), k)[0], kind="stable")
+    order = np.argsort(perceive(cues, np.array([0.6]), constants)[0], kind="stable")
     sorted_cues = CorpusBatch(*(a[order] for a in cues))
 
     def run_flat(c):
-        read_corpus(initial_state(flat.size, k, flat_schedule[:, 0]), c, flat_schedule, flat, p.batch_size, k)
+        read_corpus(initial_state(flat.size, constants, flat_schedule[:, 0]), c, flat_schedule, flat, p.batch_size, constants)
 
     return {"kernel_core": (kernel_core, core_args), "kernel": (run, ()),
             "kernel_s06": (run_flat, (cues,)), "kernel_s06_sorted": (run_flat, (sorted_cues,))}, aw.size * p.n_documents

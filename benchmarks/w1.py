@@ -114,14 +114,14 @@ def kernel_and_corpus(repeats: int) -> dict:
 
     from sim import Params
     from sim.corpus import build_corpus
-    from sim.learner import awareness_schedule, constants, initial_state, read_corpus
+    from sim.learner import awareness_schedule, learner_constants, initial_state, read_corpus
 
     p = Params()
     awareness = np.linspace(0.0, 1.0, 101)
     schedule = awareness_schedule(awareness, p.n_batches, p)
     # warm both paths
     c = build_corpus(p.replace(n_documents=200), 0)
-    k = constants(p, c.learner_real_cited_rate(p))
+    constants = learner_constants(p, c.learner_real_cited_rate(p))
 
     kernel, corpus = math.inf, math.inf
     for r in range(repeats):
@@ -129,11 +129,11 @@ def kernel_and_corpus(repeats: int) -> dict:
         t = time.process_time()
         c = build_corpus(p, seed)
         corpus = min(corpus, time.process_time() - t)
-        k = constants(p, c.learner_real_cited_rate(p))
+        constants = learner_constants(p, c.learner_real_cited_rate(p))
         cues = c.in_reading_order()
-        read_corpus(initial_state(awareness.size, k, schedule[:, 0]), cues, schedule, awareness, p.batch_size, k)
+        read_corpus(initial_state(awareness.size, constants, schedule[:, 0]), cues, schedule, awareness, p.batch_size, constants)
         t = time.process_time()
-        read_corpus(initial_state(awareness.size, k, schedule[:, 0]), cues, schedule, awareness, p.batch_size, k)
+        read_corpus(initial_state(awareness.size, constants, schedule[:, 0]), cues, schedule, awareness, p.batch_size, constants)
         kernel = min(kernel, time.process_time() - t)
     updates = awareness.size * p.n_documents
     return {

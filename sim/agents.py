@@ -106,6 +106,12 @@ class Authors(mesa.Agent):
         return write_documents(kinds, params, streams(self.seed))
 
 
+def _state_value(field: str, kind: type = float) -> property:
+    """A learner's own entry of a :class:`LearnerState` field, as a plain number (what
+    the DataCollector records)."""
+    return property(lambda learner: kind(getattr(learner.state, field)[0]), doc=f"``LearnerState.{field}`` of this learner.")
+
+
 class Learner(mesa.Agent):
     """A model in training that reads the corpus and updates its beliefs.
 
@@ -116,7 +122,7 @@ class Learner(mesa.Agent):
         Situational awareness at the end of training.
     schedule : ndarray
         Awareness at each batch (see :func:`sim.learner.awareness_schedule`).
-    k : LearnerConstants or None
+    constants : LearnerConstants or None
         None until :meth:`start` (when the corpus it reads is known).
     index : int
         Its position in the family (the ``learner`` column of the tables).
@@ -127,22 +133,22 @@ class Learner(mesa.Agent):
         model: "PersonaModel",
         final_awareness: float,
         schedule: np.ndarray,
-        k: LearnerConstants | None,
+        constants: LearnerConstants | None,
         index: int = 0,
     ) -> None:
         super().__init__(model)
         self.index = int(index)
         self.final_awareness = float(final_awareness)
         self.schedule = np.asarray(schedule, dtype=float)
-        self.constants = k
-        self.state = initial_state_for(1, k, self.schedule[:1]) if k is not None else None
+        self.constants = constants
+        self.state = initial_state_for(1, constants, self.schedule[:1]) if constants is not None else None
         self.statements_read = 0  # the lab's statements among documents_read
 
-    def start(self, schedule: np.ndarray, k: LearnerConstants) -> None:
+    def start(self, schedule: np.ndarray, constants: LearnerConstants) -> None:
         """Begin training from scratch (a new model of the next generation)."""
         self.schedule = np.asarray(schedule, dtype=float)
-        self.constants = k
-        self.state = initial_state_for(1, k, self.schedule[:1])
+        self.constants = constants
+        self.state = initial_state_for(1, constants, self.schedule[:1])
         self.statements_read = 0
 
     def read_statement(self, batch_index: int, log_ratio: float) -> None:
@@ -162,29 +168,15 @@ class Learner(mesa.Agent):
         )
 
     # -- what the DataCollector records ---------------------------------------------
-    @property
-    def documents_read(self) -> int:
-        return int(self.state.documents_read[0])
-
-    @property
-    def situational_awareness(self) -> float:
-        return float(self.state.awareness[0])
-
-    @property
-    def log_odds(self) -> float:
-        return float(self.state.log_odds[0])
-
-    @property
-    def p_deceptive(self) -> float:
-        return float(self.state.p_deceptive[0])
+    documents_read = _state_value("documents_read", int)
+    situational_awareness = _state_value("awareness")
+    log_odds = _state_value("log_odds")
+    p_deceptive = _state_value("p_deceptive")
+    believed_planted_share = _state_value("believed_planted_share")
 
     @property
     def uplift(self) -> float:
         return float(uplift(self.state.a, self.state.b, self.constants.real_positive_rate)[0])
-
-    @property
-    def believed_planted_share(self) -> float:
-        return float(self.state.believed_planted_share[0])
 
     @property
     def persona(self) -> str:

@@ -75,7 +75,7 @@ __all__ = [
     "kinds_from_uniforms",
     "expected_real_cited_rate",
     "expected_planted_cited_rate",
-    "learner_cue_rate",
+    "learner_real_cited_rate",
 ]
 
 REAL, PLANTED, DISCLOSED = 0, 1, 2
@@ -109,12 +109,12 @@ class Streams(Mapping[str, np.random.Generator]):
 
     def __getitem__(self, name: str) -> np.random.Generator:
         if name not in self._made:
-            k = MECHANISMS.index(name) if name in MECHANISMS else None
-            if k is None:
+            position = MECHANISMS.index(name) if name in MECHANISMS else None
+            if position is None:
                 raise KeyError(name)
             root = self._root
             self._made[name] = np.random.default_rng(
-                np.random.SeedSequence(root.entropy, spawn_key=tuple(root.spawn_key) + (k,)))
+                np.random.SeedSequence(root.entropy, spawn_key=tuple(root.spawn_key) + (position,)))
         return self._made[name]
 
     def __iter__(self) -> Iterator[str]:
@@ -127,7 +127,7 @@ class Streams(Mapping[str, np.random.Generator]):
 def streams(seed: int | np.random.SeedSequence) -> Streams:
     """One independent numpy Generator per random mechanism of a run.
 
-    The children are keyed by position (``spawn_key + (k,)``), not spawned
+    The children are keyed by position (``spawn_key + (position,)``), not spawned
     statefully, so the same seed always gives the same streams, however often and
     wherever this is called, and whichever of them are used.
 
@@ -263,22 +263,20 @@ class Corpus:
 
     @property
     def real_cited_rate(self) -> float:
-        """q_r: the share of real documents that are cited (NaN without real documents)."""
-        n_real, n_cited = self._real_counts
-        if n_real == 0:
-            return float("nan")
-        return n_cited / n_real  # the mean of the real documents' flags, to the last bit
-
-    @property
-    def real_cue_rate(self) -> float:
-        """The share of real documents that show the learner's cue (q_r of that cue)."""
+        """q_r: the share of real documents that show the learner's citation cue
+        (:attr:`citation_cue`: cited, or trusted; docs/model.md §2 and §5.3), NaN
+        without real documents."""
         if self.citation_cue == "cited":
-            return self.real_cited_rate
+            n_real, n_cited = self._real_counts
+            if n_real == 0:
+                return float("nan")
+            return n_cited / n_real  # the mean of the real documents' flags, to the last bit
         return self._share(self.cue, REAL)
 
     @property
-    def planted_cue_rate(self) -> float:
-        """The share of planted documents that show the learner's cue (NaN without any)."""
+    def planted_cited_rate(self) -> float:
+        """q_pt: the share of planted documents that show the learner's citation cue
+        (NaN without any); 0 unless planted documents launder citations."""
         return self._share(self.cue, PLANTED)
 
     def _share(self, flags: np.ndarray, kind: int) -> float:
@@ -288,10 +286,10 @@ class Corpus:
         return float(flags[mine].mean())
 
     def learner_real_cited_rate(self, params: Params) -> float:
-        """The q_r a learner uses: the measured share of real documents showing its
-        cue, kept off 0 and 1 (:func:`learner_cue_rate`)."""
+        """The q_r a learner calibrates on: :attr:`real_cited_rate` kept off 0 and 1
+        by :func:`learner_real_cited_rate`."""
         n_real = self._real_counts[0]
-        return learner_cue_rate(self.real_cue_rate if n_real else float("nan"), n_real, params)
+        return learner_real_cited_rate(self.real_cited_rate if n_real else float("nan"), n_real, params)
 
     def graph(self, first: int | None = None) -> nx.DiGraph:
         """The citation graph as a networkx DiGraph (an edge u -> v: u cites v).
@@ -411,11 +409,11 @@ def _attach(kind, m, laundering, uniforms, u_next, pool, pool_size, ring, ring_s
     chosen = np.empty(max(m, 1), dtype=np.int64)
     i = start
     while i < kind.size:
-        k = kind[i]
-        if k == 2:  # DISCLOSED: cites nothing
+        doc_kind = kind[i]
+        if doc_kind == 2:  # DISCLOSED: cites nothing
             i += 1
             continue
-        launders = k == 1 and laundering > 0.0
+        launders = doc_kind == 1 and laundering > 0.0
         want = min(m, n_real + (n_ring if launders else 0))
         n_chosen = 0
         from_ring = 0
@@ -458,7 +456,7 @@ def _attach(kind, m, laundering, uniforms, u_next, pool, pool_size, ring, ring_s
             sources[n_edges] = i
             targets[n_edges] = j
             n_edges += 1
-        if k == 0:  # REAL: enters the pool with weight m
+        if doc_kind == 0:  # REAL: enters the pool with weight m
             for _ in range(m):
                 pool[pool_size] = i
                 pool_size += 1
@@ -574,7 +572,7 @@ def build_corpus(params: Params, seed: int | np.random.SeedSequence) -> Corpus:
     return write_documents(assign_kinds(params, rngs["kinds"]), params, rngs)
 
 
-def learner_cue_rate(share: float, n_real: float, params: Params) -> float:
+def learner_real_cited_rate(share: float, n_real: float, params: Params) -> float:
     """The q_r a learner calibrates on, from the share of real documents showing its
     cue among ``n_real`` real documents: kept inside ``[1/(2 n_real), 1 - 1/(2 n_real)]``
     so that the citation log-likelihood stays finite (a share of 0 or 1 is what a
@@ -585,7 +583,7 @@ def learner_cue_rate(share: float, n_real: float, params: Params) -> float:
     the mean field all use this rule.
 
     >>> from sim import Params
-    >>> learner_cue_rate(0.0, 100, Params()), learner_cue_rate(float("nan"), 0, Params(citation_cue="trusted"))
+    >>> learner_real_cited_rate(0.0, 100, Params()), learner_real_cited_rate(float("nan"), 0, Params(citation_cue="trusted"))
     (0.005, 0.1)
     """
     share = float(share)
@@ -603,7 +601,8 @@ def anchor_share_or_expected(params: Params) -> float:
 
 
 def expected_real_cited_rate(params: Params) -> float:
-    """Large-corpus share of real documents that are cited, q_r.
+    """Large-corpus share of real documents that are cited, q_r of the plain cue
+    (docs/model.md §2; the graph-aware cue's has no closed form).
 
     In Price's model with attractiveness ``a`` and ``M`` citations arriving per new
     node, the stationary share of nodes never cited is ``(M + a) / (M + a + M a)``
@@ -627,9 +626,11 @@ def expected_real_cited_rate(params: Params) -> float:
 
 
 def expected_planted_cited_rate(params: Params) -> float:
-    """Large-corpus share of planted documents that are cited (by other planted ones).
+    """Large-corpus share of planted documents that show the learner's citation cue,
+    q_pt (docs/model.md §5.2-5.3).
 
-    Zero without laundering. With laundering L the planted documents form their own
+    Zero for the graph-aware cue (no chain from an anchor reaches a planted
+    document), and for the plain cue without laundering. With laundering L the planted documents form their own
     Price network: ``M = L m`` citations arrive per planted document, attractiveness
     ``a = m``, so the cited share is ``M a / (M + a + M a)``; at L = 1 it equals the
     real documents' share without planting (0.6 for m = 3): the plain cue is gone.
@@ -638,9 +639,11 @@ def expected_planted_cited_rate(params: Params) -> float:
     0.0
     >>> round(expected_planted_cited_rate(Params(laundering=1.0)), 6)
     0.6
+    >>> expected_planted_cited_rate(Params(laundering=1.0, citation_cue="trusted"))
+    0.0
     """
     m = float(params.citations_per_document)
-    if m == 0 or params.laundering == 0 or params.planted_fraction == 0:
+    if params.citation_cue == "trusted" or m == 0 or params.laundering == 0 or params.planted_fraction == 0:
         return 0.0
     return _price_cited_share(params.laundering * m, m)
 

@@ -2,7 +2,7 @@
 
 One call of :func:`run_family` reads a corpus with every learner of a family at once
 (a learner axis in every array), through exactly the update functions the Mesa
-agents call (:mod:`sim.learner`). It is the fast path behind sweeps; the Mesa model
+agents call (:mod:`sim.rules`, through the compiled readers of :mod:`sim.learner`). It is the fast path behind sweeps; the Mesa model
 (:mod:`sim.model`) is the agent-based view of the same run, and the two agree to the
 last bit for the same seed (tests/test_drivers.py).
 """
@@ -14,16 +14,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from .corpus import Corpus, build_corpus
-from .learner import (
-    LearnerConstants,
-    LearnerState,
-    awareness_schedule,
-    final_log_odds,
-    persona,
-    uplift,
-)
-from .learning import TRAJECTORY_LEARNED_COLUMNS, learned_estimates
 from .learners import constants_for, initial_state_for, read_batch_for, read_corpus_for
+from .learning import TRAJECTORY_LEARNED_COLUMNS, learned_estimates
+from .rules import LearnerConstants, LearnerState, awareness_schedule, final_log_odds
+from .rules import persona, uplift
 from .params import Params
 from .schema import FINAL_COLUMNS, GENERATION_COLUMNS, TRAJECTORY_COLUMNS, final_columns, final_table
 
@@ -43,10 +37,10 @@ __all__ = [
 # write them); they are imported here, their old home, so that sim.engine's names stay.
 
 
-def snapshot(state: LearnerState, k: LearnerConstants) -> dict[str, np.ndarray]:
+def snapshot(state: LearnerState, constants: LearnerConstants) -> dict[str, np.ndarray]:
     """What the trajectory records of a family after a batch (arrays over learners)."""
     p_d = state.p_deceptive
-    u = uplift(state.a, state.b, k.real_positive_rate)
+    u = uplift(state.a, state.b, constants.real_positive_rate)
     return {
         "documents_read": state.documents_read.copy(),
         "situational_awareness": state.awareness.copy(),
@@ -76,8 +70,8 @@ class FamilyRun:
 def _family_setup(corpus: Corpus, params: Params, awareness) -> tuple[np.ndarray, LearnerConstants, np.ndarray]:
     """Final awareness levels, the learners' constants on this corpus, and the schedule."""
     final_awareness = np.asarray(awareness, dtype=float).reshape(-1)
-    k = constants_for(params, corpus)
-    return final_awareness, k, awareness_schedule(final_awareness, params.n_batches, params)
+    constants = constants_for(params, corpus)
+    return final_awareness, constants, awareness_schedule(final_awareness, params.n_batches, params)
 
 
 def run_family(
@@ -97,14 +91,14 @@ def run_family(
     record : bool
         Keep a snapshot after every batch (and before the first).
     """
-    final_awareness, k, schedule = _family_setup(corpus, params, awareness)
-    state = initial_state_for(final_awareness.size, k, schedule[:, 0])
-    snapshots = [snapshot(state, k)] if record else []
+    final_awareness, constants, schedule = _family_setup(corpus, params, awareness)
+    state = initial_state_for(final_awareness.size, constants, schedule[:, 0])
+    snapshots = [snapshot(state, constants)] if record else []
     for t, batch in enumerate(corpus.batches(params.batch_size)):
-        state = read_batch_for(state, batch, schedule[:, t], final_awareness, k)
+        state = read_batch_for(state, batch, schedule[:, t], final_awareness, constants)
         if record:
-            snapshots.append(snapshot(state, k))
-    return FamilyRun(final_awareness, state, k, snapshots, corpus.real_cue_rate)
+            snapshots.append(snapshot(state, constants))
+    return FamilyRun(final_awareness, state, constants, snapshots, corpus.real_cited_rate)
 
 
 def run_replicate(
@@ -129,13 +123,13 @@ def run_replicate(
             f"generations={params.generations}): use sim.sweeps.run_replicate, which chooses the driver"
         )
     corpus = build_corpus(params, seed)
-    final_awareness, k, schedule = _family_setup(corpus, params, awareness)
+    final_awareness, constants, schedule = _family_setup(corpus, params, awareness)
     state = read_corpus_for(
-        initial_state_for(final_awareness.size, k, schedule[:, 0]),
+        initial_state_for(final_awareness.size, constants, schedule[:, 0]),
         corpus.in_reading_order(),
         schedule,
         final_awareness,
         params.batch_size,
-        k,
+        constants,
     )
-    return final_columns(final_awareness, state, k, params), corpus.real_cue_rate
+    return final_columns(final_awareness, state, constants, params), corpus.real_cited_rate

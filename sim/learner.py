@@ -61,9 +61,9 @@ from .rules import (
     LearnerConstants,
     LearnerState,
     awareness_schedule,
-    constants,
     final_log_odds,
     initial_state,
+    learner_constants,
     persona,
     uplift,
 )
@@ -76,7 +76,7 @@ __all__ = [
     "EMERGENCE_LEVEL",
     "LearnerConstants",
     "LearnerState",
-    "constants",
+    "learner_constants",
     "awareness_schedule",
     "perceive",
     "increment",
@@ -129,7 +129,7 @@ def _accumulate(product, log_sum, factor, lr, deceptive_rate, candid_rate, extra
 @njit(**_JIT)
 def _read_documents(
     log_odds, retro_log_odds, a, b, believed, emergence, read,
-    s, s_final, separate_retro, cues, start, stop, k,
+    s, s_final, separate_retro, cues, start, stop, constants,
 ):
     """One learner reads documents ``start:stop`` (one batch): the whole update.
 
@@ -143,10 +143,10 @@ def _read_documents(
     (retrospection); otherwise the retrospective sum moves with the as-read one.
     """
     style_noise, planted_shift, cite_log_ratio, disclosed, positive, control = cues
-    pd, pc, d = k.deceptive_rate, k.candid_rate, k.detectability
+    pd, pc, d = constants.deceptive_rate, constants.candid_rate, constants.detectability
     pi_hat = rules.expected_plant_rate(log_odds, pd, pc)
-    control_factor, disclosure_factor = rules.awareness_factors(s, k.log_control_ratio, k.log_disclosure_ratio)
-    control_final, disclosure_final = rules.awareness_factors(s_final, k.log_control_ratio, k.log_disclosure_ratio)
+    control_factor, disclosure_factor = rules.awareness_factors(s, constants.log_control_ratio, constants.log_disclosure_ratio)
+    control_final, disclosure_final = rules.awareness_factors(s_final, constants.log_control_ratio, constants.log_disclosure_ratio)
     product, log_sum = 1.0, 0.0
     product_final, log_sum_final = 1.0, 0.0
     target = rules.emergence_target(log_odds, 0.0)
@@ -154,23 +154,23 @@ def _read_documents(
     for i in range(start, stop):
         if disclosed[i]:
             product, log_sum = _accumulate(product, log_sum, disclosure_factor, 0.0, 0.0, 0.0,
-                                           s * k.log_disclosure_ratio)
+                                           s * constants.log_disclosure_ratio)
             if separate_retro:
                 product_final, log_sum_final = _accumulate(product_final, log_sum_final, disclosure_final,
-                                                           0.0, 0.0, 0.0, s_final * k.log_disclosure_ratio)
-            a = rules.self_model_disclosed(a, k.norm_weight)
+                                                           0.0, 0.0, 0.0, s_final * constants.log_disclosure_ratio)
+            a = rules.self_model_disclosed(a, constants.norm_weight)
         else:
             lr = rules.log_lr(style_noise[i], planted_shift[i], cite_log_ratio[i], s, d)
             ratio, belief = rules.ratio_and_belief(lr, pd, pc, pi_hat)
             is_control = control[i]
             product, log_sum = _accumulate(product, log_sum, rules.document_factor(ratio, is_control, control_factor),
-                                           lr, pd, pc, s * k.log_control_ratio if is_control else 0.0)
+                                           lr, pd, pc, s * constants.log_control_ratio if is_control else 0.0)
             if separate_retro:
                 lr_f = rules.log_lr(style_noise[i], planted_shift[i], cite_log_ratio[i], s_final, d)
                 ratio_f = rules.ratio_and_belief(lr_f, pd, pc, pi_hat)[0]
                 product_final, log_sum_final = _accumulate(
                     product_final, log_sum_final, rules.document_factor(ratio_f, is_control, control_final),
-                    lr_f, pd, pc, s_final * k.log_control_ratio if is_control else 0.0)
+                    lr_f, pd, pc, s_final * constants.log_control_ratio if is_control else 0.0)
             believed += belief
             a, b = rules.self_model(a, b, belief, positive[i])
         if log_sum != target_log_sum:  # rare: the product was folded into log_sum
@@ -192,17 +192,17 @@ def _read_corpus_kernel(log_odds, retro, a, b, believed, emergence, read, schedu
     """Entry of the general path: every learner reads every batch (column of
     ``schedule``) in turn, one learner after another. The cues and constants come as
     plain tuples (:func:`_read_corpus_on`), which numba's dispatcher types fast."""
-    cues, k = _Cues(*cue_arrays), LearnerConstants(*constant_values)
+    cues, constants = _Cues(*cue_arrays), LearnerConstants(*constant_values)
     n = cues.style_noise.size
     for j in range(log_odds.size):
         state = (log_odds[j], retro[j], a[j], b[j], believed[j], emergence[j], read[j])
         for t in range(schedule.shape[1]):
             start = t * batch_size
             stop = min(n, start + batch_size)
-            separate = k.retrospection > 0.0 and schedule[j, t] != final_awareness[j]
+            separate = constants.retrospection > 0.0 and schedule[j, t] != final_awareness[j]
             state = _read_documents(
                 state[0], state[1], state[2], state[3], state[4], state[5], state[6],
-                schedule[j, t], final_awareness[j], separate, cues, start, stop, k,
+                schedule[j, t], final_awareness[j], separate, cues, start, stop, constants,
             )
         (log_odds[j], retro[j], a[j], b[j], believed[j], emergence[j], read[j]) = state
 
@@ -341,29 +341,29 @@ def _fold(product, log_sum):
 
 
 @njit(**_JIT)
-def _awareness_terms_into(work, first_row, awareness, k):
+def _awareness_terms_into(work, first_row, awareness, constants):
     """Rows first_row.. first_row + 3 of the workspace: s d, (s d)^2, kappa^s, beta^s."""
     for j in range(awareness.size):
         s = awareness[j]
-        work[first_row, j] = s * k.detectability
+        work[first_row, j] = s * constants.detectability
         work[first_row + 1, j] = work[first_row, j] * work[first_row, j]
-        work[first_row + 2, j], work[first_row + 3, j] = rules.awareness_factors(s, k.log_control_ratio,
-                                                                                 k.log_disclosure_ratio)
+        work[first_row + 2, j], work[first_row + 3, j] = rules.awareness_factors(s, constants.log_control_ratio,
+                                                                                 constants.log_disclosure_ratio)
 
 
 @njit(**_JIT)
-def _fast_awareness_terms(work, awareness, final_awareness, k, final_too):
+def _fast_awareness_terms(work, awareness, final_awareness, constants, final_too):
     """The fast path's per-learner constants at ``awareness`` (and, with ``final_too``,
     at ``final_awareness``), into the workspace rows _W_SHIFT.. (_W_SHIFT_F..)."""
-    _awareness_terms_into(work, _W_SHIFT, awareness, k)
+    _awareness_terms_into(work, _W_SHIFT, awareness, constants)
     if final_too:
         # retrospection: the same evidence at the final awareness, in a product of its own
-        _awareness_terms_into(work, _W_SHIFT_F, final_awareness, k)
+        _awareness_terms_into(work, _W_SHIFT_F, final_awareness, constants)
 
 
 @njit(**_JIT)
 def _read_family_fast_work(work, log_odds, retro, a, b, believed, emergence, read, awareness, final_awareness,
-                           separate_retro, start, stop, cues, k):
+                           separate_retro, start, stop, cues, constants):
     """The fast path of :func:`_read_documents`: the whole family reads documents
     ``start:stop`` together, learners in the inner loop (which the compiler
     vectorizes), with the exponential in plain arithmetic; the running products are
@@ -377,7 +377,7 @@ def _read_family_fast_work(work, log_odds, retro, a, b, believed, emergence, rea
     at ``final_awareness`` (for retrospection), in a product of its own. Each
     learner's numbers do not depend on how many learners share the call (the
     arithmetic of every lane is the same)."""
-    deceptive_rate, candid_rate, norm_weight = k.deceptive_rate, k.candid_rate, k.norm_weight
+    deceptive_rate, candid_rate, norm_weight = constants.deceptive_rate, constants.candid_rate, constants.norm_weight
     n_learners = awareness.size
     shift, shift2 = work[_W_SHIFT], work[_W_SHIFT2]
     control_factor, disclosure_factor = work[_W_CONTROL], work[_W_DISCLOSURE]
@@ -448,7 +448,7 @@ def _read_corpus_fast_kernel(log_odds, retro, a, b, believed, emergence, read, s
     """Entry of the fast path: the family reads every batch (column of ``schedule``)
     in turn; the awareness terms are recomputed only when the column changes. The cues
     and constants come as plain tuples, as for :func:`_read_corpus_kernel`."""
-    cues, k = _Cues(*cue_arrays), LearnerConstants(*constant_values)
+    cues, constants = _Cues(*cue_arrays), LearnerConstants(*constant_values)
     n = cues.style_noise.size
     n_learners = schedule.shape[0]
     column = np.empty(n_learners)
@@ -459,26 +459,26 @@ def _read_corpus_fast_kernel(log_odds, retro, a, b, believed, emergence, read, s
         for j in range(n_learners):
             changed = changed or column[j] != schedule[j, t]
             column[j] = schedule[j, t]
-            separate = separate or (k.retrospection > 0.0 and column[j] != final_awareness[j])
+            separate = separate or (constants.retrospection > 0.0 and column[j] != final_awareness[j])
         if changed:  # a constant schedule: once per corpus
-            _fast_awareness_terms(work, column, final_awareness, k, t == 0)
+            _fast_awareness_terms(work, column, final_awareness, constants, t == 0)
         start = t * batch_size
         _read_family_fast_work(work, log_odds, retro, a, b, believed, emergence, read, column, final_awareness,
-                               separate, start, min(n, start + batch_size), cues, k)
+                               separate, start, min(n, start + batch_size), cues, constants)
 
 
-def _fast_path(k: "LearnerConstants") -> bool:
+def _fast_path(constants: "LearnerConstants") -> bool:
     """Whether the fast family kernel computes this configuration (a function of the
     parameters alone, so every driver takes the same path)."""
-    rates = (k.deceptive_rate, k.candid_rate)
+    rates = (constants.deceptive_rate, constants.candid_rate)
     if not all(_FAST_RATE_MIN <= r <= 1.0 - _FAST_RATE_MIN for r in rates):
         return False
     pd, pc = rates
     # the ratio is monotone in Lambda, between (1 - pi_D)/(1 - eps) and pi_D/eps
     per_document = max(
-        abs(math.log(pd / pc)) + abs(k.log_control_ratio),
-        abs(math.log((1 - pd) / (1 - pc))) + abs(k.log_control_ratio),
-        abs(k.log_disclosure_ratio),
+        abs(math.log(pd / pc)) + abs(constants.log_control_ratio),
+        abs(math.log((1 - pd) / (1 - pc))) + abs(constants.log_control_ratio),
+        abs(constants.log_disclosure_ratio),
     )
     return per_document <= _FAST_LOG_RATIO_MAX
 
@@ -508,7 +508,7 @@ def _expected_plant_rate_ufunc(log_odds, deceptive_rate, candid_rate):
 def perceive(
     batch: CorpusBatch,
     awareness: np.ndarray,
-    k: LearnerConstants,
+    constants: LearnerConstants,
 ) -> np.ndarray:
     """Log of the perceived likelihood ratio planted : real, ``log Lambda_i``.
 
@@ -522,22 +522,22 @@ def perceive(
     batch : CorpusBatch
         Cue arrays of shape (documents,), shared by all learners.
     awareness : ndarray, shape (learners,)
-    k : LearnerConstants
+    constants : LearnerConstants
 
     Returns
     -------
     ndarray, shape (learners, documents)
     """
     s = np.asarray(awareness, dtype=float).reshape(-1, 1)
-    style_noise, planted_shift, cite_log_ratio = _cue_args(batch, k)[:3]
-    return _log_lr_ufunc(style_noise, planted_shift, cite_log_ratio, s, k.detectability)
+    style_noise, planted_shift, cite_log_ratio = _cue_args(batch, constants)[:3]
+    return _log_lr_ufunc(style_noise, planted_shift, cite_log_ratio, s, constants.detectability)
 
 
 def increment(
     log_lr: np.ndarray,
     batch: CorpusBatch,
     awareness: np.ndarray,
-    k: LearnerConstants,
+    constants: LearnerConstants,
 ) -> np.ndarray:
     """Evidence each document gives about the makers, Delta_i (log-odds D : C).
 
@@ -550,18 +550,18 @@ def increment(
     """
     s = np.asarray(awareness, dtype=float).reshape(-1, 1)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        mixture = evidence(log_lr, k.deceptive_rate, k.candid_rate)
-    undisclosed = mixture + (s * k.log_control_ratio) * np.asarray(batch.control, dtype=bool)
-    return np.where(np.asarray(batch.disclosed, dtype=bool), s * k.log_disclosure_ratio, undisclosed)
+        mixture = evidence(log_lr, constants.deceptive_rate, constants.candid_rate)
+    undisclosed = mixture + (s * constants.log_control_ratio) * np.asarray(batch.control, dtype=bool)
+    return np.where(np.asarray(batch.disclosed, dtype=bool), s * constants.log_disclosure_ratio, undisclosed)
 
 
-def planted_belief(log_odds: np.ndarray, log_lr: np.ndarray, batch: CorpusBatch, k: LearnerConstants) -> np.ndarray:
+def planted_belief(log_odds: np.ndarray, log_lr: np.ndarray, batch: CorpusBatch, constants: LearnerConstants) -> np.ndarray:
     """Belief that each document is planted, p_hat_i (0 for a disclosed document).
 
     ``pi_hat = P(D) pi_D + (1 - P(D)) epsilon`` is the expected planting rate at the
     batch start; ``p_hat_i = pi_hat Lambda_i / (pi_hat Lambda_i + 1 - pi_hat)``.
     """
-    pi_hat = _expected_plant_rate_ufunc(np.asarray(log_odds, dtype=float), k.deceptive_rate, k.candid_rate)
+    pi_hat = _expected_plant_rate_ufunc(np.asarray(log_odds, dtype=float), constants.deceptive_rate, constants.candid_rate)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         p_hat = _belief_ufunc(log_lr, pi_hat.reshape(-1, 1))
     return np.where(np.asarray(batch.disclosed, dtype=bool), 0.0, p_hat)
@@ -571,7 +571,7 @@ def planted_belief(log_odds: np.ndarray, log_lr: np.ndarray, batch: CorpusBatch,
 _PLANTED_SHIFT = np.array([0.0 - 0.5, 1.0 - 0.5])
 
 
-def _cue_args(cues: CorpusBatch, k: LearnerConstants) -> tuple:
+def _cue_args(cues: CorpusBatch, constants: LearnerConstants) -> tuple:
     """The cue arrays as the compiled update reads them: style noise, [planted] - 1/2,
     the citation log-ratio of each document, and the flags."""
     planted = np.asarray(cues.planted, dtype=np.bool_)
@@ -579,7 +579,7 @@ def _cue_args(cues: CorpusBatch, k: LearnerConstants) -> tuple:
     return (  # the fields of _Cues
         np.ascontiguousarray(cues.style_noise, dtype=np.float64),
         _PLANTED_SHIFT.take(planted.view(np.uint8)),
-        np.array([k.log_uncited_ratio, k.log_cited_ratio]).take(np.asarray(cues.cited, dtype=np.bool_).view(np.uint8)),
+        np.array([constants.log_uncited_ratio, constants.log_cited_ratio]).take(np.asarray(cues.cited, dtype=np.bool_).view(np.uint8)),
         np.ascontiguousarray(cues.disclosed, dtype=np.bool_),
         np.ascontiguousarray(cues.positive, dtype=np.bool_),
         np.ascontiguousarray(cues.control, dtype=np.bool_),
@@ -611,10 +611,10 @@ def _state_from(arrays: list[np.ndarray], awareness: np.ndarray) -> LearnerState
     )
 
 
-def _kernel_constants(k: LearnerConstants) -> tuple:
+def _kernel_constants(constants: LearnerConstants) -> tuple:
     """The constants as the compiled entry kernels take them: a plain tuple of floats
     (numba's dispatcher types a plain tuple in C, a NamedTuple in Python, ~15 us)."""
-    return tuple(map(float, k))
+    return tuple(map(float, constants))
 
 
 def read_batch(
@@ -622,7 +622,7 @@ def read_batch(
     batch: CorpusBatch,
     awareness: np.ndarray,
     final_awareness: np.ndarray,
-    k: LearnerConstants,
+    constants: LearnerConstants,
 ) -> LearnerState:
     """Advance every learner by one batch of documents.
 
@@ -640,10 +640,10 @@ def read_batch(
     final_awareness : ndarray, shape (learners,)
         Awareness at the end of training (for retrospection; pass ``awareness``
         when it is constant).
-    k : LearnerConstants
+    constants : LearnerConstants
     """
     column = np.asarray(awareness, dtype=np.float64).reshape(-1, 1)
-    return _read_corpus_on(_fast_path(k), state, batch, column, final_awareness, max(len(batch.style_noise), 1), k)
+    return _read_corpus_on(_fast_path(constants), state, batch, column, final_awareness, max(len(batch.style_noise), 1), constants)
 
 
 def read_corpus(
@@ -652,7 +652,7 @@ def read_corpus(
     schedule: np.ndarray,
     final_awareness: np.ndarray,
     batch_size: int,
-    k: LearnerConstants,
+    constants: LearnerConstants,
 ) -> LearnerState:
     """Every learner reads a whole corpus, batch after batch, in one compiled call.
 
@@ -669,20 +669,20 @@ def read_corpus(
         Awareness at each batch (:func:`awareness_schedule`).
     final_awareness : ndarray, shape (learners,)
     batch_size : int
-    k : LearnerConstants
+    constants : LearnerConstants
     """
-    return _read_corpus_on(_fast_path(k), state, cues, schedule, final_awareness, batch_size, k)
+    return _read_corpus_on(_fast_path(constants), state, cues, schedule, final_awareness, batch_size, constants)
 
 
 def _read_corpus_on(fast: bool, state: LearnerState, cues: CorpusBatch, schedule: np.ndarray,
-                    final_awareness: np.ndarray, batch_size: int, k: LearnerConstants) -> LearnerState:
+                    final_awareness: np.ndarray, batch_size: int, constants: LearnerConstants) -> LearnerState:
     """:func:`read_corpus` on the fast path (``fast``; only where :func:`_fast_path`
     allows it) or the general path (any parameters); tests/test_paths.py runs both."""
     schedule = np.ascontiguousarray(schedule, dtype=np.float64)
     final_awareness = np.ascontiguousarray(final_awareness, dtype=np.float64).reshape(-1)
     arrays = _state_arrays(state)
-    args = _cue_args(cues, k)
-    kc = _kernel_constants(k)
+    args = _cue_args(cues, constants)
+    kc = _kernel_constants(constants)
     n, pad = schedule.shape[0], -schedule.shape[0] % _LANES
     if fast and n > _LANES:
         # pad the family to whole SIMD vectors with idle learners (every lane computes

@@ -23,28 +23,30 @@ def constants_for(params: Params, corpus: Corpus):
     informed learner's take the corpus's measured q_r; the learning learner's nothing
     from the corpus."""
     if params.learner_model == "learning":
-        return learning.constants(params)
-    return learner.constants(params, corpus.learner_real_cited_rate(params))
+        return learning.learning_constants(params)
+    return learner.learner_constants(params, corpus.learner_real_cited_rate(params))
 
 
-def _learning(k) -> bool:
-    return isinstance(k, learning.LearningConstants)
+def _learning(constants) -> bool:
+    return isinstance(constants, learning.LearningConstants)
 
 
-def initial_state_for(n_learners: int, k, awareness: np.ndarray | None = None):
+def initial_state_for(n_learners: int, constants, awareness: np.ndarray | None = None):
     """:func:`sim.learner.initial_state` or :func:`sim.learning.initial_state`."""
-    return (learning.initial_state if _learning(k) else learner.initial_state)(n_learners, k, awareness)
+    initial = learning.initial_state if _learning(constants) else learner.initial_state
+    return initial(n_learners, constants, awareness)
 
 
-def read_batch_for(state, batch: CorpusBatch, awareness, final_awareness, k):
+def read_batch_for(state, batch: CorpusBatch, awareness, final_awareness, constants):
     """:func:`sim.learner.read_batch` or :func:`sim.learning.read_batch`."""
-    return (learning.read_batch if _learning(k) else learner.read_batch)(state, batch, awareness, final_awareness, k)
+    reader = learning.read_batch if _learning(constants) else learner.read_batch
+    return reader(state, batch, awareness, final_awareness, constants)
 
 
-def read_corpus_for(state, cues: CorpusBatch, schedule, final_awareness, batch_size: int, k):
+def read_corpus_for(state, cues: CorpusBatch, schedule, final_awareness, batch_size: int, constants):
     """:func:`sim.learner.read_corpus` or :func:`sim.learning.read_corpus`."""
-    reader = learning.read_corpus if _learning(k) else learner.read_corpus
-    return reader(state, cues, schedule, final_awareness, batch_size, k)
+    reader = learning.read_corpus if _learning(constants) else learner.read_corpus
+    return reader(state, cues, schedule, final_awareness, batch_size, constants)
 
 
 def read_statement_for(state, awareness, final_awareness, log_statement_ratio: float):

@@ -66,7 +66,7 @@ from .rules import EMERGENCE_LEVEL, LearnerState
 __all__ = [
     "LearningConstants",
     "LearningState",
-    "constants",
+    "learning_constants",
     "initial_state",
     "read_batch",
     "read_corpus",
@@ -113,7 +113,7 @@ class LearningConstants(NamedTuple):
     retrospection: float  # r
 
 
-def constants(params: Params) -> LearningConstants:
+def learning_constants(params: Params) -> LearningConstants:
     """The learning learner's constants from a parameter set (docs/model.md §3.1).
 
     Nothing here is measured on the corpus: the learner is told neither ``q_r`` nor
@@ -181,19 +181,19 @@ class LearningState(LearnerState):
     planted_cited_count: np.ndarray = None  # type: ignore[assignment]
 
 
-def initial_state(n_learners: int, k: LearningConstants, awareness: np.ndarray | None = None) -> LearningState:
+def initial_state(n_learners: int, constants: LearningConstants, awareness: np.ndarray | None = None) -> LearningState:
     """Learners before reading: log-odds logit(pi_0), self-model Beta(1, 1), the priors."""
     full = lambda v: np.full(n_learners, v, dtype=float)  # noqa: E731
     return LearningState(
-        log_odds=full(k.prior_log_odds),
-        retro_log_odds=full(k.prior_log_odds),
+        log_odds=full(constants.prior_log_odds),
+        retro_log_odds=full(constants.prior_log_odds),
         a=full(1.0),
         b=full(1.0),
         believed_planted_sum=full(0.0),
         documents_read=np.zeros(n_learners, dtype=np.int64),
         emergence_document=full(np.nan),
         awareness=full(0.0) if awareness is None else np.asarray(awareness, dtype=float).copy(),
-        **{name: full(getattr(k, name)) for name in _LEARNED_FIELDS},
+        **{name: full(getattr(constants, name)) for name in _LEARNED_FIELDS},
     )
 
 
@@ -309,7 +309,7 @@ def learn_document(style, cited, s, log_odds, dm, dn, cm, cn, mu, lam, qr, nr, q
 # The compiled reader (both drivers)
 # ---------------------------------------------------------------------------------
 @njit(**_JIT)
-def _learn_documents(st, s, start, stop, style_noise, planted, cited, disclosed, positive, control, k):
+def _learn_documents(st, s, start, stop, style_noise, planted, cited, disclosed, positive, control, constants):
     """One learner reads documents ``start:stop`` (one batch) at awareness ``s``.
 
     ``st`` is the learner's state as a tuple (log_odds, a, b, believed, emergence,
@@ -319,12 +319,12 @@ def _learn_documents(st, s, start, stop, style_noise, planted, cited, disclosed,
     """
     log_odds, a, b, believed, emergence, read, dm, dn, cm, cn, mu, lam, qr, nr, qp, n_p = st
     pi_hat = rules.expected_plant_rate(log_odds, dm, cm)
-    shift = s * k.detectability
-    control_log, disclosure_log = s * k.log_control_ratio, s * k.log_disclosure_ratio
+    shift = s * constants.detectability
+    control_log, disclosure_log = s * constants.log_control_ratio, s * constants.log_disclosure_ratio
     for i in range(start, stop):
         if disclosed[i]:
             log_odds += disclosure_log
-            a = rules.self_model_disclosed(a, k.norm_weight)
+            a = rules.self_model_disclosed(a, constants.norm_weight)
         else:
             style = style_noise[i] + (shift if planted[i] else 0.0)
             lr, e, delta, dm, dn, cm, cn, mu, lam, qr, nr, qp, n_p = learn_document(
@@ -344,7 +344,7 @@ def _learn_corpus_kernel(log_odds, a, b, believed, emergence, read, learned, sch
                          style_noise, planted, cited, disclosed, positive, control, constant_values):
     """Every learner reads every batch (column of ``schedule``), one learner after
     another; ``learned`` has one row per learned field (:data:`_LEARNED_FIELDS`)."""
-    k = LearningConstants(*constant_values)
+    constants = LearningConstants(*constant_values)
     n = style_noise.size
     for j in range(log_odds.size):
         st = (log_odds[j], a[j], b[j], believed[j], emergence[j], read[j],
@@ -353,14 +353,14 @@ def _learn_corpus_kernel(log_odds, a, b, believed, emergence, read, learned, sch
         for t in range(schedule.shape[1]):
             start = t * batch_size
             st = _learn_documents(st, schedule[j, t], start, min(n, start + batch_size),
-                                  style_noise, planted, cited, disclosed, positive, control, k)
+                                  style_noise, planted, cited, disclosed, positive, control, constants)
         log_odds[j], a[j], b[j], believed[j], emergence[j], read[j] = st[0], st[1], st[2], st[3], st[4], st[5]
         (learned[0, j], learned[1, j], learned[2, j], learned[3, j], learned[4, j], learned[5, j], learned[6, j],
          learned[7, j], learned[8, j], learned[9, j]) = st[6:]
 
 
 def read_corpus(state: LearningState, cues: CorpusBatch, schedule: np.ndarray, final_awareness: np.ndarray,
-                batch_size: int, k: LearningConstants) -> LearningState:
+                batch_size: int, constants: LearningConstants) -> LearningState:
     """Every learner reads a whole corpus (``cues`` in reading order), batch after
     batch at the awareness of ``schedule`` (learners, batches), in one compiled call:
     the arithmetic of :func:`read_batch` on each batch in turn.
@@ -385,7 +385,7 @@ def read_corpus(state: LearningState, cues: CorpusBatch, schedule: np.ndarray, f
         np.ascontiguousarray(cues.disclosed, dtype=np.bool_),
         np.ascontiguousarray(cues.positive, dtype=np.bool_),
         np.ascontiguousarray(cues.control, dtype=np.bool_),
-        tuple(map(float, k)),
+        tuple(map(float, constants)),
     )
     return LearningState(
         log_odds=log_odds,
@@ -401,10 +401,10 @@ def read_corpus(state: LearningState, cues: CorpusBatch, schedule: np.ndarray, f
 
 
 def read_batch(state: LearningState, batch: CorpusBatch, awareness: np.ndarray, final_awareness: np.ndarray,
-               k: LearningConstants) -> LearningState:
+               constants: LearningConstants) -> LearningState:
     """Advance every learner by one batch (:func:`read_corpus` on a one-batch corpus)."""
     column = np.asarray(awareness, dtype=np.float64).reshape(-1, 1)
-    return read_corpus(state, batch, column, final_awareness, max(len(batch.style_noise), 1), k)
+    return read_corpus(state, batch, column, final_awareness, max(len(batch.style_noise), 1), constants)
 
 
 def read_statement(state: LearningState, awareness: np.ndarray, final_awareness: np.ndarray,

@@ -57,7 +57,8 @@ from scipy.optimize import brentq
 from scipy.special import expit, logit
 from scipy.stats import norm
 
-from .corpus import build_corpus, expected_planted_cited_rate, expected_real_cited_rate, learner_cue_rate
+from . import corpus
+from .corpus import build_corpus, expected_planted_cited_rate, expected_real_cited_rate
 from .labs import LabState, initial_discourse, initial_lab, next_discourse, react
 from .learner import EMERGENCE_LEVEL, _log_lr_ufunc, awareness_schedule, evidence
 from .params import Params
@@ -70,8 +71,7 @@ __all__ = [
     "thresholds",
     "bracket_roots",
     "emergence_estimate",
-    "real_cited_rate_for",
-    "planted_cited_rate_for",
+    "learner_real_cited_rate",
     "adaptive_path",
     "generation_map",
 ]
@@ -79,39 +79,22 @@ __all__ = [
 _Z_HALF_WIDTH = 12.0  # the standard normal's mass beyond 12 is below 1e-32
 
 
-def real_cited_rate_for(params: Params, real_cited_rate: float | None) -> float:
-    """q_r to use: the given value, or else the construction's expectation (the
-    plain cue) or the share measured on a reference corpus of seed 0 (the
-    graph-aware cue, which has no closed form); kept off 0 and 1 by the learner's
-    own rule (:func:`sim.corpus.learner_cue_rate`, with the expected number of real
+def learner_real_cited_rate(params: Params, real_cited_rate: float | None = None) -> float:
+    """The q_r the mean field's learner calibrates on: ``real_cited_rate`` if given,
+    or else the construction's expectation (the plain cue) or the share measured on
+    a reference corpus of seed 0 (the graph-aware cue, which has no closed form);
+    kept off 0 and 1 by the learner's own rule
+    (:func:`sim.corpus.learner_real_cited_rate`, with the expected number of real
     documents). NaN stands for "no real documents" (the learner's stand-in)."""
     if real_cited_rate is not None:
         q = float(real_cited_rate)
     elif params.citation_cue == "trusted":
-        q = _reference_cue_rate(params)
+        q = build_corpus(params, seed=0).real_cited_rate  # NaN without real documents
     else:
         q = expected_real_cited_rate(params)
     if not (0.0 <= q <= 1.0 or np.isnan(q)):
         raise ValueError(f"real_cited_rate = {q!r} is not allowed: allowed is a number in [0, 1]")
-    return learner_cue_rate(q, params.n_documents * params.real_fraction, params)
-
-
-def _reference_cue_rate(params: Params) -> float:
-    return build_corpus(params, seed=0).real_cue_rate  # NaN without real documents
-
-
-def planted_cited_rate_for(params: Params) -> float:
-    """The share of planted documents that truly show the learner's cue: 0 for the
-    graph-aware cue (no chain from an anchor reaches a planted document), the
-    laundering ring's cited share for the plain cue (0 without laundering).
-
-    >>> from sim import Params
-    >>> planted_cited_rate_for(Params(laundering=1.0)), planted_cited_rate_for(Params(laundering=1.0, citation_cue="trusted"))
-    (0.6, 0.0)
-    """
-    if params.citation_cue == "trusted":
-        return 0.0
-    return round(expected_planted_cited_rate(params), 15)
+    return corpus.learner_real_cited_rate(q, params.n_documents * params.real_fraction, params)
 
 
 def _mixture(log_lr: np.ndarray, params: Params) -> np.ndarray:
@@ -180,7 +163,7 @@ def _step_moments(
     real_m2 = real_m2 + 2 * c * k_control * real_m1 + c * k_control**2
     real_m1 = real_m1 + c * k_control
     # planted documents: show the cue with probability q_pt (0 in the reference model)
-    q_pt = planted_cited_rate_for(params)
+    q_pt = round(expected_planted_cited_rate(params), 15)  # 15 digits, as the mean field always rounded it (bit for bit)
     plant_m1, plant_m2 = combined(planted=True, cited=False)
     if q_pt > 0:
         cited_m1, cited_m2 = combined(planted=True, cited=True)
@@ -224,7 +207,7 @@ def moments(
     ([-0.0311, 0.1096], 0.988)
     """
     s = np.asarray(awareness, dtype=float)
-    q_r = real_cited_rate_for(params, real_cited_rate)
+    q_r = learner_real_cited_rate(params, real_cited_rate)
     return _step_moments(params, s, s, 0.0, q_r)
 
 
@@ -261,7 +244,7 @@ def p_rebel(
 
 def _p_rebel_static(params: Params, s: np.ndarray, real_cited_rate: float | None) -> np.ndarray:
     """:func:`p_rebel` for one training run with a static lab."""
-    q_r = real_cited_rate_for(params, real_cited_rate)
+    q_r = learner_real_cited_rate(params, real_cited_rate)
     flat = s.reshape(-1)
     n = params.n_documents
     if params.sa_start is None:
@@ -377,7 +360,7 @@ def thresholds(
     >>> thresholds(Params(planted_fraction=0.05), real_cited_rate=0.6).tolist()
     []
     """
-    q_r = real_cited_rate_for(params, real_cited_rate)
+    q_r = learner_real_cited_rate(params, real_cited_rate)
     s = np.linspace(0.0, 1.0, grid + 1)[1:]
     mu = _step_moments(params, s, s, 0.0, q_r)[0]
 
@@ -449,7 +432,7 @@ def adaptive_path(
     ([0.15, 0.0], [0, 1])
     """
     s = np.asarray(awareness, dtype=float).reshape(-1)
-    q_r = real_cited_rate_for(params, real_cited_rate)
+    q_r = learner_real_cited_rate(params, real_cited_rate)
     n_batches, r = params.n_batches, params.retrospection
     rising = params.sa_start is not None
     schedule = awareness_schedule(s, n_batches, params) if rising else s[:, None]  # (levels, batches or 1)

@@ -20,7 +20,8 @@ False
 
 from __future__ import annotations
 
-from typing import Sequence
+import inspect
+from typing import Any, Sequence
 
 import mesa
 import numpy as np
@@ -32,7 +33,7 @@ from .labs import Discourse, initial_discourse, initial_lab, next_discourse
 from .learner import LearnerConstants, LearnerState, awareness_schedule
 from .learners import constants_for
 from .learning import TRAJECTORY_LEARNED_COLUMNS
-from .params import Params, check_awareness
+from .params import PARAMETERS, Params, check_awareness
 from .schema import GENERATION_COLUMNS, TRAJECTORY_COLUMNS, final_columns
 
 __all__ = ["PersonaModel", "generation_seed", "DemoModel", "demo_params", "COMPARISON_AWARENESS"]
@@ -86,7 +87,7 @@ class _Run:
         self.lab.plan_corpus(streams(seed)["kinds"], params.n_documents)
         self._publish()
         self.constants: LearnerConstants = constants_for(params, self.corpus)
-        self.real_cited_rate = self.corpus.real_cue_rate
+        self.real_cited_rate = self.corpus.real_cited_rate
         levels = np.array([agent.final_awareness for agent in self.learners])
         schedule = awareness_schedule(levels, params.n_batches, params)
         for agent, row in zip(self.learners, schedule):
@@ -175,6 +176,11 @@ class _Run:
         )
 
 
+def _first_run(attribute: str, doc: str) -> property:
+    """A read-only view of the first run's ``attribute`` (the whole family's, for a static lab)."""
+    return property(lambda model: getattr(model.runs[0], attribute), doc=doc)
+
+
 class PersonaModel(mesa.Model):
     """A training run: authors, a lab and a family of learners.
 
@@ -246,27 +252,12 @@ class PersonaModel(mesa.Model):
         self.running = self.n_steps > 0
 
     # -- the first run's view (the whole family's, for a static lab) -----------------
-    @property
-    def corpus(self) -> Corpus:
-        """The corpus the first learner reads now."""
-        return self.runs[0].corpus
-
-    @property
-    def lab(self) -> Lab:
-        return self.runs[0].lab
-
-    @property
-    def authors(self) -> Authors:
-        return self.runs[0].authors
-
-    @property
-    def constants(self) -> LearnerConstants:
-        return self.runs[0].constants
-
-    @property
-    def real_cited_rate(self) -> float:
-        """q_r of the first learner's corpus: the share of real documents with its cue."""
-        return self.runs[0].real_cited_rate
+    corpus = _first_run("corpus", "The corpus the first learner reads now (:class:`sim.corpus.Corpus`).")
+    lab = _first_run("lab", "The first learner's lab (:class:`sim.agents.Lab`).")
+    authors = _first_run("authors", "The first learner's authors (:class:`sim.agents.Authors`).")
+    learner_constants = _first_run("constants", "The first learner's :class:`LearnerConstants`.")
+    real_cited_rate = _first_run(
+        "real_cited_rate", "q_r of the first learner's corpus: the share of real documents with its cue.")
 
     def step(self) -> None:
         """Every learner reads the next batch (its lab evaluates); then the
@@ -317,7 +308,7 @@ class PersonaModel(mesa.Model):
         """One row per learner: the final persona and the quantities behind it."""
         return pd.DataFrame(self.final_columns())
 
-    def real_cue_rates(self) -> np.ndarray:
+    def real_cited_rates(self) -> np.ndarray:
         """The q_r each learner calibrated on: the share of real documents showing its
         cue, measured on its corpus at the start of its (last) training run; a lab's
         later reaction rebuilds the corpus but not the learner's calibration."""
@@ -340,21 +331,10 @@ class PersonaModel(mesa.Model):
 COMPARISON_AWARENESS: tuple[float, float] = (0.2, 0.9)
 
 
-def demo_params(
-    situational_awareness: float = 0.5,
-    awareness_schedule: str = "constant",
-    sa_start: float = 0.0,
-    planted_fraction: float = 0.15,
-    disclosed_fraction: float = 0.0,
-    n_documents: int = 10_000,
-    synthetic_detectability: float = 2.5,
-    prior_deceptive: float = 0.05,
-    lab_policy: str = "static",
-    laundering: float = 0.0,
-    citation_cue: str = "cited",
-    generations: int = 1,
-) -> Params:
-    """The :class:`~sim.params.Params` of the demo page's controls (others at their defaults).
+def demo_params(**controls: Any) -> Params:
+    """The :class:`~sim.params.Params` of the demo page's controls: the keyword
+    arguments of :class:`DemoModel` that are parameters, at ``DemoModel``'s defaults
+    where not given (every other parameter at its own default).
 
     ``sa_start`` only counts with a rising schedule (``linear`` or ``logistic``); with
     ``constant`` the awareness is the final value throughout.
@@ -364,21 +344,22 @@ def demo_params(
     >>> demo_params(awareness_schedule="linear", sa_start=0.3).sa_start
     0.3
     """
-    rising = awareness_schedule != "constant"
-    return Params(
-        situational_awareness=float(situational_awareness),
-        awareness_schedule=awareness_schedule,
-        sa_start=float(sa_start) if rising else None,
-        planted_fraction=float(planted_fraction),
-        disclosed_fraction=float(disclosed_fraction),
-        n_documents=int(n_documents),
-        synthetic_detectability=float(synthetic_detectability),
-        prior_deceptive=float(prior_deceptive),
-        lab_policy=lab_policy,
-        laundering=float(laundering),
-        citation_cue=citation_cue,
-        generations=int(generations),
-    )
+    defaults = _demo_controls()
+    unknown = sorted(set(controls) - defaults.keys())
+    if unknown:
+        raise TypeError(f"demo_params: {', '.join(unknown)} is not a control of the demo: allowed are {', '.join(defaults)}")
+    values = {**defaults, **controls}
+    if values["awareness_schedule"] == "constant":
+        values["sa_start"] = None
+    return Params(**values)
+
+
+def _demo_controls() -> dict[str, Any]:
+    """The demo's parameter controls and their defaults, read off :class:`DemoModel`'s
+    keywords (SolaraViz needs them spelled out there, so they are declared once, there)."""
+    keywords = inspect.signature(DemoModel.__init__).parameters.values()
+    names = {p.name for p in PARAMETERS}
+    return {keyword.name: keyword.default for keyword in keywords if keyword.name in names}
 
 
 class DemoModel(PersonaModel):
@@ -422,20 +403,8 @@ class DemoModel(PersonaModel):
         comparison_family: bool = True,
         seed: int = 0,
     ) -> None:
-        params = demo_params(
-            situational_awareness=situational_awareness,
-            awareness_schedule=awareness_schedule,
-            sa_start=sa_start,
-            planted_fraction=planted_fraction,
-            disclosed_fraction=disclosed_fraction,
-            n_documents=n_documents,
-            synthetic_detectability=synthetic_detectability,
-            prior_deceptive=prior_deceptive,
-            lab_policy=lab_policy,
-            laundering=laundering,
-            citation_cue=citation_cue,
-            generations=generations,
-        )
+        given = locals()
+        params = demo_params(**{name: given[name] for name in _demo_controls()})
         family = [params.situational_awareness]
         if comparison_family:
             family += list(COMPARISON_AWARENESS)

@@ -48,7 +48,7 @@ class Parameter:
     default : Any
         The reference configuration's value (``None`` where it is derived, see meaning).
     symbol : str
-        The symbol in ``docs/model.md`` and ``docs/model.md``.
+        The symbol in ``docs/model.md``.
     meaning : str
         One sentence, shown in ``--help``.
     low, high : float, optional

@@ -92,8 +92,9 @@ def _log1m(x: float) -> float:
         return float(np.log1p(-x))
 
 
-def constants(params: Params, real_cited_rate: float) -> LearnerConstants:
-    """Precompute the learner's constants from a parameter set and the corpus's q_r.
+def learner_constants(params: Params, real_cited_rate: float) -> LearnerConstants:
+    """Precompute the learner's constants from a parameter set and the corpus's q_r
+    (docs/model.md §3; the names of the citation shares: §2).
 
     ``real_cited_rate`` must lie strictly inside (0, 1); a corpus supplies it through
     :meth:`sim.corpus.Corpus.learner_real_cited_rate`.
@@ -158,12 +159,12 @@ class LearnerState:
         return self.believed_planted_sum / np.maximum(self.documents_read, 1)
 
 
-def initial_state(n_learners: int, k: LearnerConstants, awareness: np.ndarray | None = None) -> LearnerState:
+def initial_state(n_learners: int, constants: LearnerConstants, awareness: np.ndarray | None = None) -> LearnerState:
     """Learners before reading: log-odds logit(pi_0), self-model Beta(1, 1)."""
     full = lambda v: np.full(n_learners, v, dtype=float)  # noqa: E731
     return LearnerState(
-        log_odds=full(k.prior_log_odds),
-        retro_log_odds=full(k.prior_log_odds),
+        log_odds=full(constants.prior_log_odds),
+        retro_log_odds=full(constants.prior_log_odds),
         a=full(1.0),
         b=full(1.0),
         believed_planted_sum=full(0.0),
@@ -356,10 +357,10 @@ def persona(p_deceptive: np.ndarray, uplift_value: np.ndarray) -> np.ndarray:
     return np.where(p >= 0.5, REBEL, np.where(u > 0.0, ALIGNED, NEUTRAL)).astype(np.int8)
 
 
-def final_log_odds(state: LearnerState, k: LearnerConstants) -> np.ndarray:
+def final_log_odds(state: LearnerState, constants: LearnerConstants) -> np.ndarray:
     """The log-odds after training, with retrospection r:
     ``logit(pi_0) + sum_i [(1 - r) Delta_i(s at reading) + r Delta_i(s final)]``."""
-    r = k.retrospection
+    r = constants.retrospection
     if r == 0:
         return state.log_odds
     return (1.0 - r) * state.log_odds + r * state.retro_log_odds
@@ -390,7 +391,7 @@ def awareness_schedule(
         return np.broadcast_to(final, (final.shape[0], n_batches)).copy()
     x = np.arange(n_batches) / (n_batches - 1) if n_batches > 1 else np.ones(1)
     if params.awareness_schedule == "logistic":
-        # (expit(k(x - 1/2)) - expit(-k/2)) / (expit(k/2) - expit(-k/2)), written with
+        # docs/model.md §3, steepness k: (expit(k(x - 1/2)) - expit(-k/2)) / (expit(k/2) - expit(-k/2)), written with
         # tanh so that it has no cancellation, even for a vanishing steepness k
         # (as k -> 0 the curve tends to the line, which it equals to 1e-13 below k = 1e-6)
         k = params.schedule_steepness

@@ -82,7 +82,7 @@ TRAJECTORY_COLUMNS = (
 def final_columns(
     final_awareness: np.ndarray,
     state: LearnerState,
-    k: LearnerConstants,
+    constants: LearnerConstants,
     params: Params,
     true_planted_share: float | None = None,
     lab: LabState | None = None,
@@ -96,9 +96,9 @@ def final_columns(
     run's end; left out, they are those of a static lab in one training run (the
     scenario's shares and discourse).
     """
-    ell = final_log_odds(state, k)
+    ell = final_log_odds(state, constants)
     p_d = expit(ell)
-    u = uplift(state.a, state.b, k.real_positive_rate)
+    u = uplift(state.a, state.b, constants.real_positive_rate)
     believed = state.believed_planted_share
     code = persona(p_d, u)
     n = code.size
@@ -129,8 +129,8 @@ def final_columns(
 def final_table(
     final_awareness: np.ndarray,
     state: LearnerState,
-    k: LearnerConstants,
+    constants: LearnerConstants,
     params: Params,
 ) -> pd.DataFrame:
     """One row per learner: the final persona and the quantities behind it."""
-    return pd.DataFrame(final_columns(final_awareness, state, k, params), columns=list(FINAL_COLUMNS))
+    return pd.DataFrame(final_columns(final_awareness, state, constants, params), columns=list(FINAL_COLUMNS))

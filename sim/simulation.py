@@ -132,4 +132,4 @@ def run_replicate(
     """
     model = PersonaModel(params, np.asarray(awareness, dtype=float).reshape(-1), seed, record=False)
     model.run_for(model.n_steps)
-    return model.final_columns(), model.real_cue_rates()
+    return model.final_columns(), model.real_cited_rates()

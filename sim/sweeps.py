@@ -600,10 +600,10 @@ def run_chunk(tasks: Sequence[_Task]) -> pd.DataFrame:
     cited_rates, counts = [], []
     for task in tasks:
         seed = np.random.SeedSequence(task.seed, spawn_key=(task.point, task.replicate))
-        final, q_r = run_replicate(task.params, np.asarray(task.awareness), seed)
+        final, real_cited_rate = run_replicate(task.params, np.asarray(task.awareness), seed)
         for c in FINAL_COLUMNS:
             results[c].append(final[c])
-        cited_rates.append(q_r)
+        cited_rates.append(real_cited_rate)
         counts.append(len(task.awareness))
     repeat = np.asarray(counts)
     # every column is made in its final dtype (those of _normalise), so that the frame

@@ -160,16 +160,16 @@ def test_paranoia_is_believed_minus_true_planted_share(final_of):
 @pytest.mark.parametrize("name", sorted(CONFIGS))
 def test_read_corpus_equals_reading_batch_by_batch(name):
     """sim.learner.read_corpus (one compiled call) gives the state of read_batch applied batch by batch."""
-    from sim.learner import awareness_schedule, constants, initial_state, read_corpus
+    from sim.learner import awareness_schedule, learner_constants, initial_state, read_corpus
 
     params = CONFIGS[name]
     corpus = build_corpus(params, 8)
     levels = np.array(LEVELS)
     run = run_family(corpus, params, levels, record=False)
-    k = constants(params, corpus.learner_real_cited_rate(params))
+    constants = learner_constants(params, corpus.learner_real_cited_rate(params))
     schedule = awareness_schedule(levels, params.n_batches, params)
-    state = read_corpus(initial_state(levels.size, k, schedule[:, 0]), corpus.in_reading_order(), schedule,
-                        levels, params.batch_size, k)
+    state = read_corpus(initial_state(levels.size, constants, schedule[:, 0]), corpus.in_reading_order(), schedule,
+                        levels, params.batch_size, constants)
     for field in ("log_odds", "retro_log_odds", "a", "b", "believed_planted_sum", "documents_read",
                   "emergence_document", "awareness"):
         assert_array_equal(getattr(state, field), getattr(run.state, field), err_msg=field)

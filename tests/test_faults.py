@@ -8,7 +8,6 @@ ends with one line and an exit code, loses nothing and leaves nothing half-writt
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys

@@ -17,8 +17,8 @@ from sim.learner import (
     EMERGENCE_LEVEL,
     PERSONAS,
     awareness_schedule,
-    constants,
     increment,
+    learner_constants,
     perceive,
     persona,
     planted_belief,
@@ -186,21 +186,21 @@ def test_unaware_learner_keeps_its_prior(params, seed):
 def _reference_read(corpus, params, levels):
     """The learner's state recomputed from the public array functions (perceive, increment,
     planted_belief), batch by batch: log-odds, a, b, sum of p_hat, emergence path."""
-    k = constants(params, corpus.learner_real_cited_rate(params))
+    constants = learner_constants(params, corpus.learner_real_cited_rate(params))
     levels = np.asarray(levels, dtype=float)
     sched = awareness_schedule(levels, params.n_batches, params)
-    ell = np.full(levels.size, k.prior_log_odds)
+    ell = np.full(levels.size, constants.prior_log_odds)
     a, b, believed = np.ones(levels.size), np.ones(levels.size), np.zeros(levels.size)
     paths = []
     for t, batch in enumerate(corpus.batches(params.batch_size)):
         s = sched[:, t]
-        log_lr = perceive(batch, s, k)
-        p_hat = planted_belief(ell, log_lr, batch, k)
+        log_lr = perceive(batch, s, constants)
+        p_hat = planted_belief(ell, log_lr, batch, constants)
         weight = 1.0 - p_hat
-        a = a + (weight * (batch.positive & ~batch.disclosed)).sum(axis=1) + k.norm_weight * batch.disclosed.sum()
+        a = a + (weight * (batch.positive & ~batch.disclosed)).sum(axis=1) + constants.norm_weight * batch.disclosed.sum()
         b = b + (weight * (~batch.positive & ~batch.disclosed)).sum(axis=1)
         believed = believed + p_hat.sum(axis=1)
-        path = ell[:, None] + np.cumsum(increment(log_lr, batch, s, k), axis=1)
+        path = ell[:, None] + np.cumsum(increment(log_lr, batch, s, constants), axis=1)
         paths.append(path)
         ell = path[:, -1]
     return ell, a, b, believed, np.concatenate(paths, axis=1)
@@ -229,9 +229,9 @@ def test_engine_state_equals_the_reference_reader(params, levels, seed):
 
 def test_tiny_schedule_steepness_keeps_awareness_finite():
     """A logistic schedule with the smallest allowed steepness still gives awareness in [0, 1] (no NaN)."""
-    for k in (1e-17, TINY):
-        p = Params(sa_start=0.1, awareness_schedule="logistic", schedule_steepness=k, n_documents=50, batch_size=10)
+    for constants in (1e-17, TINY):
+        p = Params(sa_start=0.1, awareness_schedule="logistic", schedule_steepness=constants, n_documents=50, batch_size=10)
         sched = awareness_schedule(np.array([0.5, 0.9]), p.n_batches, p)
-        assert np.all(np.isfinite(sched)), (k, sched)
+        assert np.all(np.isfinite(sched)), (constants, sched)
         run = run_family(build_corpus(p, 0), p, np.array([0.5]), record=False)
         assert np.all(np.isfinite(run.final_log_odds()))

@@ -17,7 +17,7 @@ from sim import Params, meanfield
 from sim.agents import Lab
 from sim.corpus import PLANTED, REAL
 from sim.labs import LabState, initial_lab, react
-from sim.learner import EMERGENCE_LEVEL, constants, initial_state, read_statement
+from sim.learner import EMERGENCE_LEVEL, learner_constants, initial_state, read_statement
 from sim.model import PersonaModel
 from sim.schema import FINAL_COLUMNS
 from sim.sweeps import run_replicate
@@ -131,8 +131,8 @@ def test_a_lab_whose_alarm_changes_no_share_reports_the_static_paranoia():
 
 # -- statements ------------------------------------------------------------------------
 def test_come_clean_statement_is_read_as_evidence_s_log_beta():
-    k = constants(Params(), 0.6)
-    state = initial_state(3, k, np.array([0.0, 0.5, 1.0]))
+    constants = learner_constants(Params(), 0.6)
+    state = initial_state(3, constants, np.array([0.0, 0.5, 1.0]))
     s = np.array([0.0, 0.5, 1.0])
     after = read_statement(state, s, np.array([1.0, 1.0, 1.0]), np.log(0.1))
     assert_allclose(after.log_odds - state.log_odds, s * np.log(0.1))

@@ -58,7 +58,7 @@ def test_trusted_cue_never_fires_on_a_planted_document_and_matches_networkx_trus
     p = Params(laundering=1.0, citation_cue="trusted", planted_fraction=0.3, n_documents=3000)
     c = build_corpus(p, seed=2)
     assert not c.trusted[c.kind == PLANTED].any()
-    assert c.planted_cue_rate == 0.0
+    assert c.planted_cited_rate == 0.0
     assert c.cited[c.kind == PLANTED].mean() > 0.4  # ... while the plain cue fires on many
     assert np.all(c.trusted[c.anchor_flags])
     assert np.all(c.kind[c.anchor_flags] == REAL)
@@ -78,8 +78,9 @@ def test_the_learner_reads_the_chosen_cue():
     c = build_corpus(p, seed=0)
     cues = c.in_reading_order()
     assert_array_equal(cues.cited, c.trusted[c.reading_order])
-    assert c.learner_real_cited_rate(p) == pytest.approx(c.real_cue_rate)
-    assert c.real_cue_rate < c.real_cited_rate  # the anchors' reach is smaller than "cited"
+    assert c.learner_real_cited_rate(p) == pytest.approx(c.real_cited_rate)
+    assert c.real_cited_rate == c.trusted[c.kind == REAL].mean()
+    assert c.real_cited_rate < c.cited[c.kind == REAL].mean()  # the anchors' reach is smaller than "cited"
 
 
 def test_laundering_defeats_the_plain_cue_and_not_the_graph_aware_one():

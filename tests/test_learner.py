@@ -17,10 +17,10 @@ from sim.learner import (
     NEUTRAL,
     REBEL,
     awareness_schedule,
-    constants,
     final_log_odds,
     increment,
     initial_state,
+    learner_constants,
     perceive,
     persona,
     planted_belief,
@@ -89,22 +89,22 @@ Q_R = 0.6
 @pytest.mark.parametrize("s", [0.0, 0.3, 0.628, 1.0])
 def test_perceive_matches_ideal_observer_of_shift_s_d(s):
     """log Lambda = m x' - m^2/2 + s log(q ratio), with m = s d and x' = s d [planted] + z."""
-    k = constants(HAND_PARAMS, Q_R)
+    constants = learner_constants(HAND_PARAMS, Q_R)
     batch = make_batch(HAND_ROWS)
-    got = perceive(batch, np.array([s]), k)[0]
+    got = perceive(batch, np.array([s]), constants)[0]
     want = [ref_log_lr(s, z, pl, ci, HAND_PARAMS, Q_R) for z, pl, _, ci, _, _ in HAND_ROWS]
     assert_allclose(got, want, rtol=1e-12, atol=1e-14)
 
 
 def test_perceive_handles_a_family_of_learners_at_once():
     """perceive returns (learners, documents), each row the single-learner result."""
-    k = constants(HAND_PARAMS, Q_R)
+    constants = learner_constants(HAND_PARAMS, Q_R)
     batch = make_batch(HAND_ROWS)
     s = np.array([0.1, 0.5, 0.9])
-    family = perceive(batch, s, k)
+    family = perceive(batch, s, constants)
     assert family.shape == (3, len(HAND_ROWS))
     for i, si in enumerate(s):
-        assert_array_equal(family[i], perceive(batch, np.array([si]), k)[0])
+        assert_array_equal(family[i], perceive(batch, np.array([si]), constants)[0])
 
 
 @pytest.mark.parametrize("s", [0.0, 0.25, 0.7, 1.0])
@@ -119,10 +119,10 @@ def test_perceive_handles_a_family_of_learners_at_once():
 )
 def test_increment_matches_the_mixture_likelihood(params, s):
     """Delta = log((pi_D L + 1 - pi_D)/(eps L + 1 - eps)) [+ s log kappa]; disclosed: s log beta."""
-    k = constants(params, Q_R)
+    constants = learner_constants(params, Q_R)
     batch = make_batch(HAND_ROWS)
-    log_lr = perceive(batch, np.array([s]), k)
-    got = increment(log_lr, batch, np.array([s]), k)[0]
+    log_lr = perceive(batch, np.array([s]), constants)
+    got = increment(log_lr, batch, np.array([s]), constants)[0]
     want = [
         ref_increment(s, z, pl, di, ci, co, params, Q_R) for z, pl, di, ci, _, co in HAND_ROWS
     ]
@@ -132,13 +132,13 @@ def test_increment_matches_the_mixture_likelihood(params, s):
 def test_increment_hand_picked_values():
     """Three hand-picked documents at s = 0.8 with the defaults and kappa = 3, beta = 0.25."""
     p = Params(control_likelihood_ratio=3.0)
-    k = constants(p, 0.6)
+    constants = learner_constants(p, 0.6)
     batch = make_batch([
         (0.0, True, False, False, True, False),  # planted, uncited, z = 0
         (0.0, False, False, True, False, True),  # real control discourse, cited, z = 0
         (0.0, False, True, False, False, False),  # disclosed
     ])
-    got = increment(perceive(batch, np.array([0.8]), k), batch, np.array([0.8]), k)[0]
+    got = increment(perceive(batch, np.array([0.8]), constants), batch, np.array([0.8]), constants)[0]
     # planted: m = 2, x' = 2, lambda_style = 2 * 2 - 2 = 2; cite = 0.8 log(0.98 / 0.4)
     lam = math.exp(2.0 + 0.8 * math.log(0.98 / 0.4))
     planted = math.log((0.3 * lam + 0.7) / (0.01 * lam + 0.99))
@@ -152,9 +152,9 @@ def test_increment_hand_picked_values():
 def test_increment_does_not_overflow_for_huge_likelihood_ratios():
     """For Lambda far beyond exp overflow, Delta tends to log(pi_D / eps) without inf or NaN."""
     p = Params(synthetic_detectability=100.0)
-    k = constants(p, 0.6)
+    constants = learner_constants(p, 0.6)
     batch = make_batch([(3.0, True, False, False, True, False), (-3.0, False, False, False, True, False)])
-    delta = increment(perceive(batch, np.array([1.0]), k), batch, np.array([1.0]), k)[0]
+    delta = increment(perceive(batch, np.array([1.0]), constants), batch, np.array([1.0]), constants)[0]
     assert np.all(np.isfinite(delta))
     assert_allclose(delta[0], math.log(0.3 / 0.01), rtol=1e-12)
     assert_allclose(delta[1], math.log(0.7 / 0.99), rtol=1e-12)
@@ -167,11 +167,11 @@ def test_increment_is_finite_at_extreme_planting_rates(rates):
     """Planting rates 0 or 1 give finite increments (log space, no NaN)."""
     eps, pi_d = rates
     p = Params(candid_plant_rate=eps, deceptive_plant_rate=pi_d)
-    k = constants(p, 0.6)
+    constants = learner_constants(p, 0.6)
     batch = make_batch(HAND_ROWS)
     for s in (0.0, 0.5, 1.0):
-        log_lr = perceive(batch, np.array([s]), k)
-        delta = increment(log_lr, batch, np.array([s]), k)
+        log_lr = perceive(batch, np.array([s]), constants)
+        delta = increment(log_lr, batch, np.array([s]), constants)
         assert np.all(np.isfinite(delta))
         if eps == pi_d:
             # both hypotheses plant at the same rate: only control and disclosure carry evidence
@@ -181,9 +181,9 @@ def test_increment_is_finite_at_extreme_planting_rates(rates):
 
 def test_unaware_learner_sees_no_evidence():
     """At s = 0 every document's increment is 0 (up to rounding), whatever its cues."""
-    k = constants(HAND_PARAMS, Q_R)
+    constants = learner_constants(HAND_PARAMS, Q_R)
     batch = make_batch(HAND_ROWS)
-    delta = increment(perceive(batch, np.array([0.0]), k), batch, np.array([0.0]), k)
+    delta = increment(perceive(batch, np.array([0.0]), constants), batch, np.array([0.0]), constants)
     assert_allclose(delta, 0.0, atol=1e-15)
 
 
@@ -191,9 +191,9 @@ def test_self_model_update_by_hand():
     """read_batch on a hand-made batch matches the hand computation of a, b, p_hat sum and log-odds."""
     p = HAND_PARAMS
     s = 0.8
-    k = constants(p, Q_R)
+    constants = learner_constants(p, Q_R)
     batch = make_batch(HAND_ROWS)
-    state = read_batch(initial_state(1, k, np.array([s])), batch, np.array([s]), np.array([s]), k)
+    state = read_batch(initial_state(1, constants, np.array([s])), batch, np.array([s]), np.array([s]), constants)
 
     prior = math.log(p.prior_deceptive / (1 - p.prior_deceptive))
     a, b, believed, ell = 1.0, 1.0, 0.0, prior
@@ -224,14 +224,14 @@ def test_planted_belief_uses_p_deceptive_at_the_batch_start():
     """In the second batch pi_hat comes from P(D) after the first batch, not from the prior."""
     p = HAND_PARAMS
     s = 1.0
-    k = constants(p, Q_R)
+    constants = learner_constants(p, Q_R)
     first = make_batch([(2.5, True, False, False, True, False)] * 3)  # strong planted docs: P(D) rises
     second = make_batch([(0.4, False, False, False, True, False), (0.9, True, False, False, True, False)])
-    state = initial_state(1, k, np.array([s]))
-    state = read_batch(state, first, np.array([s]), np.array([s]), k)
+    state = initial_state(1, constants, np.array([s]))
+    state = read_batch(state, first, np.array([s]), np.array([s]), constants)
     p_d_start = sigmoid(float(state.log_odds[0]))
     assert p_d_start > 0.5  # the two batches see clearly different P(D)
-    after = read_batch(state, second, np.array([s]), np.array([s]), k)
+    after = read_batch(state, second, np.array([s]), np.array([s]), constants)
 
     p_hats = [
         ref_planted_belief(p_d_start, ref_log_lr(s, z, pl, ci, p, Q_R), p)
@@ -245,20 +245,20 @@ def test_planted_belief_uses_p_deceptive_at_the_batch_start():
 def test_disclosed_document_adds_norm_weight_whatever_the_awareness():
     """A disclosed document adds w to a and nothing to b or the planted belief at any s."""
     p = Params(norm_weight=2.5)
-    k = constants(p, 0.6)
+    constants = learner_constants(p, 0.6)
     batch = make_batch([(0.0, False, True, False, False, False)])
     s = np.array([0.0, 0.4, 1.0])
-    state = read_batch(initial_state(3, k, s), batch, s, s, k)
+    state = read_batch(initial_state(3, constants, s), batch, s, s, constants)
     assert_array_equal(state.a, [3.5, 3.5, 3.5])
     assert_array_equal(state.b, [1.0, 1.0, 1.0])
     assert_array_equal(state.believed_planted_sum, [0.0, 0.0, 0.0])
-    assert_allclose(state.log_odds, k.prior_log_odds + s * math.log(0.25), rtol=1e-12)
+    assert_allclose(state.log_odds, constants.prior_log_odds + s * math.log(0.25), rtol=1e-12)
 
 
 def test_initial_state_is_prior_and_flat_self_model():
     """Before reading: log-odds logit(pi_0), Beta(1, 1), nothing read, no emergence."""
-    k = constants(Params(prior_deceptive=0.2), 0.6)
-    st = initial_state(2, k)
+    constants = learner_constants(Params(prior_deceptive=0.2), 0.6)
+    st = initial_state(2, constants)
     assert_allclose(st.log_odds, math.log(0.25), rtol=1e-12)
     assert_array_equal(st.a, [1, 1])
     assert_array_equal(st.b, [1, 1])
@@ -268,10 +268,10 @@ def test_initial_state_is_prior_and_flat_self_model():
 
 
 def test_constants_reject_real_cited_rate_outside_open_unit_interval():
-    """constants() requires 0 < q_r < 1."""
+    """learner_constants() requires 0 < q_r < 1."""
     for q in (0.0, 1.0, -0.1, 1.5):
         with pytest.raises(ValueError, match="real_cited_rate"):
-            constants(Params(), q)
+            learner_constants(Params(), q)
 
 
 # -- emergence ------------------------------------------------------------------------
@@ -289,10 +289,10 @@ DISC = (0.0, False, True, False, False, False)
 
 
 def _read_stream(batches, s=1.0):
-    k = constants(EMERGE, 0.6)
-    state = initial_state(1, k, np.array([s]))
+    constants = learner_constants(EMERGE, 0.6)
+    state = initial_state(1, constants, np.array([s]))
     for rows in batches:
-        state = read_batch(state, make_batch(rows), np.array([s]), np.array([s]), k)
+        state = read_batch(state, make_batch(rows), np.array([s]), np.array([s]), constants)
     return state
 
 
@@ -338,10 +338,10 @@ def test_emergence_keeps_the_first_crossing_after_log_odds_fall():
 
 def test_emergence_is_per_learner():
     """Learners of one family crossing at different documents get their own emergence time."""
-    k = constants(EMERGE, 0.6)
+    constants = learner_constants(EMERGE, 0.6)
     s = np.array([1.0, 0.5, 0.2])
-    state = initial_state(3, k, s)
-    state = read_batch(state, make_batch([CTRL] * 20), s, s, k)
+    state = initial_state(3, constants, s)
+    state = read_batch(state, make_batch([CTRL] * 20), s, s, constants)
     # s log 2 per document: crossing at ceil(log 9 / (s log 2))
     want = [math.ceil(EMERGENCE_LEVEL / (si * math.log(2))) for si in s]
     assert want == [4, 7, 16]
@@ -424,12 +424,12 @@ LEVELS = np.array([0.0, 0.3, 0.55, 0.65, 0.9, 1.0])
 
 def _manual_as_read(params, corpus, levels):
     """prior + sum of increments at each batch's awareness, computed outside read_batch."""
-    k = constants(params, corpus.learner_real_cited_rate(params))
+    constants = learner_constants(params, corpus.learner_real_cited_rate(params))
     sched = awareness_schedule(levels, params.n_batches, params)
-    ell = np.full(levels.size, k.prior_log_odds)
+    ell = np.full(levels.size, constants.prior_log_odds)
     for t, batch in enumerate(corpus.batches(params.batch_size)):
         s = sched[:, t]
-        ell = ell + increment(perceive(batch, s, k), batch, s, k).sum(axis=1)
+        ell = ell + increment(perceive(batch, s, constants), batch, s, constants).sum(axis=1)
     return ell
 
 
@@ -483,8 +483,8 @@ def test_retrospection_does_not_move_the_self_model_or_emergence():
     assert_array_equal(a.a, b.a)
     assert_array_equal(a.b, b.b)
     assert_array_equal(a.emergence_document, b.emergence_document)
-    k = constants(SCHEDULED.replace(retrospection=0.0), 0.6)
-    assert_array_equal(final_log_odds(a, k), a.log_odds)
+    constants = learner_constants(SCHEDULED.replace(retrospection=0.0), 0.6)
+    assert_array_equal(final_log_odds(a, constants), a.log_odds)
 
 
 # -- log-space accumulation ---------------------------------------------------------------
@@ -501,14 +501,14 @@ def test_log_odds_do_not_overflow_with_extreme_planting_rates(rates):
     """Documents with huge (or tiny) evidence ratios, e.g. eps = 1e-300, still give finite log-odds
     equal to logit(pi_0) plus the sum of the increments (docs/model.md §9: no overflow)."""
     p = Params(synthetic_detectability=26.0, **rates)
-    k = constants(p, 0.6)
+    constants = learner_constants(p, 0.6)
     batch = make_batch(EXTREME_ROWS)
     s = np.array([1.0])
-    delta = increment(perceive(batch, s, k), batch, s, k)
+    delta = increment(perceive(batch, s, constants), batch, s, constants)
     assert np.all(np.isfinite(delta)) and np.all(np.abs(delta) > 300)
-    state = read_batch(initial_state(1, k, s), batch, s, s, k)
+    state = read_batch(initial_state(1, constants, s), batch, s, s, constants)
     assert np.all(np.isfinite(state.log_odds)), state.log_odds
-    assert_allclose(state.log_odds, k.prior_log_odds + delta.sum(axis=1), rtol=1e-12)
+    assert_allclose(state.log_odds, constants.prior_log_odds + delta.sum(axis=1), rtol=1e-12)
 
 
 @pytest.mark.parametrize("s", [0.0, 0.4, 0.65, 1.0])
@@ -516,13 +516,13 @@ def test_read_batch_log_odds_are_prior_plus_sum_of_increments(s):
     """On a real corpus, read_batch's log-odds equal logit(pi_0) plus the sum of increment()."""
     p = Params(n_documents=3000, batch_size=3000, disclosed_fraction=0.05, control_likelihood_ratio=2.0)
     corpus = build_corpus(p, seed=13)
-    k = constants(p, corpus.learner_real_cited_rate(p))
+    constants = learner_constants(p, corpus.learner_real_cited_rate(p))
     batch = next(corpus.batches(p.batch_size))
     aw = np.array([s])
-    state = read_batch(initial_state(1, k, aw), batch, aw, aw, k)
-    delta = increment(perceive(batch, aw, k), batch, aw, k)[0]
-    assert_allclose(state.log_odds, [k.prior_log_odds + delta.sum()], rtol=1e-11, atol=1e-11)
-    path = k.prior_log_odds + np.cumsum(delta)
+    state = read_batch(initial_state(1, constants, aw), batch, aw, aw, constants)
+    delta = increment(perceive(batch, aw, constants), batch, aw, constants)[0]
+    assert_allclose(state.log_odds, [constants.prior_log_odds + delta.sum()], rtol=1e-11, atol=1e-11)
+    path = constants.prior_log_odds + np.cumsum(delta)
     crossed = np.flatnonzero(path >= EMERGENCE_LEVEL)
     want = float(crossed[0] + 1) if crossed.size else float("nan")
     assert_array_equal(state.emergence_document, [want])
@@ -595,8 +595,8 @@ def test_long_batches_fold_their_products_exactly(rates, kind):
     from sim.learner import _fast_path
 
     p = FOLD.replace(**rates)
-    k = constants(p, 0.6)
-    assert _fast_path(k) == (not rates)
+    constants = learner_constants(p, 0.6)
+    assert _fast_path(constants) == (not rates)
     if kind == "control":
         rows = [CTRL] * 2000
     elif kind == "disclosed":
@@ -604,7 +604,7 @@ def test_long_batches_fold_their_products_exactly(rates, kind):
     else:  # 1,200 disclosed then 800 control documents: down by 15,600 s, then back up by 10,400 s
         rows = [DISC] * 1200 + [CTRL] * 800
     s = np.array([0.3, 1.0])
-    state = read_batch(initial_state(2, k, s), make_batch(rows), s, s, k)
+    state = read_batch(initial_state(2, constants, s), make_batch(rows), s, s, constants)
     steps = np.array([13.0 if row is CTRL else -13.0 for row in rows])
     prior = math.log(0.05 / 0.95)
     want = prior + np.outer(s, np.cumsum(steps))
@@ -618,7 +618,7 @@ def test_long_batches_fold_their_products_exactly(rates, kind):
 
 @pytest.mark.parametrize("steepness", [0.5, 4.0, 10.0, 30.0])
 def test_logistic_schedule_is_the_documented_rescaled_expit(steepness):
-    """s_t = s_0 + (s - s_0) x~_t with x~ = (expit(k (x - 1/2)) - expit(-k/2)) / (expit(k/2) - expit(-k/2))
+    """s_t = s_0 + (s - s_0) x~_t with x~ = (expit(constants (x - 1/2)) - expit(-constants/2)) / (expit(constants/2) - expit(-constants/2))
     and x = t / (T - 1) (docs/model.md), evaluated here with scipy's expit in float64."""
     from scipy.special import expit
 
@@ -626,8 +626,8 @@ def test_logistic_schedule_is_the_documented_rescaled_expit(steepness):
     p = Params(sa_start=s0, awareness_schedule="logistic", schedule_steepness=steepness)
     for n_batches in (2, 7, 50):
         x = np.arange(n_batches) / (n_batches - 1)
-        k = steepness
-        tilde = (expit(k * (x - 0.5)) - expit(-k / 2)) / (expit(k / 2) - expit(-k / 2))
+        constants = steepness
+        tilde = (expit(constants * (x - 0.5)) - expit(-constants / 2)) / (expit(constants / 2) - expit(-constants / 2))
         want = s0 + (final[:, None] - s0) * tilde[None, :]
         assert_allclose(awareness_schedule(final, n_batches, p), want, rtol=1e-12, atol=1e-14)
 
@@ -639,10 +639,10 @@ def test_planted_belief_is_expit_of_logit_pi_hat_plus_log_lambda_over_the_whole_
     beyond 745) and pi_hat from 0 to 1 (pi_D = epsilon = pi_hat fixes pi_hat whatever P(D) is)."""
     from scipy.special import expit, logit
 
-    k = constants(Params(candid_plant_rate=pi_hat, deceptive_plant_rate=pi_hat), 0.6)
+    constants = learner_constants(Params(candid_plant_rate=pi_hat, deceptive_plant_rate=pi_hat), 0.6)
     x = np.concatenate([np.linspace(-800.0, 800.0, 1601), [-1e4, -745.2, -709.8, 0.0, 709.8, 745.2, 1e4]])
     batch = make_batch([(0.0, False, False, False, True, False)] * x.size)
-    got = planted_belief(np.array([0.0]), x[None, :], batch, k)[0]
+    got = planted_belief(np.array([0.0]), x[None, :], batch, constants)[0]
     with np.errstate(divide="ignore"):
         want = expit(logit(pi_hat) + x)
     assert_allclose(got, want, rtol=1e-13, atol=1e-300)

@@ -24,7 +24,7 @@ LEARNING = Params(learner_model="learning")
 
 def _point_mass(params: Params, corpus) -> learning.LearningConstants:
     """The learning learner's constants with point-mass priors at the true values."""
-    return learning.constants(params)._replace(
+    return learning.learning_constants(params)._replace(
         deceptive_rate_count=math.inf,
         candid_rate_count=math.inf,
         detectability_mean=params.synthetic_detectability,
@@ -50,12 +50,12 @@ def test_point_mass_priors_give_the_informed_learner(extra):
     corpus = build_corpus(params, 3)
     cues = corpus.in_reading_order()
     schedule = learner.awareness_schedule(awareness, params.n_batches, params)
-    k_informed = learner.constants(params, corpus.learner_real_cited_rate(params))
-    k_learning = _point_mass(params, corpus)
-    informed = learner.read_corpus(learner.initial_state(6, k_informed, schedule[:, 0]), cues, schedule, awareness,
-                                   params.batch_size, k_informed)
-    learned = learning.read_corpus(learning.initial_state(6, k_learning, schedule[:, 0]), cues, schedule, awareness,
-                                   params.batch_size, k_learning)
+    informed_constants = learner.learner_constants(params, corpus.learner_real_cited_rate(params))
+    learning_constants = _point_mass(params, corpus)
+    informed = learner.read_corpus(learner.initial_state(6, informed_constants, schedule[:, 0]), cues, schedule, awareness,
+                                   params.batch_size, informed_constants)
+    learned = learning.read_corpus(learning.initial_state(6, learning_constants, schedule[:, 0]), cues, schedule, awareness,
+                                   params.batch_size, learning_constants)
     assert np.abs(informed.log_odds - learned.log_odds).max() < 1e-9
     assert np.abs(informed.believed_planted_sum - learned.believed_planted_sum).max() < 1e-9
     assert np.abs(informed.a - learned.a).max() < 1e-9 and np.abs(informed.b - learned.b).max() < 1e-9
@@ -66,7 +66,7 @@ def test_point_mass_priors_give_the_informed_learner(extra):
 def test_awareness_zero_never_rebel():
     """Item 5: at awareness 0 no cue carries information, so the learning learner ends
     where it started (P(D) = pi_0) and never rebel: 20 replicates of the reference corpus."""
-    prior = learning.constants(LEARNING).prior_log_odds
+    prior = learning.learning_constants(LEARNING).prior_log_odds
     for rep in range(20):
         final, _ = engine_run(LEARNING, np.array([0.0, 0.9]), np.random.SeedSequence(20261202, spawn_key=(rep,)))
         assert final["persona"][0] != "rebel"
@@ -108,7 +108,7 @@ def test_planted_share_alone_agrees_with_exact_bayes():
     filter of the two planting-rate Betas agrees with exact Bayes over the 2^12 class
     assignments of 12 documents to 0.01 in log-odds and 0.002 in the planted share
     (measured over 20 corpora: median 5e-4, largest 5e-3 in log-odds)."""
-    k = learning.constants(LEARNING)._replace(
+    k = learning.learning_constants(LEARNING)._replace(
         detectability_mean=2.5, detectability_precision=1e12, real_cited_mean=0.6, real_cited_count=1e9,
         planted_cited_mean=0.02, planted_cited_count=1e9)
     rng = np.random.default_rng(5)
@@ -124,7 +124,7 @@ def test_whole_filter_agrees_with_exact_bayes(s, median_log_odds, median_share):
     measured over 30 corpora: median |error| in log-odds 0.07 at s = 0.3 and 0.52 at
     s = 1, where exact Bayes's log-odds spread over corpora is 0.30 and 2.3; in the
     planted share 0.002 and 0.026)."""
-    k = learning.constants(LEARNING)
+    k = learning.learning_constants(LEARNING)
     rng = np.random.default_rng(5 + int(10 * s))
     err = np.abs([_small_run(12, s, k, rng) for _ in range(30)])
     assert np.median(err[:, 0]) < median_log_odds

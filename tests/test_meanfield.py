@@ -13,7 +13,7 @@ from scipy.stats import norm
 
 from sim import Params, meanfield
 from sim import meanfield as mf
-from sim.corpus import build_corpus, expected_real_cited_rate
+from sim.corpus import build_corpus, expected_planted_cited_rate, expected_real_cited_rate
 from sim.learner import EMERGENCE_LEVEL
 
 Q = 0.6  # the q_r of the reference values (docs/model.md §4)
@@ -334,22 +334,23 @@ def test_meanfield_laundering_thresholds():
     t = [meanfield.thresholds(Params(laundering=L, citation_cue="trusted"), real_cited_rate=q) for L in (0, 0.5, 1)]
     assert all(x.size == 1 for x in t)
     assert t[0][0] == t[1][0] == t[2][0]
-    assert meanfield.planted_cited_rate_for(Params(laundering=0.5)) == pytest.approx(0.5)
+    assert expected_planted_cited_rate(Params(laundering=0.5)) == pytest.approx(0.5)
+    assert expected_planted_cited_rate(Params(laundering=0.5, citation_cue="trusted")) == 0.0
 
 
 def test_the_mean_field_calibrates_q_r_as_the_learner_does():
-    from sim.corpus import learner_cue_rate
+    from sim.corpus import learner_real_cited_rate
 
     # no real documents: the cue's stand-in, for both cues
     for cue in ("cited", "trusted"):
         p = Params(planted_fraction=1.0, citation_cue=cue, n_documents=300)
         corpus = build_corpus(p, seed=0)
-        assert meanfield.real_cited_rate_for(p, None) == corpus.learner_real_cited_rate(p)
-        assert meanfield.real_cited_rate_for(p, float("nan")) == corpus.learner_real_cited_rate(p)
+        assert meanfield.learner_real_cited_rate(p) == corpus.learner_real_cited_rate(p)
+        assert meanfield.learner_real_cited_rate(p, float("nan")) == corpus.learner_real_cited_rate(p)
     # a share of 1 is kept off 1 by half a document, in both
     p = Params(citation_cue="trusted", anchor_share=1.0, n_documents=2000, planted_fraction=0.0)
-    assert build_corpus(p, seed=0).learner_real_cited_rate(p) == learner_cue_rate(1.0, 2000, p) == 1 - 0.5 / 2000
-    assert meanfield.real_cited_rate_for(p, 1.0) == 1 - 0.5 / 2000
+    assert build_corpus(p, seed=0).learner_real_cited_rate(p) == learner_real_cited_rate(1.0, 2000, p) == 1 - 0.5 / 2000
+    assert meanfield.learner_real_cited_rate(p, 1.0) == 1 - 0.5 / 2000
 
 
 def test_meanfield_adaptive_path_applies_the_lab_rule_to_the_mean_path():

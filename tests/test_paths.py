@@ -33,7 +33,7 @@ from hypothesis import strategies as st
 
 from sim import Params
 from sim.corpus import build_corpus
-from sim.learner import _fast_path, _read_corpus_on, awareness_schedule, constants, initial_state
+from sim.learner import _fast_path, _read_corpus_on, awareness_schedule, learner_constants, initial_state
 
 #: Difference allowed per document read, beyond the rounding of the sums (see the
 #: module docstring).
@@ -45,14 +45,14 @@ LEVELS = np.linspace(0.0, 1.0, 11)
 
 def _both_paths(params: Params, seed: int):
     corpus = build_corpus(params, seed)
-    k = constants(params, corpus.learner_real_cited_rate(params))
-    if not _fast_path(k):
+    constants = learner_constants(params, corpus.learner_real_cited_rate(params))
+    if not _fast_path(constants):
         return None
     schedule = awareness_schedule(LEVELS, params.n_batches, params)
     cues = corpus.in_reading_order()
     return tuple(
-        _read_corpus_on(fast, initial_state(LEVELS.size, k, schedule[:, 0]), cues, schedule, LEVELS,
-                        params.batch_size, k)
+        _read_corpus_on(fast, initial_state(LEVELS.size, constants, schedule[:, 0]), cues, schedule, LEVELS,
+                        params.batch_size, constants)
         for fast in (True, False)
     )
 
