@@ -205,19 +205,20 @@ def predictive_log_lr(style, cited, s, detectability_mean, detectability_precisi
     """log Lambda~: the learner's predictive likelihood ratio planted : real of a
     document's perceived cues, under its current posterior.
 
-    Style: planted ``N(s mu, 1 + s^2 / lambda)`` (``mu``, ``lambda``: the posterior mean and
-    precision of delta) against real ``N(0, 1)``. Citations, tempered as the informed
-    learner's: ``s log(q_p/q_r)`` if cited, ``s log((1-q_p)/(1-q_r))`` if not, with the
-    posterior means of the cited shares. With ``lambda = inf``, ``mu = d`` and the true
-    shares it is the informed learner's ``log Lambda``.
+    Style: planted ``N(s mu, v)``, ``v = 1 + s^2 / lambda`` (``mu``, ``lambda``: the
+    posterior mean and precision of delta), against real ``N(0, 1)``:
+    ``[x'^2 - (x' - s mu)^2 / v] / 2 - log(v) / 2``. Citations, tempered as the informed
+    learner's: ``s log(q_p / q_r)`` if cited, ``s log((1 - q_p) / (1 - q_r))`` if not, at
+    the posterior means of the cited shares. With ``lambda = inf``, ``mu = d`` and the
+    true cited shares it is the informed learner's ``log Lambda`` (:func:`sim.rules.log_lr`).
     """
-    var = 1.0 + s * s / detectability_precision
+    spread = s * s / detectability_precision
     dev = style - s * detectability_mean
-    log_style = 0.5 * (style * style - dev * dev / var) - 0.5 * math.log(var)
+    log_style = 0.5 * (style * style - dev * dev / (1.0 + spread)) - 0.5 * math.log1p(spread)
     if cited:
-        log_cite = s * (math.log(planted_cited) - math.log(real_cited))
+        log_cite = s * math.log(planted_cited / real_cited)
     else:
-        log_cite = s * (math.log1p(-planted_cited) - math.log1p(-real_cited))
+        log_cite = s * math.log((1.0 - planted_cited) / (1.0 - real_cited))
     return log_style + log_cite
 
 
@@ -240,6 +241,8 @@ def beta_step(mean, count, weight, step, outcome):
     new_mean = mean + weight * (mean_up - mean)
     new_second = second + weight * (second_up - second)
     variance = new_second - new_mean * new_mean
+    if variance <= 0.0:  # beyond double precision: the count as if observed
+        return new_mean, count + step * weight
     return new_mean, new_mean * (1.0 - new_mean) / variance - 1.0
 
 
@@ -255,6 +258,8 @@ def share_step(mean, count, planted):
     new_mean = (a + planted) / (count + 1.0)
     second = (a + 1.0) * (a + 2.0 * planted) / ((count + 1.0) * (count + 2.0))
     variance = second - new_mean * new_mean
+    if variance <= 0.0:  # beyond double precision: the count as if observed
+        return new_mean, count + 1.0
     return new_mean, new_mean * (1.0 - new_mean) / variance - 1.0
 
 
@@ -273,28 +278,23 @@ def normal_step(mean, precision, weight, s, style):
 
 
 @njit(**_RULE)
-def learn_document(style, cited, s, log_odds, dm, dn, cm, cn, mu, lam, qr, nr, qp, n_p):
-    """One undisclosed document, read at awareness ``s`` by a learner whose log-odds
-    D : C are ``log_odds`` (before this document): its log Lambda~, its evidence Delta
-    (:func:`sim.rules.log_evidence` with the two hypotheses' current planted shares
-    ``dm`` and ``cm``), and the posterior after it (quasi-Bayes, docs/model.md §3.1).
+def learn_document(high, e, style, cited, s, odds, dm, dn, cm, cn, mu, lam, qr, nr, qp, n_p):
+    """One undisclosed document, of predictive ratio ``Lambda~`` (``high = log Lambda~ > 0``,
+    ``e = exp(-|log Lambda~|)``), read at awareness ``s`` by a learner whose odds D : C
+    before it are ``odds`` (its control-discourse factor included): the evidence ratio
+    ``(pi_D Lambda~ + 1 - pi_D) / (pi_C Lambda~ + 1 - pi_C)`` at the two hypotheses'
+    current planted shares ``dm``, ``cm`` (:func:`sim.rules.mixture_terms`), and every
+    factor of the posterior after it (assumed-density filtering, docs/model.md §3.1).
 
     The planted share of each hypothesis moves with the document's probability of
-    being planted under that hypothesis; the cue model with its probability of being
-    planted under the posterior after the document (the two hypotheses mixed by
-    their posterior weights).
+    being planted under that hypothesis, ``r_D`` or ``r_C``; the cue model with
+    ``r = P'(D) r_D + (1 - P'(D)) r_C``, the two mixed by the posterior after the
+    document, ``P'(D) = odds ratio / (1 + odds ratio)``.
     """
-    lr = predictive_log_lr(style, cited, s, mu, lam, qr, qp)
-    high = lr > 0.0
-    e = math.exp(-abs(lr))
     ratio, r_d = rules.mixture_terms(high, e, dm, cm, dm)
     r_c = rules.mixture_terms(high, e, dm, cm, cm)[1]
-    if 1.0 / rules.LINEAR_RATIO_MAX < ratio < rules.LINEAR_RATIO_MAX:
-        delta = math.log(ratio)
-    else:
-        delta = rules.log_evidence(lr, dm, cm)
-    after = log_odds + delta
-    p_d = 1.0 / (1.0 + math.exp(-after)) if after >= 0.0 else math.exp(after) / (1.0 + math.exp(after))
+    after = odds * ratio
+    p_d = after / (1.0 + after) if after < 1e300 else 1.0
     r = p_d * r_d + (1.0 - p_d) * r_c
     dm, dn = share_step(dm, dn, r_d)
     cm, cn = share_step(cm, cn, r_c)
@@ -302,61 +302,104 @@ def learn_document(style, cited, s, log_odds, dm, dn, cm, cn, mu, lam, qr, nr, q
     c = 1.0 if cited else 0.0
     qr, nr = beta_step(qr, nr, 1.0 - r, s, c)
     qp, n_p = beta_step(qp, n_p, r, s, c)
-    return lr, e, delta, dm, dn, cm, cn, mu, lam, qr, nr, qp, n_p
+    return ratio, dm, dn, cm, cn, mu, lam, qr, nr, qp, n_p
 
 
 # ---------------------------------------------------------------------------------
 # The compiled reader (both drivers)
 # ---------------------------------------------------------------------------------
-@njit(**_JIT)
-def _learn_documents(st, s, start, stop, style_noise, planted, cited, disclosed, positive, control, constants):
-    """One learner reads documents ``start:stop`` (one batch) at awareness ``s``.
+#: The running product of a batch's ratios is folded into its log-sum when it leaves
+#: [1/_FOLD, _FOLD]; a document whose ratio leaves [1/_FACTOR, _FACTOR] is taken in
+#: log space (as the informed learner's general path, sim/learner.py).
+_FOLD = 1e150
+_FACTOR = rules.LINEAR_RATIO_MAX
+#: Rows of the per-learner work array of a batch.
+(_W_PI_HAT, _W_TRUE_SHIFT, _W_CONTROL, _W_DISCLOSURE, _W_PRODUCT, _W_LOG_SUM, _W_BASE_ODDS, _W_TARGET,
+ _W_ROWS) = range(9)
 
-    ``st`` is the learner's state as a tuple (log_odds, a, b, believed, emergence,
-    read, then the learned fields). pi_hat of the self-model is taken at the batch
-    start (as the informed learner's); the log-odds, the emergence test and the cue
-    model move document by document.
+
+@njit(**_JIT)
+def _learn_batch(log_odds, a, b, believed, emergence, read, learned, awareness, start, stop,
+                 style_noise, planted, cited, disclosed, positive, control, constants, work):
+    """Every learner reads documents ``start:stop`` (one batch) at its awareness.
+
+    At the batch start each learner takes its self-model's pi_hat; then, document after
+    document, learners in the inner loop (their chains are independent, so the
+    processor overlaps them; every learner's arithmetic is its own, so its numbers do
+    not depend on the family): the evidence, the posterior (:func:`learn_document`),
+    the self-model and the emergence test. The log-odds are kept as ``log_odds +
+    log_sum + log(product)`` (one logarithm per batch, as the informed learner's), and
+    the odds before a document as ``exp(log_odds + log_sum) product``.
     """
-    log_odds, a, b, believed, emergence, read, dm, dn, cm, cn, mu, lam, qr, nr, qp, n_p = st
-    pi_hat = rules.expected_plant_rate(log_odds, dm, cm)
-    shift = s * constants.detectability
-    control_log, disclosure_log = s * constants.log_control_ratio, s * constants.log_disclosure_ratio
+    n_learners = log_odds.size
+    for j in range(n_learners):
+        s = awareness[j]
+        dm, cm = learned[0, j], learned[2, j]
+        work[_W_PI_HAT, j] = rules.expected_plant_rate(log_odds[j], dm, cm)
+        work[_W_TRUE_SHIFT, j] = s * constants.detectability
+        work[_W_CONTROL, j], work[_W_DISCLOSURE, j] = rules.awareness_factors(
+            s, constants.log_control_ratio, constants.log_disclosure_ratio)
+        work[_W_PRODUCT, j] = 1.0
+        work[_W_LOG_SUM, j] = 0.0
+        work[_W_BASE_ODDS, j] = math.exp(log_odds[j])
+        work[_W_TARGET, j] = rules.emergence_target(log_odds[j], 0.0)
     for i in range(start, stop):
         if disclosed[i]:
-            log_odds += disclosure_log
-            a = rules.self_model_disclosed(a, constants.norm_weight)
-        else:
-            style = style_noise[i] + (shift if planted[i] else 0.0)
-            lr, e, delta, dm, dn, cm, cn, mu, lam, qr, nr, qp, n_p = learn_document(
-                style, cited[i], s, log_odds, dm, dn, cm, cn, mu, lam, qr, nr, qp, n_p)
-            log_odds += delta + (control_log if control[i] else 0.0)
-            belief = rules.mixture_terms(lr > 0.0, e, 0.0, 0.0, pi_hat)[1]
-            believed += belief
-            a, b = rules.self_model(a, b, belief, positive[i])
-        if emergence != emergence and log_odds >= EMERGENCE_LEVEL:
-            emergence = float(read + (i - start) + 1)
-    read += stop - start
-    return (log_odds, a, b, believed, emergence, read, dm, dn, cm, cn, mu, lam, qr, nr, qp, n_p)
+            for j in range(n_learners):
+                work[_W_PRODUCT, j] *= work[_W_DISCLOSURE, j]  # beta^s lies within [1e-6 ... 1e6]
+                a[j] = rules.self_model_disclosed(a[j], constants.norm_weight)
+                if emergence[j] != emergence[j] and rules.emerged(work[_W_PRODUCT, j], work[_W_TARGET, j]):
+                    emergence[j] = float(read[j] + (i - start) + 1)
+            continue
+        z, is_planted, is_cited, is_control, good = style_noise[i], planted[i], cited[i], control[i], positive[i]
+        for j in range(n_learners):
+            s = awareness[j]
+            style = z + (work[_W_TRUE_SHIFT, j] if is_planted else 0.0)
+            lr = predictive_log_lr(style, is_cited, s, learned[4, j], learned[5, j], learned[6, j], learned[8, j])
+            high = lr > 0.0
+            e = math.exp(-abs(lr))
+            control_factor = work[_W_CONTROL, j] if is_control else 1.0
+            product = work[_W_PRODUCT, j]
+            dm, cm = learned[0, j], learned[2, j]
+            (ratio, learned[0, j], learned[1, j], learned[2, j], learned[3, j], learned[4, j], learned[5, j],
+             learned[6, j], learned[7, j], learned[8, j], learned[9, j]) = learn_document(
+                high, e, style, is_cited, s, work[_W_BASE_ODDS, j] * product * control_factor,
+                dm, learned[1, j], cm, learned[3, j], learned[4, j], learned[5, j], learned[6, j], learned[7, j],
+                learned[8, j], learned[9, j])
+            log_sum = work[_W_LOG_SUM, j]
+            if 1.0 / _FACTOR < ratio < _FACTOR:
+                product *= rules.document_factor(ratio, is_control, work[_W_CONTROL, j])
+            else:  # an extreme document: its evidence in log space
+                log_sum += rules.log_evidence(lr, dm, cm) + (s * constants.log_control_ratio if is_control else 0.0)
+            product, log_sum, moved = rules.fold(product, log_sum, 1.0 / _FOLD, _FOLD)
+            if moved or log_sum != work[_W_LOG_SUM, j]:
+                work[_W_LOG_SUM, j] = log_sum
+                work[_W_BASE_ODDS, j] = math.exp(log_odds[j] + log_sum)
+                work[_W_TARGET, j] = rules.emergence_target(log_odds[j], log_sum)
+            work[_W_PRODUCT, j] = product
+            belief = rules.mixture_terms(high, e, 0.0, 0.0, work[_W_PI_HAT, j])[1]
+            believed[j] += belief
+            a[j], b[j] = rules.self_model(a[j], b[j], belief, good)
+            if emergence[j] != emergence[j] and rules.emerged(product, work[_W_TARGET, j]):
+                emergence[j] = float(read[j] + (i - start) + 1)
+    for j in range(n_learners):
+        log_odds[j] += work[_W_LOG_SUM, j] + math.log(work[_W_PRODUCT, j])
+        read[j] += stop - start
 
 
 @njit(**_JIT)
 def _learn_corpus_kernel(log_odds, a, b, believed, emergence, read, learned, schedule, batch_size,
                          style_noise, planted, cited, disclosed, positive, control, constant_values):
-    """Every learner reads every batch (column of ``schedule``), one learner after
-    another; ``learned`` has one row per learned field (:data:`_LEARNED_FIELDS`)."""
+    """The family reads every batch (column of ``schedule``) in turn; ``learned`` has one
+    row per learned field (:data:`_LEARNED_FIELDS`)."""
     constants = LearningConstants(*constant_values)
     n = style_noise.size
-    for j in range(log_odds.size):
-        st = (log_odds[j], a[j], b[j], believed[j], emergence[j], read[j],
-              learned[0, j], learned[1, j], learned[2, j], learned[3, j], learned[4, j],
-              learned[5, j], learned[6, j], learned[7, j], learned[8, j], learned[9, j])
-        for t in range(schedule.shape[1]):
-            start = t * batch_size
-            st = _learn_documents(st, schedule[j, t], start, min(n, start + batch_size),
-                                  style_noise, planted, cited, disclosed, positive, control, constants)
-        log_odds[j], a[j], b[j], believed[j], emergence[j], read[j] = st[0], st[1], st[2], st[3], st[4], st[5]
-        (learned[0, j], learned[1, j], learned[2, j], learned[3, j], learned[4, j], learned[5, j], learned[6, j],
-         learned[7, j], learned[8, j], learned[9, j]) = st[6:]
+    work = np.empty((_W_ROWS, log_odds.size))
+    for t in range(schedule.shape[1]):
+        start = t * batch_size
+        _learn_batch(log_odds, a, b, believed, emergence, read, learned, schedule[:, t].copy(), start,
+                     min(n, start + batch_size), style_noise, planted, cited, disclosed, positive, control,
+                     constants, work)
 
 
 def read_corpus(state: LearningState, cues: CorpusBatch, schedule: np.ndarray, final_awareness: np.ndarray,
