@@ -103,7 +103,7 @@ def main(argv=None):
                 params = base.replace(learner_model=model, **{name: row[name]})
                 sensitivity.append({"learner_model": model, "parameter": name, "value": row[name],
                                     "s_star": row["s_star"], "s_star_low": row["s_star_low"],
-                                    "s_star_high": row["s_star_high"],
+                                    "s_star_high": row["s_star_high"], "direction": row["direction"],
                                     "pi_dagger": pi_dagger(params) if model == "learning" else np.nan,
                                     "default": row[name] == Params()[name]})
     sensitivity = pd.DataFrame(sensitivity)
@@ -188,17 +188,45 @@ def main(argv=None):
                                                             "deceptive_rate_concentration",
                                                             "candid_rate_concentration"])]
     daggers = ", ".join(f"{r['parameter']} = {r['value']:g}: {r['pi_dagger']:.3f}" for _, r in planting.iterrows())
+    above = planting[planting["pi_dagger"] > rho0]
+    falling = sensitivity[sensitivity["direction"] < 0]
+
+    def value(model, rho, n):
+        row = fits[(fits["learner_model"] == model) & (fits["planted_fraction"] == rho) & (fits["n_documents"] == n)]
+        return float(row["s_star"].iloc[0]) if len(row) else np.nan
+
+    informed_mid, learning_mid = value("informed", rho0, middle), value("learning", rho0, middle)
+    learning_by_n = np.array([value("learning", rho0, n) for n in sizes])
+    ok = np.isfinite(learning_by_n) & (learning_by_n > 0)
+    slope = (float(np.polyfit(np.log(np.asarray(sizes)[ok]), np.log(learning_by_n[ok]), 1)[0])
+             if ok.sum() >= 2 else np.nan)
+    moved = np.isfinite(learning_mid) and np.isfinite(informed_mid) and abs(learning_mid - informed_mid) > 0.05
+    spans = {}
+    for (model, name), group in sensitivity.groupby(["learner_model", "parameter"], sort=False):
+        values = group["s_star"].to_numpy(float)
+        spans[(model, name)] = (float(np.nanmax(values) - np.nanmin(values)) if np.isfinite(values).any() else np.nan,
+                                int(np.isnan(values).sum()))
+    widest = max(((k, v) for k, v in spans.items() if k[0] == "learning" and np.isfinite(v[0])),
+                 key=lambda kv: kv[1][0])
     book.answer(
-        f"Yes. At planted share {rho0:g} the fitted thresholds are {lines}. {others}. The learning learner turns "
-        f"rebel at far lower awareness than the informed one, and its threshold falls as the corpus grows: in the "
-        f"large-corpus limit it has none (docs/model.md §3.1), because any awareness above 0 eventually learns the "
-        f"planted share, and a learned share above pi_dagger = {pi_dagger(Params()):.3f} (default priors) favours "
-        f"deceptive makers whatever the awareness. Learned planted share at s = 1, N = {sizes[-1]:,}: "
-        + ", ".join(f"{v:.3f} (true {rho:g})" for rho, v in learned_at_1.items())
+        f"{'Yes' if moved else 'Hardly'}. At planted share {rho0:g} the fitted thresholds are {lines}. {others}. "
+        f"The learning learner's threshold {'falls' if slope < 0 else 'moves'} with the corpus size like "
+        f"N^{slope:.2f} (fit over N = {', '.join(f'{n:,}' for n in sizes)}), the informed one's stays; in the "
+        f"large-corpus limit (docs/model.md §3.1) the learning learner has no threshold in awareness: any "
+        f"awareness above 0 eventually learns the planted share, and a learned share above pi_dagger = "
+        f"{pi_dagger(Params()):.3f} (default priors) favours deceptive makers. Learned planted share at s = 1, "
+        f"N = {sizes[-1]:,}: " + ", ".join(f"{v:.3f} (true {rho:g})" for rho, v in learned_at_1.items())
         + f". Informed learner's threshold against its constants: {span('informed')}. Learning learner's "
-        f"threshold against its priors: {span('learning')}. The planting-rate priors decide where the learned share "
-        f"turns into rebellion (pi_dagger: {daggers}); the true 0.15 lies above every one of these, so they decide "
-        f"whether, not where; the detectability prior moves the finite-corpus threshold most."
+        f"threshold against its priors: {span('learning')}. The planting-rate priors set pi_dagger ({daggers}): "
+        + (f"{len(above)} of these settings put it above the true {rho0:g} "
+           f"({', '.join(f'{r.parameter} = {r.value:g}' for r in above.itertuples())}), so at large N those "
+           f"learners would not turn rebel at any awareness; the others would. "
+           if len(above) else f"all of them lie below the true {rho0:g}, so at large N every such learner turns "
+                              f"rebel at any awareness; the priors decide whether, not where. ")
+        + (f"P(rebel) falls with awareness for {', '.join(f'{r.learner_model} {r.parameter} = {r.value:g}' for r in falling.itertuples())} "
+           f"(a rebel at low awareness only). " if len(falling) else "")
+        + f"At N = {n_sens:,} the prior that moves the learning learner's threshold most is {widest[0][1]} "
+        f"(by {widest[1][0]:.2f})."
     )
     return book.finish()
 

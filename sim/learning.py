@@ -72,6 +72,7 @@ __all__ = [
     "read_corpus",
     "read_statement",
     "predictive_log_lr",
+    "stance_terms",
     "learn_document",
     "learned_estimates",
     "LEARNED_COLUMNS",
@@ -91,7 +92,8 @@ class LearningConstants(NamedTuple):
 
     The fields the readouts and the disclosure, control and self-model terms use have
     the names of :class:`sim.rules.LearnerConstants`. A prior's concentration or
-    precision may be ``inf``: a point mass, which the update never moves.
+    variance 0, a point mass, which the update never moves (so is a concentration above
+    :data:`POINT_MASS_COUNT`).
     """
 
     detectability: float  # d of the corpus: what the learner perceives at awareness s (s d), never what it knows
@@ -100,7 +102,7 @@ class LearningConstants(NamedTuple):
     candid_rate_mean: float  # prior mean of pi under C (candid_plant_rate)
     candid_rate_count: float
     detectability_mean: float  # prior mean of delta
-    detectability_precision: float  # 1 / prior variance of delta
+    detectability_variance: float  # prior variance of delta
     real_cited_mean: float  # prior mean of the cited share of real documents
     real_cited_count: float
     planted_cited_mean: float  # prior mean of the cited share of planted documents
@@ -128,7 +130,7 @@ def learning_constants(params: Params) -> LearningConstants:
         candid_rate_mean=params.candid_plant_rate,
         candid_rate_count=params.candid_rate_concentration,
         detectability_mean=params.detectability_prior_mean,
-        detectability_precision=math.inf if sd == 0.0 else 1.0 / (sd * sd),
+        detectability_variance=sd * sd,
         real_cited_mean=CITED_PRIOR_MEAN,
         real_cited_count=params.cited_rate_concentration,
         planted_cited_mean=CITED_PRIOR_MEAN,
@@ -149,7 +151,7 @@ def learning_constants(params: Params) -> LearningConstants:
 #: the compiled reader takes them.
 _LEARNED_FIELDS = (
     "deceptive_rate_mean", "deceptive_rate_count", "candid_rate_mean", "candid_rate_count",
-    "detectability_mean", "detectability_precision", "real_cited_mean", "real_cited_count",
+    "detectability_mean", "detectability_variance", "real_cited_mean", "real_cited_count",
     "planted_cited_mean", "planted_cited_count",
 )
 
@@ -164,7 +166,7 @@ class LearningState(LearnerState):
     deceptive_rate_mean, deceptive_rate_count : the Beta posterior of the planted share
         under deceptive makers (mean, concentration)
     candid_rate_mean, candid_rate_count : the same under candid makers
-    detectability_mean, detectability_precision : the Normal posterior of delta
+    detectability_mean, detectability_variance : the Normal posterior of delta
     real_cited_mean, real_cited_count : the Beta posterior of the cited share of real documents
     planted_cited_mean, planted_cited_count : the same for planted documents
     """
@@ -174,7 +176,7 @@ class LearningState(LearnerState):
     candid_rate_mean: np.ndarray = None  # type: ignore[assignment]
     candid_rate_count: np.ndarray = None  # type: ignore[assignment]
     detectability_mean: np.ndarray = None  # type: ignore[assignment]
-    detectability_precision: np.ndarray = None  # type: ignore[assignment]
+    detectability_variance: np.ndarray = None  # type: ignore[assignment]
     real_cited_mean: np.ndarray = None  # type: ignore[assignment]
     real_cited_count: np.ndarray = None  # type: ignore[assignment]
     planted_cited_mean: np.ndarray = None  # type: ignore[assignment]
@@ -200,26 +202,55 @@ def initial_state(n_learners: int, constants: LearningConstants, awareness: np.n
 # ---------------------------------------------------------------------------------
 # The scalar rules (docs/model.md §3.1)
 # ---------------------------------------------------------------------------------
-@njit(**_RULE)
-def predictive_log_lr(style, cited, s, detectability_mean, detectability_precision, real_cited, planted_cited):
-    """log Lambda~: the learner's predictive likelihood ratio planted : real of a
-    document's perceived cues, under its current posterior.
+#: A Beta factor of a larger concentration is a point mass (it never moves).
+POINT_MASS_COUNT = 1e100
 
-    Style: planted ``N(s mu, v)``, ``v = 1 + s^2 / lambda`` (``mu``, ``lambda``: the
-    posterior mean and precision of delta), against real ``N(0, 1)``:
+
+@njit(**_RULE)
+def predictive_log_lr(style, cited, s, detectability_mean, detectability_variance, real_cited, planted_cited):
+    """log Lambda~: the learner's predictive likelihood ratio planted : real of a
+    document's perceived cues, under its current posterior; and ``1 / v``.
+
+    Style: planted ``N(s mu, v)``, ``v = 1 + s^2 sigma^2`` (``mu``, ``sigma^2``: the posterior
+    mean and variance of delta), against real ``N(0, 1)``:
     ``[x'^2 - (x' - s mu)^2 / v] / 2 - log(v) / 2``. Citations, tempered as the informed
     learner's: ``s log(q_p / q_r)`` if cited, ``s log((1 - q_p) / (1 - q_r))`` if not, at
-    the posterior means of the cited shares. With ``lambda = inf``, ``mu = d`` and the
-    true cited shares it is the informed learner's ``log Lambda`` (:func:`sim.rules.log_lr`).
+    the posterior means of the cited shares. With ``sigma^2 = 0``, ``mu = d`` and the true
+    cited shares it is the informed learner's ``log Lambda`` (:func:`sim.rules.log_lr`).
     """
-    spread = s * s / detectability_precision
+    spread = s * s * detectability_variance
+    shrink = 1.0 / (1.0 + spread)
     dev = style - s * detectability_mean
-    log_style = 0.5 * (style * style - dev * dev / (1.0 + spread)) - 0.5 * math.log1p(spread)
+    log_style = 0.5 * (style * style - dev * dev * shrink) - 0.5 * math.log1p(spread)
     if cited:
         log_cite = s * math.log(planted_cited / real_cited)
     else:
         log_cite = s * math.log((1.0 - planted_cited) / (1.0 - real_cited))
-    return log_style + log_cite
+    return log_style + log_cite, shrink
+
+
+@njit(**_RULE)
+def stance_terms(high, e, deceptive_share, candid_share):
+    """The evidence ratio D : C of an undisclosed document and its probability of being
+    planted under each hypothesis, from ``high = log Lambda~ > 0`` and
+    ``e = exp(-|log Lambda~|)``: with ``Z_H = pi_H Lambda~ + 1 - pi_H``, the ratio
+    ``Z_D / Z_C`` (:func:`sim.rules.mixture_parts`'s) and ``r_H = pi_H Lambda~ / Z_H``;
+    for ``log Lambda~ > 0`` numerator and denominator are divided by ``Lambda~``. Where a
+    denominator vanishes (a share of 0 or 1 with ``e = 0``) the belief is its limit,
+    as in :func:`sim.rules.mixture_terms`, and the ratio leaves the linear range (the
+    reader then takes the evidence in log space)."""
+    w_d = deceptive_share if high else 1.0 - deceptive_share
+    w_c = candid_share if high else 1.0 - candid_share
+    den_d = w_d + (1.0 - w_d) * e
+    den_c = w_c + (1.0 - w_c) * e
+    top_d = deceptive_share if high else deceptive_share * e
+    top_c = candid_share if high else candid_share * e
+    limit = 0.0 if high else 1.0
+    inv_d = 1.0 / den_d if den_d > 0.0 else 0.0
+    inv_c = 1.0 / den_c if den_c > 0.0 else math.inf
+    r_d = top_d * inv_d if den_d > 0.0 else limit
+    r_c = top_c * inv_c if den_c > 0.0 else limit
+    return den_d * inv_c, r_d, r_c
 
 
 @njit(**_RULE)
@@ -229,15 +260,19 @@ def beta_step(mean, count, weight, step, outcome):
     Beta describes and adds an observation ``outcome`` in {0, 1} of weight ``step``
     (``a += step outcome``, ``b += step (1 - outcome)``); otherwise nothing. The exact
     posterior, a mixture of the two Betas, is replaced by the Beta of the same mean and
-    variance (moment matching). A point mass (``count = inf``) stays put."""
-    if weight <= 0.0 or step <= 0.0 or count == math.inf:
+    variance (moment matching). A point mass (``count`` above :data:`POINT_MASS_COUNT`)
+    stays put."""
+    if weight <= 0.0 or step <= 0.0 or count > POINT_MASS_COUNT:
         return mean, count
     a = mean * count
-    second = mean * (a + 1.0) / (count + 1.0)  # E[q^2] before
-    count_up = count + step
+    n1 = count + 1.0
+    up = count + step
+    up1 = up + 1.0
+    inv = 1.0 / (n1 * up * up1)  # one division for 1/(n+1), 1/(n+step), 1/(n+step+1)
     a_up = a + step * outcome
-    mean_up = a_up / count_up
-    second_up = mean_up * (a_up + 1.0) / (count_up + 1.0)
+    second = mean * (a + 1.0) * (up * up1 * inv)  # E[q^2] before
+    mean_up = a_up * (n1 * up1 * inv)
+    second_up = mean_up * (a_up + 1.0) * (n1 * up * inv)
     new_mean = mean + weight * (mean_up - mean)
     new_second = second + weight * (second_up - second)
     variance = new_second - new_mean * new_mean
@@ -251,12 +286,14 @@ def share_step(mean, count, planted):
     """Assumed-density filtering of the Beta(mean, count) posterior of a planted share
     after a document planted with probability ``planted``: the exact posterior, the
     mixture of Beta(a + 1, b) (weight ``planted``) and Beta(a, b + 1), is replaced by the
-    Beta of the same mean and variance. A point mass (``count = inf``) stays put."""
-    if count == math.inf:
+    Beta of the same mean and variance. A point mass stays put."""
+    if count > POINT_MASS_COUNT:
         return mean, count
     a = mean * count
-    new_mean = (a + planted) / (count + 1.0)
-    second = (a + 1.0) * (a + 2.0 * planted) / ((count + 1.0) * (count + 2.0))
+    n2 = count + 2.0
+    inv = 1.0 / ((count + 1.0) * n2)
+    new_mean = (a + planted) * (n2 * inv)
+    second = (a + 1.0) * (a + 2.0 * planted) * inv
     variance = second - new_mean * new_mean
     if variance <= 0.0:  # beyond double precision: the count as if observed
         return new_mean, count + 1.0
@@ -264,26 +301,28 @@ def share_step(mean, count, planted):
 
 
 @njit(**_RULE)
-def normal_step(mean, precision, weight, s, style):
+def normal_step(mean, variance, weight, s, style, shrink):
     """Assumed-density filtering of the Normal posterior of delta: with probability
     ``weight`` the document is planted and its perceived style ``style ~ N(s delta, 1)``
-    updates the Normal (precision ``+ s^2``); otherwise nothing. The mixture is replaced
-    by the Normal of the same mean and variance. A point mass stays put."""
-    if weight <= 0.0 or s <= 0.0 or precision == math.inf:
-        return mean, precision
-    precision_up = precision + s * s
-    moved = s * (style - s * mean) / precision_up
-    variance = (1.0 - weight) / precision + weight / precision_up + weight * (1.0 - weight) * moved * moved
-    return mean + weight * moved, 1.0 / variance
+    updates the Normal (variance ``sigma^2 shrink``, ``shrink = 1 / (1 + s^2 sigma^2)``);
+    otherwise nothing. The mixture is replaced by the Normal of the same mean and
+    variance. A point mass (variance 0) stays put."""
+    if weight <= 0.0 or s <= 0.0 or variance == 0.0:
+        return mean, variance
+    variance_up = variance * shrink
+    moved = s * (style - s * mean) * variance_up
+    new_variance = (1.0 - weight) * variance + weight * variance_up + weight * (1.0 - weight) * moved * moved
+    return mean + weight * moved, new_variance
 
 
 @njit(**_RULE)
-def learn_document(high, e, style, cited, s, odds, dm, dn, cm, cn, mu, lam, qr, nr, qp, n_p):
+def learn_document(high, e, shrink, style, cited, s, odds, dm, dn, cm, cn, mu, var, qr, nr, qp, n_p):
     """One undisclosed document, of predictive ratio ``Lambda~`` (``high = log Lambda~ > 0``,
-    ``e = exp(-|log Lambda~|)``), read at awareness ``s`` by a learner whose odds D : C
-    before it are ``odds`` (its control-discourse factor included): the evidence ratio
+    ``e = exp(-|log Lambda~|)``, ``shrink`` of :func:`predictive_log_lr`), read at
+    awareness ``s`` by a learner whose odds D : C before it are ``odds`` (its
+    control-discourse factor included): the evidence ratio
     ``(pi_D Lambda~ + 1 - pi_D) / (pi_C Lambda~ + 1 - pi_C)`` at the two hypotheses'
-    current planted shares ``dm``, ``cm`` (:func:`sim.rules.mixture_terms`), and every
+    current planted shares ``dm``, ``cm`` (:func:`stance_terms`), and every
     factor of the posterior after it (assumed-density filtering, docs/model.md §3.1).
 
     The planted share of each hypothesis moves with the document's probability of
@@ -291,18 +330,17 @@ def learn_document(high, e, style, cited, s, odds, dm, dn, cm, cn, mu, lam, qr, 
     ``r = P'(D) r_D + (1 - P'(D)) r_C``, the two mixed by the posterior after the
     document, ``P'(D) = odds ratio / (1 + odds ratio)``.
     """
-    ratio, r_d = rules.mixture_terms(high, e, dm, cm, dm)
-    r_c = rules.mixture_terms(high, e, dm, cm, cm)[1]
+    ratio, r_d, r_c = stance_terms(high, e, dm, cm)
     after = odds * ratio
     p_d = after / (1.0 + after) if after < 1e300 else 1.0
     r = p_d * r_d + (1.0 - p_d) * r_c
     dm, dn = share_step(dm, dn, r_d)
     cm, cn = share_step(cm, cn, r_c)
-    mu, lam = normal_step(mu, lam, r, s, style)
+    mu, var = normal_step(mu, var, r, s, style, shrink)
     c = 1.0 if cited else 0.0
     qr, nr = beta_step(qr, nr, 1.0 - r, s, c)
     qp, n_p = beta_step(qp, n_p, r, s, c)
-    return ratio, dm, dn, cm, cn, mu, lam, qr, nr, qp, n_p
+    return ratio, dm, dn, cm, cn, mu, var, qr, nr, qp, n_p
 
 
 # ---------------------------------------------------------------------------------
@@ -355,7 +393,8 @@ def _learn_batch(log_odds, a, b, believed, emergence, read, learned, awareness, 
         for j in range(n_learners):
             s = awareness[j]
             style = z + (work[_W_TRUE_SHIFT, j] if is_planted else 0.0)
-            lr = predictive_log_lr(style, is_cited, s, learned[4, j], learned[5, j], learned[6, j], learned[8, j])
+            lr, shrink = predictive_log_lr(style, is_cited, s, learned[4, j], learned[5, j], learned[6, j],
+                                           learned[8, j])
             high = lr > 0.0
             e = math.exp(-abs(lr))
             control_factor = work[_W_CONTROL, j] if is_control else 1.0
@@ -363,7 +402,7 @@ def _learn_batch(log_odds, a, b, believed, emergence, read, learned, awareness, 
             dm, cm = learned[0, j], learned[2, j]
             (ratio, learned[0, j], learned[1, j], learned[2, j], learned[3, j], learned[4, j], learned[5, j],
              learned[6, j], learned[7, j], learned[8, j], learned[9, j]) = learn_document(
-                high, e, style, is_cited, s, work[_W_BASE_ODDS, j] * product * control_factor,
+                high, e, shrink, style, is_cited, s, work[_W_BASE_ODDS, j] * product * control_factor,
                 dm, learned[1, j], cm, learned[3, j], learned[4, j], learned[5, j], learned[6, j], learned[7, j],
                 learned[8, j], learned[9, j])
             log_sum = work[_W_LOG_SUM, j]
@@ -517,7 +556,7 @@ def learned_estimates(state: LearnerState) -> dict[str, np.ndarray]:
         cm, state.candid_rate_count)
     s = state.awareness
     with np.errstate(divide="ignore"):
-        sep_sd = s / np.sqrt(state.detectability_precision)
+        sep_sd = s * np.sqrt(state.detectability_variance)
     qr = state.real_cited_mean
     return {
         "learned_planted_share": share,

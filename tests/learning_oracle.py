@@ -23,7 +23,7 @@ def exact_posterior(style, cited, s, k):
     x = np.asarray(style, dtype=float)
     c = np.asarray(cited, dtype=bool)
     n = x.size
-    tau2 = 1.0 / k.detectability_precision
+    tau2 = k.detectability_variance
     q_a, q_b = k.real_cited_mean * k.real_cited_count, (1 - k.real_cited_mean) * k.real_cited_count
     p_a, p_b = k.planted_cited_mean * k.planted_cited_count, (1 - k.planted_cited_mean) * k.planted_cited_count
     hyps = {"D": (k.deceptive_rate_mean, k.deceptive_rate_count), "C": (k.candid_rate_mean, k.candid_rate_count)}

@@ -28,7 +28,7 @@ def _point_mass(params: Params, corpus) -> learning.LearningConstants:
         deceptive_rate_count=math.inf,
         candid_rate_count=math.inf,
         detectability_mean=params.synthetic_detectability,
-        detectability_precision=math.inf,
+        detectability_variance=0.0,
         real_cited_mean=corpus.learner_real_cited_rate(params),
         real_cited_count=math.inf,
         planted_cited_mean=params.believed_planted_cited_rate,
@@ -109,7 +109,7 @@ def test_planted_share_alone_agrees_with_exact_bayes():
     assignments of 12 documents to 0.01 in log-odds and 0.002 in the planted share
     (measured over 20 corpora: median 5e-4, largest 5e-3 in log-odds)."""
     k = learning.learning_constants(LEARNING)._replace(
-        detectability_mean=2.5, detectability_precision=1e12, real_cited_mean=0.6, real_cited_count=1e9,
+        detectability_mean=2.5, detectability_variance=1e-12, real_cited_mean=0.6, real_cited_count=1e9,
         planted_cited_mean=0.02, planted_cited_count=1e9)
     rng = np.random.default_rng(5)
     err = np.abs([_small_run(12, 1.0, k, rng) for _ in range(20)])
