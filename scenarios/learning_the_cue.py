@@ -29,26 +29,11 @@ SEED = 20261202
 
 
 def pi_dagger(params) -> float:
-    """The learned planted share above which the large-corpus learning learner is rebel:
-    the root of logit(pi_0) + log p_D(pi) - log p_C(pi) (docs/model.md §3.1); NaN if none."""
-    import numpy as np
-    from scipy import stats
-    from scipy.optimize import brentq
-    from scipy.special import logit
+    """The learned planted share above which the large-corpus learning learner is rebel
+    (:func:`sim.learning.rebel_share_threshold`, docs/model.md §3.1); NaN if none."""
+    from sim.learning import rebel_share_threshold
 
-    def beta(mean, concentration):
-        return stats.beta(mean * concentration, (1 - mean) * concentration)
-
-    deceptive = beta(params.deceptive_plant_rate, params.deceptive_rate_concentration)
-    candid = beta(params.candid_plant_rate, params.candid_rate_concentration)
-
-    def ell(pi):
-        return logit(params.prior_deceptive) + deceptive.logpdf(pi) - candid.logpdf(pi)
-
-    grid = np.linspace(1e-4, 0.9, 2000)
-    values = ell(grid)
-    sign = np.flatnonzero(np.diff(np.sign(values)) > 0)  # where it turns positive
-    return float(brentq(ell, grid[sign[0]], grid[sign[0] + 1])) if sign.size else float("nan")
+    return rebel_share_threshold(params)
 
 
 def main(argv=None):

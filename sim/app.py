@@ -11,7 +11,9 @@ What the page shows
   disclosed shares, the corpus size, the synthetic detectability, the learner's prior
   P(deceptive), the lab's policy (static, double_down, come_clean), citation
   laundering and the citation cue the learner reads (cited or trusted), the number of
-  generations, a comparison family and the seed; and Mesa's Reset, play and Step
+  generations, the learner (``learner_model``: informed, or learning, whose learned
+  estimates the state table shows beside the truth, docs/model.md §3.1), a comparison
+  family and the seed; and Mesa's Reset, play and Step
   buttons (a changed control takes effect at Reset, which builds a new model).
 - Persona: a badge, "Persona: aligned / neutral / rebel", for the main learner,
   recomputed from its state after every batch (the readout of docs/model.md §3: rebel if
@@ -67,6 +69,7 @@ from mesa.visualization.solara_viz import ModelController, ModelCreator, ShowSte
 from mesa.visualization.utils import update_counter
 
 from sim.corpus import KIND_NAMES
+from sim.learning import rebel_share_threshold
 from sim.meanfield import moment_table, p_rebel, p_rebel_interpolated, thresholds
 from sim.model import COMPARISON_AWARENESS, DemoModel, demo_params
 from sim.params import PARAMETERS, ParameterError, Params
@@ -195,6 +198,10 @@ MODEL_PARAMS = {
         "value": "cited", "values": list(next(p for p in PARAMETERS if p.name == "citation_cue").choices),
     },
     "generations": _slider("generations", "generations", 1, 5, 1),
+    "learner_model": {
+        "type": "Select", "label": "learner (informed: told the cue; learning: learns it)",
+        "value": "informed", "values": list(next(p for p in PARAMETERS if p.name == "learner_model").choices),
+    },
     "comparison_family": {
         "type": "Checkbox",
         "label": f"comparison learners at awareness {COMPARISON_AWARENESS[0]:g} and {COMPARISON_AWARENESS[1]:g}",
@@ -603,8 +610,17 @@ def PersonaPanel(model: DemoModel):
             ("alignment uplift U", f"{main.uplift:+.4f}"),
             ("believed planted share", f"{main.believed_planted_share:.3f} (true {p.planted_fraction:.2f})"),
             ("mean field", f"P(rebel) {np.interp(main.final_awareness, AWARENESS_GRID, curve):.2f} at "
-                           f"awareness {main.final_awareness:.2f}; threshold s* = {threshold}"),
+                           f"awareness {main.final_awareness:.2f}; threshold s* = {threshold}"
+                           if p.learner_model == "informed" else
+                           "none for the learning learner (the curve is the informed learner's); at a large "
+                           f"corpus rebel when the learned share exceeds {rebel_share_threshold(p):.3f}"),
         ]
+        if p.learner_model == "learning":
+            rows.append(("learned (truth)",
+                         f"planted share {main.learned_planted_share:.3f} ({p.planted_fraction:.2f}); style "
+                         f"separation {main.learned_style_separation:.2f} "
+                         f"({main.situational_awareness * p.synthetic_detectability:.2f}); real cited share "
+                         f"{main.learned_real_cited_rate:.3f} ({model.real_cited_rate:.2f})"))
         for agent in model.learners[1:]:
             rows.append((f"comparison, awareness {agent.final_awareness:.2f}",
                          f"{agent.persona} (P(deceptive) {agent.p_deceptive:.3f}, U {agent.uplift:+.3f})"))

@@ -77,6 +77,8 @@ __all__ = [
     "learned_estimates",
     "LEARNED_COLUMNS",
     "TRAJECTORY_LEARNED_COLUMNS",
+    "large_corpus_log_odds",
+    "rebel_share_threshold",
 ]
 
 _RULE = rules._RULE
@@ -566,3 +568,45 @@ def learned_estimates(state: LearnerState) -> dict[str, np.ndarray]:
         "learned_real_cited_rate": qr.copy(),
         "learned_real_cited_rate_sd": np.sqrt(_beta_second_moment(qr, state.real_cited_count) - qr * qr).clip(0.0),
     }
+
+
+# ---------------------------------------------------------------------------------
+# The large-corpus limit (docs/model.md §3.1, "The large-corpus limit")
+# ---------------------------------------------------------------------------------
+def large_corpus_log_odds(params: Params, share) -> np.ndarray:
+    """The log-odds D : C of exact Bayes after a long corpus whose planted share is
+    learned as ``share``: ``logit(pi_0) + log p_D(share) - log p_C(share)``, the two
+    planting-rate priors' log-densities (Laplace's approximation of the two marginal
+    likelihoods; the evidence per document vanishes once both hypotheses have learned
+    the share)."""
+    from scipy import stats
+
+    def log_density(mean, concentration, x):
+        if math.isinf(concentration):  # a point mass: the share is the rate or impossible
+            return np.where(x == mean, np.inf, -np.inf)
+        return stats.beta(mean * concentration, (1.0 - mean) * concentration).logpdf(x)
+
+    x = np.asarray(share, dtype=float)
+    with np.errstate(invalid="ignore"):
+        return (float(logit(params.prior_deceptive))
+                + log_density(params.deceptive_plant_rate, params.deceptive_rate_concentration, x)
+                - log_density(params.candid_plant_rate, params.candid_rate_concentration, x))
+
+
+def rebel_share_threshold(params: Params, grid: int = 4000) -> float:
+    """pi_dagger: the smallest learned planted share above which the large-corpus
+    learning learner is rebel (:func:`large_corpus_log_odds` turns positive); NaN if it
+    never does on (0, 1).
+
+    >>> round(rebel_share_threshold(Params()), 4)
+    0.0751
+    """
+    from scipy.optimize import brentq
+
+    x = np.linspace(1e-6, 1.0 - 1e-6, grid)
+    values = large_corpus_log_odds(params, x)
+    up = np.flatnonzero((values[:-1] < 0) & (values[1:] >= 0))
+    if not up.size:
+        return float("nan")
+    i = int(up[0])
+    return float(brentq(lambda v: float(large_corpus_log_odds(params, v)), x[i], x[i + 1], xtol=1e-10))

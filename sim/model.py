@@ -369,7 +369,7 @@ class DemoModel(PersonaModel):
     ----------
     situational_awareness, awareness_schedule, sa_start, planted_fraction,
     disclosed_fraction, n_documents, synthetic_detectability, prior_deceptive,
-    lab_policy, laundering, citation_cue, generations
+    lab_policy, laundering, citation_cue, generations, learner_model
         As in :data:`sim.params.PARAMETERS` (see :func:`demo_params`).
     comparison_family : bool
         Add two learners at :data:`COMPARISON_AWARENESS` reading the same corpus.
@@ -400,6 +400,7 @@ class DemoModel(PersonaModel):
         laundering: float = 0.0,
         citation_cue: str = "cited",
         generations: int = 1,
+        learner_model: str = "informed",
         comparison_family: bool = True,
         seed: int = 0,
     ) -> None:

@@ -206,3 +206,22 @@ def test_sweep_is_identical_across_executors_and_workers():
     learning_rows = first[first["learner_model"] == "learning"]
     assert np.isfinite(learning_rows["learned_planted_share"]).all()
     assert first[first["learner_model"] == "informed"]["learned_planted_share"].isna().all()
+
+
+def test_large_corpus_limit():
+    """docs/model.md §3.1: the large-corpus log-odds are logit(pi_0) plus the log-ratio of
+    the two planting-rate priors' densities at the learned share; pi_dagger is where
+    they turn positive (0.0751 under the defaults); two equal priors never turn rebel."""
+    from scipy import stats
+    from scipy.special import logit
+
+    from sim.learning import large_corpus_log_odds, rebel_share_threshold
+
+    p = Params()
+    expected = logit(0.05) + stats.beta(3, 7).logpdf(0.15) - stats.beta(1, 99).logpdf(0.15)
+    assert large_corpus_log_odds(p, 0.15) == pytest.approx(expected, abs=1e-12)
+    threshold = rebel_share_threshold(p)
+    assert threshold == pytest.approx(0.07514, abs=1e-4)
+    assert abs(large_corpus_log_odds(p, threshold)) < 1e-8
+    same = p.replace(candid_plant_rate=0.3, candid_rate_concentration=10.0)
+    assert math.isnan(rebel_share_threshold(same))
