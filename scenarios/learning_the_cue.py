@@ -191,8 +191,9 @@ def main(argv=None):
         values = group["s_star"].to_numpy(float)
         spans[(model, name)] = (float(np.nanmax(values) - np.nanmin(values)) if np.isfinite(values).any() else np.nan,
                                 int(np.isnan(values).sum()))
-    widest = max(((k, v) for k, v in spans.items() if k[0] == "learning" and np.isfinite(v[0])),
-                 key=lambda kv: kv[1][0])
+    finite = [(k, v) for k, v in spans.items() if k[0] == "learning" and np.isfinite(v[0])]
+    widest = max(finite, key=lambda kv: kv[1][0]) if finite else (("learning", "none (no threshold fitted)"),
+                                                                   (np.nan, 0))
     book.answer(
         f"{'Yes' if moved else 'Hardly'}. At planted share {rho0:g} the fitted thresholds are {lines}. {others}. "
         f"The learning learner's threshold {'falls' if slope < 0 else 'moves'} with the corpus size like "

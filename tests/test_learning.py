@@ -225,3 +225,23 @@ def test_large_corpus_limit():
     assert abs(large_corpus_log_odds(p, threshold)) < 1e-8
     same = p.replace(candid_plant_rate=0.3, candid_rate_concentration=10.0)
     assert math.isnan(rebel_share_threshold(same))
+
+
+def test_command_line_sweeps_both_learners(tmp_path):
+    """Item 9: `persona-sim sweep --grid learner_model=informed,learning` runs both learners;
+    the threshold table has a row per learner, with no mean-field columns for the learning one."""
+    import pandas as pd
+
+    from sim.cli import main
+
+    out = tmp_path / "sweep"
+    code = main(["sweep", "--set", "n_documents=2000", "--grid", "learner_model=informed,learning",
+                 "--grid", "situational_awareness=0:1:11", "--replicates", "4", "--seed", "3", "--out", str(out),
+                 "--quiet", "--no-plots"])
+    assert code == 0
+    results = pd.read_parquet(out / "results.parquet")
+    assert set(results["learner_model"]) == {"informed", "learning"}
+    assert results.loc[results["learner_model"] == "learning", "learned_planted_share"].notna().all()
+    table = pd.read_csv(out / "thresholds.csv").set_index("learner_model")
+    assert np.isnan(table.loc["learning", "s_star_meanfield_inf"])
+    assert np.isfinite(table.loc["informed", "s_star_meanfield_inf"])
