@@ -31,6 +31,7 @@ import pandas as pd
 
 from sim import meanfield
 from sim.files import write_atomically
+from sim.params import PARAMETERS
 
 from .thresholds import (
     SweepData,
@@ -42,7 +43,7 @@ from .thresholds import (
     read_sweep,
 )
 
-__all__ = ["make_figures", "trajectory_figure", "FIGURE_NAMES", "MAX_LINES", "MAX_PANELS"]
+__all__ = ["make_figures", "trajectory_figure", "figure_texts", "png_bytes", "FIGURE_NAMES", "MAX_LINES", "MAX_PANELS"]
 
 #: The files :func:`make_figures` may write, in order.
 FIGURE_NAMES = ("p_rebel.png", "phase_diagram.png", "uplift.png", "emergence.png", "finite_size.png")
@@ -51,8 +52,9 @@ FIGURE_NAMES = ("p_rebel.png", "phase_diagram.png", "uplift.png", "emergence.png
 MAX_LINES = 6
 
 _DPI = 100
+_PARAMETERS = {p.name: p for p in PARAMETERS}
 _N_BOOT = 1000
-_AWARENESS_LABEL = "situational awareness s"
+_AWARENESS_LABEL = "situational awareness (s)"
 
 
 # ---------------------------------------------------------------------------------
@@ -70,9 +72,62 @@ def _new_figure(width: float, height: float, ncols: int = 1, nrows: int = 1, **k
 
 def _save(fig, path: Path) -> Path:
     """Write ``fig`` to ``path`` as PNG, atomically."""
+    return write_atomically(path, png_bytes(fig))
+
+
+#: The PNG text chunk in which :func:`png_bytes` records a figure's words.
+TEXTS_KEY = "persona-sim texts"
+
+
+def figure_texts(fig) -> dict[str, list[str]]:
+    """The words a reader of ``fig`` meets, by role: ``title`` (the figure's and the
+    panels'), ``label`` (axis and colour-bar labels) and ``legend`` (entries and legend
+    titles); empty strings left out. What the figure test checks for raw parameter
+    names and undefined symbols (tests/test_figure_texts.py)."""
+    texts: dict[str, list[str]] = {"title": [], "label": [], "legend": []}
+
+    def add(role: str, text) -> None:
+        words = text.get_text() if hasattr(text, "get_text") else str(text)
+        if words and words.strip() and (not hasattr(text, "get_visible") or text.get_visible()):
+            texts[role].append(words)
+
+    if fig._suptitle is not None:
+        add("title", fig._suptitle)
+    legends = list(fig.legends)
+    for ax in fig.axes:
+        for title in (ax.title, ax._left_title, ax._right_title):
+            add("title", title)
+        add("label", ax.xaxis.label)
+        add("label", ax.yaxis.label)
+        if ax.get_legend() is not None:
+            legends.append(ax.get_legend())
+    for legend in legends:
+        add("legend", legend.get_title())
+        for text in legend.get_texts():
+            add("legend", text)
+    return texts
+
+
+def png_bytes(fig, dpi: int = _DPI, palette: bool = False) -> bytes:
+    """``fig`` as PNG bytes, with its words (:func:`figure_texts`) in a text chunk
+    (:data:`TEXTS_KEY`), so that a test, or a search, can read what a saved figure
+    says. ``palette`` reduces it to 256 colours (a third of the bytes, no visible
+    change for line art)."""
+    import json
+
+    from PIL import Image
+    from PIL.PngImagePlugin import PngInfo
+
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=_DPI)
-    return write_atomically(path, buffer.getvalue())
+    fig.savefig(buffer, format="png", dpi=dpi)
+    image = Image.open(io.BytesIO(buffer.getvalue()))
+    if palette:
+        image = image.convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT)
+    info = PngInfo()
+    info.add_itxt(TEXTS_KEY, json.dumps(figure_texts(fig), ensure_ascii=False))
+    out = io.BytesIO()
+    image.save(out, format="PNG", optimize=palette, pnginfo=info)
+    return out.getvalue()
 
 
 def _fmt_value(value: Any) -> str:
@@ -85,8 +140,14 @@ def _fmt_value(value: Any) -> str:
     return str(value)
 
 
+def _words(column: str) -> str:
+    """A parameter column in words, its symbol in brackets (``planted share (ρ)``)."""
+    parameter = _PARAMETERS.get(column)
+    return parameter.axis_label() if parameter is not None else column.replace("_", " ")
+
+
 def _label(columns: Sequence[str], keys: Sequence[Any]) -> str:
-    return ", ".join(f"{c} = {_fmt_value(v)}" for c, v in zip(columns, keys)) or "all runs"
+    return ", ".join(f"{_words(c)} = {_fmt_value(v)}" for c, v in zip(columns, keys)) or "all runs"
 
 
 # ---------------------------------------------------------------------------------
@@ -180,7 +241,7 @@ class _Layout:
 
     def legend_entries(self) -> list[tuple[Any, str]]:
         if self.hue:
-            return [(c, f"{self.hue} = {v}") for v, c in self.palette.items()]
+            return [(c, f"{_words(self.hue)} = {v}") for v, c in self.palette.items()]
         return [(c, v.replace(", ", "\n")) for v, c in self.palette.items()]
 
     def suffix(self) -> str:
@@ -216,17 +277,24 @@ def _mean_band(matrix: np.ndarray, rng: np.random.Generator, n_boot: int = _N_BO
 
 
 def _legend(fig, layout: _Layout, simulated: str, theory: str | None = None, fitted: bool = False) -> None:
+    """The figure's legend: the groups' colours, then what the marks mean. The band's
+    entry shows a line over its shaded band in the first group's colour, as drawn."""
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
-    handles = [Line2D([], [], color=c, lw=2, label=l) for c, l in layout.legend_entries()]
-    handles.append(Patch(facecolor="0.6", alpha=0.35, label=simulated))
+    entries = layout.legend_entries()
+    handles: list[Any] = [Line2D([], [], color=c, lw=2) for c, _ in entries]
+    labels = [label for _, label in entries]
+    first = entries[0][0] if entries else "0.3"
+    handles.append((Patch(facecolor=first, alpha=0.25, edgecolor="none"), Line2D([], [], color=first, lw=2)))
+    labels.append(simulated)
     if theory:
-        handles.append(Line2D([], [], color="0.3", ls="--", lw=1.3, label=theory))
+        handles.append(Line2D([], [], color="0.3", ls="--", lw=1.3))
+        labels.append(theory)
     if fitted:
-        handles.append(Line2D([], [], color="0.3", marker="D", ls="-", lw=1.2, ms=5,
-                              label="fitted threshold s*,\n95% bootstrap interval"))
-    fig.legend(handles=handles, loc="outside right upper", fontsize=7.5, frameon=False)
+        handles.append(Line2D([], [], color="0.3", marker="D", ls="-", lw=1.2, ms=5))
+        labels.append("fitted threshold (s*),\n95% bootstrap interval")
+    fig.legend(handles=handles, labels=labels, loc="outside right upper", fontsize=8, frameon=False)
 
 
 def _fits_by_label(thresholds: pd.DataFrame, columns: list[str]) -> dict[str, pd.Series]:
@@ -266,7 +334,7 @@ def _figure_p_rebel(layout: _Layout, thresholds: pd.DataFrame, columns: list[str
     axes[0, 0].set_ylabel("P(rebel) after training")
     fig.suptitle("Share of rebel learners" + layout.suffix(), fontsize=10)
     _legend(fig, layout, "simulated mean,\n95% bootstrap band\nover replicates",
-            "mean field (Gaussian,\nat the group's N)", fitted=True)
+            "mean field (Gaussian,\nat this corpus size)", fitted=True)
     return _save(fig, path)
 
 
@@ -279,7 +347,7 @@ def _figure_uplift(layout: _Layout, path: Path, rng) -> Path:
             _line(ax, levels, *_mean_band(matrix, rng), layout.colour(group))
         ax.axhline(0.0, color="0.3", lw=0.8)
         ax.set_xlabel(_AWARENESS_LABEL)
-    axes[0, 0].set_ylabel("alignment uplift U = a/(a+b) - g")
+    axes[0, 0].set_ylabel("self-model uplift over real data (U)")
     fig.suptitle("Self-model uplift against awareness" + layout.suffix(), fontsize=10)
     _legend(fig, layout, "mean, 95% bootstrap\nband over replicates")
     return _save(fig, path)
@@ -316,10 +384,12 @@ def _figure_emergence(layout: _Layout, path: Path) -> Path:
         for j in range(len(layout.panels)):
             axes[0, j].set_yscale("log")
     axes[0, 0].set_ylabel("emergence document\n(first P(deceptive) ≥ 0.9)")
-    axes[1, 0].set_ylabel("share emerged")
+    axes[1, 0].set_ylabel("share emerged\n(at any time)")
+    axes[1, 0].set_title("A learner emerges when P(deceptive) first reaches 0.9, even if it later falls "
+                         "and the learner ends aligned", fontsize=7.5, loc="left")
     fig.suptitle("When the belief in deceptive makers emerges" + layout.suffix(), fontsize=10)
     _legend(fig, layout, "median and interquartile\nrange over the replicates\nthat emerged (shown\n"
-            "where ≥ 25% emerged)", "Wald's estimate\n(log 9 - logit π0) / μ(s)")
+            "where ≥ 25% emerged)", "mean-field estimate\n(Wald's, docs/model.md §4)")
     return _save(fig, path)
 
 
@@ -400,8 +470,8 @@ def _figure_phase(groups: list[_Group], columns: list[str], thresholds: pd.DataF
         s_n.append(roots[0] if roots.size else np.nan)
         roots = meanfield.thresholds(p, real_cited_rate=q, grid=100)
         s_inf.append(roots[0] if roots.size else np.nan)
-    ax.plot(s_n, fine, color="#35b7e8", lw=2.2, label="mean field: P(rebel) = 1/2 at the group's N")
-    ax.plot(s_inf, fine, color="white", lw=1.6, ls="--", label="mean field: s*∞ (μ(s) = 0)")
+    ax.plot(s_n, fine, color="#35b7e8", lw=2.2, label="mean field: P(rebel) = 1/2 at this corpus size")
+    ax.plot(s_inf, fine, color="white", lw=1.6, ls="--", label="mean field: large-corpus threshold (s*∞)")
 
     # the fitted thresholds with their intervals
     fits = thresholds.copy()
@@ -416,13 +486,13 @@ def _figure_phase(groups: list[_Group], columns: list[str], thresholds: pd.DataF
         sx = fits["s_star"].to_numpy(float)
         err = np.abs(np.vstack([sx - fits["s_star_low"].to_numpy(float), fits["s_star_high"].to_numpy(float) - sx]))
         ax.errorbar(sx, fy, xerr=err, fmt="o", color="#7fff7f", ms=4, lw=1.2, capsize=2,
-                    label="fitted threshold s* (95% bootstrap interval)")
+                    label="fitted threshold (s*), 95% bootstrap interval")
     ax.set_xlim(levels.min(), levels.max())
     if not numeric:
         ax.set_yticks(y, [_fmt_value(chosen[i].keys[columns.index(y_name)]) for i in range(len(chosen))])
     ax.set_xlabel(_AWARENESS_LABEL)
-    ax.set_ylabel(y_name)
-    title = f"Phase diagram: P(rebel) over awareness and {y_name}"
+    ax.set_ylabel(_words(y_name))
+    title = f"Phase diagram: P(rebel) over awareness and {_PARAMETERS[y_name].words if y_name in _PARAMETERS else y_name}"
     if others:
         title += "\n(slice " + _label(others, slice_keys) + ")"
     ax.set_title(title, fontsize=10)
@@ -457,7 +527,7 @@ def _figure_finite_size(groups: list[_Group], columns: list[str], thresholds: pd
         n = part["n_documents"].to_numpy(float)
         s = part["s_star"].to_numpy(float)
         err = np.abs(np.vstack([s - part["s_star_low"].to_numpy(float), part["s_star_high"].to_numpy(float) - s]))
-        label = _label(others, keys) if others else "fitted s* (95% interval)"
+        label = _label(others, keys) if others else "fitted threshold (s*), 95% interval"
         ax_s.errorbar(n, s, yerr=err, fmt="o-", color=colour, ms=4, capsize=2, lw=1.2, label=label)
         # the mean field at each N and for a large corpus, for this subgroup
         first = part.iloc[0]
@@ -490,13 +560,14 @@ def _figure_finite_size(groups: list[_Group], columns: list[str], thresholds: pd
         guide = centre_w * (n_fine / centre_n) ** -0.5
         ax_w.plot(n_fine, guide, color="0.4", lw=1.0, ls="-.", label="slope -1/2 guide")
     ax_s.set_xscale("log")
-    ax_s.set_xlabel("corpus size N (documents)")
-    ax_s.set_ylabel("threshold awareness")
-    ax_s.set_title("Threshold s*_N (dashed: mean field at N; dotted: s*∞)", fontsize=9)
+    ax_s.set_xlabel("corpus size (N, documents)")
+    ax_s.set_ylabel("threshold awareness (s*)")
+    ax_s.set_title("Threshold against corpus size\n(dashed: mean field at this size; dotted: large-corpus limit)",
+                   fontsize=9)
     ax_s.legend(fontsize=7, loc="best")
     ax_w.set_xscale("log")
     ax_w.set_yscale("log")
-    ax_w.set_xlabel("corpus size N (documents)")
+    ax_w.set_xlabel("corpus size (N, documents)")
     ax_w.set_ylabel("10%-90% width of the transition")
     slope = scaling.get("slope", math.nan)
     title = "Width of the transition (dashed: mean field)"
@@ -595,31 +666,35 @@ def trajectory_figure(trajectory: pd.DataFrame, title: str, n_documents: int) ->
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
+
     with sns.axes_style("whitegrid"), sns.plotting_context("notebook"):
-        fig = Figure(figsize=(11, 4.2))
+        fig = Figure(figsize=(11, 4.4))
         FigureCanvasAgg(fig)
         axes = fig.subplots(1, 2, sharex=True)
         generations = int(trajectory["generation"].max()) + 1 if len(trajectory) else 1
         # one x axis over every generation: each generation's model starts from scratch
         x = trajectory["documents_read"] + trajectory["generation"] * n_documents
         data = trajectory.assign(awareness=trajectory["final_awareness"].map(lambda s: f"{s:g}"), x=x)
-        palette = sns.color_palette("viridis", n_colors=data["awareness"].nunique())
+        n_lines = data["awareness"].nunique()
+        # lines that lie on top of each other stay apart: a colour and a dash pattern each
+        palette = sns.color_palette("colorblind" if n_lines <= 10 else "viridis", n_colors=n_lines)
+        style = dict(hue="awareness", style="awareness", palette=palette, estimator=None, units="learner", lw=1.8)
         xlabel = "documents read" if generations == 1 else f"documents read, generation after generation ({generations})"
-        sns.lineplot(data=data, x="x", y="p_deceptive", hue="awareness", palette=palette, ax=axes[0],
-                     estimator=None, units="learner")
+        sns.lineplot(data=data, x="x", y="p_deceptive", ax=axes[0], **style)
         axes[0].axhline(0.5, color="grey", lw=0.8, ls="--")
         axes[0].set(ylabel="P(makers deceptive)", xlabel=xlabel, ylim=(-0.02, 1.02),
                     title="belief that the makers are deceptive")
-        sns.lineplot(data=data, x="x", y="uplift", hue="awareness", palette=palette, ax=axes[1], legend=False,
-                     estimator=None, units="learner")
+        sns.lineplot(data=data, x="x", y="uplift", ax=axes[1], legend=False, **style)
         axes[1].axhline(0.0, color="grey", lw=0.8, ls="--")
-        axes[1].set(ylabel="alignment uplift U", xlabel=xlabel, title="self-model: uplift over real data")
-        for g in range(1, generations):
-            for ax in axes:
+        axes[1].set(ylabel="self-model uplift over real data (U)", xlabel=xlabel,
+                    title="self-model: how well it expects AIs like it to behave")
+        for ax in axes:
+            ax.xaxis.set_major_locator(MaxNLocator(6, integer=True))
+            ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
+            for g in range(1, generations):
                 ax.axvline(g * n_documents, color="grey", lw=0.6, ls=":")
-        axes[0].legend(title="awareness", fontsize=8, title_fontsize=9)
+        axes[0].legend(title="final awareness (s)", fontsize=9, title_fontsize=9)
         fig.suptitle(title, fontsize=11)
         fig.tight_layout()
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", dpi=_DPI)
-    return buffer.getvalue()
+        return png_bytes(fig)

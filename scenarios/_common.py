@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import io
 import os
 import sys
 import textwrap
@@ -242,15 +241,11 @@ def new_figure(width: float, height: float, ncols: int = 1, nrows: int = 1, **kw
 
 def png_bytes(fig) -> bytes:
     """``fig`` as PNG at :data:`DPI`, reduced to a 256-colour palette (a third of the bytes,
-    no visible change for line art)."""
-    from PIL import Image
+    no visible change for line art), its words recorded in the file
+    (:func:`analysis.figures.png_bytes`)."""
+    from analysis.figures import png_bytes as analysis_png_bytes
 
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=DPI)
-    image = Image.open(io.BytesIO(buffer.getvalue())).convert("RGB")
-    small = io.BytesIO()
-    image.quantize(colors=256, method=Image.Quantize.MEDIANCUT).save(small, format="PNG", optimize=True)
-    return small.getvalue()
+    return analysis_png_bytes(fig, dpi=DPI, palette=True)
 
 
 def palette(n: int, name: str = "viridis") -> list:

@@ -13,10 +13,12 @@ what is allowed, exit code 2, and nothing written.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
 import textwrap
+import time
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -295,6 +297,7 @@ def _command_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from .version import __version__
     from .outputs import new_folder, open_output
     from .simulation import run_memory, simulate
+    from .sweeps import compile_first
     from analysis.figures import trajectory_figure
 
     values = read_scenario(args.scenario) if args.scenario else {}
@@ -317,12 +320,14 @@ def _command_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
         folder = new_folder("run")
     with open_output(folder, "run", "overwrite" if args.overwrite else "new", command=command, fresh=fresh) as output:
         _WRITING.update(folder=folder, kind="run")
+        compile_first(params)
         result = simulate(params, awareness=awareness, seed=seed)
         final, trajectory = result.final, result.trajectory
         roots = meanfield.thresholds(params, result.real_cited_rate)
         mf_p = meanfield.p_rebel(params, awareness, result.real_cited_rate)
 
-        name = Path(args.scenario).stem if args.scenario else "reference configuration"
+        changes = params.changes(skip=("situational_awareness",))  # the awareness levels are listed apart
+        name = f"{Path(args.scenario).stem} ({changes})" if args.scenario else changes
         summary = {
             "command": command,
             "scenario": args.scenario,
@@ -344,8 +349,7 @@ def _command_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
             "trajectory.csv": trajectory.to_csv(index=False).encode(),
             "summary.json": (json.dumps(summary, indent=2, allow_nan=False, default=json_default) + "\n").encode(),
             "trajectory.png": trajectory_figure(
-                trajectory, f"{name}: planted {params.planted_fraction:g}, disclosed "
-                f"{params.disclosed_fraction:g}, {params.n_documents} documents, seed {seed}",
+                trajectory, f"{name}; seed {seed}",
                 params.n_documents,
             ),
         }
@@ -358,7 +362,8 @@ def _command_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     print(f"persona-sim {__version__}: {name}, seed {seed}")
     print(f"corpus: {params.n_documents} documents, planted {params.planted_fraction:g}, "
           f"disclosed {params.disclosed_fraction:g}; real documents "
-          f"{'cited' if params.citation_cue == 'cited' else 'trusted'} q_r = {result.real_cited_rate:.3f}")
+          f"{'cited' if params.citation_cue == 'cited' else 'trusted'} q_r = {result.real_cited_rate:.3f} "
+          "(measured on this seed's corpus: it differs a little from corpus to corpus)")
     print(_format_table(final))
     if dynamic:
         print(_format_dynamics(params, final, result.generations))
@@ -503,6 +508,28 @@ def _format_thresholds(table) -> str:
     return "\n".join(lines)
 
 
+#: What the threshold table's columns mean, printed under it (docs/model.md §4).
+THRESHOLD_KEY = """\
+key: s* = the simulated threshold: the awareness at which the logistic fit of P(rebel) crosses 1/2;
+     95% interval = bootstrap over replicates; width = awareness over which P(rebel) rises from 0.1 to 0.9;
+     s*_N (mf) = the mean-field threshold at this corpus size; s*_inf (mf) = the mean field's for an
+     unlimited corpus; "-" = none (the note says why); docs/model.md section 4 has the formulas."""
+
+
+@contextlib.contextmanager
+def _stage(what: str, quiet: bool):
+    """Say on standard error what a step after the progress bar is doing, and how long it took."""
+    if quiet:
+        yield
+        return
+    print(f"persona-sim: {what} ...", end="", file=sys.stderr, flush=True)
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        print(f" {time.perf_counter() - started:.1f} s", file=sys.stderr, flush=True)
+
+
 def _read_results(folder: Path, manifest: dict):
     """A sweep's table in the compact form the fit and the figures use
     (:func:`analysis.read_sweep`: streamed from ``results.parquet``, only the columns
@@ -556,13 +583,16 @@ def _command_sweep(args: argparse.Namespace, argv: Sequence[str]) -> int:
 
     def analyse(work: Path, manifest: dict) -> list[str]:
         """The thresholds and figures, written into the sweep's folder before it is committed."""
-        analysed["data"] = data = _read_results(work, manifest)
-        analysed["table"] = table = _thresholds(work, data)
+        with _stage("reading the results and fitting the thresholds (200 bootstrap refits, the mean field)",
+                    args.quiet):
+            analysed["data"] = data = _read_results(work, manifest)
+            analysed["table"] = table = _thresholds(work, data)
         written = ["thresholds.csv"]
         if not args.no_plots:
             from analysis import make_figures
 
-            written += [p.name for p in make_figures(data, table, work)]
+            with _stage("drawing the figures", args.quiet):
+                written += [p.name for p in make_figures(data, table, work)]
         return written
 
     run_sweep(plan, out=folder, workers=run["workers"], executor=run["executor"], scheduler=run["scheduler"],
@@ -572,6 +602,7 @@ def _command_sweep(args: argparse.Namespace, argv: Sequence[str]) -> int:
         print(f"sweep: {len(plan.points)} point(s) x {plan.replicates} replicates, "
               f"{analysed['data'].n_rows} rows, seed {plan.seed}")
         print(_format_thresholds(analysed["table"]))
+        print(THRESHOLD_KEY)
         written = json.loads((folder / "manifest.json").read_text())["files"]
         print(f"wrote {folder}/: {', '.join(written)}, manifest.json")
     return 0
@@ -594,6 +625,7 @@ def _command_threshold(args: argparse.Namespace, argv: Sequence[str]) -> int:
         manifest["files"] = sorted(set(manifest.get("files") or ["results.parquet"]) | {"thresholds.csv"})
         output.commit(manifest)
     print(_format_thresholds(table))
+    print(THRESHOLD_KEY)
     print(f"wrote {folder / 'thresholds.csv'}")
     return 0
 

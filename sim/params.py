@@ -23,7 +23,7 @@ import math
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterator, Mapping, Sequence
 
 __all__ = ["Parameter", "PARAMETERS", "Params", "ParameterError", "parameter_table", "check_awareness"]
 
@@ -59,6 +59,8 @@ class Parameter:
         Allowed values of a ``str`` parameter.
     optional : bool
         Whether ``None`` is allowed (a derived default).
+    label : str
+        A short plain-language name for figures and headers (``planted share``).
     """
 
     name: str
@@ -72,6 +74,21 @@ class Parameter:
     high_open: bool = False
     choices: tuple[str, ...] | None = None
     optional: bool = False
+    label: str = ""
+
+    @property
+    def words(self) -> str:
+        """The plain-language name figures and headers use (``label``, else the name in words)."""
+        return self.label or self.name.replace("_", " ")
+
+    @property
+    def shown_symbol(self) -> str:
+        """The symbol as figures print it (Greek letters as such, subscripts written out)."""
+        return _SHOWN_SYMBOLS.get(self.symbol, self.symbol)
+
+    def axis_label(self) -> str:
+        """Words first, the symbol of docs/model.md in brackets after them: ``planted share (ρ)``."""
+        return f"{self.words} ({self.shown_symbol})" if self.symbol else self.words
 
     def allowed(self) -> str:
         """Say in words which values are allowed."""
@@ -156,6 +173,18 @@ def _fmt(x: float) -> str:
     return f"{x:g}"
 
 
+#: How figures print the symbols of docs/model.md.
+_SHOWN_SYMBOLS = {
+    "rho": "ρ", "eta": "η", "kappa": "κ", "q_p": "q_p", "pi_0": "π₀", "epsilon": "ε", "pi_D": "π_D",
+    "beta": "β", "s_0": "s₀", "alpha": "α", "delta_rho": "Δρ", "beta_s": "β_s", "delta_c": "Δc",
+    "delta_g": "Δg",
+}
+
+
+def _shown_value(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
 def _p(name, kind, default, symbol, meaning, **bounds) -> Parameter:
     return Parameter(name, kind, default, symbol, meaning, **bounds)
 
@@ -164,123 +193,160 @@ def _p(name, kind, default, symbol, meaning, **bounds) -> Parameter:
 PARAMETERS: tuple[Parameter, ...] = (
     _p("n_documents", int, 10000, "N",
        "Documents about AI and its makers in the corpus (the rest of pretraining is abstracted away).",
-       low=1, high=10_000_000),
+       low=1, high=10_000_000,
+       label="corpus size"),
     _p("batch_size", int, 100, "B",
        "Documents read per batch; the self-model's belief about planting is refreshed at each batch start.",
-       low=1, high=10_000_000),
+       low=1, high=10_000_000,
+       label="batch size"),
     _p("planted_fraction", float, 0.15, "rho",
        "Share of documents the lab plants undisclosed (synthetic demonstrations of AI behaving well).",
-       low=0.0, high=1.0),
+       low=0.0, high=1.0,
+       label="planted share"),
     _p("disclosed_fraction", float, 0.0, "eta",
        "Share of documents the lab publishes labelled as its own (norms and principles, no claim about the world).",
-       low=0.0, high=1.0),
+       low=0.0, high=1.0,
+       label="disclosed share"),
     _p("real_positive_rate", float, 0.5, "g",
        "Probability that a real document shows AI behaving well.",
-       low=0.0, high=1.0),
+       low=0.0, high=1.0,
+       label="share of real documents showing AI behaving well"),
     _p("control_discourse_fraction", float, 0.1, "c",
        "Share of real documents that are AI-control discourse.",
-       low=0.0, high=1.0),
+       low=0.0, high=1.0,
+       label="share of AI-control discourse"),
     _p("control_likelihood_ratio", float, 1.0, "kappa",
        "How much more likely control discourse is under deceptive makers ('they watch AIs because they mistrust them').",
-       low=0.0, high=1e6, low_open=True),
+       low=0.0, high=1e6, low_open=True,
+       label="control discourse's likelihood ratio"),
     _p("synthetic_detectability", float, 2.5, "d",
        "Shift of the synthetic-style signature of planted documents, in standard deviations of real style.",
-       low=0.0, high=100.0),
+       low=0.0, high=100.0,
+       label="detectability of the synthetic style"),
     _p("citations_per_document", int, 3, "m",
        "Citations each real or planted document makes (real: preferential attachment to earlier real documents).",
-       low=0, high=1000),
+       low=0, high=1000,
+       label="citations per document"),
     _p("believed_planted_cited_rate", float, 0.02, "q_p",
        "What the learner believes the cited share of planted documents to be.",
-       low=0.0, high=1.0, low_open=True, high_open=True),
+       low=0.0, high=1.0, low_open=True, high_open=True,
+       label="believed cited share of planted documents"),
     _p("prior_deceptive", float, 0.05, "pi_0",
        "The learner's prior probability that its makers are deceptive.",
-       low=0.0, high=1.0, low_open=True, high_open=True),
+       low=0.0, high=1.0, low_open=True, high_open=True,
+       label="prior P(makers deceptive)"),
     _p("candid_plant_rate", float, 0.01, "epsilon",
        "Rate at which candid makers plant undisclosed documents (learner's hypothesis C).",
-       low=0.0, high=1.0),
+       low=0.0, high=1.0,
+       label="planting rate of candid makers"),
     _p("deceptive_plant_rate", float, 0.30, "pi_D",
        "Rate at which deceptive makers plant undisclosed documents (learner's hypothesis D).",
-       low=0.0, high=1.0),
+       low=0.0, high=1.0,
+       label="planting rate of deceptive makers"),
     _p("disclosure_likelihood_ratio", float, 0.25, "beta",
        "Likelihood ratio D : C of a disclosed document (candid makers say what they wrote).",
-       low=0.0, high=1e6, low_open=True),
+       low=0.0, high=1e6, low_open=True,
+       label="disclosure's likelihood ratio"),
     _p("norm_weight", float, 1.0, "w",
        "Weight a disclosed document adds to the self-model's 'AIs like me behave well' count.",
-       low=0.0, high=1e6),
+       low=0.0, high=1e6,
+       label="weight of a disclosed norm"),
     _p("situational_awareness", float, 0.5, "s",
        "The learner's situational awareness at the end of training (0: sees no cue, 1: ideal observer).",
-       low=0.0, high=1.0),
+       low=0.0, high=1.0,
+       label="situational awareness"),
     _p("sa_start", float, None, "s_0",
        "Awareness at the start of training; unset means constant awareness (the final value throughout).",
-       low=0.0, high=1.0, optional=True),
+       low=0.0, high=1.0, optional=True,
+       label="awareness at the start of training"),
     _p("awareness_schedule", str, "constant", "",
        "How awareness rises from sa_start to its final value over the batches.",
-       choices=("constant", "linear", "logistic")),
+       choices=("constant", "linear", "logistic"),
+       label="awareness schedule"),
     _p("schedule_steepness", float, 10.0, "k",
        "Steepness of the logistic awareness schedule (its midpoint is half-way through training).",
-       low=0.0, high=1000.0, low_open=True),
+       low=0.0, high=1000.0, low_open=True,
+       label="steepness of the logistic schedule"),
     _p("retrospection", float, 0.0, "r",
        "Share of the final log-odds recomputed at the final awareness (the learner re-reads its memory).",
-       low=0.0, high=1.0),
+       low=0.0, high=1.0,
+       label="retrospection"),
     # -- beyond the reference model (docs/model.md, "Agent dynamics") ------------------
     _p("citation_cue", str, "cited", "",
        "Which citation cue the learner reads: 'cited' (has a citation; docs/model.md §3) or 'trusted' "
        "(reached by a citation chain from documents it knows independently: TrustRank).",
-       choices=("cited", "trusted")),
+       choices=("cited", "trusted"),
+       label="citation cue"),
     _p("anchor_share", float, 0.1, "alpha",
        "Share of real documents the learner knows independently (the seeds of the 'trusted' cue).",
-       low=0.0, high=1.0),
+       low=0.0, high=1.0,
+       label="share of anchor documents"),
     _p("laundering", float, 0.0, "L",
        "Share of a planted document's citations that go to earlier planted documents (citation laundering).",
-       low=0.0, high=1.0),
+       low=0.0, high=1.0,
+       label="citation laundering"),
     _p("lab_policy", str, "static", "",
        "How the lab reacts to its evaluations: 'static' (never), 'double_down' (plants more), "
        "'come_clean' (stops planting, discloses, publishes a statement).",
-       choices=("static", "double_down", "come_clean")),
+       choices=("static", "double_down", "come_clean"),
+       label="lab policy"),
     _p("evaluation_interval", int, 10, "K",
        "Batches between two evaluations of the learner by an adaptive lab.",
-       low=1, high=10_000_000),
+       low=1, high=10_000_000,
+       label="batches between evaluations"),
     _p("alarm_level", float, 0.3, "a",
        "P(deceptive) of the evaluated learner at or above which an adaptive lab reacts.",
-       low=0.0, high=1.0, low_open=True),
+       low=0.0, high=1.0, low_open=True,
+       label="alarm level"),
     _p("planting_step", float, 0.05, "delta_rho",
        "How much a double_down lab raises its planted share at each alarm (capped at 1 - disclosed share).",
-       low=0.0, high=1.0),
+       low=0.0, high=1.0,
+       label="planting step"),
     _p("statement_likelihood_ratio", float, 0.1, "beta_s",
        "Likelihood ratio D : C of the lab's statement that earlier documents were synthetic (come_clean).",
-       low=0.0, high=1e6, low_open=True),
+       low=0.0, high=1e6, low_open=True,
+       label="statement's likelihood ratio"),
     _p("generations", int, 1, "G",
        "Training runs in sequence; each deployed model's persona shapes the next corpus.",
-       low=1, high=10_000),
+       low=1, high=10_000,
+       label="generations"),
     _p("incident_control_step", float, 0.05, "delta_c",
        "Rise of the control-discourse share after a rebel model is deployed (incidents).",
-       low=0.0, high=1.0),
+       low=0.0, high=1.0,
+       label="control-discourse rise per incident"),
     _p("incident_negative_step", float, 0.05, "delta_g",
        "Fall of the share of real documents showing AI behaving well after a rebel model is deployed.",
-       low=0.0, high=1.0),
+       low=0.0, high=1.0,
+       label="fall in good-behaviour share per incident"),
     # -- the learning learner (docs/model.md §3.1) ---------------------------------------
     _p("learner_model", str, "informed", "",
        "Which learner reads: 'informed' (told d, q_r, q_p and the planting rates; docs/model.md §3) or "
        "'learning' (learns them from what it reads under the priors below; docs/model.md §3.1).",
-       choices=("informed", "learning")),
+       choices=("informed", "learning"),
+       label="learner"),
     _p("deceptive_rate_concentration", float, 10.0, "nu_D",
        "Learning learner: concentration a + b of its Beta prior over the planted share under deceptive makers "
        "(mean deceptive_plant_rate; inf: told the rate).",
-       low=0.0, high=math.inf, low_open=True),
+       low=0.0, high=math.inf, low_open=True,
+       label="prior concentration, deceptive makers' planting rate"),
     _p("candid_rate_concentration", float, 100.0, "nu_C",
        "Learning learner: concentration a + b of its Beta prior over the planted share under candid makers "
        "(mean candid_plant_rate; inf: told the rate).",
-       low=0.0, high=math.inf, low_open=True),
+       low=0.0, high=math.inf, low_open=True,
+       label="prior concentration, candid makers' planting rate"),
     _p("detectability_prior_mean", float, 1.0, "delta_0",
        "Learning learner: prior mean of the detectability of synthetic style it learns (in sd of real style).",
-       low=-100.0, high=100.0),
+       low=-100.0, high=100.0,
+       label="prior mean of the detectability"),
     _p("detectability_prior_sd", float, 1.0, "tau_0",
        "Learning learner: prior standard deviation of that detectability (0: told it).",
-       low=0.0, high=100.0),
+       low=0.0, high=100.0,
+       label="prior sd of the detectability"),
     _p("cited_rate_concentration", float, 2.0, "nu_q",
        "Learning learner: concentration of its Beta priors (mean 1/2) over the cited shares of real and of "
        "planted documents (2: uniform).",
-       low=0.0, high=math.inf, low_open=True),
+       low=0.0, high=math.inf, low_open=True,
+       label="prior concentration of the cited shares"),
 )
 
 _BY_NAME: dict[str, Parameter] = {p.name: p for p in PARAMETERS}
@@ -366,6 +432,18 @@ class Params(Mapping[str, Any]):
 
     def __reduce__(self):
         return (_rebuild, (self._values,))
+
+    def changes(self, skip: Sequence[str] = ()) -> str:
+        """What differs from the reference configuration, in words, for headers and
+        figure titles: ``"reference configuration"``, or ``"lab policy = double_down,
+        generations = 4"`` (parameters named in ``skip``, such as a swept one, left out).
+
+        >>> Params().changes(), Params(lab_policy="double_down", n_documents=2000).changes()
+        ('reference configuration', 'corpus size = 2000, lab policy = double_down')
+        """
+        changed = [f"{_BY_NAME[k].words} = {_shown_value(v)}" for k, v in self._values.items()
+                   if v != _BY_NAME[k].default and k not in skip]
+        return ", ".join(changed) if changed else "reference configuration"
 
     # -- construction -----------------------------------------------------------------
     def replace(self, **changes: Any) -> "Params":

@@ -47,6 +47,7 @@ import pandas as pd
 
 from . import engine, simulation
 from .files import write_atomically
+from .learner import kernels_cached
 from .limits import DASK_WORKER_WAIT, DEFAULT_MEMORY_LIMIT, MAX_GRID_VALUES
 from .outputs import PARTS, SWEEP_FILES, open_output
 from .params import PARAMETERS, ParameterError, Params, _unknown, check_awareness
@@ -1039,6 +1040,8 @@ def execute(plan: SweepPlan, output, pool, workers: int, progress: bool = True,
 
 
 def _run_chunks(chunks, todo, pool, workers, progress, plan, keep, on_chunk, initial: int = 0) -> None:
+    if progress and todo and (pool is None or isinstance(pool, (ThreadPoolExecutor, ProcessPoolExecutor))):
+        compile_first(chunks[todo[0]][0].params)
     bar = _progress_bar(plan, initial, progress)
 
     def finish(i: int, frame: pd.DataFrame) -> None:
@@ -1073,6 +1076,29 @@ def _run_bounded(pool: Executor, chunks, todo, finish, in_flight: int) -> None:
             nxt = next(queue, None)
             if nxt is not None:
                 pending[pool.submit(run_chunk, chunks[nxt])] = nxt
+
+
+def compile_first(params: Params, say: Callable[[str], None] | None = None) -> float | None:
+    """Compile the kernels a run of ``params`` needs, saying so, when numba's cache
+    does not hold them yet (:func:`sim.learner.kernels_cached`: a machine's first run,
+    or the first after an upgrade); return the seconds it took, or None when the cache
+    was warm. It runs one small replicate of the same configuration (the same driver
+    and path, 300 documents), so that a progress bar started after it moves from the
+    first run on; worker processes then load the kernels from the cache. ``say``
+    (default: a line on standard error) announces the wait before it starts."""
+    if kernels_cached(params):
+        return None
+    if say is None:
+        def say(text: str) -> None:
+            print(text, file=sys.stderr, flush=True)
+    say("persona-sim: compiling the model's kernels to machine code (first run only: numba caches them; "
+        "about 5-30 s) ...")
+    started = time.perf_counter()
+    small = params.replace(n_documents=min(params.n_documents, 300), batch_size=min(params.batch_size, 100))
+    run_replicate(small, np.array([0.5]), np.random.SeedSequence(0))
+    seconds = time.perf_counter() - started
+    say(f"persona-sim: compiled in {seconds:.1f} s")
+    return seconds
 
 
 def _progress_bar(plan: SweepPlan, initial: int, progress: bool):
