@@ -18,12 +18,13 @@ latent class of every undisclosed document and learns, from what it reads:
   concentration ``cited_rate_concentration``), read with the temper ``s`` of the
   informed learner.
 
-Exact Bayes over a corpus is a sum over 2^N class assignments. The update is the
-quasi-Bayes sequential procedure for mixtures of Smith and Makov [1]_ (an
-assumed-density filter that keeps a factorized posterior, a Beta per planting-rate
-hypothesis, a Normal for ``delta`` and a Beta per cited share, and adds each
-document's sufficient statistics weighted by its posterior probability of being
-planted): O(1) per document. Its predictive likelihood ratio of a document's cues
+Exact Bayes over a corpus is a sum over 2^N class assignments. The update is
+assumed-density filtering [2]_: the learner keeps a factorized posterior (a Beta per
+planting-rate hypothesis, a Normal for ``delta``, a Beta per cited share), and after
+each document replaces every factor by the member of its family with the mean and
+variance of the exact one-document posterior (moment matching); the quasi-Bayes
+procedure for mixtures of Smith and Makov [1]_ is the same filter with the counts added
+in place of the match. O(1) per document. Its predictive likelihood ratio of a document's cues
 (planted : real) replaces the informed learner's ``Lambda``, and its two
 hypotheses' current planted shares replace ``pi_D`` and ``epsilon`` in the evidence
 ``Delta`` (the chain rule of the two hypotheses' predictive likelihoods), so the
@@ -32,10 +33,11 @@ point-mass priors at the true values it is the informed learner (tests/test_lear
 checks 1e-9 in log-odds); tests/test_learning.py compares it with exact Bayes by
 enumeration on small corpora.
 
-Both drivers call :func:`read_batch` (the Mesa agents with one learner, the engine
-with a family), which runs the compiled reader :func:`_learn_corpus_kernel`; every
-learner reads its documents one after another with the scalar rules below, so the
-numbers do not depend on the driver, the family or the executor.
+Both drivers call :func:`read_batch` or :func:`read_corpus` (the Mesa agents with one
+learner, the engine with a family; through :mod:`sim.learners`), which run the compiled
+reader :func:`_learn_batch`: the family reads each document together, but every
+learner's arithmetic is its own (the scalar rules below), so the numbers do not
+depend on the driver, the family or the executor.
 
 References
 ----------
