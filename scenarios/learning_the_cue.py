@@ -195,9 +195,13 @@ def main(argv=None):
     widest = max(finite, key=lambda kv: kv[1][0]) if finite else (("learning", "none (no threshold fitted)"),
                                                                    (np.nan, 0))
     book.answer(
-        f"{'Yes' if moved else 'Hardly'}. At planted share {rho0:g} the fitted thresholds are {lines}. {others}. "
-        f"The learning learner's threshold {'falls' if slope < 0 else 'moves'} with the corpus size like "
-        f"N^{slope:.2f} (fit over N = {', '.join(f'{n:,}' for n in sizes)}), the informed one's stays; in the "
+        f"{'Yes' if moved else ('Hardly' if np.isfinite(learning_mid) else 'Not measurable at this size')}. "
+        f"At planted share {rho0:g} the fitted thresholds are {lines}. " + (f"{others}. " if others else "")
+        + f""
+        + (f"The learning learner's threshold {'falls' if slope < 0 else 'moves'} with the corpus size like "
+           f"N^{slope:.2f} (fit over N = {', '.join(f'{n:,}' for n in sizes)}), the informed one's stays; "
+           if np.isfinite(slope) else "Too few thresholds were fitted at this size to say how they move with N; ")
+        + f"in the "
         f"large-corpus limit (docs/model.md §3.1) the learning learner has no threshold in awareness: any "
         f"awareness above 0 eventually learns the planted share, and a learned share above pi_dagger = "
         f"{pi_dagger(Params()):.3f} (default priors) favours deceptive makers. Learned planted share at s = 1, "
@@ -211,8 +215,9 @@ def main(argv=None):
                               f"rebel at any awareness; the priors decide whether, not where. ")
         + (f"P(rebel) falls with awareness for {', '.join(f'{r.learner_model} {r.parameter} = {r.value:g}' for r in falling.itertuples())} "
            f"(a rebel at low awareness only). " if len(falling) else "")
-        + f"At N = {n_sens:,} the prior that moves the learning learner's threshold most is {widest[0][1]} "
-        f"(by {widest[1][0]:.2f})."
+        + (f"At N = {n_sens:,} the prior that moves the learning learner's threshold most is {widest[0][1]} "
+           f"(by {widest[1][0]:.2f})." if finite else f"At N = {n_sens:,} no threshold of the learning learner "
+                                                     "was fitted against its priors.")
     )
     return book.finish()
 
