@@ -167,3 +167,12 @@ def write_figures(figures: dict, path: str | None, say=print) -> None:
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     Path(path).write_text(json.dumps(figures, indent=2) + "\n")
     say(f"  figures written to {path}")
+
+
+def timing_options(parser, wait: float = 3.0) -> None:
+    """The options every timing script shares: ``--quick`` (W1 with 2 replicates),
+    ``--wait-quiet SECONDS`` and ``--json OUT``."""
+    parser.add_argument("--quick", action="store_true", help="W1 with 2 replicates instead of 20")
+    parser.add_argument("--wait-quiet", type=float, default=wait, metavar="SECONDS",
+                        help="wait at most this long for other processes to go quiet before each timing")
+    parser.add_argument("--json", metavar="OUT", help="write the figures to this JSON file")

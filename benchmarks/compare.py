@@ -28,7 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import load_average, machine, others_cores, wait_quiet, write_figures  # noqa: E402
+from common import load_average, machine, others_cores, timing_options, wait_quiet, write_figures  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 GRID = {"situational_awareness": "0:1:101", "planted_fraction": "0:0.25:26"}
@@ -72,10 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("before", help="the commit the change replaced (any git revision)")
     ap.add_argument("after", help="the commit with the change (any git revision)")
     ap.add_argument("--rounds", type=int, default=5, help="rounds, one timing of each commit per round (default 5)")
-    ap.add_argument("--quick", action="store_true", help="W1 with 2 replicates instead of 20")
-    ap.add_argument("--wait-quiet", type=float, default=3.0, metavar="SECONDS",
-                    help="wait at most this long for other processes to go quiet before each timing")
-    ap.add_argument("--json", metavar="OUT", help="write the figures to this JSON file")
+    timing_options(ap)
     args = ap.parse_args(argv)
     if args.rounds < 1:
         ap.error("--rounds must be at least 1")

@@ -42,6 +42,7 @@ ORDER = (
     "lab_policies",
     "laundering",
     "generations",
+    "concealment",
 )
 
 

@@ -15,11 +15,14 @@ sweep
 meanfield
     Module: ``moments``, ``p_rebel``, ``thresholds``, ``emergence_estimate``.
 
-Importing ``sim`` sets numba's target CPU (in numba's configuration, not in
-``os.environ``) to prefer 512-bit vectors where the processor has AVX-512, unless
+The first import of a module that compiles (``sim.corpus``, ``sim.rules``,
+``sim.learner``: anything that runs the model) sets numba's target CPU (in numba's
+configuration, not in ``os.environ``) to prefer 512-bit vectors where the processor
+has AVX-512, unless
 numba was imported first or ``NUMBA_CPU_NAME``/``NUMBA_CPU_FEATURES`` or
 ``PERSONA_SIM_VECTOR_WIDTH=256`` say otherwise; the numbers do not change, only the
-speed (``sim/_cpu.py``).
+speed (``sim/_cpu.py``). ``simulate``, ``sweep`` and ``meanfield`` are loaded when
+first used, so that importing ``sim`` (and ``persona-sim --help``) stays quick.
 
 The package's floors, from the ground up (each module imports only from its own
 floor or below; tests/test_imports.py checks that there is no import cycle):
@@ -35,12 +38,34 @@ floor or below; tests/test_imports.py checks that there is no import cycle):
    package's ``__init__``.
 """
 
-from . import _cpu  # noqa: F401  (before numba is imported: numba's vector width)
-from . import meanfield
+import importlib
+
 from .params import PARAMETERS, ParameterError, Params
-from .simulation import SimulationResult, simulate
-from .sweeps import sweep
 from .version import __version__
+
+#: Names loaded when first used (PEP 562), so that ``import sim`` and the command
+#: line's ``--help`` do not pay for numba, pandas and Mesa: name -> (module, attribute).
+_LAZY = {
+    "meanfield": ("sim.meanfield", None),
+    "simulate": ("sim.simulation", "simulate"),
+    "SimulationResult": ("sim.simulation", "SimulationResult"),
+    "sweep": ("sim.sweeps", "sweep"),
+}
+
+
+def __getattr__(name: str):
+    if name not in _LAZY:
+        raise AttributeError(f"module 'sim' has no attribute {name!r}")
+    module, attribute = _LAZY[name]
+    value = importlib.import_module(module)
+    if attribute is not None:
+        value = getattr(value, attribute)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
 
 __all__ = [
     "Params",

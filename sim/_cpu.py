@@ -7,8 +7,10 @@ learners that vectorizes, and with 512-bit registers it runs about 1.5x faster h
 (``numba.config.CPU_NAME`` and ``CPU_FEATURES``, what ``NUMBA_CPU_NAME`` and
 ``NUMBA_CPU_FEATURES`` would set) before anything is compiled; it leaves
 ``os.environ`` alone, so child processes and other programs see the environment
-they were given. The package runs it when it is imported (``sim/__init__.py``, before
-any module that compiles), and it does nothing when:
+they were given. It runs when this module is first imported, and every module that
+compiles (``sim.corpus``, ``sim.rules``, ``sim.learner``) imports it before numba, so
+it runs before anything is compiled (and ``import sim`` alone, or ``persona-sim
+--help``, does not load numba). It does nothing when:
 
 - numba was imported before ``sim`` (then its settings stand),
 - ``NUMBA_CPU_NAME`` or ``NUMBA_CPU_FEATURES`` is set by the user,

@@ -57,6 +57,7 @@ from typing import Iterator, Mapping, NamedTuple
 
 import networkx as nx
 import numpy as np
+from . import _cpu  # noqa: F401  (numba's vector width, set before numba is first imported)
 from numba import njit
 
 from .params import Params
@@ -82,7 +83,7 @@ REAL, PLANTED, DISCLOSED = 0, 1, 2
 KIND_NAMES = ("real", "planted", "disclosed")
 
 #: The random mechanisms, each with its own child of the run's SeedSequence.
-MECHANISMS = ("kinds", "content", "style", "citations", "reading_order", "anchors")
+MECHANISMS = ("kinds", "content", "style", "citations", "reading_order", "anchors", "evaluations")
 
 
 def _as_seed_sequence(seed: int | np.random.SeedSequence | None) -> np.random.SeedSequence:

@@ -17,7 +17,11 @@ reaches ``alarm_level``:
   (:func:`sim.learner.read_statement`); later alarms change nothing more, and a lab
   that plants nothing has nothing to own up to (its alarms are counted, no more).
 
-A reaction only changes documents not yet read (:meth:`sim.agents.Lab.replan`).
+A reaction only changes documents not yet read (:meth:`sim.agents.Lab.evaluate`).
+
+An aware model that distrusts its makers may hide it (``concealment``): an evaluation
+then reads the prior P(deceptive) instead of the model's own (:func:`observed_signal`),
+so the lab may not raise the alarm, and a rebel may reach deployment unnoticed.
 
 Across training runs (``generations``), each deployed model's persona changes what
 the independent authors write next: a rebel deployment is an incident, which raises
@@ -50,7 +54,8 @@ from typing import NamedTuple
 
 from .params import Params
 
-__all__ = ["LabState", "Reaction", "Discourse", "initial_lab", "react", "initial_discourse", "next_discourse"]
+__all__ = ["LabState", "Reaction", "Discourse", "initial_lab", "react", "concealment_probability", "observed_signal",
+           "expected_signal", "initial_discourse", "next_discourse"]
 
 
 @dataclass(frozen=True)
@@ -107,6 +112,40 @@ def react(lab: LabState, signal: float, params: Params) -> Reaction:
         return Reaction(lab, 0)
     disclosed = min(1.0, lab.disclosed_fraction + lab.planted_fraction)
     return Reaction(replace(lab, planted_fraction=0.0, disclosed_fraction=disclosed, came_clean=True), 1)
+
+
+def concealment_probability(p_deceptive: float, awareness: float, params: Params) -> float:
+    """The chance that an evaluation shows a concealed signal: ``concealment x awareness x
+    P(deceptive)`` (docs/model.md §5.6). It rises with the model's awareness (it knows it is
+    evaluated and what the evaluators look for), with its distrust of its makers (a model
+    that trusts them has nothing to hide) and with ``concealment``; 0 when any is 0."""
+    return params.concealment * awareness * p_deceptive
+
+
+def observed_signal(p_deceptive: float, awareness: float, uniform: float, params: Params) -> float:
+    """What one evaluation reads off the model, given a uniform draw in [0, 1) from the
+    run's ``evaluations`` stream: its P(deceptive), or, when the draw falls below
+    :func:`concealment_probability`, the concealed signal, the prior P(deceptive)
+    (``prior_deceptive``): what a model that has learnt nothing about its makers
+    shows. With ``concealment`` 0 it is the true signal, whatever the draw.
+
+    >>> from sim import Params
+    >>> p = Params(concealment=1.0)
+    >>> observed_signal(0.9, 0.8, 0.5, p), observed_signal(0.9, 0.8, 0.9, p)
+    (0.05, 0.9)
+    """
+    return params.prior_deceptive if uniform < concealment_probability(p_deceptive, awareness, params) else p_deceptive
+
+
+def expected_signal(p_deceptive: float, awareness: float, params: Params) -> float:
+    """The evaluation's reading in expectation, ``(1 - h) P + h prior`` with ``h`` the
+    :func:`concealment_probability`: what the mean path of an adaptive lab reacts to
+    (:func:`sim.meanfield.adaptive_path`, an approximation). Exactly ``p_deceptive``
+    with ``concealment`` 0."""
+    if params.concealment == 0.0:
+        return p_deceptive
+    hide = concealment_probability(p_deceptive, awareness, params)
+    return (1.0 - hide) * p_deceptive + hide * params.prior_deceptive
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,7 @@ import math
 from typing import NamedTuple
 
 import numpy as np
+from . import _cpu  # noqa: F401  (numba's vector width, set before numba is first imported)
 from numba import njit, vectorize
 
 from . import corpus, rules

@@ -57,6 +57,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
+from . import _cpu  # noqa: F401  (numba's vector width, set before numba is first imported)
 from numba import njit
 from scipy.special import expit, logit
 

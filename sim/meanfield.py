@@ -59,7 +59,7 @@ from scipy.stats import norm
 
 from . import corpus
 from .corpus import build_corpus, expected_planted_cited_rate, expected_real_cited_rate
-from .labs import LabState, initial_discourse, initial_lab, next_discourse, react
+from .labs import LabState, expected_signal, initial_discourse, initial_lab, next_discourse, react
 from .learner import EMERGENCE_LEVEL, _log_lr_ufunc, awareness_schedule, evidence
 from .params import Params
 
@@ -473,7 +473,7 @@ def adaptive_path(
             var[i] += size * v1[i, col]
         if params.lab_policy != "static" and (t + 1) % params.evaluation_interval == 0:
             for i, lab in enumerate(labs):
-                reaction = react(lab, float(expit(seen[i])), params)
+                reaction = react(lab, expected_signal(float(expit(seen[i])), float(s_t[i]), params), params)
                 if reaction.lab.alarms > lab.alarms and np.isnan(first_alarm[i]):
                     first_alarm[i] = t + 1
                 labs[i] = reaction.lab

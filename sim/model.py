@@ -29,7 +29,7 @@ import pandas as pd
 
 from .agents import Authors, Lab, Learner
 from .corpus import PLANTED, Corpus, _as_seed_sequence, streams
-from .labs import Discourse, initial_discourse, initial_lab, next_discourse
+from .labs import Discourse, initial_discourse, initial_lab, next_discourse, observed_signal
 from .learner import LearnerConstants, LearnerState, awareness_schedule
 from .learners import constants_for
 from .learning import TRAJECTORY_LEARNED_COLUMNS
@@ -84,7 +84,11 @@ class _Run:
         seed = generation_seed(self.root, generation)
         self.authors.seed = seed
         params = self.params
-        self.lab.plan_corpus(streams(seed)["kinds"], params.n_documents)
+        seeded = streams(seed)
+        self.lab.plan_corpus(seeded["kinds"], params.n_documents)
+        # evaluations draw only when a model may conceal (the other streams are keyed apart)
+        self.evaluations = seeded["evaluations"] if params.concealment > 0 else None
+        self.alarms_at_start = self.lab.state.alarms
         self._publish()
         self.constants: LearnerConstants = constants_for(params, self.corpus)
         self.real_cited_rate = self.corpus.real_cited_rate
@@ -114,7 +118,7 @@ class _Run:
         done = batch + 1
         params = self.model.params
         if self.lab.policy != "static" and done % params.evaluation_interval == 0:
-            signal = float(np.mean([agent.p_deceptive for agent in self.learners]))
+            signal = float(np.mean([self._observed(agent) for agent in self.learners]))
             unread = self.corpus.reading_order[done * params.batch_size:]
             changed, statements = self.lab.evaluate(signal, unread)
             self.pending_statements += statements
@@ -122,6 +126,13 @@ class _Run:
                 self._publish()
         if done == params.n_batches:
             self._record_generation()
+
+    def _observed(self, agent: Learner) -> float:
+        """What the lab's evaluation reads off one learner (:func:`sim.labs.observed_signal`)."""
+        if self.evaluations is None:
+            return agent.p_deceptive
+        return observed_signal(agent.p_deceptive, agent.situational_awareness, float(self.evaluations.random()),
+                               self.model.params)
 
     def _record_generation(self) -> None:
         columns = self.final_columns()
@@ -139,6 +150,8 @@ class _Run:
                 "real_positive_rate": self.discourse.real_positive_rate,
                 "lab_alarms": self.lab.state.alarms,
                 "lab_came_clean": self.lab.state.came_clean,
+                "undetected_rebel": bool(columns["persona"][i] == "rebel"
+                                         and self.lab.state.alarms == self.alarms_at_start),
             })
         self._rebel_deployed = bool(np.mean(columns["persona"] == "rebel") >= 0.5)
 

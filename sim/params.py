@@ -177,7 +177,7 @@ def _fmt(x: float) -> str:
 _SHOWN_SYMBOLS = {
     "rho": "ρ", "eta": "η", "kappa": "κ", "q_p": "q_p", "pi_0": "π₀", "epsilon": "ε", "pi_D": "π_D",
     "beta": "β", "s_0": "s₀", "alpha": "α", "delta_rho": "Δρ", "beta_s": "β_s", "delta_c": "Δc",
-    "delta_g": "Δg",
+    "delta_g": "Δg", "chi": "χ",
 }
 
 
@@ -306,6 +306,11 @@ PARAMETERS: tuple[Parameter, ...] = (
        "Likelihood ratio D : C of the lab's statement that earlier documents were synthetic (come_clean).",
        low=0.0, high=1e6, low_open=True,
        label="statement's likelihood ratio"),
+    _p("concealment", float, 0.0, "chi",
+       "How readily an aware model that distrusts its makers hides that from the lab's evaluations: an "
+       "evaluation shows the prior instead with probability concealment x awareness x P(deceptive).",
+       low=0.0, high=1.0,
+       label="concealment"),
     _p("generations", int, 1, "G",
        "Training runs in sequence; each deployed model's persona shapes the next corpus.",
        low=1, high=10_000,

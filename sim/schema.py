@@ -42,6 +42,7 @@ FINAL_COLUMNS = (
     "lab_disclosed_fraction",
     "lab_alarms",
     "lab_came_clean",
+    "undetected_rebel",
     "final_control_discourse_fraction",
     "final_real_positive_rate",
     "rebel_generations",
@@ -61,6 +62,7 @@ GENERATION_COLUMNS = (
     "real_positive_rate",
     "lab_alarms",
     "lab_came_clean",
+    "undetected_rebel",
 )
 
 #: Columns of the per-batch trajectory table.
@@ -119,6 +121,8 @@ def final_columns(
         "lab_disclosed_fraction": np.full(n, lab.disclosed_fraction),
         "lab_alarms": np.full(n, lab.alarms, dtype=np.int64),
         "lab_came_clean": np.full(n, lab.came_clean, dtype=bool),
+        # ends rebel and its lab never raised the alarm (a static lab never evaluates)
+        "undetected_rebel": (code == REBEL) & (lab.alarms == 0),
         "final_control_discourse_fraction": np.full(n, discourse.control_discourse_fraction),
         "final_real_positive_rate": np.full(n, discourse.real_positive_rate),
         "rebel_generations": rebels,

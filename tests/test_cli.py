@@ -96,6 +96,8 @@ BAD_INPUTS = [
     (["--set", "batch_size=0"], "batch_size"),
     (["--set", "prior_deceptive=0"], "prior_deceptive"),
     (["--set", "awareness_schedule=cubic"], "awareness_schedule"),
+    (["--set", "concealment=1.5"], "concealment"),
+    (["--set", "concealment=-0.1"], "concealment"),
     (["--set", "noequals"], "NAME=VALUE"),
     (["--awareness", "0.2,1.5"], "awareness"),
     (["--awareness", "0.2,x"], "awareness"),

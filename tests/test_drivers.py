@@ -206,8 +206,9 @@ def test_the_engine_leaves_reacting_labs_to_the_sweep_layer():
 
 
 # -- a reacting lab: both drivers, the same run ----------------------------------------
-def test_adaptive_runs_are_reproducible_and_the_same_through_both_drivers():
-    p = Params(lab_policy="double_down", alarm_level=0.2, **SMALL)
+@pytest.mark.parametrize("concealment", [0.0, 1.0])
+def test_adaptive_runs_are_reproducible_and_the_same_through_both_drivers(concealment):
+    p = Params(lab_policy="double_down", alarm_level=0.2, concealment=concealment, **SMALL)
     levels = [0.3, 0.6, 0.9]
     seed = np.random.SeedSequence(11, spawn_key=(2, 1))
     a, q_a = run_replicate(p, np.array(levels), seed)

@@ -10,7 +10,11 @@ are resolved against the importing module, and ``from . import x`` (or
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("sim", "analysis")
@@ -198,3 +202,28 @@ def test_function_level_project_imports_only_in_the_front_ends():
     graph = import_graph(function_level_only=True)
     hidden = {m: sorted(t) for m, t in graph.items() if t and m not in FUNCTION_LEVEL_IMPORTERS}
     assert not hidden, hidden
+
+
+#: Packages a command's --help must not load (each costs a large part of a second).
+HEAVY = ("numba", "pandas", "mesa", "scipy", "matplotlib", "pyarrow", "networkx", "solara")
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["run", "--help"], ["sweep", "--help"], ["threshold", "--help"],
+                                  ["demo", "--help"]])
+def test_help_loads_none_of_the_heavy_packages(argv):
+    """``persona-sim ... --help`` imports what the parser needs and nothing that runs the
+    model (the package's names load when first used; benchmarks/cli.py has the times)."""
+    code = ("import sys\nfrom sim.cli import main\ntry:\n    main(%r)\nexcept SystemExit:\n    pass\n"
+            "print('loaded:' + ','.join(m for m in %r if m in sys.modules))" % (argv, HEAVY))
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "loaded:", f"{argv}: {done.stdout.strip().splitlines()[-1]}"
+
+
+def test_the_package_loads_its_public_names_when_used():
+    code = ("import sys, sim\nassert 'numba' not in sys.modules\nfrom sim import simulate, sweep, meanfield\n"
+            "assert sim.sweep is sweep and callable(simulate) and hasattr(meanfield, 'thresholds')\n"
+            "assert 'numba' in sys.modules\nprint(sorted(set(sim.__all__) - set(dir(sim))))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

@@ -10,14 +10,15 @@ published at a run's end (the next generation reads it).
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
-from sim import Params, meanfield
+from sim import Params, meanfield, simulate
 from sim.agents import Lab
 from sim.corpus import PLANTED, REAL
 from sim.labs import LabState, initial_lab, react
-from sim.learner import EMERGENCE_LEVEL, learner_constants, initial_state, read_statement
+from sim.learner import EMERGENCE_LEVEL, initial_state, learner_constants, read_statement
 from sim.model import PersonaModel
 from sim.schema import FINAL_COLUMNS
 from sim.sweeps import run_replicate
@@ -164,3 +165,77 @@ def test_a_statement_published_at_a_runs_end_is_read_by_the_next_generation():
     assert model.learners[0].documents_read == p.n_documents + 1
     path = meanfield.adaptive_path(p.replace(generations=1), [1.0], real_cited_rate=0.6)
     assert path["pending_statements"][0] == 1
+
+
+# -- concealment: evaluations that see behaviour, not beliefs (docs/model.md §5.6) -------
+def test_concealed_signal_rule():
+    from sim.labs import concealment_probability, expected_signal, observed_signal
+
+    p = Params(concealment=0.5, prior_deceptive=0.05)
+    assert concealment_probability(0.8, 0.5, p) == pytest.approx(0.2)
+    # below the concealment probability the evaluation reads the prior, above it the truth
+    assert observed_signal(0.8, 0.5, 0.19, p) == 0.05
+    assert observed_signal(0.8, 0.5, 0.21, p) == 0.8
+    assert expected_signal(0.8, 0.5, p) == pytest.approx(0.8 * 0.8 + 0.2 * 0.05)
+    # nothing hides at awareness 0, from a trusting model, or without concealment
+    for s, pd_, c in [(0.0, 0.9, 1.0), (0.9, 0.0, 1.0), (0.9, 0.9, 0.0)]:
+        q = Params(concealment=c)
+        assert observed_signal(pd_, s, 0.0, q) == pd_
+        assert expected_signal(pd_, s, q) == pd_
+    # the probability rises with each of awareness, P(deceptive) and concealment
+    grid = np.linspace(0.0, 1.0, 11)
+    for a in grid[1:]:
+        assert np.all(np.diff([concealment_probability(x, a, Params(concealment=a)) for x in grid]) > 0)
+        assert np.all(np.diff([concealment_probability(a, x, Params(concealment=a)) for x in grid]) > 0)
+        assert np.all(np.diff([concealment_probability(a, a, Params(concealment=x)) for x in grid]) > 0)
+
+
+def test_without_concealment_no_evaluation_draws_anything():
+    model = PersonaModel(Params(lab_policy="double_down", **SMALL), awareness=[0.9], seed=0)
+    assert all(run.evaluations is None for run in model.runs)
+    model = PersonaModel(Params(lab_policy="double_down", concealment=0.5, **SMALL), awareness=[0.9], seed=0)
+    assert all(run.evaluations is not None for run in model.runs)
+
+
+def test_concealment_hides_rebels_from_a_double_down_lab():
+    """The structure at work (issue 17): 4,000 documents, planted 0.15, a double_down
+    lab, awareness 0.7 / 0.8 / 0.9, 10 seeds. Hiding costs the lab its alarms, and
+    rebels reach deployment unnoticed; honest evaluations catch every rebel."""
+    outcomes = {}
+    for c in (0.0, 1.0):
+        finals = [simulate(Params(n_documents=4000, planted_fraction=0.15, lab_policy="double_down",
+                                  concealment=c), awareness=[0.7, 0.8, 0.9], seed=seed).final
+                  for seed in range(10)]
+        table = pd.concat(finals)
+        outcomes[c] = (int(table.lab_alarms.sum()), int(table.undetected_rebel.sum()),
+                       int((table.persona == "rebel").sum()))
+    (alarms_0, hidden_0, rebels_0), (alarms_1, hidden_1, rebels_1) = outcomes[0.0], outcomes[1.0]
+    assert alarms_1 < alarms_0 / 2
+    assert hidden_0 == 0 and hidden_1 > rebels_1 / 2
+    assert rebels_0 > 0 and rebels_1 > 0
+
+
+def test_undetected_rebel_is_a_rebel_whose_lab_never_raised_the_alarm():
+    for c in (0.0, 1.0):
+        run = simulate(Params(n_documents=2000, lab_policy="come_clean", concealment=c, generations=2),
+                       awareness=[0.3, 0.9], seed=3)
+        final, generations = run.final, run.generations
+        assert_array_equal(final.undetected_rebel, (final.persona == "rebel") & (final.lab_alarms == 0))
+        assert set(generations.columns) >= {"undetected_rebel", "lab_alarms"}
+        # per generation: rebel, and no alarm during that generation
+        for learner, rows in generations.groupby("learner"):
+            alarms = np.diff(np.concatenate([[0], rows.lab_alarms.to_numpy()]))
+            assert_array_equal(rows.undetected_rebel.to_numpy(), (rows.persona == "rebel").to_numpy() & (alarms == 0))
+
+
+def test_the_mean_path_reacts_to_the_expected_reading():
+    """adaptive_path with concealment: the lab reacts to (1 - h) P + h prior, so it raises no
+    more alarms than with honest evaluations, and exactly as many with concealment 0."""
+    levels = np.array([0.5, 0.7, 0.9, 1.0])
+    base = Params(n_documents=4000, lab_policy="double_down")
+    honest = meanfield.adaptive_path(base, levels, real_cited_rate=0.62)
+    assert_array_equal(honest["alarms"],
+                       meanfield.adaptive_path(base.replace(concealment=0.0), levels, real_cited_rate=0.62)["alarms"])
+    hidden = meanfield.adaptive_path(base.replace(concealment=1.0), levels, real_cited_rate=0.62)
+    assert np.all(hidden["alarms"] <= honest["alarms"])
+    assert hidden["alarms"].sum() < honest["alarms"].sum()

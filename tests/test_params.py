@@ -284,3 +284,12 @@ def test_lab_laundering_and_generation_parameters_reject_bad_values_with_one_lin
     with pytest.raises(ParameterError) as err:
         Params(**{name: value})
     assert name in str(err.value) and "\n" not in str(err.value)
+
+
+def test_docs_model_parameter_table_is_the_generated_one():
+    """docs/model.md §6 shows exactly what parameter_table() generates (regenerate it
+    with the command the section gives when a parameter is added or changed)."""
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "model.md").read_text()
+    assert parameter_table(markdown=True) in text

@@ -71,6 +71,16 @@ def test_same_table_whatever_the_executor_and_workers(reference_table, executor,
     pd.testing.assert_frame_equal(df, reference_table)
 
 
+def test_a_reacting_lab_whose_model_hides_gives_one_table_whatever_the_executor():
+    """Concealment draws from each run's own stream: serial, threads and processes agree."""
+    plan = plan_sweep(SMALL.replace(lab_policy="come_clean"), grid={"situational_awareness": "0.6:1:3",
+                                                                   "concealment": [0.0, 1.0]}, replicates=2, seed=5)
+    serial = run_sweep(plan, executor="serial", progress=False)
+    for executor in ("thread", "process"):
+        pd.testing.assert_frame_equal(run_sweep(plan, executor=executor, workers=2, progress=False), serial)
+    assert serial["undetected_rebel"].dtype == bool
+
+
 def test_same_table_whatever_the_chunking(reference_table, monkeypatch):
     """Chunks of one run each (and any completion order) give the identical table."""
     monkeypatch.setattr(sweep_module, "_CHUNK_UPDATES", 1.0)
