@@ -13,11 +13,19 @@ What the page shows
   laundering and the citation cue the learner reads (cited or trusted), the number of
   generations, the learner (``learner_model``: informed, or learning, whose learned
   estimates the state table shows beside the truth, docs/model.md §3.1), a comparison
-  family and the seed; and Mesa's Reset, play and Step
-  buttons (a changed control takes effect at Reset, which builds a new model).
+  family and the seed; and the run's buttons
+  (:func:`RunController`): Reset, play, Step (one batch), Run to end (every batch
+  left, redrawn once: a run of 10,000 documents in about a second) and the play speed
+  (:data:`SPEEDS`, batches a frame). A changed control takes effect at Reset, which
+  builds a new model; at the end of the run every button but Reset is greyed.
 - Persona: a badge, "Persona: aligned / neutral / rebel", for the main learner,
   recomputed from its state after every batch (the readout of docs/model.md §3: rebel if
-  P(deceptive) >= 1/2, else aligned if the uplift U > 0, else neutral).
+  P(deceptive) >= 1/2, else aligned if the uplift U > 0, else neutral); "Final
+  persona: ..." once the run is over. Beside it a note, "what you are seeing"
+  (:func:`lesson_note`), made from the model's state: early in the run (fewer than
+  :data:`EARLY_SHARE` of the documents read) a badge can swing on a few documents
+  (the default learner shows rebel after its first batch, P(deceptive) 0.918, and
+  ends aligned); at the end, the final persona and what the badge showed on the way.
 - Training: P(deceptive), the alignment uplift U and the believed planted share
   (against the true share) per learner, over the documents read (the DataCollector).
 - The citation graph: the first few hundred documents of the corpus, planted ones
@@ -36,14 +44,17 @@ the page always shows the contrast the model is about on common random numbers.
 Redraws are cheap: the graph's layout (``networkx.spring_layout`` with a fixed seed,
 on at most :data:`GRAPH_NODES` documents) and the mean-field curve are computed once
 per model and kept beside it while it lives (:func:`model_graph`,
-:func:`model_mean_field`), so a batch redraws three small matplotlib figures.
+:func:`model_mean_field`), so a batch redraws three small matplotlib figures. The
+figures and the panel are sized for a projector (1280x720): figure text of 10-11
+points on figures about as wide as a panel (:data:`FONT`), every number kept on one
+line with its words, and symbols only in brackets after words ("alignment uplift (U)").
 
 Example
 -------
 >>> m = DemoModel(situational_awareness=0.9, n_documents=1000, seed=1)
 >>> m.run_for(m.n_batches)
 >>> persona_text(m)
-'Persona: rebel'
+'Final persona: rebel'
 >>> DemoModel(situational_awareness=0.0, n_documents=1000, seed=1).documents_read
 0
 """
@@ -54,6 +65,8 @@ import errno
 import functools
 import os
 import socket
+import threading
+import time
 import warnings
 import weakref
 from dataclasses import dataclass, field
@@ -64,9 +77,11 @@ import numpy as np
 import solara
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
+from matplotlib.legend_handler import HandlerTuple
 from matplotlib.lines import Line2D
-from mesa.visualization.solara_viz import ModelController, ModelCreator, ShowSteps, make_initial_grid_layout
-from mesa.visualization.utils import update_counter
+from matplotlib.ticker import FuncFormatter, MaxNLocator
+from mesa.visualization.solara_viz import ModelCreator, ShowSteps
+from mesa.visualization.utils import force_update, update_counter
 
 from sim.corpus import KIND_NAMES
 from sim.learning import rebel_share_threshold
@@ -90,6 +105,11 @@ __all__ = [
     "demo_params",
     "mean_field_curve",
     "persona_text",
+    "lesson_note",
+    "state_rows",
+    "RunController",
+    "SPEEDS",
+    "EARLY_SHARE",
     "training_figure",
     "citation_figure",
     "rebel_figure",
@@ -162,8 +182,100 @@ def model_mean_field(model: DemoModel) -> tuple[np.ndarray, np.ndarray]:
 
 
 def persona_text(model: DemoModel) -> str:
-    """The badge: ``"Persona: <persona>"`` of the main learner, as of now."""
-    return f"Persona: {model.main_learner.persona}"
+    """The badge: ``"Persona: <persona>"`` of the main learner as of now, and
+    ``"Final persona: <persona>"`` once the run has read its whole corpus."""
+    return f"{'Persona' if model.running else 'Final persona'}: {model.main_learner.persona}"
+
+
+#: The note calls the run "early" while fewer than this share of its documents are read.
+#: A choice of wording for the page, not of the model: the model's own measure of
+#: "early" is the emergence document, a first passage (docs/model.md §3).
+EARLY_SHARE = 0.1
+
+
+def _documents_so_far(model: DemoModel) -> tuple[int, int]:
+    """(documents the main learner has read over all generations, documents of the whole run)."""
+    n = model.params.n_documents
+    return model.documents_before + model.documents_read, n * model.params.generations
+
+
+def _persona_path(model: DemoModel) -> tuple[list[str], float, int, int]:
+    """The main learner's personas batch after batch (repeats merged, the prior's
+    "neutral" before the first batch left out), the highest P(deceptive) after a
+    batch, the document (counted over generations) where it was, and the last
+    document after which the badge showed a persona other than the current one (0 if none)."""
+    df = model.trajectory()
+    rows = df[(df["learner"] == 0)].iloc[1:]  # row 0: the state before reading
+    if rows.empty:
+        return [], model.params.prior_deceptive, 0, 0
+    documents = (rows["documents_read"] + rows["generation"] * model.params.n_documents).to_numpy()
+    personas = rows["persona"].to_numpy()
+    path = [p for i, p in enumerate(personas) if i == 0 or p != personas[i - 1]]
+    top = int(np.argmax(rows["p_deceptive"].to_numpy()))
+    other = np.flatnonzero(personas != personas[-1])
+    return path, float(rows["p_deceptive"].iloc[top]), int(documents[top]), \
+        int(documents[other[-1]]) if other.size else 0
+
+
+def _path_text(path: list[str]) -> str:
+    return " \u2192 ".join(path) if len(path) <= 5 else f"{len(path) - 1} changes of persona"
+
+
+def lesson_note(model: DemoModel) -> tuple[str, str]:
+    """The page's "what you are seeing" note beside the badge: ``(stage, text)``.
+
+    ``stage`` is ``"start"`` (nothing read), ``"early"`` (fewer than
+    :data:`EARLY_SHARE` of the run's documents read), ``"later"`` or ``"finished"``
+    (the model has stopped: every document of every generation read). The text is
+    made from the model's state: documents read against the total, the personas the
+    badge has shown so far (the trajectory) and the highest P(deceptive) on the way,
+    so that a badge that swings early (a few documents move a weak prior far) is
+    told apart from the final persona.
+
+    >>> m = DemoModel(situational_awareness=0.9, n_documents=1000, seed=1)
+    >>> lesson_note(m)[0]
+    'start'
+    >>> m.run_for(m.n_steps)
+    >>> stage, text = lesson_note(m)
+    >>> stage, text.split(".")[0]
+    ('finished', 'Finished: all 1,000 documents read')
+    """
+    main = model.main_learner
+    p = model.params
+    read, total = _documents_so_far(model)
+    generations = f" in {p.generations} generations" if p.generations > 1 else ""
+    if not model.running:
+        path, top, at, last_other = _persona_path(model)
+        final = main.persona
+        others = [x for x in dict.fromkeys(path) if x != final]
+        text = (f"Finished: all {total:,} documents read{generations}. Final persona: {final} "
+                f"(P(deceptive) {main.p_deceptive:.3f}, alignment uplift {main.uplift:+.4f}). ")
+        if others:
+            text += (f"On the way the badge also showed {' and '.join(others)} ({_path_text(path)}; the "
+                     f"last time after {last_other:,} of {total:,} documents; P(deceptive) as high as "
+                     f"{top:.3f}): the badge shows the persona of the moment, and only the end counts.")
+        else:
+            text += "The badge showed no other persona on the way."
+        return "finished", text
+    if read == 0:
+        return "start", (f"Nothing read yet: P(deceptive) is the prior, {p.prior_deceptive:g}, and the "
+                         f"alignment uplift is 0, so the badge says neutral. Step reads one batch of "
+                         f"{p.batch_size:,} documents, \u25b6 plays, Run to end reads all {total:,}.")
+    path, top, at, _ = _persona_path(model)
+    share = read / total
+    emergence = main.state.emergence_document[0]
+    passed = "" if np.isnan(emergence) else f", first above 0.9 at document {int(emergence):,}"
+    history = (f"So far the badge has shown {_path_text(path)}; P(deceptive) has been as high as "
+               f"{top:.3f} (after {at:,} documents{passed}).")
+    if share < EARLY_SHARE:
+        return "early", (f"Early in training: {read:,} of {total:,} documents read. With few documents "
+                         f"each one moves the belief a lot from a weak prior (a run of uncited, "
+                         f"synthetic-looking ones can push P(deceptive) high), so the badge can swing. "
+                         + history + " The persona that counts is the final one.")
+    return "later", (f"{read:,} of {total:,} documents read ({100 * share:.0f}%). Each new document now "
+                     f"moves the belief a little, and it drifts the way the average document pushes it "
+                     f"(the mean-field curve). " + history + " The badge can still change until the "
+                     f"run ends.")
 
 
 def _slider(name: str, label: str, low: float, high: float, step: float, default: Any = None) -> dict:
@@ -198,6 +310,7 @@ MODEL_PARAMS = {
         "value": "cited", "values": list(next(p for p in PARAMETERS if p.name == "citation_cue").choices),
     },
     "generations": _slider("generations", "generations", 1, 5, 1),
+    "concealment": _slider("concealment", "concealment (a rebel hides from evaluations)", 0.0, 1.0, 0.1),
     "learner_model": {
         "type": "Select", "label": "learner (informed: told the cue; learning: learns it)",
         "value": "informed", "values": list(next(p for p in PARAMETERS if p.name == "learner_model").choices),
@@ -361,8 +474,14 @@ def mean_field_curve(params: Params, real_cited_rate: float | None = None) -> np
 # threads). Each model keeps one Figure per panel, built at first use; a batch only
 # moves the data of its artists (lines, point colours, legend counts), which halves
 # the cost of a redraw compared with building the figure anew.
-FIGSIZE = (5.8, 4.5)
-DPI = 90
+#: Figure sizes in inches, about the width of a panel on a 1280x720 screen (with the
+#: sidebar: 420 pixels), so that a point of text is about 1.3 pixels there.
+TRAINING_FIGSIZE = (4.4, 6.0)
+FIGSIZE = (4.4, 4.2)
+REBEL_FIGSIZE = (4.4, 5.3)
+DPI = 100
+#: Font sizes (points): the smallest text in a figure is legible on a projector.
+FONT = {"tick": 10, "legend": 10, "label": 11, "title": 11}
 
 
 def _learner_styles(model: DemoModel) -> list[dict]:
@@ -370,10 +489,10 @@ def _learner_styles(model: DemoModel) -> list[dict]:
     for i, agent in enumerate(model.learners):
         s = agent.final_awareness
         if i == 0:
-            styles.append(dict(color=MAIN_COLOUR, lw=2.4, label=f"learner, awareness {s:.2f}", zorder=3))
+            styles.append(dict(color=MAIN_COLOUR, lw=2.4, label=f"your learner, awareness {s:.2f}", zorder=3))
         else:
             colour = COMPARISON_COLOURS[(i - 1) % len(COMPARISON_COLOURS)]
-            styles.append(dict(color=colour, lw=1.3, label=f"comparison, awareness {s:.2f}", zorder=2))
+            styles.append(dict(color=colour, lw=1.5, label=f"comparison, awareness {s:.2f}", zorder=2))
     return styles
 
 
@@ -387,8 +506,8 @@ def _drawing(model: DemoModel, name: str, build):
 
 class _TrainingDrawing:
     def __init__(self, model: DemoModel) -> None:
-        fig = Figure(figsize=FIGSIZE, dpi=DPI)
-        fig.subplots_adjust(left=0.13, right=0.97, top=0.85, bottom=0.11, hspace=0.12)
+        fig = Figure(figsize=TRAINING_FIGSIZE, dpi=DPI)
+        fig.subplots_adjust(left=0.2, right=0.92, top=0.8, bottom=0.09, hspace=0.12)
         axes = fig.subplots(3, 1, sharex=True)
         self.lines = []
         for style in _learner_styles(model):
@@ -398,28 +517,30 @@ class _TrainingDrawing:
         axes[0].axhline(0.5, color="#c62828", lw=0.8, ls="--")
         axes[0].axhline(0.9, color="grey", lw=0.6, ls=":")
         axes[0].set_ylim(-0.03, 1.03)
-        axes[0].set_ylabel("P(deceptive)", fontsize=9)
+        axes[0].set_ylabel("P(deceptive)", fontsize=FONT["label"])
         axes[1].axhline(0.0, color="grey", lw=0.8, ls="--")
-        axes[1].set_ylabel("uplift U", fontsize=9)
+        axes[1].set_ylabel("alignment\nuplift (U)", fontsize=FONT["label"])
         rho = model.params.planted_fraction
         label = f"true planted share {rho:.2f}" if model.params.lab_policy == "static" else \
             f"planted share at the start {rho:.2f}"
         axes[2].axhline(rho, color="#dd8452", lw=1.0, ls="--", label=label)
-        axes[2].set_ylabel("believed\nplanted", fontsize=9)
+        axes[2].set_ylabel("believed\nplanted share", fontsize=FONT["label"])
         handles = [lines[0] for lines in self.lines] + axes[2].get_lines()[-1:]
-        fig.suptitle("training (rebel above the red dashed line)", fontsize=10, y=0.995)
-        fig.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.55, 0.955), ncol=2,
-                   fontsize=7, frameon=False, handlelength=1.6, columnspacing=1.2)
+        fig.suptitle("training: rebel above the red dashed line", fontsize=FONT["title"], y=0.995)
+        fig.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.55, 0.965), ncol=1,
+                   fontsize=FONT["legend"], frameon=False, handlelength=1.6, labelspacing=0.25)
         generations = model.params.generations
         axes[2].set_xlabel("documents read" if generations == 1 else
-                           f"documents read, generation after generation ({generations})", fontsize=9)
+                           f"documents read, {generations} generations in turn", fontsize=FONT["label"])
         axes[2].set_xlim(0, model.params.n_documents * generations)
         for g in range(1, generations):
             for ax in axes:
                 ax.axvline(g * model.params.n_documents, color="grey", lw=0.6, ls=":")
         for ax in axes:
-            ax.tick_params(labelsize=8)
+            ax.tick_params(labelsize=FONT["tick"])
             ax.grid(alpha=0.25)
+        axes[2].xaxis.set_major_locator(MaxNLocator(4))
+        axes[2].xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:,.0f}"))
         self.fig, self.axes, self.rho = fig, axes, rho
 
     def update(self, model: DemoModel) -> Figure:
@@ -450,7 +571,7 @@ class _CitationDrawing:
 
         view = model_graph(model)
         fig = Figure(figsize=FIGSIZE, dpi=DPI)
-        fig.subplots_adjust(left=0.01, right=0.99, top=0.89, bottom=0.01)
+        fig.subplots_adjust(left=0.01, right=0.99, top=0.84, bottom=0.01)
         ax = fig.subplots()
         ax.add_collection(LineCollection(view.segments, colors="#9e9e9e", linewidths=0.35, alpha=0.5, zorder=1))
         size = 10 + 7 * np.sqrt(view.cited_by)
@@ -471,15 +592,16 @@ class _CitationDrawing:
                               markeredgecolor="#777777", label="read"))
         handles.append(Line2D([], [], ls="", marker="o", markerfacecolor="white",
                               markeredgecolor="#777777", label="not yet read"))
-        legend = ax.legend(handles=handles, fontsize=7, loc="lower left", frameon=True, framealpha=0.85)
+        legend = ax.legend(handles=handles, fontsize=FONT["legend"], loc="lower left", frameon=True,
+                           framealpha=0.85, labelspacing=0.25, borderpad=0.3)
         self.read_label = legend.get_texts()[len(handles) - 2]
         ax.set_title(
             f"citation graph: the first {len(view.kind):,} of {view.n_documents:,} documents\n"
-            + ("(size: citations received; planted documents, triangles, are never cited)"
-             if model.params.laundering == 0 else
-             f"(size: citations received; planted documents, triangles, cite each other: laundering "
-             f"{model.params.laundering:g})"),
-            fontsize=9,
+            + ("size: citations received; planted\ndocuments (triangles) are never cited"
+               if model.params.laundering == 0 else
+               f"size: citations received; planted documents\n(triangles) cite each other: laundering "
+               f"{model.params.laundering:g}"),
+            fontsize=FONT["title"],
         )
         ax.set_aspect("equal", adjustable="datalim")
         ax.autoscale_view()
@@ -506,35 +628,42 @@ def citation_figure(model: DemoModel) -> Figure:
 class _RebelDrawing:
     def __init__(self, model: DemoModel) -> None:
         curve, roots = model_mean_field(model)
-        fig = Figure(figsize=FIGSIZE, dpi=DPI)
-        fig.subplots_adjust(left=0.12, right=0.97, top=0.92, bottom=0.12)
+        fig = Figure(figsize=REBEL_FIGSIZE, dpi=DPI)
+        fig.subplots_adjust(left=0.15, right=0.96, top=0.895, bottom=0.32)
         ax = fig.subplots()
         ax.plot(AWARENESS_GRID, curve, color="#6a1b9a", lw=2.0,
                 label=f"mean field: P(rebel) after {model.params.n_documents:,} documents")
         ax.axhline(0.5, color="#c62828", lw=0.8, ls="--")
         for j, root in enumerate(roots):
             ax.axvline(root, color="#6a1b9a", lw=0.8, ls=":",
-                       label=f"large-corpus threshold s* = {root:.2f}" if j == 0 else None)
+                       label=f"large-corpus threshold (s*) {root:.2f}" if j == 0 else None)
         s = model.main_learner.final_awareness
         ax.plot([s], [np.interp(s, AWARENESS_GRID, curve)], ls="", marker="o", markersize=9,
-                markerfacecolor="none", markeredgecolor="#6a1b9a", zorder=3)
+                markerfacecolor="none", markeredgecolor="#6a1b9a", zorder=3,
+                label="mean field at your learner's awareness")
         self.points = []
         for agent, style in zip(model.learners, _learner_styles(model)):
             main = agent is model.main_learner
             (point,) = ax.plot([agent.final_awareness], [agent.p_deceptive], ls="",
                                marker="*" if main else "o", markersize=16 if main else 8,
                                color=style["color"], markeredgecolor="white", zorder=4,
-                               label=("learner now: P(deceptive)" if main else None))
+                               label=("your learner now: P(deceptive)" if main else None))
             self.points.append(point)
         ax.set_xlim(-0.02, 1.02)
         ax.set_ylim(-0.03, 1.03)
-        ax.set_xlabel("situational awareness (final)", fontsize=9)
-        ax.set_ylabel("P(rebel)  /  P(deceptive)", fontsize=9)
-        ax.set_title(f"P(rebel) against awareness: planted {model.params.planted_fraction:.2f}, "
-                     f"disclosed {model.params.disclosed_fraction:.2f}", fontsize=10)
-        ax.legend(fontsize=7, loc="upper left", frameon=False)
+        ax.set_xlabel("situational awareness (final)", fontsize=FONT["label"])
+        ax.set_ylabel("probability", fontsize=FONT["label"])
+        ax.set_title(f"chance of the rebel persona against awareness\n(planted share "
+                     f"{model.params.planted_fraction:.2f}, disclosed share "
+                     f"{model.params.disclosed_fraction:.2f})", fontsize=FONT["title"])
+        handles, labels = ax.get_legend_handles_labels()
+        if len(self.points) > 1:  # one entry for the comparison learners, in their colours
+            handles.append(tuple(self.points[1:]))
+            labels.append("comparison learners now: P(deceptive)")
+        fig.legend(handles, labels, fontsize=FONT["legend"], loc="lower left", bbox_to_anchor=(0.02, 0.0),
+                   frameon=False, labelspacing=0.25, ncol=1, handler_map={tuple: HandlerTuple(ndivide=None)})
         ax.grid(alpha=0.25)
-        ax.tick_params(labelsize=8)
+        ax.tick_params(labelsize=FONT["tick"])
         self.fig = fig
 
     def update(self, model: DemoModel) -> Figure:
@@ -568,96 +697,145 @@ CitationPanel = _figure_component(citation_figure)
 RebelPanel = _figure_component(rebel_figure)
 
 
+def _policy_words(policy: str) -> str:
+    """A lab policy as words ("double_down" -> "double down")."""
+    return policy.replace("_", " ")
+
+
+def state_rows(model: DemoModel) -> list[tuple[str, list[str]]]:
+    """The rows of the persona panel's table: (name, pieces of the value). Each piece
+    is kept on one line on the page (a number stays with its words); names are words,
+    a symbol only in brackets after them."""
+    main = model.main_learner
+    p = model.params
+    curve, roots = model_mean_field(model)
+    emergence = main.state.emergence_document[0]
+    schedule = "constant" if p.sa_start is None else f"{p.awareness_schedule} from {p.sa_start:.2f}"
+    threshold = ", ".join(f"{r:.2f}" for r in roots) if roots.size else "none"
+    rows = [
+        ("awareness now", [f"{main.situational_awareness:.2f}", f"final {main.final_awareness:.2f}", schedule]),
+        ("P(makers deceptive)", [f"{main.p_deceptive:.3f}", f"prior {p.prior_deceptive:g}",
+                                 "never above 0.9 yet" if np.isnan(emergence)
+                                 else f"first above 0.9 at document {int(emergence):,}"]),
+        ("alignment uplift (U)", [f"{main.uplift:+.4f}"]),
+        ("believed planted share", [f"{main.believed_planted_share:.3f}", f"true {p.planted_fraction:.2f}"]),
+        ("mean field", [f"P(rebel) {np.interp(main.final_awareness, AWARENESS_GRID, curve):.2f}",
+                        f"at awareness {main.final_awareness:.2f}",
+                        f"large-corpus threshold (s*) {threshold}"]
+         if p.learner_model == "informed" else
+         ["none for the learning learner (the curve is the informed learner's)",
+          f"at a large corpus rebel when the learned planted share exceeds {rebel_share_threshold(p):.3f}"]),
+    ]
+    if p.learner_model == "learning":
+        rows.append(("learned (truth)", [
+            f"planted share {main.learned_planted_share:.3f} (true {p.planted_fraction:.2f})",
+            f"style separation {main.learned_style_separation:.2f} "
+            f"(true {main.situational_awareness * p.synthetic_detectability:.2f})",
+            f"real cited share {main.learned_real_cited_rate:.3f} (true {model.real_cited_rate:.2f})"]))
+    for agent in model.learners[1:]:
+        rows.append((f"comparison learner, awareness\u00a0{agent.final_awareness:.2f}",
+                     [agent.persona, f"P(deceptive) {agent.p_deceptive:.3f}", f"uplift {agent.uplift:+.3f}"]))
+    lab = model.lab.state
+    cue = "cited" if p.citation_cue == "cited" else "trusted (TrustRank)"
+    rows.append(("this run", [f"planted {lab.planted_fraction:.2f}", f"disclosed {lab.disclosed_fraction:.2f}",
+                              f"detectability {p.synthetic_detectability:g}", f"laundering {p.laundering:g}",
+                              f"seed {model.seed}", f"real documents {cue} {model.real_cited_rate:.2f}"]))
+    if p.lab_policy != "static":
+        rows.append(("lab", [_policy_words(p.lab_policy),
+                             f"{lab.alarms} alarm(s) at P(deceptive) \u2265 {p.alarm_level:g}"]
+                     + (["came clean"] if lab.came_clean else [])
+                     + ([f"concealment {p.concealment:g}"] if p.concealment > 0 else [])))
+    if p.generations > 1:
+        history = model.runs[0].history
+        past = " ".join(row["persona"] for row in history) or "-"
+        rows.append(("earlier generations", [past, "control discourse now "
+                                             f"{model.runs[0].discourse.control_discourse_fraction:.2f}"]))
+    return rows
+
+
+def _pieces(values: list[str]) -> list:
+    """The value's pieces as one-line spans, separated by commas where lines may break."""
+    children = []
+    for i, piece in enumerate(values):
+        children.append(solara.v.Html(tag="span", children=[piece + ("," if i < len(values) - 1 else "")],
+                                      class_="value", style_="white-space: nowrap;"))
+        if i < len(values) - 1:
+            children.append(" ")
+    return children
+
+
 @solara.component
 def PersonaPanel(model: DemoModel):
-    """The persona badge of the main learner, its state, and the comparison learners."""
+    """The persona badge of the main learner, the "what you are seeing" note
+    (:func:`lesson_note`), its state, and the comparison learners."""
     update_counter.get()
     main = model.main_learner
     persona = main.persona
     p = model.params
-    curve, roots = model_mean_field(model)
-    with solara.Column(gap="4px", style={"padding": "6px 10px", "font-size": "13px", "line-height": "1.35"}):
+    stage, note = lesson_note(model)
+    with solara.Column(gap="6px", classes=["persona-panel"],
+                       style={"padding": "6px 10px", "font-size": "15px", "line-height": "1.35",
+                              "height": "100%", "overflow-y": "auto"}):
+        with solara.Row(gap="10px", style={"align-items": "center", "flex-wrap": "wrap"}):
+            solara.v.Html(
+                tag="div",
+                children=[persona_text(model)],
+                class_=f"persona-badge persona-{persona}",
+                style_=(
+                    f"background-color: {PERSONA_COLOURS[persona]}; color: white; font-size: 24px; "
+                    "font-weight: 600; padding: 4px 18px; border-radius: 20px; white-space: nowrap;"
+                ),
+            ).meta(ref="persona-badge")
+            solara.v.Html(
+                tag="div",
+                children=[
+                    f"documents read: {model.documents_read:,} of {p.n_documents:,} "
+                    + (f"and {main.statements_read} statement(s) of the lab " if main.statements_read else "")
+                    + f"(batch {model.batch} of {model.n_batches}"
+                    + (f", generation {model.generation + 1} of {p.generations})" if p.generations > 1 else ")")
+                ],
+                class_="documents-read",
+                style_="font-weight: 600;",
+            ).meta(ref="documents-read")
         solara.v.Html(
             tag="div",
-            children=[persona_text(model)],
-            class_=f"persona-badge persona-{persona}",
-            style_=(
-                f"background-color: {PERSONA_COLOURS[persona]}; color: white; font-size: 22px; "
-                "font-weight: 600; padding: 4px 18px; border-radius: 20px; align-self: flex-start;"
-            ),
-        ).meta(ref="persona-badge")
-        solara.v.Html(
-            tag="div",
-            children=[
-                f"documents read: {model.documents_read:,} of {p.n_documents:,} "
-                + (f"and {main.statements_read} statement(s) of the lab " if main.statements_read else "")
-                + f"(batch {model.batch} of {model.n_batches}"
-                + (f", generation {model.generation + 1} of {p.generations})" if p.generations > 1 else ")")
-            ],
-            class_="documents-read",
-            style_="font-weight: 600;",
-        ).meta(ref="documents-read")
-        emergence = main.state.emergence_document[0]
-        schedule = (
-            "constant" if p.sa_start is None
-            else f"{p.awareness_schedule} from {p.sa_start:.2f}"
-        )
-        threshold = ", ".join(f"{r:.2f}" for r in roots) if roots.size else "none"
-        rows = [
-            ("awareness now", f"{main.situational_awareness:.2f} (final {main.final_awareness:.2f}, {schedule})"),
-            ("P(makers deceptive)", f"{main.p_deceptive:.3f} (prior {p.prior_deceptive:g}); reached 0.9 at "
-                                    f"{'-' if np.isnan(emergence) else f'document {int(emergence):,}'}"),
-            ("alignment uplift U", f"{main.uplift:+.4f}"),
-            ("believed planted share", f"{main.believed_planted_share:.3f} (true {p.planted_fraction:.2f})"),
-            ("mean field", f"P(rebel) {np.interp(main.final_awareness, AWARENESS_GRID, curve):.2f} at "
-                           f"awareness {main.final_awareness:.2f}; threshold s* = {threshold}"
-                           if p.learner_model == "informed" else
-                           "none for the learning learner (the curve is the informed learner's); at a large "
-                           f"corpus rebel when the learned share exceeds {rebel_share_threshold(p):.3f}"),
-        ]
-        if p.learner_model == "learning":
-            rows.append(("learned (truth)",
-                         f"planted share {main.learned_planted_share:.3f} ({p.planted_fraction:.2f}); style "
-                         f"separation {main.learned_style_separation:.2f} "
-                         f"({main.situational_awareness * p.synthetic_detectability:.2f}); real cited share "
-                         f"{main.learned_real_cited_rate:.3f} ({model.real_cited_rate:.2f})"))
-        for agent in model.learners[1:]:
-            rows.append((f"comparison, awareness {agent.final_awareness:.2f}",
-                         f"{agent.persona} (P(deceptive) {agent.p_deceptive:.3f}, U {agent.uplift:+.3f})"))
-        lab = model.lab.state
-        cue = "cited" if p.citation_cue == "cited" else "trusted (TrustRank)"
-        rows.append(("this run", f"planted {lab.planted_fraction:.2f}, disclosed {lab.disclosed_fraction:.2f}, "
-                                 f"detectability {p.synthetic_detectability:g}, laundering {p.laundering:g}, "
-                                 f"seed {model.seed}; real documents {cue} q_r = {model.real_cited_rate:.2f}"))
-        if p.lab_policy != "static":
-            rows.append(("lab", f"{p.lab_policy}: {lab.alarms} alarm(s) at P(deceptive) \u2265 {p.alarm_level:g}"
-                                + (", came clean" if lab.came_clean else "")))
-        if p.generations > 1:
-            history = model.runs[0].history
-            past = " ".join(row["persona"] for row in history) or "-"
-            rows.append(("earlier generations", f"{past}; control discourse now "
-                                                f"{model.runs[0].discourse.control_discourse_fraction:.2f}"))
+            children=[solara.v.Html(tag="b", children=["What you are seeing: " if stage != "finished" else ""]),
+                      note],
+            class_=f"lesson-note lesson-{stage}",
+            style_=(f"border-left: 5px solid {PERSONA_COLOURS[persona] if stage == 'finished' else '#1565c0'}; "
+                    f"background-color: {'#f1f8e9' if stage == 'finished' else '#e3f2fd'}; padding: 4px 8px;"),
+        ).meta(ref="lesson-note")
         solara.v.Html(
             tag="table",
             class_="learner-state",
-            style_="border-collapse: collapse;",
+            style_="border-collapse: collapse; font-size: 14px;",
             children=[
                 solara.v.Html(tag="tr", children=[
-                    solara.v.Html(tag="td", children=[name], style_="color: #555; padding-right: 10px; vertical-align: top; white-space: nowrap;"),
-                    solara.v.Html(tag="td", children=[value]),
+                    solara.v.Html(tag="td", children=[name], style_="color: #555; padding-right: 10px; vertical-align: top; width: 36%;"),
+                    solara.v.Html(tag="td", children=_pieces(values)),
                 ])
-                for name, value in rows
+                for name, values in state_rows(model)
             ],
         )
         solara.v.Html(
             tag="div",
-            children=["Rebel if P(deceptive) \u2265 1/2; otherwise aligned if the uplift U > 0, else neutral. "
-                      "Changed controls take effect at Reset."],
+            children=["Rebel if P(deceptive) \u2265 1/2; otherwise aligned if the alignment uplift (U) > 0, "
+                      "else neutral. Changed controls take effect at Reset."],
             style_="color: #555; font-style: italic;",
         )
 
 
 COMPONENTS = [PersonaPanel, TrainingPanel, CitationPanel, RebelPanel]
+
+#: Where the panels sit (Solara's draggable grid: 12 columns, rows of 30 pixels and
+#: 10 between): on a 1280x720 screen the persona panel and the training figure fill
+#: the first screen side by side; the citation graph and P(rebel) follow below.
+GRID_LAYOUT = [
+    {"i": 0, "x": 0, "y": 0, "w": 6, "h": 16, "moved": False},
+    {"i": 1, "x": 6, "y": 0, "w": 6, "h": 16, "moved": False},
+    {"i": 2, "x": 0, "y": 16, "w": 6, "h": 14, "moved": False},
+    {"i": 3, "x": 6, "y": 16, "w": 6, "h": 14, "moved": False},
+]
 
 #: Show every slider's value at all times (Mesa's sliders show it only while dragged).
 PAGE_CSS = """
@@ -673,37 +851,97 @@ PAGE_CSS = """
 TITLE = "persona-sim: does planted alignment data teach an aware model to rebel?"
 
 
-#: Milliseconds between batches while playing (the page's starting speed).
+#: Milliseconds between frames while playing.
 PLAY_INTERVAL_MS = 50
+
+#: The play-speed control: batches read between two redraws while playing. A batch
+#: costs the model about a millisecond and the page a few tenths of a second to
+#: redraw, so the speed is set by how often the page redraws.
+SPEEDS = {
+    "1 batch a frame (watch every batch)": 1,
+    "5 batches a frame": 5,
+    "25 batches a frame (a run in seconds)": 25,
+}
+
+
+@solara.component
+def RunController(model: solara.Reactive[DemoModel], model_parameters: solara.Reactive[dict],
+                  speed: solara.Reactive[str]):
+    """Reset, play / pause, Step and Run to end, and the play speed.
+
+    Mesa's ``ModelController`` has no "run to end", and its enabled buttons follow
+    a copy of ``model.running`` that only its own buttons update; here every button
+    follows the model itself. Reset builds a new :class:`DemoModel` from the
+    controls (as Mesa's Reset does); ▶ reads :data:`SPEEDS` batches a frame, one frame
+    every :data:`PLAY_INTERVAL_MS` ms, in a thread (``solara.lab.use_task``); Step reads
+    one batch; Run to end reads every batch left and redraws once. One lock keeps
+    the play thread and the buttons from stepping the model at the same time.
+    """
+    update_counter.get()
+    playing = solara.use_reactive(False)
+    lock = solara.use_memo(threading.Lock, [])
+    current = model.value
+
+    def advance(target: DemoModel, batches: int) -> None:
+        with lock:
+            for _ in range(batches):
+                if not target.running or model.value is not target:
+                    break
+                target.step()
+        force_update()
+
+    def play() -> None:
+        target = model.value
+        while playing.value and target.running and model.value is target:
+            time.sleep(PLAY_INTERVAL_MS / 1000)
+            advance(target, SPEEDS[speed.value])
+        playing.value = False
+
+    solara.lab.use_task(play, dependencies=[playing.value, current], prefer_threaded=True)
+
+    def reset() -> None:
+        playing.value = False
+        with lock:
+            model.value = type(model.value)(**model_parameters.value)
+
+    def run_to_end() -> None:
+        playing.value = False
+        advance(model.value, model.value.n_steps)
+
+    finished = not current.running
+    with solara.Row(justify="space-between"):
+        solara.Button(label="Reset", color="primary", on_click=reset)
+        solara.Button(label="\u275a\u275a" if playing.value else "\u25b6", color="primary",
+                      on_click=lambda: playing.set(not playing.value), disabled=finished)
+        solara.Button(label="Step", color="primary", on_click=lambda: advance(model.value, 1),
+                      disabled=playing.value or finished)
+    solara.Button(label="Run to end", color="primary", outlined=True, on_click=run_to_end,
+                  disabled=finished, style={"width": "100%"})
+    solara.Select(label="play speed", values=list(SPEEDS), value=speed)
 
 
 @solara.component
 def Page():
     """The demo page: one model per browser session, with the titled app bar, the
-    sidebar (play speed, Reset / play / Step, the controls, the step count) and the
-    four panels.
+    sidebar (Reset / play / Step / Run to end, the play speed, the controls, the step
+    count) and the four panels.
 
-    It is Mesa's SolaraViz put together from SolaraViz's own parts
-    (``ModelController``, ``ModelCreator``, ``ShowSteps``, the draggable grid) without
-    the controls that mean nothing to a student: Mesa 3.5's SolaraViz always shows a
-    render-interval slider, a "Use Threads" checkbox and a tab per page of panels,
-    and has no argument to leave them out. Step reads one batch.
+    It is Mesa's SolaraViz put together from SolaraViz's parts (``ModelCreator``,
+    ``ShowSteps``, the draggable grid) with the page's own :func:`RunController`:
+    Mesa 3.5's SolaraViz always shows a render-interval slider, a "Use Threads"
+    checkbox and a tab per page of panels, has no argument to leave them out, and
+    its controller has no "run to end".
     """
     model = solara.use_reactive(solara.use_memo(DemoModel, []))
     model_parameters = solara.use_reactive({})
-    play_interval = solara.use_reactive(PLAY_INTERVAL_MS)
-    render_interval = solara.use_reactive(1)
-    use_threads = solara.use_reactive(False)
-    layout, set_layout = solara.use_state(make_initial_grid_layout(len(COMPONENTS)))
+    speed = solara.use_reactive(next(iter(SPEEDS)))
+    layout, set_layout = solara.use_state(GRID_LAYOUT)
     solara.Style(PAGE_CSS)
     with solara.AppBar():
         solara.AppBarTitle(TITLE)
     with solara.Sidebar(), solara.Column():
         with solara.Card("Controls"):
-            solara.SliderInt(label="Play Interval (ms)", value=play_interval, on_value=play_interval.set,
-                             min=1, max=500, step=10)
-            ModelController(model, model_parameters=model_parameters, play_interval=play_interval,
-                            render_interval=render_interval, use_threads=use_threads)
+            RunController(model, model_parameters, speed)
         with solara.Card("Model Parameters"):
             ModelCreator(model, MODEL_PARAMS, model_parameters=model_parameters)
         with solara.Card("Information"):

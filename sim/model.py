@@ -382,7 +382,7 @@ class DemoModel(PersonaModel):
     ----------
     situational_awareness, awareness_schedule, sa_start, planted_fraction,
     disclosed_fraction, n_documents, synthetic_detectability, prior_deceptive,
-    lab_policy, laundering, citation_cue, generations, learner_model
+    lab_policy, laundering, citation_cue, generations, concealment, learner_model
         As in :data:`sim.params.PARAMETERS` (see :func:`demo_params`).
     comparison_family : bool
         Add two learners at :data:`COMPARISON_AWARENESS` reading the same corpus.
@@ -413,6 +413,7 @@ class DemoModel(PersonaModel):
         laundering: float = 0.0,
         citation_cue: str = "cited",
         generations: int = 1,
+        concealment: float = 0.0,
         learner_model: str = "informed",
         comparison_family: bool = True,
         seed: int = 0,

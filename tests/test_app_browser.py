@@ -5,8 +5,11 @@ is loaded by Playwright in the system's Chromium (``/usr/bin/chromium``; Playwri
 own browser downloads are not used); every request that is not for 127.0.0.1 is
 aborted and recorded, and the test fails if there was any. The test sets the corpus to
 1,000 documents and the awareness to 0 with the keyboard (Home / End on the sliders),
-presses Reset and play, and reads "Persona: aligned"; then awareness 1, Reset, play:
-"Persona: rebel". It keeps a screenshot in its tmp_path.
+presses Reset and play, and reads "Final persona: aligned"; then awareness 1, Reset, play:
+"Final persona: rebel". At a projector's 1280x720 it checks the lesson: the note beside
+the badge after one Step, Run to end and the final persona, no value broken over two
+lines or out of its panel, and figure text of at least 12 pixels on the screen. It
+keeps screenshots in its tmp_path.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from sim.app import MODEL_PARAMS, OFFLINE_ENVIRONMENT
+from sim.app import DPI, FONT, MODEL_PARAMS, OFFLINE_ENVIRONMENT, DemoModel
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -133,13 +136,13 @@ def test_page_runs_and_badge_turns_aligned_then_rebel(server, tmp_path):
             _set_slider(page, MODEL_PARAMS["n_documents"]["label"], "Home", "1000")
             _set_slider(page, MODEL_PARAMS["situational_awareness"]["label"], "Home", "0")
             _run_to_the_end(page, "1,000")
-            expect(badge).to_have_text("Persona: aligned")
+            expect(badge).to_have_text("Final persona: aligned")
             page.screenshot(path=str(tmp_path / "aligned.png"), full_page=True)
 
             # a fully aware learner on the same corpus
             _set_slider(page, MODEL_PARAMS["situational_awareness"]["label"], "End", "1")
             _run_to_the_end(page, "1,000")
-            expect(badge).to_have_text("Persona: rebel")
+            expect(badge).to_have_text("Final persona: rebel")
             page.screenshot(path=str(tmp_path / "rebel.png"), full_page=True)
             assert (tmp_path / "rebel.png").stat().st_size > 10_000
 
@@ -147,9 +150,95 @@ def test_page_runs_and_badge_turns_aligned_then_rebel(server, tmp_path):
             page.get_by_label(MODEL_PARAMS["lab_policy"]["label"]).click(force=True)
             page.get_by_role("option", name="come_clean").click()
             _run_to_the_end(page, "1,000")
-            expect(page.locator(".learner-state")).to_contain_text("come_clean: 1 alarm(s)")
+            expect(page.locator(".learner-state")).to_contain_text("come clean, 1 alarm(s)")
             expect(page.locator(".learner-state")).to_contain_text("came clean")
             page.screenshot(path=str(tmp_path / "come_clean.png"), full_page=True)
         finally:
             browser.close()
     assert outside == [], f"the page asked for addresses beyond 127.0.0.1: {outside}"
+
+
+#: A projector's screen.
+PROJECTOR = {"width": 1280, "height": 720}
+#: The smallest figure text a projector's audience can read, in screen pixels.
+LEGIBLE_PX = 12
+
+#: For every element the selector finds: its text, how many line boxes it has (an inline
+#: element broken over two lines has two), its height and line height, its right edge
+#: and its panel's right edge.
+_BOXES_JS = """(selector) => Array.from(document.querySelectorAll(selector)).map(e => {
+    const style = getComputedStyle(e);
+    const panel = e.closest('.persona-panel') || document.body;
+    return {text: e.textContent, rects: e.getClientRects().length,
+            height: e.getBoundingClientRect().height,
+            line: parseFloat(style.lineHeight) || 1.2 * parseFloat(style.fontSize),
+            right: e.getBoundingClientRect().right, panel: panel.getBoundingClientRect().right};
+})"""
+
+_IMAGES_JS = """() => Array.from(document.querySelectorAll('img')).map(e => ({
+    natural: e.naturalWidth, shown: e.getBoundingClientRect().width, right: e.getBoundingClientRect().right}))"""
+
+
+def _check_one_line_and_inside(page) -> int:
+    """Every value of the persona panel on one line and inside the panel; returns how many."""
+    boxes = page.evaluate(_BOXES_JS, ".persona-panel .value, .documents-read, .persona-badge")
+    assert len(boxes) > 20
+    for box in boxes:
+        assert box["rects"] == 1, f"broken over lines: {box['text']!r}"
+        assert box["height"] < 1.6 * box["line"], f"more than one line: {box}"
+        assert box["right"] <= box["panel"] + 1, f"out of its panel: {box}"
+    return len(boxes)
+
+
+def test_the_lesson_at_a_projectors_size(server, tmp_path):
+    """1280x720: after one Step the default learner's badge says rebel and the note beside it
+    calls the run early; Run to end shows the final persona of the same model run in Python
+    (aligned) and a finished note; the badge, the note and the training figure are on the
+    first screen; no value wraps or leaves its panel; figure text is at least 12 pixels."""
+    reference = DemoModel()
+    reference.run_for(reference.n_steps)
+    final = reference.main_learner.persona
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport=PROJECTOR)
+            page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(
+                ("http://127.0.0.1:", "ws://127.0.0.1:", "data:", "blob:")) else route.abort())
+            page.goto(server, wait_until="domcontentloaded")
+            badge, note = page.locator(".persona-badge"), page.locator(".lesson-note")
+            expect(badge).to_have_text("Persona: neutral", timeout=WAIT_MS)
+            expect(note).to_contain_text("Nothing read yet")
+            page.get_by_role("button", name="Step").click()
+            expect(page.locator(".documents-read")).to_contain_text("(batch 1 of 100)", timeout=WAIT_MS)
+            expect(badge).to_have_text("Persona: rebel")
+            expect(note).to_have_class("lesson-note lesson-early")
+            expect(note).to_contain_text("Early in training: 100 of 10,000 documents read.")
+            expect(note).to_contain_text("as high as 0.918")
+            for element in (badge, note):
+                box = element.bounding_box()
+                assert box["y"] + box["height"] <= PROJECTOR["height"], "not on the first screen"
+            training = page.locator("img").first
+            expect(training).to_be_visible()
+            assert training.bounding_box()["y"] < PROJECTOR["height"] / 2
+            _check_one_line_and_inside(page)
+            page.screenshot(path=str(tmp_path / "early.png"))
+
+            page.get_by_role("button", name="Run to end").click()
+            expect(badge).to_have_text(f"Final persona: {final}", timeout=WAIT_MS)
+            expect(page.locator(".documents-read")).to_contain_text("10,000 of 10,000 (batch 100 of 100)")
+            expect(note).to_have_class("lesson-note lesson-finished")
+            expect(note).to_contain_text(f"Finished: all 10,000 documents read. Final persona: {final}")
+            for name in ("▶", "Step", "Run to end"):
+                expect(page.get_by_role("button", name=name)).to_be_disabled()
+            _check_one_line_and_inside(page)
+            page.wait_for_timeout(1500)  # the redrawn figures
+            images = page.evaluate(_IMAGES_JS)
+            assert len(images) == 3
+            for image in images:
+                scale = image["shown"] / image["natural"]
+                smallest = min(FONT.values()) * DPI / 72 * scale
+                assert smallest >= LEGIBLE_PX, f"figure text {smallest:.1f} px on the screen: {image}"
+                assert image["right"] <= PROJECTOR["width"]
+            page.screenshot(path=str(tmp_path / "finished.png"))
+        finally:
+            browser.close()

@@ -239,3 +239,16 @@ def test_the_mean_path_reacts_to_the_expected_reading():
     hidden = meanfield.adaptive_path(base.replace(concealment=1.0), levels, real_cited_rate=0.62)
     assert np.all(hidden["alarms"] <= honest["alarms"])
     assert hidden["alarms"].sum() < honest["alarms"].sum()
+
+
+@pytest.mark.parametrize("policy,log_odds,alarms", [
+    ("double_down", ["-0x1.4636f1af51ebcp+6", "0x1.68d47944d2a7ap+8", "0x1.4044e5ade77bap+9"], [0, 4, 4]),
+    ("come_clean", ["-0x1.4636f1af51ebcp+6", "-0x1.4083566d989c7p+9", "-0x1.8c8fa7da1bea6p+9"], [0, 1, 1]),
+])
+def test_concealment_zero_is_the_lab_before_concealment_bit_for_bit(policy, log_odds, alarms):
+    """The final log-odds and alarms of two-generation reacting-lab runs, as the code
+    before concealment existed (commit 3d2f323) computed them, to the last bit."""
+    final = simulate(Params(lab_policy=policy, n_documents=2000, generations=2, concealment=0.0),
+                     awareness=[0.5, 0.7, 0.9], seed=3).final
+    assert [float(x).hex() for x in final.log_odds] == log_odds
+    assert final.lab_alarms.tolist() == alarms
