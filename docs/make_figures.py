@@ -14,7 +14,9 @@ about 20 s):
     python docs/make_figures.py dynamics_laundering   # only the figures named
 
 It writes one PNG file per figure into docs/figures/ (the names are the keys of
-``FIGURES``). Every random number comes from the seeds fixed below: the simulated
+``FIGURES``), each with its titles, axis labels and legend entries recorded in the file
+(:func:`analysis.figures.png_bytes`), so that tests/figure_texts.py can check that a
+student can read them: words first, the symbol in brackets after them. Every random number comes from the seeds fixed below: the simulated
 points use one root SeedSequence, with a child per (corpus size, replicate) or per
 (figure, point, replicate), and all awareness levels of a replicate read the same
 corpus or share one seed (common random numbers), so rerunning the script redraws
@@ -35,6 +37,29 @@ CORPORA = 10  # corpora per laundering level in figure (d)
 LINEAGES = 100  # simulated runs (or lineages) per point in figure (e)
 GENERATION_KAPPA = 1.5  # control_likelihood_ratio of the generations panel of figure (e)
 OUT = Path(__file__).resolve().parent / "figures"
+#: Every awareness axis (the parameter's words, its symbol in brackets).
+AWARENESS = "situational awareness (s)"
+
+
+def parameter_label(name: str) -> str:
+    """A parameter's words with its symbol in brackets (``planted share (ρ)``), as every
+    persona-sim figure names it (sim.params: Parameter.axis_label)."""
+    from sim import PARAMETERS
+
+    return next(p for p in PARAMETERS if p.name == name).axis_label()
+
+
+def save(fig, out: Path) -> None:
+    """Write ``fig`` to ``out`` as PNG, atomically, with its titles, labels and legend
+    entries recorded in the file (analysis.figures.png_bytes: what tests/figure_texts.py
+    checks), and close it."""
+    import matplotlib.pyplot as plt
+
+    from analysis.figures import png_bytes
+    from sim.files import write_atomically
+
+    write_atomically(out, png_bytes(fig, dpi=100))
+    plt.close(fig)
 
 
 def figure_increment(out: Path) -> None:
@@ -52,23 +77,22 @@ def figure_increment(out: Path) -> None:
     for rho, colour in zip(shares, colours):
         p = Params(planted_fraction=rho)
         mu, var = mf.moments(p, s, real_cited_rate=0.6)
-        ax_mu.plot(s, mu, color=colour, label=f"ρ = {rho:g}")
-        ax_sd.plot(s, np.sqrt(var), color=colour, label=f"ρ = {rho:g}")
+        ax_mu.plot(s, mu, color=colour, label=f"{rho:g}")
+        ax_sd.plot(s, np.sqrt(var), color=colour, label=f"{rho:g}")
         for root in mf.thresholds(p, real_cited_rate=0.6):
             ax_mu.plot([root], [0.0], "o", color=colour, ms=5)
             ax_mu.annotate(f"{root:.3f}", (root, 0.0), xytext=(-4, 9), textcoords="offset points",
                            ha="right", fontsize=8, color=colour)
     ax_mu.axhline(0.0, color="0.3", lw=0.8)
     ax_mu.set_ylim(-0.25, 0.35)
-    ax_mu.set_xlabel("situational awareness s")
-    ax_mu.set_ylabel("mean increment μ(s)")
-    ax_mu.set_title("Drift of the log-odds per document (dots: s*∞)", fontsize=9)
-    ax_mu.legend(fontsize=8, loc="upper left")
-    ax_sd.set_xlabel("situational awareness s")
-    ax_sd.set_ylabel("standard deviation σ(s)")
+    ax_mu.set_xlabel(AWARENESS)
+    ax_mu.set_ylabel("mean increment per document (μ)")
+    ax_mu.set_title("Drift of the log-odds per document\n(dots: large-corpus thresholds, s*∞)", fontsize=9)
+    ax_mu.legend(fontsize=8, loc="upper left", title=parameter_label("planted_fraction"), title_fontsize=8)
+    ax_sd.set_xlabel(AWARENESS)
+    ax_sd.set_ylabel("standard deviation per document (σ)")
     ax_sd.set_title("Noise of one document's evidence", fontsize=9)
-    fig.savefig(out, dpi=100)
-    plt.close(fig)
+    save(fig, out)
 
 
 def figure_sharpening(out: Path) -> None:
@@ -104,20 +128,20 @@ def figure_sharpening(out: Path) -> None:
             share = rebel.mean(axis=0)
             err = np.sqrt(share * (1 - share) / REPLICATES)  # binomial standard error
             ax.errorbar(levels, share, yerr=err, fmt="o", ms=4, color=colours[n], capsize=2,
-                        label=f"simulated, N = {n:,} ({REPLICATES} corpora)")
+                        label=f"simulated, {n:,} documents ({REPLICATES} corpora)")
         curve = mf.p_rebel(p, s, real_cited_rate=q_used)
-        ax.plot(s, curve, color=colours[n], lw=1.6, label=f"mean field, N = {n:,}")
+        ax.plot(s, curve, color=colours[n], lw=1.6, label=f"mean field, {n:,} documents")
     s_star = float(mf.thresholds(Params())[0])
     ax.axvline(s_star, color="0.3", ls="--", lw=0.9)
-    ax.annotate(f"s*∞ = {s_star:.3f}", (s_star, 0.9), xytext=(-6, 0), textcoords="offset points",
-                ha="right", fontsize=8, color="0.25")
-    ax.set_xlabel("situational awareness s")
+    ax.annotate(f"large-corpus\nthreshold\n(s*∞) = {s_star:.3f}", (s_star, 0.85), xytext=(-6, 0),
+                textcoords="offset points", ha="right", fontsize=8, color="0.25")
+    ax.set_xlabel(AWARENESS)
     ax.set_ylabel("P(rebel) at the end of training")
-    ax.set_title("Defaults (ρ = 0.15): the transition sharpens with corpus size", fontsize=9)
-    ax.legend(fontsize=7.5, loc="lower right")
+    ax.set_title("Reference configuration (planted share 0.15): the transition sharpens with corpus size",
+                 fontsize=9)
+    ax.legend(fontsize=7.5, loc="lower right", title=parameter_label("n_documents"), title_fontsize=7.5)
     ax.set_xlim(0.3, 1.0)
-    fig.savefig(out, dpi=100)
-    plt.close(fig)
+    save(fig, out)
 
 
 def figure_trajectory(out: Path) -> None:
@@ -131,11 +155,12 @@ def figure_trajectory(out: Path) -> None:
     traj = result.trajectory
     levels = sorted(traj["final_awareness"].unique())
     colours = dict(zip(levels, sns.color_palette("colorblind", len(levels))))
+    styles = dict(zip(levels, ("-", "--", "-.", ":")))  # neighbouring levels told apart by more than colour
     fig, (ax_p, ax_u) = plt.subplots(1, 2, figsize=(7.6, 3.1), constrained_layout=True)
     for s_value, rows in traj.groupby("final_awareness"):
-        label = f"s = {s_value:g}"
-        ax_p.plot(rows["documents_read"], rows["p_deceptive"], color=colours[s_value], label=label)
-        ax_u.plot(rows["documents_read"], rows["uplift"], color=colours[s_value], label=label)
+        style = styles[s_value]
+        ax_p.plot(rows["documents_read"], rows["p_deceptive"], color=colours[s_value], ls=style, label=f"{s_value:g}")
+        ax_u.plot(rows["documents_read"], rows["uplift"], color=colours[s_value], ls=style, label=f"{s_value:g}")
     for _, row in result.final.iterrows():
         if np.isfinite(row["emergence_document"]):
             ax_p.plot([row["emergence_document"]], [0.9], "v", ms=5,
@@ -143,15 +168,14 @@ def figure_trajectory(out: Path) -> None:
     ax_p.axhline(0.5, color="0.3", lw=0.8)
     ax_p.axhline(0.9, color="0.3", lw=0.8, ls=":")
     ax_p.set_xlabel("documents read")
-    ax_p.set_ylabel("P(deceptive makers)")
-    ax_p.set_title("Belief about the makers (▼: emergence, P ≥ 0.9)", fontsize=9)
-    ax_p.legend(fontsize=8, loc="center right")
+    ax_p.set_ylabel("P(makers deceptive)")
+    ax_p.set_title("Belief about the makers (▼: emergence, first P ≥ 0.9)", fontsize=9)
+    ax_p.legend(fontsize=8, loc="center right", title=AWARENESS, title_fontsize=8)
     ax_u.axhline(0.0, color="0.3", lw=0.8)
     ax_u.set_xlabel("documents read")
-    ax_u.set_ylabel("uplift U = a/(a+b) - g")
-    ax_u.set_title(f"Self-model (one corpus, seed {TRAJECTORY_SEED}, ρ = 0.15)", fontsize=9)
-    fig.savefig(out, dpi=100)
-    plt.close(fig)
+    ax_u.set_ylabel("self-model uplift over real data (U)")
+    ax_u.set_title(f"Self-model (one corpus, seed {TRAJECTORY_SEED}, planted 0.15)", fontsize=9)
+    save(fig, out)
 
 
 def figure_laundering(out: Path) -> None:
@@ -179,12 +203,12 @@ def figure_laundering(out: Path) -> None:
     closed_planted = [expected_planted_cited_rate(Params(laundering=float(x))) for x in curve_l]
     ax_r.plot(curve_l, closed_real, color=colours[0], lw=1.4)
     ax_r.plot(curve_l, closed_planted, color=colours[1], lw=1.4)
-    labels = ("real, cited", "planted, cited", "real, trusted (α = 0.1; no closed form)",
+    labels = ("real, cited", "planted, cited", "real, trusted (10% anchors; no closed form)",
               "planted, trusted (0 by construction)")
     for k, (colour, label) in enumerate(zip(colours, labels)):
         mean, sd = rates[:, :, k].mean(axis=1), rates[:, :, k].std(axis=1, ddof=1)
         ax_r.errorbar(measured_l, mean, yerr=sd, fmt="o", ms=3.5, color=colour, capsize=2, label=label)
-    ax_r.set_xlabel("laundering L")
+    ax_r.set_xlabel(parameter_label("laundering"))
     ax_r.set_ylabel("share of documents showing the cue")
     ax_r.set_ylim(-0.03, 0.7)
     ax_r.set_title(f"Cue rates: lines closed form, dots {CORPORA} corpora (± 1 sd)", fontsize=9)
@@ -207,13 +231,12 @@ def figure_laundering(out: Path) -> None:
     trusted_l = measured_l
     trusted = [mf.thresholds(Params(laundering=float(x), citation_cue="trusted"))[0] for x in trusted_l]
     ax_t.plot(trusted_l, trusted, "-", color=colours[2], lw=1.6, label="graph-aware cue ('trusted')")
-    ax_t.set_xlabel("laundering L")
-    ax_t.set_ylabel("large-corpus threshold s*∞")
+    ax_t.set_xlabel(parameter_label("laundering"))
+    ax_t.set_ylabel("large-corpus threshold (s*∞)")
     ax_t.set_ylim(0.5, 1.02)
     ax_t.set_title("Mean field: the large-corpus threshold", fontsize=9)
     ax_t.legend(fontsize=8, loc="center right")
-    fig.savefig(out, dpi=100)
-    plt.close(fig)
+    save(fig, out)
 
 
 def figure_labs(out: Path) -> None:
@@ -232,10 +255,11 @@ def figure_labs(out: Path) -> None:
     policies = ("static", "double_down", "come_clean")
     colours = dict(zip(policies, sns.color_palette("colorblind", 3)))
     styles = dict(zip(policies, ("-", "--", ":")))
+    shown = {"static": "static lab", "double_down": "double-down lab", "come_clean": "come-clean lab"}
     for j, policy in enumerate(policies):
         p = Params(lab_policy=policy)
         ax_l.plot(s, mf.adaptive_path(p, s)["p_rebel"], styles[policy], color=colours[policy], lw=1.5,
-                  label=f"{policy}, mean path")
+                  label=f"{shown[policy]}, mean path")
         rebel = np.zeros((LINEAGES, levels.size))
         for rep in range(LINEAGES):
             columns, _ = run_replicate(p, levels, np.random.SeedSequence(DYNAMICS_SEED, spawn_key=(1, j, rep)))
@@ -243,8 +267,8 @@ def figure_labs(out: Path) -> None:
         share = rebel.mean(axis=0)
         err = np.sqrt(share * (1 - share) / LINEAGES)
         ax_l.errorbar(levels, share, yerr=err, fmt="o", ms=3.5, color=colours[policy], capsize=2,
-                      label=f"{policy}, simulated")
-    ax_l.set_xlabel("situational awareness s")
+                      label=f"{shown[policy]}, simulated")
+    ax_l.set_xlabel(AWARENESS)
     ax_l.set_ylabel("P(rebel) at the end of training")
     ax_l.set_title(f"Lab policies (defaults; {LINEAGES} runs per point)", fontsize=9)
     ax_l.set_xlim(0.45, 0.85)
@@ -267,12 +291,12 @@ def figure_labs(out: Path) -> None:
         share = rebel[:, g].mean(axis=0)
         ax_g.plot(gen_levels, share, "o", ms=3.5, color=gen_colours[g])
     ax_g.set_xlim(0.4, 0.75)
-    ax_g.set_xlabel("situational awareness s")
+    ax_g.set_xlabel(AWARENESS)
     ax_g.set_ylabel("P(rebel) of the deployed model")
-    ax_g.set_title(f"Generations (κ = {GENERATION_KAPPA:g}): lines map, dots simulated", fontsize=9)
+    ax_g.set_title("Generations: lines mean field, dots simulated\n"
+                   f"{parameter_label('control_likelihood_ratio')} = {GENERATION_KAPPA:g}", fontsize=9)
     ax_g.legend(fontsize=7, loc="lower right")
-    fig.savefig(out, dpi=100)
-    plt.close(fig)
+    save(fig, out)
 
 
 #: Every figure of docs/model.md, by name: ``python docs/make_figures.py NAME ...`` makes

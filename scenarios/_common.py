@@ -50,7 +50,7 @@ TUTORIAL_FIGURES = ROOT / "docs" / "figures" / "tutorial"
 #: Resolution of every figure (small files, readable on a screen).
 DPI = 100
 #: Awareness axis label of every figure.
-AWARENESS_LABEL = "situational awareness s"
+AWARENESS_LABEL = "situational awareness (s)"
 
 
 def quick_from_environment() -> bool:

@@ -32,10 +32,14 @@ def _first(roots) -> float:
 def main(argv=None):
     book = nb.start(__doc__, argv)
     seed = book.seed(SEED)
+    import textwrap
+
     import numpy as np
     from scipy.optimize import brentq
 
-    from sim import Params, meanfield
+    from sim import PARAMETERS, Params, meanfield
+
+    labels = {p.name: p.axis_label() for p in PARAMETERS}  # "planted share (ρ)"
 
     # -- the run --------------------------------------------------------------------
     n_documents = book.size(10_000, 2_000)
@@ -85,8 +89,10 @@ def main(argv=None):
     fig, axes = nb.new_figure(12.0, 3.5, ncols=3)
     ax_a, ax_b, ax_k = axes[0]
     for ax, share, params, values, title, lo in (
-        (ax_a, share_a, base, kappas, "Planted 0.15: κ lowers the threshold", 0.3),
-        (ax_b, share_b, clean, strong, "Nothing planted: rebels need a large κ", 0.0),
+        (ax_a, share_a, base, kappas,
+         "Planted 0.15: the stronger the control\ndiscourse (κ), the lower the threshold", 0.3),
+        (ax_b, share_b, clean, strong,
+         "Nothing planted: rebels only with\nvery strong control discourse (large κ)", 0.0),
     ):
         runs = planted if params is base else unplanted
         s_grid = np.linspace(lo, 1.0, 141)
@@ -95,11 +101,13 @@ def main(argv=None):
             q_r = nb.measured_cited_rate(runs[np.isclose(runs["control_likelihood_ratio"], k)])
             ax.plot(s_grid, meanfield.p_rebel(params.replace(control_likelihood_ratio=k), s_grid,
                                               real_cited_rate=q_r), color=colours[k], lw=1.0, ls="--")
-            ax.plot(t["situational_awareness"], t["p_rebel"], "o", ms=2.8, color=colours[k], label=f"κ = {k:g}")
+            ax.plot(t["situational_awareness"], t["p_rebel"], "o", ms=2.8, color=colours[k], label=f"{k:g}")
         ax.set_ylim(-0.03, 1.03)
         ax.set_xlabel(nb.AWARENESS_LABEL)
         ax.set_title(title, fontsize=9)
-        ax.legend(fontsize=7, loc="upper left", title="dots: simulated\ndashed: mean field", title_fontsize=6.5)
+        ax.legend(fontsize=7, loc="upper left", title=textwrap.fill(labels["control_likelihood_ratio"], 22)
+                  + "\n(dots: simulated,\ndashed: mean field)",
+                  title_fontsize=7)
     ax_a.set_ylabel("P(rebel) after training")
 
     ax_k.plot(kappa_fine, s_inf_a, color="#c0392b", lw=1.6, label="planted 0.15")
@@ -113,9 +121,10 @@ def main(argv=None):
     ax_k.annotate(f"no rebel without\nplanting below\nκ = {kappa_enter:.1f}", (1.1, 0.08), fontsize=7, color="0.25")
     ax_k.set_xscale("log")
     ax_k.set_ylim(-0.02, 1.02)
-    ax_k.set_xlabel("control likelihood ratio κ")
-    ax_k.set_ylabel("large-corpus threshold s*∞")
-    ax_k.set_title("Mean field s*∞ (lines) and fitted s* (◆)", fontsize=9)
+    ax_k.set_xlabel(labels["control_likelihood_ratio"])
+    ax_k.set_ylabel("threshold awareness")
+    ax_k.set_title("Large-corpus threshold (s*∞, lines) and\n"
+                   f"fitted threshold at {n_documents:,} documents (s*, ◆)", fontsize=9)
     ax_k.legend(fontsize=7, loc="upper right")
     book.save(fig, "control_discourse.png")
 

@@ -31,7 +31,9 @@ def main(argv=None):
 
     from analysis import finite_size_scaling
     from analysis.thresholds import meanfield_crossings
-    from sim import Params, meanfield
+    from sim import PARAMETERS, Params, meanfield
+
+    labels = {p.name: p.axis_label() for p in PARAMETERS}  # "corpus size (N)"
 
     # -- the run --------------------------------------------------------------------
     sizes = book.size([1_000, 2_000, 5_000, 10_000, 20_000, 30_000], [1_000, 2_000, 4_000])
@@ -67,25 +69,26 @@ def main(argv=None):
         t = share[share["n_documents"] == n]
         ax_p.plot(s_grid, meanfield.p_rebel(base.replace(n_documents=n), s_grid, real_cited_rate=q_r),
                   color=colours[n], lw=1.0, ls="--")
-        ax_p.plot(t["situational_awareness"], t["p_rebel"], "o", ms=2.5, color=colours[n], label=f"N = {n:,}")
+        ax_p.plot(t["situational_awareness"], t["p_rebel"], "o", ms=2.5, color=colours[n], label=f"{n:,}")
     ax_p.axvline(s_inf, color="0.4", lw=0.8, ls=":")
     ax_p.set_ylim(-0.03, 1.03)
     ax_p.set_xlabel(nb.AWARENESS_LABEL)
     ax_p.set_ylabel("P(rebel) after training")
-    ax_p.set_title("Dots: simulated; dashed: mean field; dotted: s*∞", fontsize=8.5)
-    ax_p.legend(fontsize=7, loc="upper left")
+    ax_p.set_title("Dots: simulated; dashed: mean field;\ndotted: large-corpus threshold (s*∞)", fontsize=9)
+    ax_p.legend(fontsize=7, loc="upper left", title=labels["n_documents"], title_fontsize=7)
 
     ok = np.isfinite(table["s_star"].to_numpy(float))
     t = table[ok]
     ax_s.errorbar(t["n_documents"], t["s_star"],
                   yerr=np.abs(np.vstack([t["s_star"] - t["s_star_low"], t["s_star_high"] - t["s_star"]])),
-                  fmt="D", ms=4, color="#c0392b", capsize=2, lw=1.1, label="fitted s*_N (95% bootstrap)")
-    ax_s.plot(n_fine, mf[0.5], color="#2c7fb8", lw=1.5, label="mean field s*_N")
-    ax_s.axhline(s_inf, color="0.3", lw=1.0, ls="--", label=f"s*∞ = {s_inf:.3f}")
+                  fmt="D", ms=4, color="#c0392b", capsize=2, lw=1.1,
+                  label="fitted threshold (s*_N),\n95% bootstrap interval")
+    ax_s.plot(n_fine, mf[0.5], color="#2c7fb8", lw=1.5, label="mean field: P(rebel) = 1/2")
+    ax_s.axhline(s_inf, color="0.3", lw=1.0, ls="--", label=f"large-corpus threshold\n(s*∞) = {s_inf:.3f}")
     ax_s.set_xscale("log")
-    ax_s.set_xlabel("corpus size N (documents)")
+    ax_s.set_xlabel(labels["n_documents"])
     ax_s.set_ylabel("threshold awareness")
-    ax_s.set_title("The threshold settles on s*∞", fontsize=9)
+    ax_s.set_title("The threshold settles on\nthe large-corpus one (s*∞)", fontsize=9)
     ax_s.legend(fontsize=7)
 
     w = table[np.isfinite(table["width"].to_numpy(float))]
@@ -99,13 +102,13 @@ def main(argv=None):
         centre_n = np.exp(np.mean(np.log(w["n_documents"].to_numpy(float))))
         centre_w = np.exp(np.mean(np.log(w["width"].to_numpy(float))))
         ax_w.plot(n_fine, centre_w * (n_fine / centre_n) ** -0.5, color="0.4", lw=1.0, ls="-.",
-                  label="slope -1/2")
+                  label="slope -1/2 guide")
     ax_w.set_xscale("log")
     ax_w.set_yscale("log")
-    ax_w.set_xlabel("corpus size N (documents)")
-    ax_w.set_ylabel("width of the transition in s")
-    ax_w.set_title(f"Fitted: width ~ N^{scaling['slope']:.2f}, 95% interval "
-                   f"[{scaling['slope_low']:.2f}, {scaling['slope_high']:.2f}]", fontsize=9)
+    ax_w.set_xlabel(labels["n_documents"])
+    ax_w.set_ylabel("10%-90% width of the transition\n(in awareness)")
+    ax_w.set_title(f"Fitted log-log slope {scaling['slope']:.2f}, 95% interval\n"
+                   f"[{scaling['slope_low']:.2f}, {scaling['slope_high']:.2f}] (mean field: -1/2)", fontsize=9)
     ax_w.legend(fontsize=7)
     book.save(fig, "corpus_size.png")
 

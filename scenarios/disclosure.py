@@ -29,7 +29,9 @@ def main(argv=None):
     from scipy.optimize import brentq
 
     from analysis.thresholds import meanfield_crossings
-    from sim import Params, meanfield
+    from sim import PARAMETERS, Params, meanfield
+
+    labels = {p.name: p.axis_label() for p in PARAMETERS}  # "disclosed share (η)"
 
     # -- the run --------------------------------------------------------------------
     n_documents = book.size(10_000, 2_000)
@@ -66,33 +68,35 @@ def main(argv=None):
         p_mf = meanfield.p_rebel(base.replace(disclosed_fraction=eta), s_grid,
                                  real_cited_rate=nb.measured_cited_rate(rows))
         ax_p.plot(s_grid, p_mf, color=colours[eta], lw=1.0, ls="--")
-        ax_p.plot(t["situational_awareness"], t["p_rebel"], "o", ms=3, color=colours[eta], label=f"η = {eta:g}")
+        ax_p.plot(t["situational_awareness"], t["p_rebel"], "o", ms=3, color=colours[eta], label=f"{eta:g}")
     ax_p.set_ylim(-0.03, 1.03)
     ax_p.set_xlabel(nb.AWARENESS_LABEL)
     ax_p.set_ylabel("P(rebel) after training")
-    ax_p.set_title("Planted 0.15 plus disclosed η (dots: simulated, dashed: mean field)", fontsize=8.5)
-    ax_p.legend(fontsize=7, loc="upper left", title="disclosed", title_fontsize=7)
+    ax_p.set_title("Planted 0.15 plus a disclosed share\n(dots: simulated, dashed: mean field)", fontsize=9)
+    ax_p.legend(fontsize=7, loc="upper left", title=labels["disclosed_fraction"], title_fontsize=7)
 
-    ax_t.plot(fine, s_n, color="#2c7fb8", lw=1.6, label=f"mean field: P(rebel) = 1/2 at N = {n_documents:,}")
-    ax_t.plot(fine, s_inf, color="0.2", lw=1.2, ls="--", label="mean field: s*∞ (μ(s) = 0)")
-    ax_t.plot(fine, s_silent, color="0.5", lw=1.2, ls=":", label="s*∞ if disclosure said nothing (β = 1)")
+    ax_t.plot(fine, s_n, color="#2c7fb8", lw=1.6, label=f"mean field: P(rebel) = 1/2 at {n_documents:,} documents")
+    ax_t.plot(fine, s_inf, color="0.2", lw=1.2, ls="--", label="mean field: large-corpus threshold (s*∞)")
+    ax_t.plot(fine, s_silent, color="0.5", lw=1.2, ls=":",
+              label="large-corpus threshold if disclosure\nsaid nothing (likelihood ratio β = 1)")
     ok = np.isfinite(fits["s_star"].to_numpy(float))
     f = fits[ok]
     ax_t.errorbar(f["disclosed_fraction"], f["s_star"],
                   yerr=np.abs(np.vstack([f["s_star"] - f["s_star_low"], f["s_star_high"] - f["s_star"]])),
-                  fmt="D", ms=4.5, color="#c0392b", capsize=2, lw=1.1, label="fitted s* (95% bootstrap)")
+                  fmt="D", ms=4.5, color="#c0392b", capsize=2, lw=1.1,
+                  label="fitted threshold (s*), 95% bootstrap interval")
     none = fits[~ok]
     if len(none):
         ax_t.plot(none["disclosed_fraction"], np.full(len(none), 1.0), "x", color="#c0392b", ms=6,
-                  label="no rebel at any s ≤ 1")
+                  label="no rebel at any awareness")
     ax_t.axvline(edge, color="0.5", lw=0.8)
     ax_t.annotate(f"η = {edge:.3f}:\nno threshold\nbeyond", (edge, 0.8), xytext=(5, 0),
                   textcoords="offset points", fontsize=7, color="0.3")
-    ax_t.set_ylim(0.3, 1.04)
-    ax_t.set_xlabel("disclosed share η (planted 0.15)")
+    ax_t.set_ylim(0.1, 1.04)  # room for the legend below the curves
+    ax_t.set_xlabel(f"{labels['disclosed_fraction']}, with 0.15 planted")
     ax_t.set_ylabel("threshold awareness")
     ax_t.set_title("Disclosure moves the threshold up", fontsize=9)
-    ax_t.legend(fontsize=6.5, loc="lower left")
+    ax_t.legend(fontsize=7, loc="lower left")
     book.save(fig, "disclosure.png")
 
     # -- the answer --------------------------------------------------------------------

@@ -49,8 +49,11 @@ def main(argv=None):
     seed = book.seed(SEED)
     import numpy as np
     import pandas as pd
+    from matplotlib.ticker import MaxNLocator
 
-    from sim import Params, meanfield
+    from sim import PARAMETERS, Params, meanfield
+
+    labels = {p.name: p.axis_label() for p in PARAMETERS}  # "share of AI-control discourse (c)"
 
     # -- the run --------------------------------------------------------------------
     n_documents = book.size(10_000, 2_000)
@@ -85,14 +88,14 @@ def main(argv=None):
     colours = dict(zip(levels, nb.palette(len(levels), "plasma")))
     fig, axes = nb.new_figure(11.5, 8.4, ncols=3, nrows=3, sharex=True)
     rows = (("rebel", "p_rebel", "share of rebel models"),
-            ("control_discourse_fraction", "control_discourse_fraction", "control-discourse share c"),
+            ("control_discourse_fraction", "control_discourse_fraction", labels["control_discourse_fraction"]),
             ("planted_at_start", "planted_fraction", "lab's planted share at the start"))
     for j, policy in enumerate(POLICIES):
         for i, (column, key, label) in enumerate(rows):
             ax = axes[i, j]
             for k, s in enumerate(levels):
                 t = summary[(summary["policy"] == policy) & np.isclose(summary["final_awareness"], s)]
-                ax.plot(t["generation"], t[column], "o-", ms=3, lw=1.3, color=colours[s], label=f"s = {s:g}")
+                ax.plot(t["generation"], t[column], "o-", ms=3, lw=1.3, color=colours[s], label=f"{s:g}")
                 ax.plot(generation, maps[policy][key][:, k], ls="--", lw=0.9, color=colours[s])
             ax.set_ylabel(label if j == 0 else "")
             if i == 0:
@@ -100,11 +103,13 @@ def main(argv=None):
                 ax.set_ylim(-0.03, 1.03)
             if i == 2:
                 ax.set_xlabel("generation")
+                ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # whole generations only
         axes[1, j].set_ylim(0.0, max(0.6, float(summary["control_discourse_fraction"].max()) + 0.05))
         axes[2, j].set_ylim(-0.02, max(0.3, float(summary["planted_at_start"].max()) + 0.05))
     axes[0, 0].plot([], [], ls="--", color="0.4", lw=0.9, label="mean-field map")
-    axes[0, 0].legend(fontsize=7, loc="center right", title="lineage awareness\n(marks: simulated mean)",
-                      title_fontsize=6.5)
+    # the key sits where no lineage goes: the top of the come-clean lab's rebel panel
+    axes[0, 2].legend(*axes[0, 0].get_legend_handles_labels(), fontsize=7, loc="upper right", title_fontsize=7,
+                      title=f"the lineage's\n{nb.AWARENESS_LABEL}\n(marks: simulated mean)")
     book.save(fig, "generations.png")
 
     # -- the answer --------------------------------------------------------------------

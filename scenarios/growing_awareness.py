@@ -34,6 +34,10 @@ PATHS = {
     "logistic, r = 0": ({"awareness_schedule": "logistic", "retrospection": 0.0}, "#d95f0e", "-"),
     "logistic, r = 1": ({"awareness_schedule": "logistic", "retrospection": 1.0}, "#fdae6b", ":"),
 }
+#: The paths as the figure names them (the retrospection r in words).
+SHOWN = {"constant": "constant (aware all along)", "linear, r = 0": "linear, no retrospection",
+         "linear, r = 0.5": "linear, half retrospection", "linear, r = 1": "linear, full retrospection",
+         "logistic, r = 0": "logistic, no retrospection", "logistic, r = 1": "logistic, full retrospection"}
 
 
 def path_params(base, overrides):
@@ -82,8 +86,8 @@ def main(argv=None):
         ax_sched.plot(progress, s_t, color=PATHS[label][1], lw=1.8, label=label.split(",")[0])
     ax_sched.set_ylim(0, 1)
     ax_sched.set_xlabel("share of training done")
-    ax_sched.set_ylabel("awareness s_t while reading")
-    ax_sched.set_title(f"Schedules to a final s = {example} (from {SA_START})", fontsize=9)
+    ax_sched.set_ylabel("awareness while reading (s_t)")
+    ax_sched.set_title(f"Schedules to a final awareness of {example} (from {SA_START})", fontsize=9)
     ax_sched.legend(fontsize=7, loc="lower right")
 
     for label, run in traces.items():
@@ -92,33 +96,33 @@ def main(argv=None):
                       label=f"{label.split(',')[0]}: {run.final.iloc[0]['persona']}")
     for label, row in retro_final.items():
         ax_trace.plot([n_documents], [row["log_odds"]], marker="D", ms=6, color=PATHS[label][1], ls="none",
-                      mec="0.2", label=f"{label.split(',')[0]}, after re-reading (r = 1): {row['persona']}")
+                      mec="0.2", label=f"{label.split(',')[0]}, after full retrospection (r = 1): {row['persona']}")
     ax_trace.axhline(0.0, color="0.3", lw=0.8)
     ax_trace.set_xlabel("documents read")
-    ax_trace.set_ylabel("log-odds ℓ = log P(D)/P(C)")
-    ax_trace.set_title(f"One corpus, final s = {example} (ℓ ≥ 0: rebel)", fontsize=9)
-    ax_trace.legend(fontsize=6.5, loc="upper left")
+    ax_trace.set_ylabel("log-odds of deceptive against\ncandid makers (ℓ)")
+    ax_trace.set_title(f"One corpus, final awareness {example} (ℓ ≥ 0: rebel)", fontsize=9)
+    ax_trace.legend(fontsize=7, loc="upper left")
 
     s_mf = np.linspace(0.4, 1.0, book.size(16, 5))
     for label, (_, colour, ls) in PATHS.items():
         t = share[label]
         ax_p.plot(t["situational_awareness"], t["p_rebel"], marker="o", ms=2.5, lw=1.3, ls=ls, color=colour,
-                  label=label)
+                  label=SHOWN[label])
         if label in ("constant", "linear, r = 0", "logistic, r = 0", "linear, r = 0.5"):
             ax_p.plot(s_mf, meanfield.p_rebel(params[label], s_mf, real_cited_rate=q_r), color=colour, lw=0.9,
                       ls=(0, (1, 2)), alpha=0.9)
         u = uplift[label]
-        nb.band(ax_u, u["situational_awareness"], u["mean"], u["low"], u["high"], colour, label=label, ls=ls)
+        nb.band(ax_u, u["situational_awareness"], u["mean"], u["low"], u["high"], colour, label=SHOWN[label], ls=ls)
     ax_p.set_ylim(-0.03, 1.03)
-    ax_p.set_xlabel("final situational awareness s")
+    ax_p.set_xlabel(f"final {nb.AWARENESS_LABEL}")
     ax_p.set_ylabel("P(rebel) after training")
     ax_p.set_title("P(rebel) (lines: simulated; dotted: mean field)", fontsize=9)
-    ax_p.legend(fontsize=6.5, loc="upper left")
+    ax_p.legend(fontsize=7, loc="upper left")
     ax_u.axhline(0.0, color="0.3", lw=0.8)
-    ax_u.set_xlabel("final situational awareness s")
-    ax_u.set_ylabel("final uplift U")
-    ax_u.set_title("Self-model: built as read, whatever r", fontsize=9)
-    ax_u.legend(fontsize=6.5, loc="lower left")
+    ax_u.set_xlabel(f"final {nb.AWARENESS_LABEL}")
+    ax_u.set_ylabel("final self-model uplift over real data (U)")
+    ax_u.set_title("Self-model: built as read, whatever the retrospection (r)", fontsize=9)
+    ax_u.legend(fontsize=7, loc="lower left")
     book.save(fig, "growing_awareness.png")
 
     # -- the answer --------------------------------------------------------------------

@@ -116,7 +116,7 @@ def main(argv=None):
         ax_p.fill_between(t["situational_awareness"], t["low"], t["high"], color=COLOURS[p], alpha=0.12, lw=0)
         ax_p.plot(t["situational_awareness"], t["p_rebel"], "o-", ms=2.8, lw=1.2, color=COLOURS[p], label=LABELS[p])
         ax_p.plot(fine, paths[p]["p_rebel"], ls="--", lw=1.0, color=COLOURS[p])
-    ax_p.plot([], [], ls="--", color="0.4", lw=1.0, label="mean path (adaptive_path)")
+    ax_p.plot([], [], ls="--", color="0.4", lw=1.0, label="mean field: the lab reacting\nto the average run")
     ax_p.set_ylim(-0.03, 1.03)
     ax_p.set_xlabel(nb.AWARENESS_LABEL)
     ax_p.set_ylabel("P(rebel) after training")
@@ -133,7 +133,7 @@ def main(argv=None):
                 mfc="white", label="come clean: disclosed")
     ax_rho.set_xlabel(nb.AWARENESS_LABEL)
     ax_rho.set_ylabel("lab's share at the end of training")
-    ax_rho.set_title("What the lab ends up planting (dashed: mean path)", fontsize=9)
+    ax_rho.set_title("What the lab ends up planting (dashed: mean field)", fontsize=9)
     ax_rho.legend(fontsize=7, loc="upper left")
 
     for p in POLICIES:
@@ -158,8 +158,8 @@ def main(argv=None):
                   textcoords="offset points", fontsize=7, color="0.3")
     ax_t.plot([], [], "v", color="0.4", ms=6, label="alarm")
     ax_t.set_ylim(-0.03, 1.03)
-    ax_t.set_ylabel("P(deceptive)")
-    ax_t.set_title(f"One corpus at s = {s_run:.3f} (replicate {replicate}), three labs", fontsize=9)
+    ax_t.set_ylabel("P(makers deceptive)")
+    ax_t.set_title(f"One corpus at awareness {s_run:.3f} (replicate {replicate}), three labs", fontsize=9)
     ax_t.legend(fontsize=7, loc="center right")
     ax_l.set_ylim(-0.02, max(0.3, float(story["double_down"][1]["planted_fraction"].max()) + 0.05))
     ax_l.set_ylabel("lab's share of the unread documents")

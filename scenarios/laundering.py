@@ -27,6 +27,7 @@ import _common as nb
 SEED = 20240625
 CUES = ("cited", "trusted")
 CUE_LABEL = {"cited": "plain cue (cited)", "trusted": "graph-aware cue (trusted)"}
+CUE_SHORT = {"cited": "plain", "trusted": "graph-aware"}
 MARKERS = {"cited": "o", "trusted": "s"}
 LINESTYLES = {"cited": "-", "trusted": "--"}
 
@@ -95,8 +96,10 @@ def main(argv=None):
     import numpy as np
     from scipy.optimize import brentq
 
-    from sim import Params, meanfield
+    from sim import PARAMETERS, Params, meanfield
     from sim.corpus import build_corpus, expected_planted_cited_rate, expected_real_cited_rate
+
+    labels = {p.name: p.axis_label() for p in PARAMETERS}  # "citation laundering (L)"
 
     # -- the run --------------------------------------------------------------------
     n_documents = book.size(10_000, 2_000)
@@ -153,13 +156,13 @@ def main(argv=None):
                       color=colours[L], lw=1.0, ls=LINESTYLES[cue])
             ax_p.plot(t["situational_awareness"], t["p_rebel"] + (0.012 if cue == "trusted" else 0.0),
                       MARKERS[cue], ms=3.2, color=colours[L], mfc="white" if cue == "trusted" else colours[L],
-                      mew=0.9, label=f"L = {L:g}, {cue}")
+                      mew=0.9, label=f"{L:g}, {CUE_SHORT[cue]}")
     ax_p.set_ylim(-0.03, 1.05)
     ax_p.set_xlabel(nb.AWARENESS_LABEL)
     ax_p.set_ylabel("P(rebel) after training")
     ax_p.set_title("Rebels: marks simulated, lines mean field\n(solid: plain cue, dashed: graph-aware cue)",
                    fontsize=9)
-    ax_p.legend(fontsize=6.5, loc="center right", ncols=2)
+    ax_p.legend(fontsize=7, loc="center right", ncols=2, title=f"{labels['laundering']}, cue", title_fontsize=7)
 
     l_line = np.linspace(0.0, 1.0, 101)
     ax_q.plot(l_line, [expected_planted_cited_rate(base.replace(laundering=L)) for L in l_line], color="#c0392b",
@@ -174,14 +177,14 @@ def main(argv=None):
         ax_q.plot(t["laundering"], t["real"], MARKERS[cue], ms=4, color="#2c7fb8",
                   mfc="white" if cue == "trusted" else "#2c7fb8", label=f"real, {cue} (measured)")
     ax_q.axhline(base.believed_planted_cited_rate, color="0.4", lw=0.8, ls=":")
-    ax_q.annotate(f"learner's belief q_p = {base.believed_planted_cited_rate:g}",
+    ax_q.annotate(f"learner's belief for planted documents (q_p) = {base.believed_planted_cited_rate:g}",
                   (0.5, base.believed_planted_cited_rate), xytext=(0, 3), textcoords="offset points", fontsize=7,
                   color="0.3", ha="center")
     ax_q.set_ylim(-0.03, 1.0)
-    ax_q.set_xlabel("laundering L (share of a planted document's citations to planted ones)")
+    ax_q.set_xlabel(f"{labels['laundering']}:\nshare of a planted document's citations to planted ones")
     ax_q.set_ylabel("share of documents showing the cue")
     ax_q.set_title("Who shows each cue", fontsize=9)
-    ax_q.legend(fontsize=6.5, loc="upper center", ncols=2)
+    ax_q.legend(fontsize=7, loc="upper center", ncols=2)
 
     for cue in CUES:
         ax_s.plot(l_curve, curves[cue], lw=1.6, ls=LINESTYLES[cue], color="#c0392b" if cue == "cited" else "#2c7fb8",
@@ -197,19 +200,20 @@ def main(argv=None):
                       color="0.25")
     ax_s.set_xlim(-0.02, 1.02)
     ax_s.set_ylim(0.0, 1.02)
-    ax_s.set_xlabel("laundering L")
-    ax_s.set_ylabel("threshold s*")
-    ax_s.set_title("Large-corpus threshold s*∞ (lines) and fitted s* (◆)", fontsize=9)
+    ax_s.set_xlabel(labels["laundering"])
+    ax_s.set_ylabel("threshold awareness")
+    ax_s.set_title("Large-corpus threshold (s*∞, lines) and\n"
+                   f"fitted threshold at {n_documents:,} documents (s*, ◆)", fontsize=9)
     ax_s.legend(fontsize=7, loc="lower right")
 
     first = 200
     l_shown = 0.5
     shown_corpus = build_corpus(base.replace(laundering=l_shown, citation_cue="trusted"), seed)
     counts = draw_graph(ax_g, shown_corpus, first, seed)
-    ax_g.set_title(f"The first {first} documents at L = {l_shown:g}: no citation leads from a real\n"
-                   f"document to a planted one ({counts['real cites planted']} here), so trust never reaches the ring",
-                   fontsize=9)
-    ax_g.legend(fontsize=6.5, loc="lower center", ncols=3, frameon=True, markerscale=1.2)
+    ax_g.set_title(f"The first {first} documents at {labels['laundering']} = {l_shown:g}:\n"
+                   f"no citation leads from a real document to a planted one\n({counts['real cites planted']} here), "
+                   "so trust never reaches the ring", fontsize=9)
+    ax_g.legend(fontsize=7, loc="lower center", ncols=3, frameon=True, markerscale=1.2)
     book.save(fig, "laundering.png")
 
     # -- the answer --------------------------------------------------------------------

@@ -30,7 +30,9 @@ def main(argv=None):
     from scipy.optimize import brentq
 
     from analysis.thresholds import meanfield_crossings
-    from sim import Params, meanfield
+    from sim import PARAMETERS, Params, meanfield
+
+    labels = {p.name: p.axis_label() for p in PARAMETERS}  # "planting rate of candid makers (ε)"
 
     n_documents = book.size(10_000, 2_000)
     replicates = book.size(20, 4)
@@ -85,37 +87,39 @@ def main(argv=None):
         if np.isfinite(edges[e]):  # the curve ends where the threshold reaches s = 1
             keep = x < edges[e]
             x, y = np.append(x[keep], edges[e]), np.append(y[keep], 1.0)
-        ax_d.plot(x, y, color=colours[e], lw=1.6, label=f"ε = {e:g}")
+        ax_d.plot(x, y, color=colours[e], lw=1.6, label=f"{e:g}, mean field")
     f = fits["deceptive_plant_rate"]
     ax_d.errorbar(f["deceptive_plant_rate"], f["s_star"],
                   yerr=np.abs(np.vstack([f["s_star"] - f["s_star_low"], f["s_star_high"] - f["s_star"]])),
                   fmt="D", ms=4.5, color="#c0392b", capsize=2, lw=1.0,
-                  label=f"fitted s*, ε = {base.candid_plant_rate:g}")
+                  label=f"{base.candid_plant_rate:g}, fitted (s*)")
     for i, (_, row) in enumerate(fits["candid_plant_rate"].iterrows()):
         e = row["candid_plant_rate"]
         ax_d.errorbar([base.deceptive_plant_rate], [row["s_star"]],
                       yerr=[[abs(row["s_star"] - row["s_star_low"])], [abs(row["s_star_high"] - row["s_star"])]],
                       fmt="s", ms=4.5, color=colours.get(e, "#e67e22"), mec="0.1", capsize=2, lw=1.0,
-                      label="fitted s*, other ε (colour)" if i == 0 else None)
+                      label="other rates, fitted (s*)" if i == 0 else None)
     ax_d.axvline(base.planted_fraction, color="0.5", lw=0.8, ls=":")
     ax_d.annotate("true planted\nshare 0.15", (base.planted_fraction, 0.05), xytext=(3, 0), textcoords="offset points",
                   fontsize=7, color="0.35")
     ax_d.set_ylim(0, 1.02)
-    ax_d.set_xlabel("π_D: how much the learner thinks deceptive makers plant")
-    ax_d.set_ylabel("large-corpus threshold s*∞")
-    ax_d.set_title("Mean field s*∞ (no threshold right of a line's end)", fontsize=9)
-    ax_d.legend(fontsize=7, loc="upper left", ncols=2)
+    ax_d.set_xlabel(f"{labels['deceptive_plant_rate']}, as the learner believes it")
+    ax_d.set_ylabel("large-corpus threshold (s*∞)")
+    ax_d.set_title("Mean field: no threshold right of a line's end", fontsize=9)
+    ax_d.legend(fontsize=7, loc="lower right", title=labels["candid_plant_rate"], title_fontsize=7)
 
     pal = nb.palette(len(sizes) + 1, "rocket")
     for (n, curve), colour in zip(prior_curves.items(), pal):
-        ax_p.plot(priors, curve, color=colour, lw=1.6, label=f"mean field, P(rebel) = 1/2 at N = {n:,}")
-    ax_p.axhline(s_inf(base), color="0.3", lw=1.0, ls="--", label=f"s*∞ = {s_inf(base):.3f} (any prior)")
+        ax_p.plot(priors, curve, color=colour, lw=1.6, label=f"mean field at {n:,} documents")
+    ax_p.axhline(s_inf(base), color="0.3", lw=1.0, ls="--",
+                 label=f"large-corpus threshold (s*∞) = {s_inf(base):.3f}")
     f = fits["prior_deceptive"]
     ax_p.errorbar(f["prior_deceptive"], f["s_star"],
                   yerr=np.abs(np.vstack([f["s_star"] - f["s_star_low"], f["s_star_high"] - f["s_star"]])),
-                  fmt="D", ms=4.5, color="#c0392b", capsize=2, lw=1.0, label=f"fitted s* at N = {n_documents:,}")
+                  fmt="D", ms=4.5, color="#c0392b", capsize=2, lw=1.0,
+                  label=f"fitted (s*) at {n_documents:,} documents")
     ax_p.set_xscale("log")
-    ax_p.set_xlabel("π_0: the learner's prior P(deceptive makers)")
+    ax_p.set_xlabel(f"the learner's {labels['prior_deceptive']}")
     ax_p.set_ylabel("threshold awareness")
     ax_p.set_title("The prior only shifts a finite corpus's threshold", fontsize=9)
     ax_p.legend(fontsize=7, loc="upper right")

@@ -28,7 +28,9 @@ def main(argv=None):
     seed = book.seed(SEED)
     import numpy as np
 
-    from sim import Params, meanfield
+    from sim import PARAMETERS, Params, meanfield
+
+    labels = {p.name: p.axis_label() for p in PARAMETERS}  # "planted share (ρ)"
 
     # -- the run --------------------------------------------------------------------
     n_documents = book.size(10_000, 2_000)
@@ -57,15 +59,15 @@ def main(argv=None):
     colours = {"planted": "#c0392b", "clean": "#2c7fb8"}
     fine = np.linspace(0, 1, 201)
     ax_p.plot(fine, meanfield.p_rebel(planting, fine, real_cited_rate=q_r), color=colours["planted"],
-              lw=1.2, ls="--", label=f"mean field (N = {n_documents:,})")
+              lw=1.2, ls="--", label=f"mean field, {labels['n_documents']} = {n_documents:,}")
     ax_p.plot(share_clean["situational_awareness"], share_clean["p_rebel"], "s", ms=5, mfc="none", mew=0.8,
               color=colours["clean"], label="no planting, simulated")
     ax_p.errorbar(levels, p, yerr=share["se"], fmt="o", ms=3, color=colours["planted"], capsize=1.5, lw=0.8,
-                  label=f"planted {planting.planted_fraction:g}, simulated")
+                  label=f"{labels['planted_fraction']} = {planting.planted_fraction:g}, simulated")
     if np.isfinite(fit["s_star"]):
         ax_p.axvline(fit["s_star"], color="0.35", lw=0.8, ls=":")
-        ax_p.annotate(f"fitted s* = {fit['s_star']:.3f}", (fit["s_star"], 0.5), xytext=(-6, 0),
-                      textcoords="offset points", ha="right", va="center", fontsize=8, color="0.25")
+        ax_p.annotate(f"fitted threshold\n(s*) = {fit['s_star']:.3f}", (fit["s_star"], 0.3), xytext=(6, 0),
+                      textcoords="offset points", ha="left", va="center", fontsize=8, color="0.25")
     ax_p.set_ylim(-0.03, 1.03)
     ax_p.set_xlabel(nb.AWARENESS_LABEL)
     ax_p.set_ylabel("P(rebel) after training")
@@ -73,14 +75,14 @@ def main(argv=None):
     ax_p.legend(fontsize=7, loc="upper left")
 
     nb.band(ax_u, uplift["situational_awareness"], uplift["mean"], uplift["low"], uplift["high"],
-            colours["planted"], label=f"planted {planting.planted_fraction:g}")
+            colours["planted"], label=f"{labels['planted_fraction']} = {planting.planted_fraction:g}")
     nb.band(ax_u, uplift_clean["situational_awareness"], uplift_clean["mean"], uplift_clean["low"],
             uplift_clean["high"], colours["clean"], label="no planting", marker="s")
     ax_u.axhline(0.0, color="0.3", lw=0.8)
     if np.isfinite(fit["s_star"]):
         ax_u.axvline(fit["s_star"], color="0.35", lw=0.8, ls=":")
     ax_u.set_xlabel(nb.AWARENESS_LABEL)
-    ax_u.set_ylabel("uplift U = a/(a+b) - g")
+    ax_u.set_ylabel("self-model uplift over real data (U)")
     ax_u.set_title("...while the uplift it buys shrinks (mean, 95% band)", fontsize=9)
     ax_u.legend(fontsize=7, loc="lower left")
     book.save(fig, "planting_backfires.png")

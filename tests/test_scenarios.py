@@ -4,7 +4,8 @@ prints an answer and writes valid PNG figures; make_all.py runs them all.
 Every script is found by glob, so a new one is covered without editing this file. The
 scripts run in subprocesses with ``PERSONA_SIM_QUICK=1`` and ``--out`` in a temporary
 folder; two run at a time (most of each run is importing the package), and each test
-waits for its own script.
+waits for its own script. Every figure they write is checked for what a student meets on
+it (tests/figure_texts.py: raw parameter names, bare symbols).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+
+from figure_texts import problems
 
 SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
 HELPERS = ("_common.py", "make_all.py")
@@ -98,6 +101,19 @@ def test_script_runs_quick_answers_and_writes_png(script, quick_runs):
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["kind"] == "figures" and manifest["files"] == {script.stem: [p.name for p in pngs]}
     assert not re.search(r"\bnan\b", answer.group(1)), f"{script.name} printed a NaN in its answer"
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.stem)
+def test_script_figures_are_readable(script, quick_runs):
+    """Every figure the script wrote (from the module's one run of each script) says what it shows in words: no
+    raw parameter or column name and no bare symbol in its titles, axis labels and legend entries
+    (tests/figure_texts.py)."""
+    future, out = quick_runs[script.name]
+    finished(future.result(timeout=TIMEOUT), script.name)
+    pngs = sorted(out.glob("*.png"))
+    assert pngs, f"{script.name} wrote no PNG into {out}"
+    found = [problem for png in pngs for problem in problems(png)]
+    assert not found, "\n".join(found)
 
 
 def test_make_all_quick_runs_every_script(quick_runs):
