@@ -94,7 +94,7 @@ def main(argv=None):
     sensitivity = pd.DataFrame(sensitivity)
 
     # -- the figure ------------------------------------------------------------------
-    fig, axes = nb.new_figure(14.0, 3.9, ncols=3)
+    fig, axes = nb.new_figure(15.0, 4.4, ncols=3)
     ax_p, ax_n, ax_s = axes[0]
     colours = dict(zip(shares, nb.palette(len(shares), "viridis")))
     middle = sizes[len(sizes) // 2]
@@ -104,10 +104,10 @@ def main(argv=None):
                                & (share_table["n_documents"] == middle)]
             ax_p.plot(rows["situational_awareness"], rows["p_rebel"], style, color=colours[rho], lw=1.6,
                       marker="o" if model == "learning" else None, ms=2.5,
-                      label=f"{model}, ρ = {rho:g}")
+                      label=f"{model}, planted share {rho:g}")
     ax_p.set_xlabel(nb.AWARENESS_LABEL)
     ax_p.set_ylabel("P(rebel)")
-    ax_p.set_title(f"P(rebel), N = {middle:,} (solid: informed, dashed: learning)", fontsize=9)
+    ax_p.set_title(f"P(rebel), {middle:,} documents (solid: informed, dashed: learning)", fontsize=9)
     ax_p.legend(fontsize=7, loc="lower right", ncols=2)
 
     for model, marker in (("informed", "s"), ("learning", "D")):
@@ -120,14 +120,17 @@ def main(argv=None):
             ax_n.errorbar(r["n_documents"], r["s_star"],
                           yerr=np.abs(np.vstack([r["s_star"] - r["s_star_low"], r["s_star_high"] - r["s_star"]])),
                           fmt=marker + ("-" if model == "informed" else "--"), color=colours[rho], ms=4, capsize=2,
-                          lw=1.0, label=f"{model}, ρ = {rho:g}")
+                          lw=1.0, label=f"{model}, planted share {rho:g}")
     ax_n.set_xscale("log")
     ax_n.set_ylim(0, 1.02)
-    ax_n.set_xlabel("documents N")
-    ax_n.set_ylabel("fitted threshold s* (P(rebel) = 1/2)")
+    ax_n.set_xlabel("corpus size (N documents)")
+    ax_n.set_ylabel("fitted threshold (s*, where P(rebel) = 1/2)")
     ax_n.set_title("The threshold against corpus size", fontsize=9)
     ax_n.legend(fontsize=7, loc="upper right", ncols=2)
 
+    from sim.params import PARAMETERS
+
+    words = {p.name: p.label or p.name.replace("_", " ") for p in PARAMETERS}
     labels = []
     for y, (_, row) in enumerate(sensitivity.iterrows()):
         colour = "#2c7fb8" if row["learner_model"] == "informed" else "#d95f0e"
@@ -137,12 +140,12 @@ def main(argv=None):
                           fmt="o" if row["default"] else "s", color=colour, ms=4, capsize=2, lw=1.0)
         else:
             ax_s.plot([1.02], [y], marker=">", color=colour, ms=5)
-        labels.append(f"{row['learner_model'][:4]}. {row['parameter']} = {row['value']:g}")
+        labels.append(f"{row['learner_model']}: {words[row['parameter']]} {row['value']:g}")
     ax_s.set_yticks(range(len(labels)))
     ax_s.set_yticklabels(labels, fontsize=6)
     ax_s.invert_yaxis()
     ax_s.set_xlim(0, 1.05)
-    ax_s.set_xlabel(f"fitted s* (N = {n_sens:,}, ρ = 0.15; ▶: no threshold)")
+    ax_s.set_xlabel(f"fitted threshold (s*); {n_sens:,} documents, share 0.15; ▶ none")
     ax_s.set_title("Each learner's threshold against its own assumptions", fontsize=9)
     book.save(fig, "learning_the_cue.png")
 
