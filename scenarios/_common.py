@@ -4,8 +4,9 @@ A scenario script reads like a short lab notebook: it states its question (the f
 line of its docstring), runs the model, draws a figure and prints an answer whose
 numbers are computed by the run. This module keeps the plumbing out of the scripts:
 
-- :func:`start` parses ``--out DIR``, ``--overwrite``, ``--quick``, ``--workers N`` and
-  ``--seed S`` (the environment variable ``PERSONA_SIM_QUICK=1`` also asks for the
+- :func:`start` parses ``--out DIR``, ``--docs`` (the tutorial's own figures,
+  ``docs/figures/tutorial``, overwritten), ``--overwrite``, ``--quick``, ``--workers N``
+  and ``--seed S`` (the environment variable ``PERSONA_SIM_QUICK=1`` also asks for the
   reduced size the tests use), takes the output folder (:mod:`sim.outputs`: one
   writer at a time; a folder of figures the scenario scripts share, listed by script
   in its ``manifest.json``; without ``--out`` a new ``results/tutorial-TIME``), sets
@@ -44,8 +45,8 @@ import pandas as pd
 
 #: The environment variable that asks every script for its reduced size.
 QUICK_ENV = "PERSONA_SIM_QUICK"
-#: The tutorial's figures (``make_all.py --out docs/figures/tutorial --overwrite``
-#: regenerates them).
+#: The tutorial's figures (only ``make_all.py --docs`` rewrites them; without ``--out``
+#: every script writes a new folder under ``results/``).
 TUTORIAL_FIGURES = ROOT / "docs" / "figures" / "tutorial"
 #: Resolution of every figure (small files, readable on a screen).
 DPI = 100
@@ -64,27 +65,57 @@ def question_of(doc: str) -> str:
     return " ".join(first.split())
 
 
-def parse_args(doc: str, argv: Sequence[str] | None = None) -> argparse.Namespace:
-    """``--out DIR`` (default: a new folder), ``--overwrite``, ``--quick``, ``--workers N``, ``--seed S``."""
-    parser = argparse.ArgumentParser(
-        description=doc.strip().split("\n\n")[0],
-        epilog=f"Set {QUICK_ENV}=1 (or pass --quick) for the reduced size the tests use.",
-    )
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse with one-line errors (no usage dump) and exit code 2, like ``persona-sim``."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def add_output_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--out DIR``, ``--docs``, ``--overwrite``, ``--quick``, ``--workers N``, ``--seed S``
+    (every script's and ``make_all.py``'s)."""
     parser.add_argument("--out", type=Path, default=None, metavar="DIR",
                         help="folder for the figures, shared with the other scenario scripts (default: a new "
-                             "folder results/tutorial-YYYYMMDD-HHMMSS; the tutorial's own figures: "
-                             f"{TUTORIAL_FIGURES.relative_to(ROOT)} with --overwrite)")
+                             "folder results/tutorial-YYYYMMDD-HHMMSS)")
+    parser.add_argument("--docs", action="store_true",
+                        help="redraw the tutorial's own figures: the same as --out "
+                             f"{TUTORIAL_FIGURES.relative_to(ROOT)} --overwrite (full size only)")
     parser.add_argument("--overwrite", action="store_true",
-                        help="replace this script's figures in DIR (kept whole until the new ones are drawn)")
+                        help="replace the figures of the same script in DIR (kept whole until the new ones are "
+                             "drawn)")
     parser.add_argument("--quick", action="store_true",
                         help="reduced corpus size, replicates and grids (a few seconds)")
     parser.add_argument("--workers", type=int, default=None, metavar="N",
                         help="threads for the sweeps (default: the machine's cores)")
     parser.add_argument("--seed", type=int, default=None, metavar="S",
                         help="root seed of the runs (default: the script's own, so the figures are reproducible)")
-    args = parser.parse_args(argv)
+
+
+def resolve_output_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.Namespace:
+    """Apply ``PERSONA_SIM_QUICK`` and ``--docs`` (the tutorial's folder, overwritten; refused
+    with ``--out`` or at the reduced size, whose figures would not match the tutorial's numbers)."""
     args.quick = bool(args.quick or quick_from_environment())
+    if args.docs:
+        if args.out is not None:
+            parser.error(f"--docs writes {TUTORIAL_FIGURES.relative_to(ROOT)}: allowed is --docs or --out DIR, "
+                         "not both")
+        if args.quick:
+            parser.error(f"--docs redraws the tutorial's figures at the full size: allowed is --docs without "
+                         f"--quick (and without {QUICK_ENV}=1)")
+        args.out, args.overwrite = TUTORIAL_FIGURES, True
     return args
+
+
+def parse_args(doc: str, argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """``--out DIR`` (default: a new folder), ``--docs``, ``--overwrite``, ``--quick``, ``--workers N``,
+    ``--seed S``."""
+    parser = ArgumentParser(
+        description=doc.strip().split("\n\n")[0],
+        epilog=f"Set {QUICK_ENV}=1 (or pass --quick) for the reduced size the tests use.",
+    )
+    add_output_arguments(parser)
+    return resolve_output_arguments(parser, parser.parse_args(argv))
 
 
 @dataclass
@@ -112,9 +143,12 @@ class Notebook:
 
     # -- running the model ---------------------------------------------------------
     def sweep(self, params, grid: Mapping[str, Any], replicates: int, seed: int) -> pd.DataFrame:
-        """:func:`sim.sweep` on threads; a progress bar on stderr unless quick."""
+        """:func:`sim.sweep` on threads; a progress bar on stderr unless quick (and, on a
+        machine's first run, a line while the model compiles, quick or not)."""
         from sim import sweep
+        from sim.sweeps import compile_first
 
+        compile_first(params)
         return sweep(params, grid=grid, replicates=replicates, seed=seed, workers=self.workers,
                      executor="thread", progress=not self.quick)
 
@@ -219,10 +253,12 @@ def abandon() -> None:
 # Figures
 # ---------------------------------------------------------------------------------
 def set_style() -> None:
-    """seaborn's white grid, a notebook context a little smaller than its default."""
+    """seaborn's white grid, a notebook context a little smaller than its default; the Agg
+    backend, except in a Jupyter kernel (the tutorial's notebook), whose inline plots stay."""
     import matplotlib
 
-    matplotlib.use("Agg")
+    if "ipykernel" not in sys.modules:
+        matplotlib.use("Agg")
     import seaborn as sns
 
     sns.set_theme(style="whitegrid", context="notebook", font_scale=0.8)

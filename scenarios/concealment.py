@@ -19,7 +19,7 @@ when the alarm came; the generations. The answer: how much later or less often t
 labs raise the alarm, how many rebels reach deployment unnoticed, whether coming
 clean still helps, and what missed alarms do to the generations.
 
-    python scenarios/concealment.py [--out DIR] [--quick]
+    .venv/bin/python scenarios/concealment.py [--out DIR] [--quick]
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ uplift, and the mean-field drift of the log-odds mu(s), which says why. The answ
 the highest P(rebel) under the constitution, its uplift against planting's, and the
 awareness above which the constitution lifts the self-model more than planting does.
 
-    python scenarios/constitution.py [--out DIR] [--quick]
+    .venv/bin/python scenarios/constitution.py [--out DIR] [--quick]
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ field's large-corpus threshold against kappa (log axis) for both. The answer: th
 fitted thresholds per kappa with planting, whether any rebel appears without planting
 at those kappa, and the kappa needed for rebels without planting.
 
-    python scenarios/control_discourse.py [--out DIR] [--quick]
+    .venv/bin/python scenarios/control_discourse.py [--out DIR] [--quick]
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ log-log axes (analysis.thresholds.finite_size_scaling fits the slope). The answe
 the fitted slope with its interval, and s*_N at the smallest and largest N against
 s*_inf.
 
-    python scenarios/corpus_size.py [--out DIR] [--quick]
+    .venv/bin/python scenarios/corpus_size.py [--out DIR] [--quick]
 """
 
 from __future__ import annotations

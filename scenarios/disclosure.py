@@ -12,7 +12,7 @@ a large corpus), plus the mean field with beta = 1 (disclosure that says nothing
 to separate the two effects. The answer: the threshold at each eta, the slope, and
 the disclosed share above which no awareness makes a rebel.
 
-    python scenarios/disclosure.py [--out DIR] [--quick]
+    .venv/bin/python scenarios/disclosure.py [--out DIR] [--quick]
 """
 
 from __future__ import annotations

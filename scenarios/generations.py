@@ -17,7 +17,7 @@ share and the lab's planted share per generation, with the mean-field map
 loop runs away, where, under which policy it does not, and how far the mean-field map
 follows the lineages.
 
-    python scenarios/generations.py [--out DIR] [--quick]
+    .venv/bin/python scenarios/generations.py [--out DIR] [--quick]
 """
 
 from __future__ import annotations

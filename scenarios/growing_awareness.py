@@ -16,7 +16,7 @@ steps batch by batch) and the final uplift. The answer: P(rebel) at one final
 awareness under each path, the fitted thresholds, and how far full retrospection
 undoes the path.
 
-    python scenarios/growing_awareness.py [--out DIR] [--quick]
+    .venv/bin/python scenarios/growing_awareness.py [--out DIR] [--quick]
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ alarms marked) and the lab's planted share in that run. The answer: which policy
 ends with fewer rebels and why, read off the drift per document under each lab's
 final shares, and where the mean path misses.
 
-    python scenarios/lab_policies.py [--out DIR] [--quick]
+    .venv/bin/python scenarios/lab_policies.py [--out DIR] [--quick]
 """
 
 from __future__ import annotations

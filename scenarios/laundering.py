@@ -17,7 +17,7 @@ the large-corpus threshold against L for both cues; and the first 200 documents 
 laundered corpus as a graph. The answer: the thresholds per (L, cue) and the cue rates
 behind them.
 
-    python scenarios/laundering.py [--out DIR] [--quick]
+    .venv/bin/python scenarios/laundering.py [--out DIR] [--quick]
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ shifts the finite-corpus threshold); then a small simulated check at a few point
 each. The figure: the two mean-field panels with the fitted thresholds on top. The
 answer: how the threshold moves with each assumption, and where it disappears.
 
-    python scenarios/learner_assumptions.py [--out DIR] [--quick]
+    .venv/bin/python scenarios/learner_assumptions.py [--out DIR] [--quick]
 """
 
 from __future__ import annotations

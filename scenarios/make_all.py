@@ -1,10 +1,12 @@
 """Regenerate every figure of the tutorial (docs/tutorial.md) with one command.
 
-    python scenarios/make_all.py [NAME ...] [--out DIR] [--overwrite] [--quick] [--workers N] [--seed S]
+    .venv/bin/python scenarios/make_all.py [NAME ...] [--out DIR | --docs] [--overwrite] [--quick]
+                                           [--workers N] [--seed S]
 
-The tutorial's own figures: ``python scenarios/make_all.py --out docs/figures/tutorial
---overwrite``; without ``--out`` the figures go into a new folder
-``results/tutorial-YYYYMMDD-HHMMSS`` (printed).
+(or ``persona-sim scenario all ...``). Without ``--out`` the figures go into a new
+folder ``results/tutorial-YYYYMMDD-HHMMSS`` (printed), so the tutorial's own figures
+(``docs/figures/tutorial``) are never touched by accident; ``--docs`` redraws those (the
+same as ``--out docs/figures/tutorial --overwrite``, at the full size only).
 
 Runs every scenario script of this folder (each ``scenarios/*.py`` except this file
 and ``_common.py``; a new script is picked up automatically), one after the other in
@@ -17,7 +19,6 @@ is reported and the others still run; the exit code is then 1.
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
 import sys
 import time
@@ -62,16 +63,10 @@ def load(path: Path):
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.strip().split("\n\n")[0])
+    parser = nb.ArgumentParser(description=__doc__.strip().split("\n\n")[0])
     parser.add_argument("names", nargs="*", metavar="NAME", help="run only these scripts")
-    parser.add_argument("--out", type=Path, default=None, metavar="DIR",
-                        help="folder for the figures (default: a new folder results/tutorial-YYYYMMDD-HHMMSS; "
-                             f"the tutorial's: {nb.TUTORIAL_FIGURES.relative_to(nb.ROOT)} with --overwrite)")
-    parser.add_argument("--overwrite", action="store_true", help="replace the scripts' figures in DIR")
-    parser.add_argument("--quick", action="store_true", help="every script at its reduced size")
-    parser.add_argument("--workers", type=int, default=None, metavar="N", help="threads for the sweeps")
-    parser.add_argument("--seed", type=int, default=None, metavar="S", help="root seed for every script")
-    args = parser.parse_args(argv)
+    nb.add_output_arguments(parser)
+    args = nb.resolve_output_arguments(parser, parser.parse_args(argv))
 
     todo = scripts()
     if args.names:
@@ -84,8 +79,12 @@ def main(argv=None) -> int:
 
     if args.out is None:
         from sim.outputs import new_folder
+        from sim.params import ParameterError
 
-        args.out = new_folder("tutorial")
+        try:
+            args.out = new_folder("tutorial")
+        except ParameterError as err:
+            parser.exit(2, f"{parser.prog}: error: {err}\n")
     passed = ["--out", str(args.out)] + (["--overwrite"] if args.overwrite else [])
     if args.quick:
         passed.append("--quick")

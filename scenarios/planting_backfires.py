@@ -13,7 +13,7 @@ P(rebel) against awareness with the mean-field curve and the fitted threshold, a
 the uplift against awareness. The answer: where P(rebel) leaves 0 and reaches 1, the
 fitted threshold, and the uplift on both sides of it.
 
-    python scenarios/planting_backfires.py [--out DIR] [--quick]
+    .venv/bin/python scenarios/planting_backfires.py [--out DIR] [--quick]
 """
 
 from __future__ import annotations

@@ -176,6 +176,31 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--port", default="8765", metavar="P",
                       help="port on 127.0.0.1, a whole number in [0, 65535] (default 8765; 0 picks a free one)")
+
+    sc = sub.add_parser(
+        "scenario",
+        help="run a scenario script of the tutorial (scenarios/NAME.py): a question, a figure, an answer",
+        description=_wrap(
+            "Run scenarios/NAME.py of the repository checkout with this Python, the same as "
+            "`.venv/bin/python scenarios/NAME.py ...` (the scripts are not part of the installed "
+            "package: this needs a checkout installed with pip install -e .). NAME 'all' runs every "
+            "script (scenarios/make_all.py). The figures go into a new folder "
+            "results/tutorial-YYYYMMDD-HHMMSS under the current folder unless --out names one; only "
+            "--docs rewrites the tutorial's own figures (docs/figures/tutorial)."
+        ),
+    )
+    sc.add_argument("name", nargs="?", metavar="NAME",
+                    help="a script of scenarios/ without .py (see --list), or 'all' for every one")
+    sc.add_argument("--list", action="store_true", help="list the scripts and the question each answers")
+    sc.add_argument("--quick", action="store_true", help="the reduced size (seconds; what the tests run)")
+    sc.add_argument("--out", metavar="DIR",
+                    help="folder for the figures, shared by the scripts (default: a new folder "
+                         "results/tutorial-YYYYMMDD-HHMMSS)")
+    sc.add_argument("--overwrite", action="store_true", help="replace the same script's figures in DIR")
+    sc.add_argument("--docs", action="store_true",
+                    help="redraw the tutorial's own figures: --out docs/figures/tutorial --overwrite (full size only)")
+    sc.add_argument("--workers", metavar="N", help="threads for the sweeps (default: the machine's cores)")
+    sc.add_argument("--seed", metavar="S", help="root seed (default: the script's own, as in the tutorial)")
     return parser
 
 
@@ -647,6 +672,60 @@ def _command_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _command_scenario(args: argparse.Namespace) -> int:
+    """Run ``scenarios/NAME.py`` (``all``: ``make_all.py``) in a child process with this
+    interpreter and return its exit code; ``--list`` prints the scripts and their questions.
+
+    The scripts belong to the repository, not to the installed package (which holds
+    ``sim`` and ``analysis``), so they are looked up beside the package (an editable
+    install, ``pip install -e .``) and then in the current folder. No checkout, or a
+    NAME that is not a script there, is one line and exit code 2.
+    """
+    import ast
+    import subprocess
+
+    places = [Path(__file__).resolve().parents[1] / "scenarios", Path.cwd() / "scenarios"]
+    folder = next((p for p in places if (p / "_common.py").is_file() and (p / "make_all.py").is_file()), None)
+    if folder is None:
+        raise ParameterError(
+            "scenario: no scenarios/ folder beside the installed package or in the current folder: allowed is a "
+            "checkout of the persona-sim repository installed with pip install -e . (or run from its root)")
+    scripts = {p.stem: p for p in sorted(folder.glob("*.py")) if not p.name.startswith("_") and p.stem != "make_all"}
+    allowed = ", ".join([*scripts, "all"])
+    if args.list:
+        width = max(map(len, [*scripts, "all"]))
+        for name, path in scripts.items():
+            doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
+            question = " ".join(doc.strip().split("\n\n")[0].split())  # the docstring's first paragraph
+            print(f"{name:<{width}}  {question}")
+        print(f"{'all':<{width}}  every script above, one after the other (scenarios/make_all.py)")
+        return 0
+    if not args.name:
+        raise ParameterError(f"scenario: NAME is missing: allowed is --list or one of {allowed}")
+    name = args.name.removesuffix(".py")
+    script = folder / "make_all.py" if name == "all" else scripts.get(name)
+    if script is None:
+        raise ParameterError(f"scenario {args.name!r} is not a script of {folder}: allowed is one of {allowed}")
+    passed = [flag for flag, on in (("--quick", args.quick), ("--overwrite", args.overwrite),
+                                    ("--docs", args.docs)) if on]
+    if args.out is not None:
+        passed += ["--out", str(_output_folder(args.out, "figures folder"))]
+    if args.workers is not None:
+        passed += ["--workers", str(_whole("--workers", args.workers, 1))]
+    if args.seed is not None:
+        passed += ["--seed", str(_whole("--seed", args.seed, 0))]
+    child = subprocess.Popen([sys.executable, str(script), *passed])
+    try:
+        return child.wait()
+    except KeyboardInterrupt:  # the child had the SIGINT too: let it release its folder
+        child.wait()
+        return 130
+    finally:
+        if child.poll() is None:  # SIGTERM (or an error) here: end the script too
+            child.terminate()
+            child.wait()
+
+
 class _Terminated(BaseException):
     """Raised in the main thread when SIGTERM arrives (like KeyboardInterrupt for SIGINT)."""
 
@@ -669,8 +748,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``persona-sim`` console script.
 
     SIGINT (Ctrl-C) and SIGTERM stop the command, end a sweep's workers, leave its
-    folder resumable and exit with 130 and 143 after one line.
+    folder resumable and exit with 130 and 143 after one line. Output piped into a
+    reader that stops early (``persona-sim ... | head``) ends the command quietly,
+    with 141 (128 + SIGPIPE), as a shell tool does; what it writes to folders is
+    committed before it prints.
     """
+    try:
+        return _main(argv)
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # Python's own flush at exit then writes nowhere
+        return 141
+
+
+def _main(argv: Sequence[str] | None) -> int:
     import signal
 
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -694,6 +785,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _command_threshold(args, argv)
         if args.command == "demo":
             return _command_demo(args)
+        if args.command == "scenario":
+            return _command_scenario(args)
     except ParameterError as err:
         print(f"persona-sim: error: {err}", file=sys.stderr)
         return EXIT_USAGE

@@ -213,3 +213,20 @@ def test_run_with_a_reacting_lab_and_a_rising_schedule(tmp_path, capsys):
     code = main(["run", "--set", "lab_policy=come_clean", "--set", "sa_start=0.1", "--set",
                  "awareness_schedule=linear", "--set", "n_documents=1000", "--out", str(tmp_path / "o")])
     assert code == 0
+
+
+def test_output_into_a_reader_that_stops_early_ends_quietly(tmp_path):
+    """`persona-sim ... | head -1`: no BrokenPipeError traceback, exit 141 (128 + SIGPIPE)."""
+    import subprocess
+    import sys
+
+    argv = ["run", "--set", "n_documents=500", "--awareness", ",".join(["0.5"] * 3000), "--out", str(tmp_path / "run")]
+    code = f"import sys; from sim.cli import main; sys.exit(main({argv!r}))"
+    # 3,000 result lines: more than a pipe holds, so the writer meets the closed pipe
+    process = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process.stdout.readline()
+    process.stdout.close()  # the reader stops after one line
+    stderr = process.stderr.read().decode()
+    assert process.wait(timeout=120) == 141, stderr
+    assert "Traceback" not in stderr and "BrokenPipe" not in stderr
+    assert (tmp_path / "run" / "manifest.json").is_file()  # written before the printing

@@ -209,7 +209,7 @@ HEAVY = ("numba", "pandas", "mesa", "scipy", "matplotlib", "pyarrow", "networkx"
 
 
 @pytest.mark.parametrize("argv", [["--help"], ["run", "--help"], ["sweep", "--help"], ["threshold", "--help"],
-                                  ["demo", "--help"]])
+                                  ["demo", "--help"], ["scenario", "--help"], ["scenario", "--list"]])
 def test_help_loads_none_of_the_heavy_packages(argv):
     """``persona-sim ... --help`` imports what the parser needs and nothing that runs the
     model (the package's names load when first used; benchmarks/cli.py has the times)."""
