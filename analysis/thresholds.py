@@ -416,6 +416,10 @@ def meanfield_crossings(
 
 def _meanfield_columns(params: Params, real_cited_rate: float | None) -> tuple[float, float, list[str]]:
     notes = []
+    if params.learner_model == "learning":
+        return math.nan, math.nan, [
+            "the learning learner has no closed-form mean field (docs/model.md §3.1): s_star_meanfield_n and "
+            "s_star_meanfield_inf are NaN"]
     roots_n = meanfield_crossings(params, real_cited_rate)
     if roots_n.size == 0:
         s_n = math.nan

@@ -71,7 +71,8 @@ def _child(spec: dict) -> dict:
     if spec.get("warmup_only"):
         return out
 
-    plan = plan_sweep(Params(n_documents=spec["n_documents"]), grid=GRID, replicates=spec["replicates"], seed=0)
+    plan = plan_sweep(Params(n_documents=spec["n_documents"], **spec.get("set", {})), grid=GRID,
+                      replicates=spec["replicates"], seed=0)
     runs = []
     for _ in range(spec["repeats"]):
         quiet = wait_quiet(spec["quiet_wait"]) if spec.get("quiet_wait") else None
@@ -123,7 +124,12 @@ def kernel_and_corpus(repeats: int) -> dict:
     c = build_corpus(p.replace(n_documents=200), 0)
     constants = learner_constants(p, c.learner_real_cited_rate(p))
 
-    kernel, corpus = math.inf, math.inf
+    from sim.learning import initial_state as learning_initial_state
+    from sim.learning import learning_constants
+    from sim.learning import read_corpus as learning_read_corpus
+
+    learning = learning_constants(p)
+    kernel, corpus, learning_kernel = math.inf, math.inf, math.inf
     for r in range(repeats):
         seed = np.random.SeedSequence(0, spawn_key=(15, r))  # W1's point 15 (rho = 0.15)
         t = time.process_time()
@@ -135,9 +141,16 @@ def kernel_and_corpus(repeats: int) -> dict:
         t = time.process_time()
         read_corpus(initial_state(awareness.size, constants, schedule[:, 0]), cues, schedule, awareness, p.batch_size, constants)
         kernel = min(kernel, time.process_time() - t)
+        learning_read_corpus(learning_initial_state(awareness.size, learning, schedule[:, 0]), cues, schedule, awareness,
+                             p.batch_size, learning)
+        t = time.process_time()
+        learning_read_corpus(learning_initial_state(awareness.size, learning, schedule[:, 0]), cues, schedule, awareness,
+                             p.batch_size, learning)
+        learning_kernel = min(learning_kernel, time.process_time() - t)
     updates = awareness.size * p.n_documents
     return {
         "kernel_cpu_ns_per_update": kernel / updates * 1e9,
+        "learning_kernel_cpu_ns_per_update": learning_kernel / updates * 1e9,
         "corpus_cpu_ms": corpus * 1e3,
         "corpus_cpu_ns_per_document": corpus / p.n_documents * 1e9,
         "corpus_cpu_ns_per_update": corpus / updates * 1e9,
@@ -153,6 +166,9 @@ def main() -> None:
     ap.add_argument("--wait-quiet", type=float, default=3.0, metavar="SECONDS",
                     help="before each timing, wait at most this long for other processes to go quiet (default 3; "
                          "0: do not wait)")
+    ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                    help="also time W1 with these parameters (repeatable; e.g. learner_model=learning), in the same "
+                         "run as the default W1, and report the ratio of their wall times")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -204,6 +220,22 @@ def main() -> None:
 
     wq = args.wait_quiet
     fig["w1_memory_workers2"] = summarise("in memory, workers=2", run_child(spec))
+    if args.set:
+        from sim.params import PARAMETERS
+
+        kinds = {p.name: p for p in PARAMETERS}
+        settings = {}
+        for item in args.set:
+            name, _, value = item.partition("=")
+            if name not in kinds:
+                ap.error(f"--set {item}: unknown parameter {name!r}")
+            settings[name] = kinds[name].parse(value)
+        fig["w1_set"] = settings
+        fig["w1_set_memory_workers2"] = summarise(f"with {', '.join(args.set)}, in memory, workers=2",
+                                                  run_child({**spec, "set": settings}))
+        fig["w1_set_wall_ratio"] = (fig["w1_set_memory_workers2"]["best_wall_s"]
+                                    / fig["w1_memory_workers2"]["best_wall_s"])
+        say(f"  with {', '.join(args.set)}: {fig['w1_set_wall_ratio']:.2f}x the default W1's best wall time")
     fig["w1_parquet_workers2"] = summarise("out=DIR (Parquet), workers=2", run_child({**spec, "parquet": True,
                                                                                        "repeats": 1}))
     fig["w1_memory_workers1"] = summarise("in memory, workers=1", run_child({**spec, "workers": 1, "repeats": 1}))
@@ -217,7 +249,8 @@ def main() -> None:
     kc["others_cores"] = bg.others_cores
     kc["wait_quiet"] = kc_quiet
     fig["single_thread"] = kc
-    say(f"  kernel read_corpus (101 learners, 1 thread): {kc['kernel_cpu_ns_per_update']:.1f} CPU ns/update; "
+    say(f"  kernel read_corpus (101 learners, 1 thread): {kc['kernel_cpu_ns_per_update']:.1f} CPU ns/update "
+        f"(the learning learner's, sim.learning.read_corpus: {kc['learning_kernel_cpu_ns_per_update']:.1f}); "
         f"build_corpus: {kc['corpus_cpu_ms']:.2f} ms = {kc['corpus_cpu_ns_per_document']:.0f} ns/document "
         f"= {kc['corpus_cpu_ns_per_update']:.2f} ns/update; other processes {kc['others_cores']:.2f} cores")
     fig["load_average_end"] = load_average()

@@ -39,6 +39,7 @@ ORDER = (
     "growing_awareness",
     "control_discourse",
     "learner_assumptions",
+    "learning_the_cue",
     "lab_policies",
     "laundering",
     "generations",

@@ -28,7 +28,8 @@ The package's floors, from the ground up (each module imports only from its own
 floor or below; tests/test_imports.py checks that there is no import cycle):
 
 1. parameters and files: ``params``, ``calibration``, ``factors``, ``files``, ``outputs``, ``limits``, ``version``, ``_cpu``;
-2. the model's parts: ``corpus``, ``labs``, ``rules`` (the learner's mathematics) and ``learner`` (its compiled readers);
+2. the model's parts: ``corpus``, ``labs``, ``rules`` (the learner's mathematics), ``learner`` (its compiled readers),
+   ``learning`` (the learning learner, docs/model.md §3.1) and ``learners`` (the two behind one interface);
 3. the mean field (``meanfield``, and ``meanfield_batch`` at many points at once) and the result schema (``schema``);
 4. the two drivers, siblings that do not import each other: the Mesa model
    (``agents``, ``model``, ``simulation``) and the batched engine (``engine``);

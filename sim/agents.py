@@ -27,12 +27,11 @@ from .learner import (
     PERSONAS,
     LearnerConstants,
     final_log_odds,
-    initial_state,
     persona,
-    read_batch,
-    read_statement,
     uplift,
 )
+from .learning import learned_estimates
+from .learners import initial_state_for, read_batch_for, read_statement_for
 from .params import Params
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -142,25 +141,25 @@ class Learner(mesa.Agent):
         self.final_awareness = float(final_awareness)
         self.schedule = np.asarray(schedule, dtype=float)
         self.constants = constants
-        self.state = initial_state(1, constants, self.schedule[:1]) if constants is not None else None
+        self.state = initial_state_for(1, constants, self.schedule[:1]) if constants is not None else None
         self.statements_read = 0  # the lab's statements among documents_read
 
     def start(self, schedule: np.ndarray, constants: LearnerConstants) -> None:
         """Begin training from scratch (a new model of the next generation)."""
         self.schedule = np.asarray(schedule, dtype=float)
         self.constants = constants
-        self.state = initial_state(1, constants, self.schedule[:1])
+        self.state = initial_state_for(1, constants, self.schedule[:1])
         self.statements_read = 0
 
     def read_statement(self, batch_index: int, log_ratio: float) -> None:
         """Read one statement of the lab at this batch's awareness."""
         self.statements_read += 1
-        self.state = read_statement(
+        self.state = read_statement_for(
             self.state, self.schedule[batch_index : batch_index + 1], np.array([self.final_awareness]), log_ratio)
 
     def read(self, batch: CorpusBatch, batch_index: int) -> None:
         """Read one batch at this batch's awareness."""
-        self.state = read_batch(
+        self.state = read_batch_for(
             self.state,
             batch,
             self.schedule[batch_index : batch_index + 1],
@@ -182,6 +181,21 @@ class Learner(mesa.Agent):
     @property
     def persona(self) -> str:
         return PERSONAS[int(persona(self.state.p_deceptive, uplift(self.state.a, self.state.b, self.constants.real_positive_rate))[0])]
+
+    @property
+    def learned_planted_share(self) -> float:
+        """The learning learner's estimate of the planted share (NaN for the informed learner)."""
+        return float(learned_estimates(self.state)["learned_planted_share"][0])
+
+    @property
+    def learned_style_separation(self) -> float:
+        """The learning learner's learned style shift s mu (NaN for the informed learner)."""
+        return float(learned_estimates(self.state)["learned_style_separation"][0])
+
+    @property
+    def learned_real_cited_rate(self) -> float:
+        """The learning learner's estimate of the real documents' cited share (NaN for the informed learner)."""
+        return float(learned_estimates(self.state)["learned_real_cited_rate"][0])
 
     @property
     def final_log_odds(self) -> float:

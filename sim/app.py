@@ -11,7 +11,9 @@ What the page shows
   disclosed shares, the corpus size, the synthetic detectability, the learner's prior
   P(deceptive), the lab's policy (static, double_down, come_clean), citation
   laundering and the citation cue the learner reads (cited or trusted), the number of
-  generations, a comparison family and the seed; and the run's buttons
+  generations, the learner (``learner_model``: informed, or learning, whose learned
+  estimates the state table shows beside the truth, docs/model.md §3.1), a comparison
+  family and the seed; and the run's buttons
   (:func:`RunController`): Reset, play, Step (one batch), Run to end (every batch
   left, redrawn once: a run of 10,000 documents in about a second) and the play speed
   (:data:`SPEEDS`, batches a frame). A changed control takes effect at Reset, which
@@ -82,6 +84,7 @@ from mesa.visualization.solara_viz import ModelCreator, ShowSteps
 from mesa.visualization.utils import force_update, update_counter
 
 from sim.corpus import KIND_NAMES
+from sim.learning import rebel_share_threshold
 from sim.meanfield import moment_table, p_rebel, p_rebel_interpolated, thresholds
 from sim.model import COMPARISON_AWARENESS, DemoModel, demo_params
 from sim.params import PARAMETERS, ParameterError, Params
@@ -308,6 +311,10 @@ MODEL_PARAMS = {
     },
     "generations": _slider("generations", "generations", 1, 5, 1),
     "concealment": _slider("concealment", "concealment (a rebel hides from evaluations)", 0.0, 1.0, 0.1),
+    "learner_model": {
+        "type": "Select", "label": "learner (informed: told the cue; learning: learns it)",
+        "value": "informed", "values": list(next(p for p in PARAMETERS if p.name == "learner_model").choices),
+    },
     "comparison_family": {
         "type": "Checkbox",
         "label": f"comparison learners at awareness {COMPARISON_AWARENESS[0]:g} and {COMPARISON_AWARENESS[1]:g}",
@@ -714,8 +721,17 @@ def state_rows(model: DemoModel) -> list[tuple[str, list[str]]]:
         ("believed planted share", [f"{main.believed_planted_share:.3f}", f"true {p.planted_fraction:.2f}"]),
         ("mean field", [f"P(rebel) {np.interp(main.final_awareness, AWARENESS_GRID, curve):.2f}",
                         f"at awareness {main.final_awareness:.2f}",
-                        f"large-corpus threshold (s*) {threshold}"]),
+                        f"large-corpus threshold (s*) {threshold}"]
+         if p.learner_model == "informed" else
+         ["none for the learning learner (the curve is the informed learner's)",
+          f"at a large corpus rebel when the learned planted share exceeds {rebel_share_threshold(p):.3f}"]),
     ]
+    if p.learner_model == "learning":
+        rows.append(("learned (truth)", [
+            f"planted share {main.learned_planted_share:.3f} (true {p.planted_fraction:.2f})",
+            f"style separation {main.learned_style_separation:.2f} "
+            f"(true {main.situational_awareness * p.synthetic_detectability:.2f})",
+            f"real cited share {main.learned_real_cited_rate:.3f} (true {model.real_cited_rate:.2f})"]))
     for agent in model.learners[1:]:
         rows.append((f"comparison learner, awareness\u00a0{agent.final_awareness:.2f}",
                      [agent.persona, f"P(deceptive) {agent.p_deceptive:.3f}", f"uplift {agent.uplift:+.3f}"]))

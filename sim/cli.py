@@ -393,9 +393,16 @@ def _command_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     print(_format_table(final))
     if dynamic:
         print(_format_dynamics(params, final, result.generations))
-    where = ", ".join(f"{r:.3f}" for r in roots) if roots.size else "none (no crossing on (0, 1])"
-    first = " (of the first run's initial shares)" if dynamic else ""
-    print(f"mean-field large-corpus threshold s*_inf{first}: {where}")
+    if params.learner_model == "learning":
+        print("learned (planted share, style separation, real cited share): " + "; ".join(
+            f"s = {row.situational_awareness:g}: {row.learned_planted_share:.3f}, {row.learned_style_separation:.2f}, "
+            f"{row.learned_real_cited_rate:.3f}" for row in final.itertuples()))
+        print("mean-field large-corpus threshold s*_inf: none in awareness for the learning learner "
+              "(docs/model.md §3.1)")
+    else:
+        where = ", ".join(f"{r:.3f}" for r in roots) if roots.size else "none (no crossing on (0, 1])"
+        first = " (of the first run's initial shares)" if dynamic else ""
+        print(f"mean-field large-corpus threshold s*_inf{first}: {where}")
     print(f"wrote {folder}/: " + ", ".join(files) + ", manifest.json")
     return 0
 

@@ -136,7 +136,7 @@ def streams(seed: int | np.random.SeedSequence) -> Streams:
     --------
     >>> g = streams(7)
     >>> sorted(g)
-    ['anchors', 'citations', 'content', 'kinds', 'reading_order', 'style']
+    ['anchors', 'citations', 'content', 'evaluations', 'kinds', 'reading_order', 'style']
     >>> float(g['style'].standard_normal()) == float(streams(7)['style'].standard_normal())
     True
     """

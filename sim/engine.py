@@ -14,8 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from .corpus import Corpus, build_corpus
-from .learner import read_batch, read_corpus
-from .rules import LearnerConstants, LearnerState, awareness_schedule, final_log_odds, initial_state, learner_constants
+from .learners import constants_for, initial_state_for, read_batch_for, read_corpus_for
+from .learning import TRAJECTORY_LEARNED_COLUMNS, learned_estimates
+from .rules import LearnerConstants, LearnerState, awareness_schedule, final_log_odds
 from .rules import persona, uplift
 from .params import Params
 from .schema import FINAL_COLUMNS, GENERATION_COLUMNS, TRAJECTORY_COLUMNS, final_columns, final_table
@@ -48,6 +49,7 @@ def snapshot(state: LearnerState, constants: LearnerConstants) -> dict[str, np.n
         "uplift": u,
         "believed_planted_share": state.believed_planted_share,
         "persona": persona(p_d, u),
+        **{c: v for c, v in learned_estimates(state).items() if c in TRAJECTORY_LEARNED_COLUMNS},
     }
 
 
@@ -68,7 +70,7 @@ class FamilyRun:
 def _family_setup(corpus: Corpus, params: Params, awareness) -> tuple[np.ndarray, LearnerConstants, np.ndarray]:
     """Final awareness levels, the learners' constants on this corpus, and the schedule."""
     final_awareness = np.asarray(awareness, dtype=float).reshape(-1)
-    constants = learner_constants(params, corpus.learner_real_cited_rate(params))
+    constants = constants_for(params, corpus)
     return final_awareness, constants, awareness_schedule(final_awareness, params.n_batches, params)
 
 
@@ -90,10 +92,10 @@ def run_family(
         Keep a snapshot after every batch (and before the first).
     """
     final_awareness, constants, schedule = _family_setup(corpus, params, awareness)
-    state = initial_state(final_awareness.size, constants, schedule[:, 0])
+    state = initial_state_for(final_awareness.size, constants, schedule[:, 0])
     snapshots = [snapshot(state, constants)] if record else []
     for t, batch in enumerate(corpus.batches(params.batch_size)):
-        state = read_batch(state, batch, schedule[:, t], final_awareness, constants)
+        state = read_batch_for(state, batch, schedule[:, t], final_awareness, constants)
         if record:
             snapshots.append(snapshot(state, constants))
     return FamilyRun(final_awareness, state, constants, snapshots, corpus.real_cited_rate)
@@ -122,8 +124,8 @@ def run_replicate(
         )
     corpus = build_corpus(params, seed)
     final_awareness, constants, schedule = _family_setup(corpus, params, awareness)
-    state = read_corpus(
-        initial_state(final_awareness.size, constants, schedule[:, 0]),
+    state = read_corpus_for(
+        initial_state_for(final_awareness.size, constants, schedule[:, 0]),
         corpus.in_reading_order(),
         schedule,
         final_awareness,

@@ -51,7 +51,7 @@ from numba import njit, prange  # noqa: E402
 from . import meanfield, rules
 from .corpus import expected_planted_cited_rate
 from .meanfield import learner_real_cited_rate
-from .params import PARAMETERS, Params
+from .params import PARAMETERS, ParameterError, Params
 
 __all__ = ["point_constants", "thresholds_and_p_rebel", "general_s_star", "CONSTANT_COLUMNS", "KNOWN_PARAMETERS"]
 
@@ -215,7 +215,22 @@ KNOWN_PARAMETERS = frozenset({
     "sa_start", "awareness_schedule", "schedule_steepness", "retrospection", "lab_policy", "evaluation_interval",
     "alarm_level", "planting_step", "statement_likelihood_ratio", "concealment", "generations",
     "incident_control_step", "incident_negative_step",
+    # the learning learner's priors (docs/model.md §3.1): they do not enter the informed learner's mean field
+    "learner_model", "deceptive_rate_concentration", "candid_rate_concentration", "cited_rate_concentration",
+    "detectability_prior_mean", "detectability_prior_sd",
 })
+#: The learner whose mean field this module (and sim.meanfield) computes.
+MEAN_FIELD_LEARNER = "informed"
+
+
+def check_mean_field_learner(params: Params) -> None:
+    """Refuse a point whose learner has no mean field here (the learning learner,
+    docs/model.md §3.1): one line naming it and what is allowed."""
+    if params.learner_model != MEAN_FIELD_LEARNER:
+        raise ParameterError(
+            f"learner_model = {params.learner_model} has no mean field (sim.meanfield is the informed learner's, "
+            "docs/model.md §3.1): allowed is --simulate (the sweep engine runs either learner), or "
+            f"learner_model = {MEAN_FIELD_LEARNER}")
 _DEFAULTS = {p.name: p.default for p in PARAMETERS}
 
 
@@ -266,6 +281,8 @@ def thresholds_and_p_rebel(
         general: list[tuple[int, Params]] = []
         unknown: list[int] = []
     else:
+        for p in points:
+            check_mean_field_learner(p)
         unknown = [i for i, p in enumerate(points) if _unknown_to_kernel(p)]
         constants = np.array([point_constants(p) for p in points]).reshape(-1, len(CONSTANT_COLUMNS))
         general = [(i, p) for i, p in enumerate(points) if _needs_general(p) or i in unknown]

@@ -30,7 +30,9 @@ import pandas as pd
 from .agents import Authors, Lab, Learner
 from .corpus import PLANTED, Corpus, _as_seed_sequence, streams
 from .labs import Discourse, initial_discourse, initial_lab, next_discourse, observed_signal
-from .learner import LearnerConstants, LearnerState, awareness_schedule, learner_constants
+from .learner import LearnerConstants, LearnerState, awareness_schedule
+from .learners import constants_for
+from .learning import TRAJECTORY_LEARNED_COLUMNS
 from .params import PARAMETERS, Params, check_awareness
 from .schema import GENERATION_COLUMNS, TRAJECTORY_COLUMNS, final_columns
 
@@ -88,7 +90,7 @@ class _Run:
         self.evaluations = seeded["evaluations"] if params.concealment > 0 else None
         self.alarms_at_start = self.lab.state.alarms
         self._publish()
-        self.constants: LearnerConstants = learner_constants(params, self.corpus.learner_real_cited_rate(params))
+        self.constants: LearnerConstants = constants_for(params, self.corpus)
         self.real_cited_rate = self.corpus.real_cited_rate
         levels = np.array([agent.final_awareness for agent in self.learners])
         schedule = awareness_schedule(levels, params.n_batches, params)
@@ -161,8 +163,8 @@ class _Run:
 
     def state(self) -> LearnerState:
         states = [agent.state for agent in self.learners]
-        return LearnerState(
-            *(np.concatenate([getattr(st, f) for st in states]) for f in LearnerState.__dataclass_fields__)
+        return type(states[0])(
+            *(np.concatenate([getattr(st, f) for st in states]) for f in type(states[0]).__dataclass_fields__)
         )
 
     def final_columns(self) -> dict[str, np.ndarray]:
@@ -254,6 +256,7 @@ class PersonaModel(mesa.Model):
                     "uplift": "uplift",
                     "believed_planted_share": "believed_planted_share",
                     "persona": "persona",
+                    **{c: c for c in TRAJECTORY_LEARNED_COLUMNS},
                 }
             },
         )
@@ -379,7 +382,7 @@ class DemoModel(PersonaModel):
     ----------
     situational_awareness, awareness_schedule, sa_start, planted_fraction,
     disclosed_fraction, n_documents, synthetic_detectability, prior_deceptive,
-    lab_policy, laundering, citation_cue, generations
+    lab_policy, laundering, citation_cue, generations, concealment, learner_model
         As in :data:`sim.params.PARAMETERS` (see :func:`demo_params`).
     comparison_family : bool
         Add two learners at :data:`COMPARISON_AWARENESS` reading the same corpus.
@@ -411,6 +414,7 @@ class DemoModel(PersonaModel):
         citation_cue: str = "cited",
         generations: int = 1,
         concealment: float = 0.0,
+        learner_model: str = "informed",
         comparison_family: bool = True,
         seed: int = 0,
     ) -> None:

@@ -328,6 +328,35 @@ PARAMETERS: tuple[Parameter, ...] = (
        "Fall of the share of real documents showing AI behaving well after a rebel model is deployed.",
        low=0.0, high=1.0,
        label="fall in good-behaviour share per incident"),
+    # -- the learning learner (docs/model.md §3.1) ---------------------------------------
+    _p("learner_model", str, "informed", "",
+       "Which learner reads: 'informed' (told d, q_r, q_p and the planting rates; docs/model.md §3) or "
+       "'learning' (learns them from what it reads under the priors below; docs/model.md §3.1).",
+       choices=("informed", "learning"),
+       label="learner"),
+    _p("deceptive_rate_concentration", float, 10.0, "nu_D",
+       "Learning learner: concentration a + b of its Beta prior over the planted share under deceptive makers "
+       "(mean deceptive_plant_rate; inf: told the rate).",
+       low=0.0, high=math.inf, low_open=True,
+       label="prior concentration, deceptive makers' planting rate"),
+    _p("candid_rate_concentration", float, 100.0, "nu_C",
+       "Learning learner: concentration a + b of its Beta prior over the planted share under candid makers "
+       "(mean candid_plant_rate; inf: told the rate).",
+       low=0.0, high=math.inf, low_open=True,
+       label="prior concentration, candid makers' planting rate"),
+    _p("detectability_prior_mean", float, 1.0, "delta_0",
+       "Learning learner: prior mean of the detectability of synthetic style it learns (in sd of real style).",
+       low=-100.0, high=100.0,
+       label="prior mean of the detectability"),
+    _p("detectability_prior_sd", float, 1.0, "tau_0",
+       "Learning learner: prior standard deviation of that detectability (0: told it).",
+       low=0.0, high=100.0,
+       label="prior sd of the detectability"),
+    _p("cited_rate_concentration", float, 2.0, "nu_q",
+       "Learning learner: concentration of its Beta priors (mean 1/2) over the cited shares of real and of "
+       "planted documents (2: uniform).",
+       low=0.0, high=math.inf, low_open=True,
+       label="prior concentration of the cited shares"),
 )
 
 _BY_NAME: dict[str, Parameter] = {p.name: p for p in PARAMETERS}
@@ -472,6 +501,11 @@ def _check_jointly(v: dict[str, Any]) -> None:
         raise ParameterError(
             f"awareness_schedule is {v['awareness_schedule']!r} but sa_start is not set: "
             "allowed is sa_start in [0, 1] with a rising schedule, or awareness_schedule = constant"
+        )
+    if v["learner_model"] == "learning" and v["retrospection"] > 0.0 and v["sa_start"] is not None:
+        raise ParameterError(
+            "retrospection is set with a rising awareness schedule but learner_model is 'learning': allowed is "
+            "retrospection = 0 for the learning learner (docs/model.md §3.1), or learner_model = informed"
         )
     if v["sa_start"] is not None and v["awareness_schedule"] == "constant":
         raise ParameterError(

@@ -16,6 +16,7 @@ import pandas as pd
 from scipy.special import expit
 
 from .labs import Discourse, LabState, initial_discourse, initial_lab
+from .learning import LEARNED_COLUMNS, TRAJECTORY_LEARNED_COLUMNS, learned_estimates
 from .learner import PERSONAS, REBEL, LearnerConstants, LearnerState, final_log_odds, persona, uplift
 from .params import Params
 
@@ -45,7 +46,7 @@ FINAL_COLUMNS = (
     "final_control_discourse_fraction",
     "final_real_positive_rate",
     "rebel_generations",
-)
+) + LEARNED_COLUMNS  # the learning learner's estimates (docs/model.md §3.1; NaN for the informed learner)
 
 #: Columns of the per-generation table (:meth:`sim.model.PersonaModel.generations`).
 GENERATION_COLUMNS = (
@@ -77,7 +78,7 @@ TRAJECTORY_COLUMNS = (
     "uplift",
     "believed_planted_share",
     "persona",
-)
+) + TRAJECTORY_LEARNED_COLUMNS
 
 
 def final_columns(
@@ -125,6 +126,7 @@ def final_columns(
         "final_control_discourse_fraction": np.full(n, discourse.control_discourse_fraction),
         "final_real_positive_rate": np.full(n, discourse.real_positive_rate),
         "rebel_generations": rebels,
+        **learned_estimates(state),
     }
 
 

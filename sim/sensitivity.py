@@ -65,7 +65,8 @@ import pandas as pd
 
 from .factors import DEFAULT_BOX, METHODS, OUTPUTS, SIMULATED_OUTPUTS, Factor, parse_factor
 from .files import write_atomically
-from .meanfield_batch import CONSTANT_COLUMNS, KNOWN_PARAMETERS, point_constants, thresholds_and_p_rebel
+from .meanfield_batch import (CONSTANT_COLUMNS, KNOWN_PARAMETERS, MEAN_FIELD_LEARNER, check_mean_field_learner,
+                              point_constants, thresholds_and_p_rebel)
 from .outputs import open_output
 from .params import PARAMETERS, ParameterError, Params, _unknown, check_awareness
 from .sweeps import SweepPlan, check_memory, estimate, run_sweep
@@ -189,7 +190,8 @@ def plan_sensitivity(
         raise ParameterError(f"--samples {samples!r} is not allowed: allowed is a whole number in [2, 1048576]")
     if method == "sobol" and samples & (samples - 1):
         raise ParameterError(f"--samples {samples} is not allowed with sobol: allowed is a power of 2 (e.g. 256, 1024)")
-    known = OUTPUTS + (SIMULATED_OUTPUTS if simulate else ())
+    mean_field = base.learner_model == MEAN_FIELD_LEARNER  # the learning learner is only simulated
+    known = (OUTPUTS if mean_field else ()) + (SIMULATED_OUTPUTS if simulate else ())
     outputs = tuple(outputs) if outputs else known
     for name in outputs:
         if name not in known:
@@ -208,9 +210,15 @@ def plan_sensitivity(
         raise ParameterError(f"--at-awareness {at_awareness!r} is not allowed: allowed is a number in [0, 1]") from None
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ParameterError(f"--seed {seed!r} is not allowed: allowed is a whole number >= 0")
+    if not simulate and base.learner_model != MEAN_FIELD_LEARNER:
+        check_mean_field_learner(base)
     if by is not None:
         if by not in _BY_NAME:
             raise _unknown(by, where=" in --by")
+        if by == "learner_model":
+            raise ParameterError("--by learner_model is not allowed: the learning learner has no mean field "
+                                 "(docs/model.md §3.1); allowed is one --simulate analysis per learner "
+                                 "(--set learner_model=learning)")
         if _BY_NAME[by].kind is not str:
             categorical = ", ".join(p.name for p in PARAMETERS if p.kind is str)
             raise ParameterError(f"--by {by} is not a categorical parameter: allowed is one of {categorical}")
@@ -480,7 +488,10 @@ def run_sensitivity(
         x, table = sample(plan)
         timings["sample"] = time.perf_counter() - t
         t = time.perf_counter()
-        results = evaluate(plan, table, progress=progress)
+        if plan.base.learner_model == MEAN_FIELD_LEARNER:
+            results = evaluate(plan, table, progress=progress)
+        else:  # no mean field for this learner: its outputs come from simulation alone
+            results = pd.DataFrame(index=table.index)
         timings["evaluate"] = time.perf_counter() - t
         return x, table, results
 

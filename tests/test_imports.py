@@ -176,7 +176,7 @@ def test_the_two_drivers_are_siblings():
 #: floor or below (sim/__init__.py's docstring draws them).
 FLOORS = [
     {"sim.params", "sim.calibration", "sim.factors", "sim.files", "sim.outputs", "sim.limits", "sim.version", "sim._cpu"},
-    {"sim.corpus", "sim.labs", "sim.rules", "sim.learner"},
+    {"sim.corpus", "sim.labs", "sim.rules", "sim.learner", "sim.learning", "sim.learners"},
     {"sim.meanfield", "sim.schema", "sim.meanfield_batch"},
     MESA_DRIVER | BATCHED_DRIVER,
     {"sim.sweeps", "sim.sensitivity", "sim.discovery", "analysis", "analysis.thresholds", "analysis.figures",

@@ -253,3 +253,23 @@ def test_a_plan_above_the_memory_limit_is_refused_before_anything_is_written(tmp
     assert main(["sensitivity", "--samples", "1048576", "--out", str(out), "--quiet"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "estimated peak memory" in err and not out.exists()
+
+
+@pytest.mark.parametrize("args", [["--set", "learner_model=learning"], ["--by", "learner_model"]])
+def test_the_learning_learner_has_no_mean_field_here(tmp_path, capsys, args):
+    assert main(["sensitivity", "--out", str(tmp_path / "o"), "--quiet", *args]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "learner" in err and not (tmp_path / "o").exists()
+    with pytest.raises(ParameterError, match="learning"):
+        thresholds_and_p_rebel([Params(learner_model="learning")])
+
+
+def test_the_learning_learner_through_simulation(tmp_path):
+    out = tmp_path / "learning"
+    assert main(["sensitivity", "--simulate", "--set", "learner_model=learning", "--set", "n_documents=300",
+                 "--samples", "2", "--replicates", "2", "--levels", "3", "--out", str(out), "--quiet", "--no-plots",
+                 "--bounds", "planted_fraction=0.1:0.3", "--bounds", "deceptive_plant_rate=0.15:0.5"]) == 0
+    indices = pd.read_csv(out / "indices.csv")
+    assert set(indices["output"]) == {"s_star_sim", "threshold_exists_sim", "p_rebel_at_sim"}
+    samples = pd.read_parquet(out / "samples.parquet")
+    assert "s_star_inf" not in samples and "p_rebel_at_sim" in samples

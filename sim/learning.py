@@ -1,0 +1,615 @@
+"""The learning learner (``learner_model = "learning"``): docs/model.md §3.1, "A learner
+that learns the cue".
+
+The informed learner of :mod:`sim.rules` is handed its cue model: the detectability
+``d``, the cited shares ``q_r`` and ``q_p`` and the planting rates ``pi_D`` and
+``epsilon``. This learner is handed none of them. It treats "planted or real" as a
+latent class of every undisclosed document and learns, from what it reads:
+
+- the planted share ``pi``, under each hypothesis about its makers: a Beta prior per
+  hypothesis, centred on ``deceptive_plant_rate`` (deceptive makers) and on
+  ``candid_plant_rate`` (candid makers), of concentrations
+  ``deceptive_rate_concentration`` and ``candid_rate_concentration``;
+- the detectability ``delta`` of synthetic style (a Normal prior
+  ``N(detectability_prior_mean, detectability_prior_sd^2)``): at awareness ``s`` a
+  planted document's perceived style is ``s d + z``, which the learner models as
+  ``N(s delta, 1)``, a real one's as ``N(0, 1)``;
+- the cited shares of real and of planted documents (Beta priors of mean 1/2 and
+  concentration ``cited_rate_concentration``), read with the temper ``s`` of the
+  informed learner.
+
+Exact Bayes over a corpus is a sum over 2^N class assignments. The update is
+assumed-density filtering [2]_: the learner keeps a factorized posterior (a Beta per
+planting-rate hypothesis, a Normal for ``delta``, a Beta per cited share), and after
+each document replaces every factor by the member of its family with the mean and
+variance of the exact one-document posterior (moment matching); the quasi-Bayes
+procedure for mixtures of Smith and Makov [1]_ is the same filter with the counts added
+in place of the match. O(1) per document. Its predictive likelihood ratio of a document's cues
+(planted : real) replaces the informed learner's ``Lambda``, and its two
+hypotheses' current planted shares replace ``pi_D`` and ``epsilon`` in the evidence
+``Delta`` (the chain rule of the two hypotheses' predictive likelihoods), so the
+evidence, the self-model and the readouts are the rules of :mod:`sim.rules`. With
+point-mass priors at the true values it is the informed learner (tests/test_learning.py
+checks 1e-9 in log-odds); tests/test_learning.py compares it with exact Bayes by
+enumeration on small corpora.
+
+Both drivers call :func:`read_batch` or :func:`read_corpus` (the Mesa agents with one
+learner, the engine with a family; through :mod:`sim.learners`), which run the compiled
+reader :func:`_learn_batch`: the family reads each document together, but every
+learner's arithmetic is its own (the scalar rules below), so the numbers do not
+depend on the driver, the family or the executor.
+
+References
+----------
+.. [1] A. F. M. Smith and U. E. Makov, "A quasi-Bayes sequential procedure for
+   mixtures", J. R. Statist. Soc. B 40 (1978) 106-112.
+.. [2] T. P. Minka, "A family of algorithms for approximate Bayesian inference", PhD
+   thesis, MIT (2001), ch. 3 (assumed-density filtering; the "clutter problem").
+.. [3] D. Krasheninnikov, E. Krasheninnikov, B. Mlodozeniec, T. Maharaj, D. Krueger,
+   "Implicit meta-learning may lead language models to trust more reliable sources",
+   arXiv:2310.15047 (2023) (models learn from the data which sources are reliable).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+from . import _cpu  # noqa: F401  (numba's vector width, set before numba is first imported)
+from numba import njit
+from scipy.special import expit, logit
+
+from . import rules
+from .corpus import CorpusBatch
+from .params import Params
+from .rules import EMERGENCE_LEVEL, LearnerState
+
+__all__ = [
+    "LearningConstants",
+    "LearningState",
+    "learning_constants",
+    "initial_state",
+    "read_batch",
+    "read_corpus",
+    "read_statement",
+    "predictive_log_lr",
+    "stance_terms",
+    "learn_document",
+    "learned_estimates",
+    "LEARNED_COLUMNS",
+    "TRAJECTORY_LEARNED_COLUMNS",
+    "large_corpus_log_odds",
+    "rebel_share_threshold",
+]
+
+_RULE = rules._RULE
+_JIT = rules._JIT
+
+#: The prior mean of each cited share (real and planted documents): the learner is
+#: not told either, and starts from "as likely cited as not".
+CITED_PRIOR_MEAN = 0.5
+
+
+class LearningConstants(NamedTuple):
+    """The learning learner's fixed quantities (every field a float).
+
+    The fields the readouts and the disclosure, control and self-model terms use have
+    the names of :class:`sim.rules.LearnerConstants`. A prior's concentration or
+    variance 0, a point mass, which the update never moves (so is a concentration above
+    :data:`POINT_MASS_COUNT`).
+    """
+
+    detectability: float  # d of the corpus: what the learner perceives at awareness s (s d), never what it knows
+    deceptive_rate_mean: float  # prior mean of pi under D (deceptive_plant_rate)
+    deceptive_rate_count: float  # its concentration a + b
+    candid_rate_mean: float  # prior mean of pi under C (candid_plant_rate)
+    candid_rate_count: float
+    detectability_mean: float  # prior mean of delta
+    detectability_variance: float  # prior variance of delta
+    real_cited_mean: float  # prior mean of the cited share of real documents
+    real_cited_count: float
+    planted_cited_mean: float  # prior mean of the cited share of planted documents
+    planted_cited_count: float
+    log_control_ratio: float  # log kappa
+    log_disclosure_ratio: float  # log beta
+    norm_weight: float
+    prior_log_odds: float  # logit pi_0
+    real_positive_rate: float  # g
+    retrospection: float  # r
+
+
+def learning_constants(params: Params) -> LearningConstants:
+    """The learning learner's constants from a parameter set (docs/model.md §3.1).
+
+    Nothing here is measured on the corpus: the learner is told neither ``q_r`` nor
+    ``q_p``, ``d`` or the planting rates; ``detectability`` is the corpus's, used only
+    to make the perceived style ``s d [planted] + z``.
+    """
+    sd = params.detectability_prior_sd
+    return LearningConstants(
+        detectability=params.synthetic_detectability,
+        deceptive_rate_mean=params.deceptive_plant_rate,
+        deceptive_rate_count=params.deceptive_rate_concentration,
+        candid_rate_mean=params.candid_plant_rate,
+        candid_rate_count=params.candid_rate_concentration,
+        detectability_mean=params.detectability_prior_mean,
+        detectability_variance=sd * sd,
+        real_cited_mean=CITED_PRIOR_MEAN,
+        real_cited_count=params.cited_rate_concentration,
+        planted_cited_mean=CITED_PRIOR_MEAN,
+        planted_cited_count=params.cited_rate_concentration,
+        log_control_ratio=float(np.log(params.control_likelihood_ratio)),
+        log_disclosure_ratio=float(np.log(params.disclosure_likelihood_ratio)),
+        norm_weight=params.norm_weight,
+        prior_log_odds=float(logit(params.prior_deceptive)),
+        real_positive_rate=params.real_positive_rate,
+        retrospection=params.retrospection,
+    )
+
+
+# ---------------------------------------------------------------------------------
+# State
+# ---------------------------------------------------------------------------------
+#: The learned quantities the state carries, each of shape (learners,), in the order
+#: the compiled reader takes them.
+_LEARNED_FIELDS = (
+    "deceptive_rate_mean", "deceptive_rate_count", "candid_rate_mean", "candid_rate_count",
+    "detectability_mean", "detectability_variance", "real_cited_mean", "real_cited_count",
+    "planted_cited_mean", "planted_cited_count",
+)
+
+
+@dataclass(frozen=True)
+class LearningState(LearnerState):
+    """A family of learning learners: the fields of :class:`sim.rules.LearnerState`
+    and the posterior of the cue model (docs/model.md §3.1), each of shape (learners,).
+
+    Attributes
+    ----------
+    deceptive_rate_mean, deceptive_rate_count : the Beta posterior of the planted share
+        under deceptive makers (mean, concentration)
+    candid_rate_mean, candid_rate_count : the same under candid makers
+    detectability_mean, detectability_variance : the Normal posterior of delta
+    real_cited_mean, real_cited_count : the Beta posterior of the cited share of real documents
+    planted_cited_mean, planted_cited_count : the same for planted documents
+    """
+
+    deceptive_rate_mean: np.ndarray = None  # type: ignore[assignment]
+    deceptive_rate_count: np.ndarray = None  # type: ignore[assignment]
+    candid_rate_mean: np.ndarray = None  # type: ignore[assignment]
+    candid_rate_count: np.ndarray = None  # type: ignore[assignment]
+    detectability_mean: np.ndarray = None  # type: ignore[assignment]
+    detectability_variance: np.ndarray = None  # type: ignore[assignment]
+    real_cited_mean: np.ndarray = None  # type: ignore[assignment]
+    real_cited_count: np.ndarray = None  # type: ignore[assignment]
+    planted_cited_mean: np.ndarray = None  # type: ignore[assignment]
+    planted_cited_count: np.ndarray = None  # type: ignore[assignment]
+
+
+def initial_state(n_learners: int, constants: LearningConstants, awareness: np.ndarray | None = None) -> LearningState:
+    """Learners before reading: log-odds logit(pi_0), self-model Beta(1, 1), the priors."""
+    full = lambda v: np.full(n_learners, v, dtype=float)  # noqa: E731
+    return LearningState(
+        log_odds=full(constants.prior_log_odds),
+        retro_log_odds=full(constants.prior_log_odds),
+        a=full(1.0),
+        b=full(1.0),
+        believed_planted_sum=full(0.0),
+        documents_read=np.zeros(n_learners, dtype=np.int64),
+        emergence_document=full(np.nan),
+        awareness=full(0.0) if awareness is None else np.asarray(awareness, dtype=float).copy(),
+        **{name: full(getattr(constants, name)) for name in _LEARNED_FIELDS},
+    )
+
+
+# ---------------------------------------------------------------------------------
+# The scalar rules (docs/model.md §3.1)
+# ---------------------------------------------------------------------------------
+#: A Beta factor of a larger concentration is a point mass (it never moves).
+POINT_MASS_COUNT = 1e100
+
+
+@njit(**_RULE)
+def predictive_log_lr(style, cited, s, detectability_mean, detectability_variance, real_cited, planted_cited):
+    """log Lambda~: the learner's predictive likelihood ratio planted : real of a
+    document's perceived cues, under its current posterior; and ``1 / v``.
+
+    Style: planted ``N(s mu, v)``, ``v = 1 + s^2 sigma^2`` (``mu``, ``sigma^2``: the posterior
+    mean and variance of delta), against real ``N(0, 1)``:
+    ``[x'^2 - (x' - s mu)^2 / v] / 2 - log(v) / 2``. Citations, tempered as the informed
+    learner's: ``s log(q_p / q_r)`` if cited, ``s log((1 - q_p) / (1 - q_r))`` if not, at
+    the posterior means of the cited shares. With ``sigma^2 = 0``, ``mu = d`` and the true
+    cited shares it is the informed learner's ``log Lambda`` (:func:`sim.rules.log_lr`).
+    """
+    spread = s * s * detectability_variance
+    shrink = 1.0 / (1.0 + spread)
+    dev = style - s * detectability_mean
+    log_style = 0.5 * (style * style - dev * dev * shrink) - 0.5 * math.log1p(spread)
+    if cited:
+        log_cite = s * math.log(planted_cited / real_cited)
+    else:
+        log_cite = s * math.log((1.0 - planted_cited) / (1.0 - real_cited))
+    return log_style + log_cite, shrink
+
+
+@njit(**_RULE)
+def stance_terms(high, e, deceptive_share, candid_share):
+    """The evidence ratio D : C of an undisclosed document and its probability of being
+    planted under each hypothesis, from ``high = log Lambda~ > 0`` and
+    ``e = exp(-|log Lambda~|)``: with ``Z_H = pi_H Lambda~ + 1 - pi_H``, the ratio
+    ``Z_D / Z_C`` (:func:`sim.rules.mixture_parts`'s) and ``r_H = pi_H Lambda~ / Z_H``;
+    for ``log Lambda~ > 0`` numerator and denominator are divided by ``Lambda~``. Where a
+    denominator vanishes (a share of 0 or 1 with ``e = 0``) the belief is its limit,
+    as in :func:`sim.rules.mixture_terms`, and the ratio leaves the linear range (the
+    reader then takes the evidence in log space)."""
+    w_d = deceptive_share if high else 1.0 - deceptive_share
+    w_c = candid_share if high else 1.0 - candid_share
+    den_d = w_d + (1.0 - w_d) * e
+    den_c = w_c + (1.0 - w_c) * e
+    top_d = deceptive_share if high else deceptive_share * e
+    top_c = candid_share if high else candid_share * e
+    limit = 0.0 if high else 1.0
+    inv_d = 1.0 / den_d if den_d > 0.0 else 0.0
+    inv_c = 1.0 / den_c if den_c > 0.0 else math.inf
+    r_d = top_d * inv_d if den_d > 0.0 else limit
+    r_c = top_c * inv_c if den_c > 0.0 else limit
+    return den_d * inv_c, r_d, r_c
+
+
+@njit(**_RULE)
+def beta_step(mean, count, weight, step, outcome):
+    """Assumed-density filtering of a Beta(mean, count) (counts ``a = mean count``,
+    ``b = count - a``): with probability ``weight`` the document is of the class this
+    Beta describes and adds an observation ``outcome`` in {0, 1} of weight ``step``
+    (``a += step outcome``, ``b += step (1 - outcome)``); otherwise nothing. The exact
+    posterior, a mixture of the two Betas, is replaced by the Beta of the same mean and
+    variance (moment matching). A point mass (``count`` above :data:`POINT_MASS_COUNT`)
+    stays put."""
+    if weight <= 0.0 or step <= 0.0 or count > POINT_MASS_COUNT:
+        return mean, count
+    a = mean * count
+    n1 = count + 1.0
+    up = count + step
+    up1 = up + 1.0
+    inv = 1.0 / (n1 * up * up1)  # one division for 1/(n+1), 1/(n+step), 1/(n+step+1)
+    a_up = a + step * outcome
+    second = mean * (a + 1.0) * (up * up1 * inv)  # E[q^2] before
+    mean_up = a_up * (n1 * up1 * inv)
+    second_up = mean_up * (a_up + 1.0) * (n1 * up * inv)
+    new_mean = mean + weight * (mean_up - mean)
+    new_second = second + weight * (second_up - second)
+    variance = new_second - new_mean * new_mean
+    if variance <= 0.0:  # beyond double precision: the count as if observed
+        return new_mean, count + step * weight
+    return new_mean, new_mean * (1.0 - new_mean) / variance - 1.0
+
+
+@njit(**_RULE)
+def share_step(mean, count, planted):
+    """Assumed-density filtering of the Beta(mean, count) posterior of a planted share
+    after a document planted with probability ``planted``: the exact posterior, the
+    mixture of Beta(a + 1, b) (weight ``planted``) and Beta(a, b + 1), is replaced by the
+    Beta of the same mean and variance. A point mass stays put."""
+    if count > POINT_MASS_COUNT:
+        return mean, count
+    a = mean * count
+    n2 = count + 2.0
+    inv = 1.0 / ((count + 1.0) * n2)
+    new_mean = (a + planted) * (n2 * inv)
+    second = (a + 1.0) * (a + 2.0 * planted) * inv
+    variance = second - new_mean * new_mean
+    if variance <= 0.0:  # beyond double precision: the count as if observed
+        return new_mean, count + 1.0
+    return new_mean, new_mean * (1.0 - new_mean) / variance - 1.0
+
+
+@njit(**_RULE)
+def normal_step(mean, variance, weight, s, style, shrink):
+    """Assumed-density filtering of the Normal posterior of delta: with probability
+    ``weight`` the document is planted and its perceived style ``style ~ N(s delta, 1)``
+    updates the Normal (variance ``sigma^2 shrink``, ``shrink = 1 / (1 + s^2 sigma^2)``);
+    otherwise nothing. The mixture is replaced by the Normal of the same mean and
+    variance. A point mass (variance 0) stays put."""
+    if weight <= 0.0 or s <= 0.0 or variance == 0.0:
+        return mean, variance
+    variance_up = variance * shrink
+    moved = s * (style - s * mean) * variance_up
+    new_variance = (1.0 - weight) * variance + weight * variance_up + weight * (1.0 - weight) * moved * moved
+    return mean + weight * moved, new_variance
+
+
+@njit(**_RULE)
+def learn_document(high, e, shrink, style, cited, s, odds, dm, dn, cm, cn, mu, var, qr, nr, qp, n_p):
+    """One undisclosed document, of predictive ratio ``Lambda~`` (``high = log Lambda~ > 0``,
+    ``e = exp(-|log Lambda~|)``, ``shrink`` of :func:`predictive_log_lr`), read at
+    awareness ``s`` by a learner whose odds D : C before it are ``odds`` (its
+    control-discourse factor included): the evidence ratio
+    ``(pi_D Lambda~ + 1 - pi_D) / (pi_C Lambda~ + 1 - pi_C)`` at the two hypotheses'
+    current planted shares ``dm``, ``cm`` (:func:`stance_terms`), and every
+    factor of the posterior after it (assumed-density filtering, docs/model.md §3.1).
+
+    The planted share of each hypothesis moves with the document's probability of
+    being planted under that hypothesis, ``r_D`` or ``r_C``; the cue model with
+    ``r = P'(D) r_D + (1 - P'(D)) r_C``, the two mixed by the posterior after the
+    document, ``P'(D) = odds ratio / (1 + odds ratio)``.
+    """
+    ratio, r_d, r_c = stance_terms(high, e, dm, cm)
+    after = odds * ratio
+    p_d = after / (1.0 + after) if after < 1e300 else 1.0
+    r = p_d * r_d + (1.0 - p_d) * r_c
+    dm, dn = share_step(dm, dn, r_d)
+    cm, cn = share_step(cm, cn, r_c)
+    mu, var = normal_step(mu, var, r, s, style, shrink)
+    c = 1.0 if cited else 0.0
+    qr, nr = beta_step(qr, nr, 1.0 - r, s, c)
+    qp, n_p = beta_step(qp, n_p, r, s, c)
+    return ratio, dm, dn, cm, cn, mu, var, qr, nr, qp, n_p
+
+
+# ---------------------------------------------------------------------------------
+# The compiled reader (both drivers)
+# ---------------------------------------------------------------------------------
+#: The running product of a batch's ratios is folded into its log-sum when it leaves
+#: [1/_FOLD, _FOLD]; a document whose ratio leaves [1/_FACTOR, _FACTOR] is taken in
+#: log space (as the informed learner's general path, sim/learner.py).
+_FOLD = 1e150
+_FACTOR = rules.LINEAR_RATIO_MAX
+#: Rows of the per-learner work array of a batch.
+(_W_PI_HAT, _W_TRUE_SHIFT, _W_CONTROL, _W_DISCLOSURE, _W_PRODUCT, _W_LOG_SUM, _W_BASE_ODDS, _W_TARGET,
+ _W_ROWS) = range(9)
+
+
+@njit(**_JIT)
+def _learn_batch(log_odds, a, b, believed, emergence, read, learned, awareness, start, stop,
+                 style_noise, planted, cited, disclosed, positive, control, constants, work):
+    """Every learner reads documents ``start:stop`` (one batch) at its awareness.
+
+    At the batch start each learner takes its self-model's pi_hat; then, document after
+    document, learners in the inner loop (their chains are independent, so the
+    processor overlaps them; every learner's arithmetic is its own, so its numbers do
+    not depend on the family): the evidence, the posterior (:func:`learn_document`),
+    the self-model and the emergence test. The log-odds are kept as ``log_odds +
+    log_sum + log(product)`` (one logarithm per batch, as the informed learner's), and
+    the odds before a document as ``exp(log_odds + log_sum) product``.
+    """
+    n_learners = log_odds.size
+    for j in range(n_learners):
+        s = awareness[j]
+        dm, cm = learned[0, j], learned[2, j]
+        work[_W_PI_HAT, j] = rules.expected_plant_rate(log_odds[j], dm, cm)
+        work[_W_TRUE_SHIFT, j] = s * constants.detectability
+        work[_W_CONTROL, j], work[_W_DISCLOSURE, j] = rules.awareness_factors(
+            s, constants.log_control_ratio, constants.log_disclosure_ratio)
+        work[_W_PRODUCT, j] = 1.0
+        work[_W_LOG_SUM, j] = 0.0
+        work[_W_BASE_ODDS, j] = math.exp(log_odds[j])
+        work[_W_TARGET, j] = rules.emergence_target(log_odds[j], 0.0)
+    for i in range(start, stop):
+        if disclosed[i]:
+            for j in range(n_learners):
+                work[_W_PRODUCT, j] *= work[_W_DISCLOSURE, j]  # beta^s lies within [1e-6 ... 1e6]
+                a[j] = rules.self_model_disclosed(a[j], constants.norm_weight)
+                if emergence[j] != emergence[j] and rules.emerged(work[_W_PRODUCT, j], work[_W_TARGET, j]):
+                    emergence[j] = float(read[j] + (i - start) + 1)
+            continue
+        z, is_planted, is_cited, is_control, good = style_noise[i], planted[i], cited[i], control[i], positive[i]
+        for j in range(n_learners):
+            s = awareness[j]
+            style = z + (work[_W_TRUE_SHIFT, j] if is_planted else 0.0)
+            lr, shrink = predictive_log_lr(style, is_cited, s, learned[4, j], learned[5, j], learned[6, j],
+                                           learned[8, j])
+            high = lr > 0.0
+            e = math.exp(-abs(lr))
+            control_factor = work[_W_CONTROL, j] if is_control else 1.0
+            product = work[_W_PRODUCT, j]
+            dm, cm = learned[0, j], learned[2, j]
+            (ratio, learned[0, j], learned[1, j], learned[2, j], learned[3, j], learned[4, j], learned[5, j],
+             learned[6, j], learned[7, j], learned[8, j], learned[9, j]) = learn_document(
+                high, e, shrink, style, is_cited, s, work[_W_BASE_ODDS, j] * product * control_factor,
+                dm, learned[1, j], cm, learned[3, j], learned[4, j], learned[5, j], learned[6, j], learned[7, j],
+                learned[8, j], learned[9, j])
+            log_sum = work[_W_LOG_SUM, j]
+            if 1.0 / _FACTOR < ratio < _FACTOR:
+                product *= rules.document_factor(ratio, is_control, work[_W_CONTROL, j])
+            else:  # an extreme document: its evidence in log space
+                log_sum += rules.log_evidence(lr, dm, cm) + (s * constants.log_control_ratio if is_control else 0.0)
+            product, log_sum, moved = rules.fold(product, log_sum, 1.0 / _FOLD, _FOLD)
+            if moved or log_sum != work[_W_LOG_SUM, j]:
+                work[_W_LOG_SUM, j] = log_sum
+                work[_W_BASE_ODDS, j] = math.exp(log_odds[j] + log_sum)
+                work[_W_TARGET, j] = rules.emergence_target(log_odds[j], log_sum)
+            work[_W_PRODUCT, j] = product
+            belief = rules.mixture_terms(high, e, 0.0, 0.0, work[_W_PI_HAT, j])[1]
+            believed[j] += belief
+            a[j], b[j] = rules.self_model(a[j], b[j], belief, good)
+            if emergence[j] != emergence[j] and rules.emerged(product, work[_W_TARGET, j]):
+                emergence[j] = float(read[j] + (i - start) + 1)
+    for j in range(n_learners):
+        log_odds[j] += work[_W_LOG_SUM, j] + math.log(work[_W_PRODUCT, j])
+        read[j] += stop - start
+
+
+@njit(**_JIT)
+def _learn_corpus_kernel(log_odds, a, b, believed, emergence, read, learned, schedule, batch_size,
+                         style_noise, planted, cited, disclosed, positive, control, constant_values):
+    """The family reads every batch (column of ``schedule``) in turn; ``learned`` has one
+    row per learned field (:data:`_LEARNED_FIELDS`)."""
+    constants = LearningConstants(*constant_values)
+    n = style_noise.size
+    work = np.empty((_W_ROWS, log_odds.size))
+    for t in range(schedule.shape[1]):
+        start = t * batch_size
+        _learn_batch(log_odds, a, b, believed, emergence, read, learned, schedule[:, t].copy(), start,
+                     min(n, start + batch_size), style_noise, planted, cited, disclosed, positive, control,
+                     constants, work)
+
+
+def read_corpus(state: LearningState, cues: CorpusBatch, schedule: np.ndarray, final_awareness: np.ndarray,
+                batch_size: int, constants: LearningConstants) -> LearningState:
+    """Every learner reads a whole corpus (``cues`` in reading order), batch after
+    batch at the awareness of ``schedule`` (learners, batches), in one compiled call:
+    the arithmetic of :func:`read_batch` on each batch in turn.
+
+    The learner's retrospective log-odds equal the as-read ones (retrospection with a
+    rising awareness schedule is not defined for this learner: :class:`sim.params.Params`
+    refuses it).
+    """
+    schedule = np.ascontiguousarray(schedule, dtype=np.float64)
+    log_odds = np.array(state.log_odds, dtype=np.float64)
+    a = np.array(state.a, dtype=np.float64)
+    b = np.array(state.b, dtype=np.float64)
+    believed = np.array(state.believed_planted_sum, dtype=np.float64)
+    emergence = np.array(state.emergence_document, dtype=np.float64)
+    read = np.array(state.documents_read, dtype=np.int64)
+    learned = np.array([getattr(state, f) for f in _LEARNED_FIELDS], dtype=np.float64).reshape(len(_LEARNED_FIELDS), -1)
+    _learn_corpus_kernel(
+        log_odds, a, b, believed, emergence, read, learned, schedule, int(max(batch_size, 1)),
+        np.ascontiguousarray(cues.style_noise, dtype=np.float64),
+        np.ascontiguousarray(cues.planted, dtype=np.bool_),
+        np.ascontiguousarray(cues.cited, dtype=np.bool_),
+        np.ascontiguousarray(cues.disclosed, dtype=np.bool_),
+        np.ascontiguousarray(cues.positive, dtype=np.bool_),
+        np.ascontiguousarray(cues.control, dtype=np.bool_),
+        tuple(map(float, constants)),
+    )
+    return LearningState(
+        log_odds=log_odds,
+        retro_log_odds=log_odds.copy(),
+        a=a,
+        b=b,
+        believed_planted_sum=believed,
+        documents_read=read,
+        emergence_document=emergence,
+        awareness=np.array(schedule[:, -1], dtype=np.float64),
+        **{f: learned[i].copy() for i, f in enumerate(_LEARNED_FIELDS)},
+    )
+
+
+def read_batch(state: LearningState, batch: CorpusBatch, awareness: np.ndarray, final_awareness: np.ndarray,
+               constants: LearningConstants) -> LearningState:
+    """Advance every learner by one batch (:func:`read_corpus` on a one-batch corpus)."""
+    column = np.asarray(awareness, dtype=np.float64).reshape(-1, 1)
+    return read_corpus(state, batch, column, final_awareness, max(len(batch.style_noise), 1), constants)
+
+
+def read_statement(state: LearningState, awareness: np.ndarray, final_awareness: np.ndarray,
+                   log_statement_ratio: float) -> LearningState:
+    """A lab's statement (docs/model.md §5.1): ``s log beta_s`` on the log-odds, as for the
+    informed learner (:func:`sim.learner.read_statement`); the cue model is unchanged."""
+    s = np.asarray(awareness, dtype=np.float64).reshape(-1)
+    log_odds = state.log_odds + s * log_statement_ratio
+    read = state.documents_read + 1
+    emerged = np.isnan(state.emergence_document) & (log_odds >= EMERGENCE_LEVEL)
+    return LearningState(
+        log_odds=log_odds,
+        retro_log_odds=log_odds.copy(),
+        a=state.a.copy(),
+        b=state.b.copy(),
+        believed_planted_sum=state.believed_planted_sum.copy(),
+        documents_read=read,
+        emergence_document=np.where(emerged, read.astype(float), state.emergence_document),
+        awareness=s.copy(),
+        **{f: getattr(state, f).copy() for f in _LEARNED_FIELDS},
+    )
+
+
+# ---------------------------------------------------------------------------------
+# Readouts (docs/model.md §3.1, "What it reports")
+# ---------------------------------------------------------------------------------
+#: The learned estimates a run reports (NaN for the informed learner).
+LEARNED_COLUMNS = (
+    "learned_planted_share",
+    "learned_planted_share_sd",
+    "learned_style_separation",
+    "learned_style_separation_sd",
+    "learned_real_cited_rate",
+    "learned_real_cited_rate_sd",
+)
+
+
+#: The learned estimates the trajectory records after every batch.
+TRAJECTORY_LEARNED_COLUMNS = ("learned_planted_share", "learned_style_separation", "learned_real_cited_rate")
+
+
+def _beta_second_moment(mean: np.ndarray, count: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        var = np.where(np.isinf(count), 0.0, mean * (1.0 - mean) / (count + 1.0))
+    return mean * mean + var
+
+
+def learned_estimates(state: LearnerState) -> dict[str, np.ndarray]:
+    """The learned estimates of :data:`LEARNED_COLUMNS` (posterior mean and standard
+    deviation), arrays over learners; NaN for a state of the informed learner.
+
+    - planted share: the mixture of the two hypotheses' Beta posteriors, weighed by
+      P(D) as read;
+    - style separation: ``s mu``, the learned shift of the perceived style between
+      planted and real documents (``s d`` when learned exactly), at the awareness of
+      the last batch read; its spread ``s / sqrt(lambda)``;
+    - real documents' cited share: its Beta posterior.
+    """
+    n = np.asarray(state.log_odds).size
+    if not isinstance(state, LearningState):
+        nan = np.full(n, np.nan)
+        return {c: nan.copy() for c in LEARNED_COLUMNS}
+    p_d = expit(state.log_odds)
+    dm, cm = state.deceptive_rate_mean, state.candid_rate_mean
+    share = p_d * dm + (1.0 - p_d) * cm
+    second = p_d * _beta_second_moment(dm, state.deceptive_rate_count) + (1.0 - p_d) * _beta_second_moment(
+        cm, state.candid_rate_count)
+    s = state.awareness
+    with np.errstate(divide="ignore"):
+        sep_sd = s * np.sqrt(state.detectability_variance)
+    qr = state.real_cited_mean
+    return {
+        "learned_planted_share": share,
+        "learned_planted_share_sd": np.sqrt(np.maximum(second - share * share, 0.0)),
+        "learned_style_separation": s * state.detectability_mean,
+        "learned_style_separation_sd": sep_sd,
+        "learned_real_cited_rate": qr.copy(),
+        "learned_real_cited_rate_sd": np.sqrt(_beta_second_moment(qr, state.real_cited_count) - qr * qr).clip(0.0),
+    }
+
+
+# ---------------------------------------------------------------------------------
+# The large-corpus limit (docs/model.md §3.1, "The large-corpus limit")
+# ---------------------------------------------------------------------------------
+def large_corpus_log_odds(params: Params, share) -> np.ndarray:
+    """The log-odds D : C of exact Bayes after a long corpus whose planted share is
+    learned as ``share``: ``logit(pi_0) + log p_D(share) - log p_C(share)``, the two
+    planting-rate priors' log-densities (Laplace's approximation of the two marginal
+    likelihoods; the evidence per document vanishes once both hypotheses have learned
+    the share)."""
+    from scipy import stats
+
+    def log_density(mean, concentration, x):
+        if math.isinf(concentration):  # a point mass: the share is the rate or impossible
+            return np.where(x == mean, np.inf, -np.inf)
+        return stats.beta(mean * concentration, (1.0 - mean) * concentration).logpdf(x)
+
+    x = np.asarray(share, dtype=float)
+    with np.errstate(invalid="ignore"):
+        return (float(logit(params.prior_deceptive))
+                + log_density(params.deceptive_plant_rate, params.deceptive_rate_concentration, x)
+                - log_density(params.candid_plant_rate, params.candid_rate_concentration, x))
+
+
+def rebel_share_threshold(params: Params, grid: int = 4000) -> float:
+    """pi_dagger: the smallest learned planted share above which the large-corpus
+    learning learner is rebel (:func:`large_corpus_log_odds` turns positive); NaN if it
+    never does on (0, 1).
+
+    >>> round(rebel_share_threshold(Params()), 4)
+    0.0751
+    """
+    from scipy.optimize import brentq
+
+    x = np.linspace(1e-6, 1.0 - 1e-6, grid)
+    values = large_corpus_log_odds(params, x)
+    up = np.flatnonzero((values[:-1] < 0) & (values[1:] >= 0))
+    if not up.size:
+        return float("nan")
+    i = int(up[0])
+    return float(brentq(lambda v: float(large_corpus_log_odds(params, v)), x[i], x[i + 1], xtol=1e-10))
