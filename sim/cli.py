@@ -24,7 +24,8 @@ from typing import Any, Sequence
 
 from .files import json_default, write_atomically
 from .limits import DASK_WORKER_WAIT, DEFAULT_MEMORY_LIMIT
-from .params import PARAMETERS, ParameterError, Params, _unknown, check_awareness, read_scenario, read_table
+from .params import (PARAMETERS, ParameterError, Params, check_awareness, read_scenario, read_table,
+                     split_assignment)
 
 __all__ = ["main"]
 
@@ -210,12 +211,7 @@ def _parse_overrides(items: Sequence[str]) -> dict[str, Any]:
     by_name = {p.name: p for p in PARAMETERS}
     values: dict[str, Any] = {}
     for item in items:
-        name, sep, text = item.partition("=")
-        name = name.strip()
-        if not sep or not name:
-            raise ParameterError(f"--set {item!r} is not allowed: allowed is NAME=VALUE with a parameter name")
-        if name not in by_name:
-            raise _unknown(name, where=" in --set")
+        name, text = split_assignment("--set", item, "allowed is NAME=VALUE with a parameter name")
         values[name] = by_name[name].parse(text)
     return values
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import calibration
-from .params import PARAMETERS, ParameterError, _unknown, resolve_measured
+from .params import PARAMETERS, ParameterError, resolve_measured, split_assignment
 
 __all__ = ["Factor", "parse_factor", "DEFAULT_BOX", "OUTPUTS", "SIMULATED_OUTPUTS", "METHODS", "SCALES"]
 
@@ -87,12 +87,7 @@ def parse_factor(text: str) -> Factor:
     2.3262
     """
     allowed = "allowed is NAME=LO:HI, NAME=log:LO:HI (LO > 0) or NAME=auc:LO:HI / NAME=sad:LO:HI with LO < HI"
-    name, sep, spec = text.partition("=")
-    name = name.strip()
-    if not sep or not name:
-        raise ParameterError(f"--bounds {text!r} is not allowed: {allowed}")
-    if name not in _BY_NAME:
-        raise _unknown(name, where=" in --bounds")
+    name, spec = split_assignment("--bounds", text, allowed)
     spec_param = _BY_NAME[name]
     if spec_param.kind is str:
         raise ParameterError(f"--bounds {name}: {name} is not a number and cannot be sampled: allowed is a "

@@ -592,6 +592,11 @@ def planted_belief(log_odds: np.ndarray, log_lr: np.ndarray, batch: CorpusBatch,
 _PLANTED_SHIFT = np.array([0.0 - 0.5, 1.0 - 0.5])
 
 
+def _flags(cues: CorpusBatch) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A corpus's disclosed, positive and control flags as the compiled readers take them."""
+    return tuple(np.ascontiguousarray(flags, dtype=np.bool_) for flags in (cues.disclosed, cues.positive, cues.control))
+
+
 def _cue_args(cues: CorpusBatch, constants: LearnerConstants) -> tuple:
     """The cue arrays as the compiled update reads them: style noise, [planted] - 1/2,
     the citation log-ratio of each document, and the flags."""
@@ -601,9 +606,7 @@ def _cue_args(cues: CorpusBatch, constants: LearnerConstants) -> tuple:
         np.ascontiguousarray(cues.style_noise, dtype=np.float64),
         _PLANTED_SHIFT.take(planted.view(np.uint8)),
         np.array([constants.log_uncited_ratio, constants.log_cited_ratio]).take(np.asarray(cues.cited, dtype=np.bool_).view(np.uint8)),
-        np.ascontiguousarray(cues.disclosed, dtype=np.bool_),
-        np.ascontiguousarray(cues.positive, dtype=np.bool_),
-        np.ascontiguousarray(cues.control, dtype=np.bool_),
+        *_flags(cues),
     )
 
 

@@ -63,8 +63,11 @@ from scipy.special import expit, logit
 
 from . import rules
 from .corpus import CorpusBatch
+from .learner import _flags as cue_flags
+from .learner import read_statement as informed_read_statement
+from .learner import _state_arrays as state_arrays
 from .params import Params
-from .rules import EMERGENCE_LEVEL, LearnerState
+from .rules import LearnerState
 
 __all__ = [
     "LearningConstants",
@@ -140,12 +143,7 @@ def learning_constants(params: Params) -> LearningConstants:
         real_cited_count=params.cited_rate_concentration,
         planted_cited_mean=CITED_PRIOR_MEAN,
         planted_cited_count=params.cited_rate_concentration,
-        log_control_ratio=float(np.log(params.control_likelihood_ratio)),
-        log_disclosure_ratio=float(np.log(params.disclosure_likelihood_ratio)),
-        norm_weight=params.norm_weight,
-        prior_log_odds=float(logit(params.prior_deceptive)),
-        real_positive_rate=params.real_positive_rate,
-        retrospection=params.retrospection,
+        **rules.shared_constants(params),
     )
 
 
@@ -189,18 +187,12 @@ class LearningState(LearnerState):
 
 
 def initial_state(n_learners: int, constants: LearningConstants, awareness: np.ndarray | None = None) -> LearningState:
-    """Learners before reading: log-odds logit(pi_0), self-model Beta(1, 1), the priors."""
-    full = lambda v: np.full(n_learners, v, dtype=float)  # noqa: E731
+    """Learners before reading: the informed learner's start (log-odds logit(pi_0),
+    self-model Beta(1, 1); :func:`sim.rules.initial_state`) and the cue model's priors."""
+    start = rules.initial_state(n_learners, constants, awareness)
     return LearningState(
-        log_odds=full(constants.prior_log_odds),
-        retro_log_odds=full(constants.prior_log_odds),
-        a=full(1.0),
-        b=full(1.0),
-        believed_planted_sum=full(0.0),
-        documents_read=np.zeros(n_learners, dtype=np.int64),
-        emergence_document=full(np.nan),
-        awareness=full(0.0) if awareness is None else np.asarray(awareness, dtype=float).copy(),
-        **{name: full(getattr(constants, name)) for name in _LEARNED_FIELDS},
+        **{name: getattr(start, name) for name in LearnerState.__dataclass_fields__},
+        **{name: np.full(n_learners, getattr(constants, name), dtype=float) for name in _LEARNED_FIELDS},
     )
 
 
@@ -457,21 +449,14 @@ def read_corpus(state: LearningState, cues: CorpusBatch, schedule: np.ndarray, f
     refuses it).
     """
     schedule = np.ascontiguousarray(schedule, dtype=np.float64)
-    log_odds = np.array(state.log_odds, dtype=np.float64)
-    a = np.array(state.a, dtype=np.float64)
-    b = np.array(state.b, dtype=np.float64)
-    believed = np.array(state.believed_planted_sum, dtype=np.float64)
-    emergence = np.array(state.emergence_document, dtype=np.float64)
-    read = np.array(state.documents_read, dtype=np.int64)
+    log_odds, _, a, b, believed, emergence, read = state_arrays(state)  # the retrospective ones follow log_odds
     learned = np.array([getattr(state, f) for f in _LEARNED_FIELDS], dtype=np.float64).reshape(len(_LEARNED_FIELDS), -1)
     _learn_corpus_kernel(
         log_odds, a, b, believed, emergence, read, learned, schedule, int(max(batch_size, 1)),
         np.ascontiguousarray(cues.style_noise, dtype=np.float64),
         np.ascontiguousarray(cues.planted, dtype=np.bool_),
         np.ascontiguousarray(cues.cited, dtype=np.bool_),
-        np.ascontiguousarray(cues.disclosed, dtype=np.bool_),
-        np.ascontiguousarray(cues.positive, dtype=np.bool_),
-        np.ascontiguousarray(cues.control, dtype=np.bool_),
+        *cue_flags(cues),
         tuple(map(float, constants)),
     )
     return LearningState(
@@ -497,22 +482,12 @@ def read_batch(state: LearningState, batch: CorpusBatch, awareness: np.ndarray, 
 def read_statement(state: LearningState, awareness: np.ndarray, final_awareness: np.ndarray,
                    log_statement_ratio: float) -> LearningState:
     """A lab's statement (docs/model.md §5.1): ``s log beta_s`` on the log-odds, as for the
-    informed learner (:func:`sim.learner.read_statement`); the cue model is unchanged."""
-    s = np.asarray(awareness, dtype=np.float64).reshape(-1)
-    log_odds = state.log_odds + s * log_statement_ratio
-    read = state.documents_read + 1
-    emerged = np.isnan(state.emergence_document) & (log_odds >= EMERGENCE_LEVEL)
-    return LearningState(
-        log_odds=log_odds,
-        retro_log_odds=log_odds.copy(),
-        a=state.a.copy(),
-        b=state.b.copy(),
-        believed_planted_sum=state.believed_planted_sum.copy(),
-        documents_read=read,
-        emergence_document=np.where(emerged, read.astype(float), state.emergence_document),
-        awareness=s.copy(),
-        **{f: getattr(state, f).copy() for f in _LEARNED_FIELDS},
-    )
+    informed learner (:func:`sim.learner.read_statement`, which this calls); the cue model
+    is unchanged, and the retrospective log-odds follow the as-read ones."""
+    read = informed_read_statement(state, awareness, final_awareness, log_statement_ratio)
+    fields = {name: getattr(read, name) for name in LearnerState.__dataclass_fields__}
+    fields["retro_log_odds"] = read.log_odds.copy()
+    return LearningState(**fields, **{f: getattr(state, f).copy() for f in _LEARNED_FIELDS})
 
 
 # ---------------------------------------------------------------------------------

@@ -578,6 +578,23 @@ def resolve_measured(name: str, prefix: str, value: Any) -> float:
         raise ParameterError(str(err)) from None
 
 
+def split_assignment(flag: str, text: str, allowed: str, declared: bool = True) -> tuple[str, str]:
+    """``NAME=SPEC`` as a flag gives it (``--set``, ``--bounds``): the name and the text
+    after ``=``. A missing ``=`` or name, or (with ``declared``) a name that is not a
+    parameter, is a one-line error naming the flag (``allowed`` says what is).
+
+    >>> split_assignment("--set", "planted_fraction=0.2", "allowed is NAME=VALUE")
+    ('planted_fraction', '0.2')
+    """
+    name, sep, spec = text.partition("=")
+    name = name.strip()
+    if not sep or not name:
+        raise ParameterError(f"{flag} {text!r} is not allowed: {allowed}")
+    if declared and name not in _BY_NAME:
+        raise _unknown(name, where=f" in {flag}")
+    return name, spec
+
+
 def parameter_table(markdown: bool = True) -> str:
     """The declaration as a table: name, symbol, default, allowed values, meaning."""
     rows = [("name", "symbol", "default", "allowed", "meaning")]

@@ -114,6 +114,16 @@ def learner_constants(params: Params, real_cited_rate: float) -> LearnerConstant
         log1m_candid_rate=_log1m(params.candid_plant_rate),
         deceptive_rate=params.deceptive_plant_rate,
         candid_rate=params.candid_plant_rate,
+        **shared_constants(params),
+    )
+
+
+def shared_constants(params: Params) -> dict[str, float]:
+    """The constants every learner model has (the informed one's and the learning one's,
+    sim/learning.py): the evidence of control discourse and disclosure, the self-model's
+    norm weight, the prior, the real documents' good-behaviour share and retrospection
+    (docs/model.md §3)."""
+    return dict(
         log_control_ratio=float(np.log(params.control_likelihood_ratio)),
         log_disclosure_ratio=float(np.log(params.disclosure_likelihood_ratio)),
         norm_weight=params.norm_weight,

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import inspect
 import itertools
 import json
 import math
@@ -1122,19 +1123,15 @@ def sweep(
     grid: Mapping[str, Any] | None = None,
     replicates: int = 20,
     seed: int = 0,
-    sample: str | None = None,
-    points: int | None = None,
-    bounds: Mapping[str, Sequence[float]] | None = None,
-    out: str | Path | None = None,
-    workers: int | None = None,
-    executor: str = "thread",
-    scheduler: str | None = None,
-    resume: bool = False,
-    progress: bool = True,
-    overwrite: bool = False,
-    memory_limit: float | None = DEFAULT_MEMORY_LIMIT,
+    **settings: Any,
 ) -> pd.DataFrame:
-    """Run a parameter sweep and return its tidy table.
+    """Run a parameter sweep and return its tidy table: :func:`plan_sweep` then
+    :func:`run_sweep` in one call.
+
+    ``params``, ``grid``, ``replicates``, ``seed`` and the other keywords of
+    :func:`plan_sweep` (``sample``, ``points``, ``bounds``, ``memory_limit``) lay the
+    sweep out; the rest are :func:`run_sweep`'s (``out``, ``workers``, ``executor``,
+    ``scheduler``, ``resume``, ``progress``, ``overwrite``, ...).
 
     One row per (point, replicate, awareness level): every parameter, ``point``,
     ``replicate``, ``seed_key``, ``real_cited_rate`` (q_r of that run's corpus) and
@@ -1154,7 +1151,8 @@ def sweep(
     ...     lambda p: (p == "rebel").mean()).tolist()
     [0.0, 0.0, 0.0, 0.0, 1.0, 1.0]
     """
-    plan = plan_sweep(params, grid, replicates, seed, sample, points, bounds, memory_limit=memory_limit)
-    check_memory(estimate(plan, in_memory=True), memory_limit)
-    return run_sweep(plan, out=out, workers=workers, executor=executor, scheduler=scheduler,
-                     resume=resume, overwrite=overwrite, progress=progress)
+    layout_names = inspect.signature(plan_sweep).parameters
+    layout = {name: value for name, value in settings.items() if name in layout_names}
+    plan = plan_sweep(params, grid, replicates, seed, **layout)
+    check_memory(estimate(plan, in_memory=True), layout.get("memory_limit", DEFAULT_MEMORY_LIMIT))
+    return run_sweep(plan, **{name: value for name, value in settings.items() if name not in layout_names})
