@@ -7,11 +7,10 @@ single training run look like on the way? Then: how much does laundering citatio
 hide planted documents, and how well does the mean field follow a lab that reacts
 to its model, or a sequence of deployed models?
 
-Run it from anywhere (about 80 s on one core; the first three figures take
-about 20 s):
+Run it from anywhere (30 s wall and 35 s of CPU on a quiet 2-core machine):
 
-    python docs/make_figures.py                       # every figure
-    python docs/make_figures.py dynamics_laundering   # only the figures named
+    .venv/bin/python docs/make_figures.py                       # every figure
+    .venv/bin/python docs/make_figures.py dynamics_laundering   # only the figures named
 
 It writes one PNG file per figure into docs/figures/ (the names are the keys of
 ``FIGURES``), each with its titles, axis labels and legend entries recorded in the file
