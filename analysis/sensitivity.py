@@ -133,7 +133,11 @@ def _convergence_figure(conv: pd.DataFrame, folder: Path, by: str | None = None)
                 line = ax.plot(part["n"], part["ST"], marker="o", ms=3, label=parameter_label(parameter))[0]
                 ax.fill_between(part["n"], part["ST"] - part["ST_conf"], part["ST"] + part["ST_conf"],
                                 color=line.get_color(), alpha=0.15)
-            ax.set_xscale("log", base=2)
+            if np.isfinite(rows["ST"].to_numpy(dtype=float)).any():
+                ax.set_xscale("log", base=2)
+            else:  # a constant output (the same at every point) has no indices to converge
+                ax.text(0.5, 0.5, "constant over the points:\nno indices", ha="center", va="center",
+                        transform=ax.transAxes, fontsize=8, color="0.4")
             ax.set_xlabel("base samples (N)")
             title = OUTPUT_LABELS.get(name, name)
             ax.set_title(title if not by else f"{title}; {parameter_label(by).split(' (')[0]}: {group}", fontsize=9)

@@ -192,6 +192,8 @@ def plan_sensitivity(
         raise ParameterError(f"--samples {samples} is not allowed with sobol: allowed is a power of 2 (e.g. 256, 1024)")
     mean_field = base.learner_model == MEAN_FIELD_LEARNER  # the learning learner is only simulated
     known = (OUTPUTS if mean_field else ()) + (SIMULATED_OUTPUTS if simulate else ())
+    if by is not None and simulate:  # compared by simulation alone (not every value need have a mean field)
+        known = SIMULATED_OUTPUTS
     outputs = tuple(outputs) if outputs else known
     for name in outputs:
         if name not in known:
@@ -215,16 +217,12 @@ def plan_sensitivity(
     if by is not None:
         if by not in _BY_NAME:
             raise _unknown(by, where=" in --by")
-        if by == "learner_model":
-            raise ParameterError("--by learner_model is not allowed: the learning learner has no mean field "
-                                 "(docs/model.md §3.1); allowed is one --simulate analysis per learner "
-                                 "(--set learner_model=learning)")
+        if by == "learner_model" and not simulate:
+            raise ParameterError("--by learner_model is not allowed without --simulate: the learning learner has no "
+                                 "mean field (docs/model.md §3.1); allowed is --by learner_model --simulate")
         if _BY_NAME[by].kind is not str:
             categorical = ", ".join(p.name for p in PARAMETERS if p.kind is str)
             raise ParameterError(f"--by {by} is not a categorical parameter: allowed is one of {categorical}")
-        if simulate:
-            raise ParameterError("--by goes without --simulate: allowed is one of them (the mean field is compared "
-                                 "across the values of --by)")
     plan = SensitivityPlan(base, factors, method, int(samples), outputs, at, int(seed), bool(simulate),
                            int(replicates), int(levels), by)
     for choice in plan.choices():
@@ -513,21 +511,9 @@ def run_sensitivity(
     if not plan.simulate and plan.by:
         with open_output(out, "sensitivity", "overwrite" if overwrite else "new", command=command,
                          fresh=fresh) as output:
-            parts = []
-            for choice in plan.choices():
-                sub = plan.for_choice(choice)
-                x, table = sample(sub)
-                results = evaluate(sub, table, progress=progress)
-                samples = pd.concat([table, results[list(sub.outputs)]], axis=1)
-                samples.insert(1, plan.by, choice)
-                samples["seed_key"] = [f"{plan.seed}/{i}" for i in range(len(samples))]
-                indices = analyse(sub, x, results)
-                indices.insert(0, plan.by, choice)
-                conv = convergence(sub, x, results)
-                if not conv.empty:
-                    conv.insert(0, plan.by, choice)
-                parts.append((samples, indices, conv))
-            samples, indices, conv = (pd.concat([p[k] for p in parts], ignore_index=True) for k in range(3))
+            x, table = sample(plan)  # one design for every value (it depends on the factors and the seed)
+            samples, indices, conv = _per_choice(
+                plan, x, table, lambda k, sub: (evaluate(sub, table, progress=progress), 0))
             written = _write_tables(output.work, samples, indices, conv)
             if finish is not None:
                 written += finish(output.work, samples, indices, conv)
@@ -543,6 +529,9 @@ def run_sensitivity(
             output.commit(_manifest(plan, command, sorted(written), {k: round(v, 3) for k, v in timings.items()}))
         return {**state, "seconds": timings}
 
+    if plan.by:
+        return _simulate_by(plan, out, overwrite, progress, command, fresh, finish, resume, workers, executor,
+                            scheduler, memory_limit)
     x, table, results = prepare()
     sweep_plan = simulation_plan(plan, table)
     if memory_limit is not None:
@@ -564,6 +553,69 @@ def run_sensitivity(
         return written + kept
 
     t0 = time.perf_counter() - timings["sample"] - timings["evaluate"]
+    run_sweep(sweep_plan, out=out, workers=workers, executor=executor, scheduler=scheduler, resume=resume,
+              overwrite=overwrite, progress=progress, command=command, finish=analyse_simulation, fresh=fresh)
+    return {**state, "seconds": timings}
+
+
+def _per_choice(plan: SensitivityPlan, x: np.ndarray, table: pd.DataFrame,
+                outputs_of: Callable[[int, SensitivityPlan], tuple[pd.DataFrame, int]]):
+    """One analysis per value of ``plan.by`` on the same design: ``outputs_of(k, sub)``
+    gives the ``k``-th value's outputs and the point number its first sample has (its
+    seed key). Returns the samples, indices and convergence tables, stacked, each
+    with a ``plan.by`` column."""
+    parts = []
+    for k, choice in enumerate(plan.choices()):
+        sub = plan.for_choice(choice)
+        results, first = outputs_of(k, sub)
+        samples = pd.concat([table, results[list(sub.outputs)]], axis=1)
+        samples.insert(1, plan.by, choice)
+        samples["seed_key"] = [f"{plan.seed}/{first + i}" for i in range(len(samples))]
+        indices = analyse(sub, x, results)
+        indices.insert(0, plan.by, choice)
+        conv = convergence(sub, x, results)
+        if not conv.empty:
+            conv.insert(0, plan.by, choice)
+        parts.append((samples, indices, conv))
+    return tuple(pd.concat([p[k] for p in parts], ignore_index=True) for k in range(3))
+
+
+def _simulate_by(plan: SensitivityPlan, out, overwrite, progress, command, fresh, finish, resume, workers, executor,
+                 scheduler, memory_limit) -> dict[str, Any]:
+    """``--by NAME --simulate``: every value of ``NAME`` simulated on the same sample
+    design in one sweep (point ``k n + i`` is sample ``i`` at the ``k``-th value), then
+    one analysis per value of the simulated outputs, stacked with a ``NAME`` column as
+    the mean-field ``--by`` does. This is how learners without a mean field (the
+    learning learner) are compared with the others."""
+    t0 = time.perf_counter()
+    x, table = sample(plan)
+    choices = plan.choices()
+    one = simulation_plan(plan, table)
+    points = tuple({**point, plan.by: choice} for choice in choices for point in one.points)
+    sweep_plan = replace(one, points=points, awareness=tuple(one.awareness[0] for _ in points))
+    if memory_limit is not None:
+        check_memory(estimate(sweep_plan, workers=workers or (os.cpu_count() or 1)), memory_limit)
+    state: dict[str, Any] = {}
+    timings = {"sample": time.perf_counter() - t0}
+
+    def analyse_simulation(work: Path, manifest: dict) -> list[str]:
+        n = len(table)
+        simulated = simulated_outputs(work / "results.parquet", n * len(choices), plan.awareness_levels(),
+                                      plan.at_awareness)
+        samples, indices, conv = _per_choice(
+            plan, x, table, lambda k, sub: (simulated.iloc[k * n:(k + 1) * n].reset_index(drop=True), k * n))
+        written = _write_tables(work, samples, indices, conv)
+        if finish is not None:
+            written += finish(work, samples, indices, conv)
+        timings["total"] = time.perf_counter() - t0
+        text = json.dumps(_manifest(plan, command, [], {k: round(v, 3) for k, v in timings.items()}),
+                          indent=2, allow_nan=False) + "\n"
+        write_atomically(work / "sensitivity.json", text.encode())
+        state.update(samples=samples, indices=indices, convergence=conv)
+        kept = [f for f in manifest.get("files") or [] if f != "results.parquet" and f not in written
+                and (work / f).is_file()]
+        return written + ["sensitivity.json"] + kept
+
     run_sweep(sweep_plan, out=out, workers=workers, executor=executor, scheduler=scheduler, resume=resume,
               overwrite=overwrite, progress=progress, command=command, finish=analyse_simulation, fresh=fresh)
     return {**state, "seconds": timings}

@@ -242,7 +242,7 @@ def test_by_a_categorical_parameter_one_analysis_per_value(tmp_path, capsys):
     assert np.array_equal(alone["samples"]["s_star_inf"].to_numpy(), cited["s_star_inf"].to_numpy())
 
 
-@pytest.mark.parametrize("args", [["--by", "planted_fraction"], ["--by", "nothing"], ["--by", "citation_cue", "--simulate"]])
+@pytest.mark.parametrize("args", [["--by", "planted_fraction"], ["--by", "nothing"], ["--by", "learner_model"]])
 def test_bad_by_is_one_line_exit_2(tmp_path, capsys, args):
     assert main(["sensitivity", "--out", str(tmp_path / "o"), "--quiet", *args]) == 2
     assert capsys.readouterr().err.count("\n") == 1 and not (tmp_path / "o").exists()
@@ -273,3 +273,28 @@ def test_the_learning_learner_through_simulation(tmp_path):
     assert set(indices["output"]) == {"s_star_sim", "threshold_exists_sim", "p_rebel_at_sim"}
     samples = pd.read_parquet(out / "samples.parquet")
     assert "s_star_inf" not in samples and "p_rebel_at_sim" in samples
+
+
+def test_learners_compared_by_simulation_on_one_design(tmp_path):
+    """--by learner_model --simulate (issue 13, item 5): both learners simulated on the
+    same sample design in one sweep; one analysis each of the simulated outputs,
+    stacked with a learner_model column; each value's runs are those a plain
+    --simulate of that learner would make at the same points."""
+    from sim import Params
+    from sim.factors import parse_factor
+    from sim.sensitivity import SIMULATED_OUTPUTS
+
+    factors = [parse_factor("planted_fraction=0.1:0.3"), parse_factor("synthetic_detectability=1:4")]
+    plan = plan_sensitivity(Params(n_documents=300), factors, samples=4, simulate=True, replicates=2, levels=3,
+                            by="learner_model")
+    assert plan.outputs == SIMULATED_OUTPUTS
+    result = run_sensitivity(plan, tmp_path / "by", progress=False)
+    samples, indices = result["samples"], result["indices"]
+    n = plan.n_points
+    assert samples["learner_model"].tolist() == ["informed"] * n + ["learning"] * n
+    assert samples["seed_key"].tolist() == [f"0/{i}" for i in range(2 * n)]
+    informed, learning = (samples[samples["learner_model"] == v].reset_index(drop=True) for v in ("informed", "learning"))
+    assert informed["planted_fraction"].equals(learning["planted_fraction"])
+    assert set(indices["learner_model"]) == {"informed", "learning"}
+    runs = pd.read_parquet(tmp_path / "by" / "results.parquet", columns=["point", "learner_model"])
+    assert (runs.groupby("point")["learner_model"].first().to_numpy() == np.repeat(["informed", "learning"], n)).all()
