@@ -31,7 +31,7 @@ import pandas as pd
 
 from sim import meanfield
 from sim.files import write_atomically
-from sim.params import PARAMETERS
+from sim.params import PARAMETERS_BY_NAME
 
 from .thresholds import (
     SweepData,
@@ -52,7 +52,7 @@ FIGURE_NAMES = ("p_rebel.png", "phase_diagram.png", "uplift.png", "emergence.png
 MAX_LINES = 6
 
 _DPI = 100
-_PARAMETERS = {p.name: p for p in PARAMETERS}
+_PARAMETERS = PARAMETERS_BY_NAME
 _N_BOOT = 1000
 _AWARENESS_LABEL = "situational awareness (s)"
 

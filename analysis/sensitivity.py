@@ -23,13 +23,13 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from sim.files import write_atomically
-from sim.params import PARAMETERS
+from sim.params import PARAMETERS_BY_NAME
 
 from .figures import png_bytes
 
 __all__ = ["sensitivity_figures", "peeling_figure", "parameter_label", "OUTPUT_LABELS"]
 
-_BY_NAME = {p.name: p for p in PARAMETERS}
+_BY_NAME = PARAMETERS_BY_NAME
 #: The outputs in words (the symbol in brackets after them).
 OUTPUT_LABELS = {
     "s_star_inf": "large-corpus threshold (s*∞)",

@@ -63,7 +63,7 @@ from scipy.optimize import minimize
 from scipy.special import expit, log_expit
 from scipy.stats import norm, t as student_t
 
-from sim.params import PARAMETERS, Params
+from sim.params import PARAMETERS, PARAMETERS_BY_NAME, Params
 from sim import meanfield
 
 __all__ = [
@@ -118,7 +118,7 @@ WIDTH_PER_SCALE = 2.0 * math.log(9.0)
 _Z_LEVEL = float(norm.ppf(0.975))
 
 _PARAMETER_NAMES = tuple(p.name for p in PARAMETERS)
-_BY_NAME = {p.name: p for p in PARAMETERS}
+_BY_NAME = PARAMETERS_BY_NAME
 
 
 # ---------------------------------------------------------------------------------

@@ -148,7 +148,8 @@ class Notebook:
         from sim import sweep
         from sim.sweeps import compile_first
 
-        compile_first(params)
+        if self.quick:  # without a progress bar the sweep would compile silently
+            compile_first(params)
         return sweep(params, grid=grid, replicates=replicates, seed=seed, workers=self.workers,
                      executor="thread", progress=not self.quick)
 

@@ -112,6 +112,13 @@ def _state_value(field: str, kind: type = float) -> property:
     return property(lambda learner: kind(getattr(learner.state, field)[0]), doc=f"``LearnerState.{field}`` of this learner.")
 
 
+def _learned_value(column: str) -> property:
+    """This learner's entry of one of the learning learner's estimates
+    (:func:`sim.learning.learned_estimates`; NaN for the informed learner)."""
+    return property(lambda learner: float(learned_estimates(learner.state)[column][0]),
+                    doc=f"The learning learner's ``{column}`` (NaN for the informed learner).")
+
+
 class Learner(mesa.Agent):
     """A model in training that reads the corpus and updates its beliefs.
 
@@ -182,20 +189,9 @@ class Learner(mesa.Agent):
     def persona(self) -> str:
         return PERSONAS[int(persona(self.state.p_deceptive, uplift(self.state.a, self.state.b, self.constants.real_positive_rate))[0])]
 
-    @property
-    def learned_planted_share(self) -> float:
-        """The learning learner's estimate of the planted share (NaN for the informed learner)."""
-        return float(learned_estimates(self.state)["learned_planted_share"][0])
-
-    @property
-    def learned_style_separation(self) -> float:
-        """The learning learner's learned style shift s mu (NaN for the informed learner)."""
-        return float(learned_estimates(self.state)["learned_style_separation"][0])
-
-    @property
-    def learned_real_cited_rate(self) -> float:
-        """The learning learner's estimate of the real documents' cited share (NaN for the informed learner)."""
-        return float(learned_estimates(self.state)["learned_real_cited_rate"][0])
+    learned_planted_share = _learned_value("learned_planted_share")
+    learned_style_separation = _learned_value("learned_style_separation")
+    learned_real_cited_rate = _learned_value("learned_real_cited_rate")
 
     @property
     def final_log_odds(self) -> float:

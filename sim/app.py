@@ -273,9 +273,9 @@ def lesson_note(model: DemoModel) -> tuple[str, str]:
                          f"synthetic-looking ones can push P(deceptive) high), so the badge can swing. "
                          + history + " The persona that counts is the final one.")
     return "later", (f"{read:,} of {total:,} documents read ({100 * share:.0f}%). Each new document now "
-                     f"moves the belief a little, and it drifts the way the average document pushes it "
-                     f"(the mean-field curve). " + history + " The badge can still change until the "
-                     f"run ends.")
+                     "moves the belief a little, and it drifts the way the average document pushes it "
+                     "(the mean-field curve). " + history + " The badge can still change until the "
+                     "run ends.")
 
 
 def _slider(name: str, label: str, low: float, high: float, step: float, default: Any = None) -> dict:

@@ -24,8 +24,8 @@ from typing import Any, Sequence
 
 from .files import json_default, write_atomically
 from .limits import DASK_WORKER_WAIT, DEFAULT_MEMORY_LIMIT
-from .params import (PARAMETERS, ParameterError, Params, check_awareness, read_scenario, read_table,
-                     split_assignment)
+from .params import (PARAMETERS, PARAMETERS_BY_NAME, ParameterError, Params, check_awareness, read_scenario,
+                     read_table, split_assignment)
 
 __all__ = ["main"]
 
@@ -208,11 +208,10 @@ def _build_parser() -> argparse.ArgumentParser:
 
 # -- parsing of values ------------------------------------------------------------------
 def _parse_overrides(items: Sequence[str]) -> dict[str, Any]:
-    by_name = {p.name: p for p in PARAMETERS}
     values: dict[str, Any] = {}
     for item in items:
         name, text = split_assignment("--set", item, "allowed is NAME=VALUE with a parameter name")
-        values[name] = by_name[name].parse(text)
+        values[name] = PARAMETERS_BY_NAME[name].parse(text)
     return values
 
 
@@ -966,7 +965,6 @@ def _command_sensitivity(args: argparse.Namespace, argv: Sequence[str]) -> int:
     return 0
 
 
-PARAMETERS_BY_NAME = {p.name: p for p in PARAMETERS}
 
 
 def _format_indices(indices) -> str:

@@ -17,11 +17,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import calibration
-from .params import PARAMETERS, ParameterError, resolve_measured, split_assignment
+from .params import PARAMETERS_BY_NAME, ParameterError, resolve_measured, split_assignment
 
 __all__ = ["Factor", "parse_factor", "DEFAULT_BOX", "OUTPUTS", "SIMULATED_OUTPUTS", "METHODS", "SCALES"]
 
-_BY_NAME = {p.name: p for p in PARAMETERS}
+_BY_NAME = PARAMETERS_BY_NAME
 #: The outputs, each computed per sample point (sim.meanfield_batch).
 OUTPUTS = ("s_star_inf", "threshold_exists", "p_rebel_at")
 #: The outputs from simulation (``--simulate``).

@@ -141,9 +141,7 @@ def expected_signal(p_deceptive: float, awareness: float, params: Params) -> flo
     """The evaluation's reading in expectation, ``(1 - h) P + h prior`` with ``h`` the
     :func:`concealment_probability`: what the mean path of an adaptive lab reacts to
     (:func:`sim.meanfield.adaptive_path`, an approximation). Exactly ``p_deceptive``
-    with ``concealment`` 0."""
-    if params.concealment == 0.0:
-        return p_deceptive
+    with ``concealment`` 0 (``h`` is then 0)."""
     hide = concealment_probability(p_deceptive, awareness, params)
     return (1.0 - hide) * p_deceptive + hide * params.prior_deceptive
 

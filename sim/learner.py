@@ -51,9 +51,8 @@ import numpy as np
 from . import _cpu  # noqa: F401  (numba's vector width, set before numba is first imported)
 from numba import njit, vectorize
 
-from . import corpus, rules
+from . import rules
 from .corpus import CorpusBatch
-from .params import Params
 from .rules import (
     ALIGNED,
     EMERGENCE_LEVEL,
@@ -483,25 +482,6 @@ def _fast_path(constants: "LearnerConstants") -> bool:
         abs(constants.log_disclosure_ratio),
     )
     return per_document <= _FAST_LOG_RATIO_MAX
-
-
-def kernels_cached(params: Params) -> bool:
-    """Whether numba's on-disk cache already holds the compiled kernels a run of
-    ``params`` needs: the corpus builder's (and TrustRank's pass for the graph-aware
-    cue) and the reader's, fast path or general (:func:`_fast_path`). False on a
-    machine's first run or after the source changed: the run then starts by
-    compiling, for some seconds. Read from each kernel's cache index for the present
-    source files; where numba's cache internals are not those this was written for,
-    True (so nothing is announced)."""
-    fast = _fast_path(learner_constants(params, 0.5))  # the path does not depend on q_r
-    kernels = [_read_corpus_fast_kernel if fast else _read_corpus_kernel, corpus._attach, corpus._draw,
-               corpus._in_order]
-    if params.citation_cue == "trusted":
-        kernels.append(corpus._trust_pass)
-    try:
-        return all(kernel._cache._cache_file._load_index() for kernel in kernels)
-    except Exception:  # noqa: BLE001 - numba's private cache API moved: assume it is warm
-        return True
 
 
 @vectorize(cache=True)

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import learner, learning
+from . import corpus, learner, learning
 from .corpus import Corpus, CorpusBatch
 from .params import Params
 
-__all__ = ["constants_for", "initial_state_for", "read_batch_for", "read_corpus_for", "read_statement_for"]
+__all__ = ["constants_for", "initial_state_for", "read_batch_for", "read_corpus_for", "read_statement_for",
+           "kernels_cached"]
 
 
 def constants_for(params: Params, corpus: Corpus):
@@ -53,3 +54,27 @@ def read_statement_for(state, awareness, final_awareness, log_statement_ratio: f
     """:func:`sim.learner.read_statement` or :func:`sim.learning.read_statement` (by the state's type)."""
     reader = learning.read_statement if isinstance(state, learning.LearningState) else learner.read_statement
     return reader(state, awareness, final_awareness, log_statement_ratio)
+
+
+def kernels_cached(params: Params) -> bool:
+    """Whether numba's on-disk cache already holds the compiled kernels a run of
+    ``params`` needs: the corpus builder's (and TrustRank's pass for the graph-aware
+    cue) and its learner's reader (the learning learner's, or the informed learner's
+    fast or general path, :func:`sim.learner._fast_path`). False on a machine's first
+    run or after the source changed: the run then starts by compiling, for some
+    seconds. Read from each kernel's cache index for the present source files; where
+    numba's cache internals are not those this was written for, True (so nothing is
+    announced)."""
+    if params.learner_model == "learning":
+        reader = learning._learn_corpus_kernel
+    elif learner._fast_path(learner.learner_constants(params, 0.5)):  # the path does not depend on q_r
+        reader = learner._read_corpus_fast_kernel
+    else:
+        reader = learner._read_corpus_kernel
+    kernels = [reader, corpus._attach, corpus._draw, corpus._in_order]
+    if params.citation_cue == "trusted":
+        kernels.append(corpus._trust_pass)
+    try:
+        return all(kernel._cache._cache_file._load_index() for kernel in kernels)
+    except Exception:  # noqa: BLE001 - numba's private cache API moved: assume it is warm
+        return True

@@ -431,9 +431,11 @@ def _learn_corpus_kernel(log_odds, a, b, believed, emergence, read, learned, sch
     constants = LearningConstants(*constant_values)
     n = style_noise.size
     work = np.empty((_W_ROWS, log_odds.size))
+    column = np.empty(log_odds.size)  # the batch's awareness, one buffer for the whole corpus
     for t in range(schedule.shape[1]):
         start = t * batch_size
-        _learn_batch(log_odds, a, b, believed, emergence, read, learned, schedule[:, t].copy(), start,
+        column[:] = schedule[:, t]
+        _learn_batch(log_odds, a, b, believed, emergence, read, learned, column, start,
                      min(n, start + batch_size), style_noise, planted, cited, disclosed, positive, control,
                      constants, work)
 

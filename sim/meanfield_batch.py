@@ -283,7 +283,7 @@ def thresholds_and_p_rebel(
     else:
         for p in points:
             check_mean_field_learner(p)
-        unknown = [i for i, p in enumerate(points) if _unknown_to_kernel(p)]
+        unknown = {i for i, p in enumerate(points) if _unknown_to_kernel(p)}
         constants = np.array([point_constants(p) for p in points]).reshape(-1, len(CONSTANT_COLUMNS))
         general = [(i, p) for i, p in enumerate(points) if _needs_general(p) or i in unknown]
     raw = _kernel(constants, float(at_awareness), int(grid))

@@ -27,7 +27,7 @@ from typing import Any, Iterator, Mapping, Sequence
 
 from . import calibration
 
-__all__ = ["Parameter", "PARAMETERS", "Params", "ParameterError", "parameter_table", "check_awareness"]
+__all__ = ["Parameter", "PARAMETERS", "PARAMETERS_BY_NAME", "Params", "ParameterError", "parameter_table", "check_awareness"]
 
 
 class ParameterError(ValueError):
@@ -360,6 +360,8 @@ PARAMETERS: tuple[Parameter, ...] = (
 )
 
 _BY_NAME: dict[str, Parameter] = {p.name: p for p in PARAMETERS}
+#: The declared parameters by name (read it; it is the declaration, not a copy).
+PARAMETERS_BY_NAME = _BY_NAME
 
 #: Tables a scenario file may carry besides the parameters (each read by its own tool).
 SCENARIO_TABLES: tuple[str, ...] = ("sweep",)
@@ -578,10 +580,10 @@ def resolve_measured(name: str, prefix: str, value: Any) -> float:
         raise ParameterError(str(err)) from None
 
 
-def split_assignment(flag: str, text: str, allowed: str, declared: bool = True) -> tuple[str, str]:
+def split_assignment(flag: str, text: str, allowed: str) -> tuple[str, str]:
     """``NAME=SPEC`` as a flag gives it (``--set``, ``--bounds``): the name and the text
-    after ``=``. A missing ``=`` or name, or (with ``declared``) a name that is not a
-    parameter, is a one-line error naming the flag (``allowed`` says what is).
+    after ``=``. A missing ``=`` or name, or a name that is not a parameter, is a
+    one-line error naming the flag (``allowed`` says what is).
 
     >>> split_assignment("--set", "planted_fraction=0.2", "allowed is NAME=VALUE")
     ('planted_fraction', '0.2')
@@ -590,7 +592,7 @@ def split_assignment(flag: str, text: str, allowed: str, declared: bool = True) 
     name = name.strip()
     if not sep or not name:
         raise ParameterError(f"{flag} {text!r} is not allowed: {allowed}")
-    if declared and name not in _BY_NAME:
+    if name not in _BY_NAME:
         raise _unknown(name, where=f" in {flag}")
     return name, spec
 

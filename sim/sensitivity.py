@@ -68,8 +68,8 @@ from .files import write_atomically
 from .meanfield_batch import (CONSTANT_COLUMNS, KNOWN_PARAMETERS, MEAN_FIELD_LEARNER, check_mean_field_learner,
                               point_constants, thresholds_and_p_rebel)
 from .outputs import open_output
-from .params import PARAMETERS, ParameterError, Params, _unknown, check_awareness
-from .sweeps import SweepPlan, check_memory, estimate, run_sweep
+from .params import PARAMETERS, PARAMETERS_BY_NAME, ParameterError, Params, _unknown, check_awareness
+from .sweeps import SweepPlan, _jsonable, check_memory, estimate, run_sweep
 from .version import __version__
 
 __all__ = [
@@ -90,7 +90,7 @@ __all__ = [
     "summary",
 ]
 
-_BY_NAME = {p.name: p for p in PARAMETERS}
+_BY_NAME = PARAMETERS_BY_NAME
 #: Bootstrap resamples of the confidence intervals.
 RESAMPLES = 100
 #: Points per evaluation chunk (one step of the progress bar).
@@ -142,7 +142,7 @@ class SensitivityPlan:
             "method": self.method, "samples": self.samples, "seed": self.seed,
             "at_awareness": self.at_awareness, "outputs": list(self.outputs),
             "bounds": [f.text() for f in self.factors],
-            "base": {k: (v.item() if hasattr(v, "item") else v) for k, v in self.base.to_dict().items()},
+            "base": _jsonable(self.base.to_dict()),
             **({"simulate": {"replicates": self.replicates, "levels": self.levels}} if self.simulate else {}),
             **({"by": self.by, "choices": list(self.choices())} if self.by else {}),
         }
@@ -212,7 +212,7 @@ def plan_sensitivity(
         raise ParameterError(f"--at-awareness {at_awareness!r} is not allowed: allowed is a number in [0, 1]") from None
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ParameterError(f"--seed {seed!r} is not allowed: allowed is a whole number >= 0")
-    if not simulate and base.learner_model != MEAN_FIELD_LEARNER:
+    if not simulate:
         check_mean_field_learner(base)
     if by is not None:
         if by not in _BY_NAME:
@@ -282,7 +282,7 @@ def evaluate(plan: SensitivityPlan, table: pd.DataFrame, progress: bool = False)
             points = []
             for values in chunk:
                 try:
-                    params = plan.base.replace(**{k: (v.item() if hasattr(v, "item") else v) for k, v in values.items()})
+                    params = plan.base.replace(**_jsonable(values))
                 except ParameterError as err:
                     raise ParameterError(f"sample point {values}: {err}") from None
                 points.append(params)
@@ -385,7 +385,7 @@ def simulation_plan(plan: SensitivityPlan, table: pd.DataFrame):
     point ``i`` is sample ``i``, with ``plan.replicates`` runs seeded by
     ``SeedSequence(plan.seed, spawn_key=(i, r))`` as in any sweep."""
     names = [f.name for f in plan.factors]
-    points = tuple({k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()}
+    points = tuple(_jsonable(row)
                    for row in table[names].to_dict("records"))
     levels = plan.awareness_levels()
     return SweepPlan(base=plan.base, points=points, awareness=tuple(levels for _ in points),
@@ -543,19 +543,26 @@ def run_sensitivity(
         timings["simulate"] = time.perf_counter() - t0 - timings.get("sample", 0.0) - timings.get("evaluate", 0.0)
         timings["read_simulation"] = time.perf_counter() - t
         written = write(work, x, table, pd.concat([results, simulated], axis=1))
-        text = json.dumps(_manifest(plan, command, [], {k: round(v, 3) for k, v in timings.items()}),
-                          indent=2, allow_nan=False) + "\n"
-        write_atomically(work / "sensitivity.json", text.encode())
-        written += ["sensitivity.json"]
-        # a resumed, finished folder keeps what later commands added (discover's boxes, thresholds.csv)
-        kept = [f for f in manifest.get("files") or [] if f != "results.parquet" and f not in written
-                and (work / f).is_file()]
-        return written + kept
+        return _finish_simulated(work, manifest, plan, command, timings, written)
 
     t0 = time.perf_counter() - timings["sample"] - timings["evaluate"]
     run_sweep(sweep_plan, out=out, workers=workers, executor=executor, scheduler=scheduler, resume=resume,
               overwrite=overwrite, progress=progress, command=command, finish=analyse_simulation, fresh=fresh)
     return {**state, "seconds": timings}
+
+
+def _finish_simulated(work: Path, manifest: dict, plan: SensitivityPlan, command: str | None, timings: dict,
+                      written: list[str]) -> list[str]:
+    """The end of a simulated analysis, inside its sweep's folder: ``sensitivity.json``
+    (the analysis's manifest) and the files to list, those written and what later
+    commands added to a resumed, finished folder (discover's boxes, thresholds.csv)."""
+    text = json.dumps(_manifest(plan, command, [], {k: round(v, 3) for k, v in timings.items()}),
+                      indent=2, allow_nan=False) + "\n"
+    write_atomically(work / "sensitivity.json", text.encode())
+    written = written + ["sensitivity.json"]
+    kept = [f for f in manifest.get("files") or [] if f != "results.parquet" and f not in written
+            and (work / f).is_file()]
+    return written + kept
 
 
 def _per_choice(plan: SensitivityPlan, x: np.ndarray, table: pd.DataFrame,
@@ -608,13 +615,8 @@ def _simulate_by(plan: SensitivityPlan, out, overwrite, progress, command, fresh
         if finish is not None:
             written += finish(work, samples, indices, conv)
         timings["total"] = time.perf_counter() - t0
-        text = json.dumps(_manifest(plan, command, [], {k: round(v, 3) for k, v in timings.items()}),
-                          indent=2, allow_nan=False) + "\n"
-        write_atomically(work / "sensitivity.json", text.encode())
         state.update(samples=samples, indices=indices, convergence=conv)
-        kept = [f for f in manifest.get("files") or [] if f != "results.parquet" and f not in written
-                and (work / f).is_file()]
-        return written + ["sensitivity.json"] + kept
+        return _finish_simulated(work, manifest, plan, command, timings, written)
 
     run_sweep(sweep_plan, out=out, workers=workers, executor=executor, scheduler=scheduler, resume=resume,
               overwrite=overwrite, progress=progress, command=command, finish=analyse_simulation, fresh=fresh)

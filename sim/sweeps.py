@@ -48,10 +48,10 @@ import pandas as pd
 
 from . import engine, simulation
 from .files import write_atomically
-from .learner import kernels_cached
+from .learners import kernels_cached
 from .limits import DASK_WORKER_WAIT, DEFAULT_MEMORY_LIMIT, MAX_GRID_VALUES
 from .outputs import PARTS, SWEEP_FILES, open_output
-from .params import PARAMETERS, ParameterError, Params, _unknown, check_awareness
+from .params import PARAMETERS, PARAMETERS_BY_NAME, ParameterError, Params, _unknown, check_awareness
 from .schema import FINAL_COLUMNS
 from .version import __version__
 
@@ -71,7 +71,7 @@ __all__ = [
     "DEFAULT_MEMORY_LIMIT",
 ]
 
-_BY_NAME = {p.name: p for p in PARAMETERS}
+_BY_NAME = PARAMETERS_BY_NAME
 AWARENESS = "situational_awareness"
 
 #: Columns of results.parquet: every parameter, where the row comes from, the
@@ -1079,26 +1079,23 @@ def _run_bounded(pool: Executor, chunks, todo, finish, in_flight: int) -> None:
                 pending[pool.submit(run_chunk, chunks[nxt])] = nxt
 
 
-def compile_first(params: Params, say: Callable[[str], None] | None = None) -> float | None:
+def compile_first(params: Params) -> float | None:
     """Compile the kernels a run of ``params`` needs, saying so, when numba's cache
-    does not hold them yet (:func:`sim.learner.kernels_cached`: a machine's first run,
+    does not hold them yet (:func:`sim.learners.kernels_cached`: a machine's first run,
     or the first after an upgrade); return the seconds it took, or None when the cache
     was warm. It runs one small replicate of the same configuration (the same driver
     and path, 300 documents), so that a progress bar started after it moves from the
-    first run on; worker processes then load the kernels from the cache. ``say``
-    (default: a line on standard error) announces the wait before it starts."""
+    first run on; worker processes then load the kernels from the cache. A line on
+    standard error announces the wait before it starts, another its length."""
     if kernels_cached(params):
         return None
-    if say is None:
-        def say(text: str) -> None:
-            print(text, file=sys.stderr, flush=True)
-    say("persona-sim: compiling the model's kernels to machine code (first run only: numba caches them; "
-        "about 5-30 s) ...")
+    print("persona-sim: compiling the model's kernels to machine code (first run only: numba caches them; "
+          "about 5-30 s) ...", file=sys.stderr, flush=True)
     started = time.perf_counter()
     small = params.replace(n_documents=min(params.n_documents, 300), batch_size=min(params.batch_size, 100))
     run_replicate(small, np.array([0.5]), np.random.SeedSequence(0))
     seconds = time.perf_counter() - started
-    say(f"persona-sim: compiled in {seconds:.1f} s")
+    print(f"persona-sim: compiled in {seconds:.1f} s", file=sys.stderr, flush=True)
     return seconds
 
 
