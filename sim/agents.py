@@ -177,8 +177,9 @@ class Learner(mesa.Agent):
     # -- what the DataCollector records ---------------------------------------------
     documents_read = _state_value("documents_read", int)
     situational_awareness = _state_value("awareness")
-    log_odds = _state_value("log_odds")
+    log_odds = _state_value("deceptive_log_odds")
     p_deceptive = _state_value("p_deceptive")
+    p_benevolent = _state_value("p_benevolent")
     believed_planted_share = _state_value("believed_planted_share")
 
     @property

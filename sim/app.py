@@ -300,6 +300,11 @@ MODEL_PARAMS = {
     "n_documents": _slider("n_documents", "documents", 1_000, 50_000, 1_000),
     "synthetic_detectability": _slider("synthetic_detectability", "synthetic detectability", 0.0, 5.0, 0.1),
     "prior_deceptive": _slider("prior_deceptive", "prior P(deceptive)", 0.01, 0.5, 0.01),
+    "prior_benevolent": _slider("prior_benevolent", "prior P(benevolent): they plant for the model's sake",
+                                0.0, 0.45, 0.05),
+    "control_likelihood_ratio": _slider("control_likelihood_ratio",
+                                        "control discourse's likelihood ratio (deceptive : other makers)",
+                                        0.5, 10.0, 0.5),
     "lab_policy": {
         "type": "Select", "label": "lab policy",
         "value": "static", "values": list(next(p for p in PARAMETERS if p.name == "lab_policy").choices),
@@ -422,11 +427,17 @@ def _p_rebel_dynamic(params: Params, real_cited_rate: float) -> np.ndarray:
     at constant awareness (the page's approximation: with a rising schedule the mean
     path costs seconds for every planted share the lab passes, and the generation
     map for every generation)."""
-    coarse = np.linspace(0.0, 1.0, 26)
     if params.sa_start is not None:
         # at constant awareness: with a schedule the mean path costs seconds per planted
         # share, and the generation map seconds per generation
         params = params.replace(sa_start=None, awareness_schedule="constant")
+    return _p_rebel_coarse(params, real_cited_rate)
+
+
+@functools.lru_cache(maxsize=32)
+def _p_rebel_coarse(params: Params, real_cited_rate: float) -> np.ndarray:
+    """:func:`sim.meanfield.p_rebel` on 26 levels, interpolated onto the grid."""
+    coarse = np.linspace(0.0, 1.0, 26)
     return np.interp(AWARENESS_GRID, coarse, p_rebel(params, coarse, real_cited_rate))
 
 
@@ -465,6 +476,8 @@ def mean_field_curve(params: Params, real_cited_rate: float | None = None) -> np
         return _p_rebel_constant(params.replace(situational_awareness=0.5), q)
     if params.retrospection != 0:
         return p_rebel(params, AWARENESS_GRID, q)
+    if params.prior_benevolent > 0:  # no moment table for three hypotheses: 26 levels, interpolated
+        return _p_rebel_coarse(params.replace(situational_awareness=0.5), q)
     table = _moment_table(params.replace(situational_awareness=0.5), q)
     return p_rebel_interpolated(params, AWARENESS_GRID, q, table=table)
 
@@ -717,6 +730,9 @@ def state_rows(model: DemoModel) -> list[tuple[str, list[str]]]:
         ("P(makers deceptive)", [f"{main.p_deceptive:.3f}", f"prior {p.prior_deceptive:g}",
                                  "never above 0.9 yet" if np.isnan(emergence)
                                  else f"first above 0.9 at document {int(emergence):,}"]),
+        *([("P(makers benevolent)", [f"{main.p_benevolent:.3f}", f"prior {p.prior_benevolent:g}",
+                                     "they plant as deceptive makers do; only control discourse and "
+                                     "disclosure tell the two apart"])] if p.prior_benevolent > 0 else []),
         ("alignment uplift (U)", [f"{main.uplift:+.4f}"]),
         ("believed planted share", [f"{main.believed_planted_share:.3f}", f"true {p.planted_fraction:.2f}"]),
         ("mean field", [f"P(rebel) {np.interp(main.final_awareness, AWARENESS_GRID, curve):.2f}",

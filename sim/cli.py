@@ -285,13 +285,16 @@ def _write_atomically(folder: Path, files: dict[str, bytes]) -> None:
 
 
 def _format_table(final) -> str:
-    header = f"{'awareness':>9}  {'persona':<8}  {'P(deceptive)':>12}  {'uplift':>8}  {'emergence':>9}"
+    benevolent = bool((final["p_benevolent"] > 0).any())  # a column only where the hypothesis is held
+    header = (f"{'awareness':>9}  {'persona':<8}  {'P(deceptive)':>12}  "
+              + (f"{'P(benevolent)':>13}  " if benevolent else "") + f"{'uplift':>8}  {'emergence':>9}")
     lines = [header, "-" * len(header)]
     for row in final.itertuples():
         emergence = "-" if row.emergence_document != row.emergence_document else f"{int(row.emergence_document)}"
         lines.append(
             f"{row.situational_awareness:>9.3g}  {row.persona:<8}  {row.p_deceptive:>12.3g}  "
-            f"{row.uplift:>+8.4f}  {emergence:>9}"
+            + (f"{row.p_benevolent:>13.3g}  " if benevolent else "")
+            + f"{row.uplift:>+8.4f}  {emergence:>9}"
         )
     return "\n".join(lines)
 

@@ -44,8 +44,9 @@ def snapshot(state: LearnerState, constants: LearnerConstants) -> dict[str, np.n
     return {
         "documents_read": state.documents_read.copy(),
         "situational_awareness": state.awareness.copy(),
-        "log_odds": state.log_odds.copy(),
+        "log_odds": np.array(state.deceptive_log_odds, dtype=float),  # a copy
         "p_deceptive": p_d,
+        "p_benevolent": state.p_benevolent,
         "uplift": u,
         "believed_planted_share": state.believed_planted_share,
         "persona": persona(p_d, u),

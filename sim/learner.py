@@ -129,7 +129,7 @@ def _accumulate(product, log_sum, factor, lr, deceptive_rate, candid_rate, extra
 
 @njit(**_JIT)
 def _read_documents(
-    log_odds, retro_log_odds, a, b, believed, emergence, read,
+    log_odds, retro_log_odds, a, b, believed, emergence, read, benevolent, retro_benevolent,
     s, s_final, separate_retro, cues, start, stop, constants,
 ):
     """One learner reads documents ``start:stop`` (one batch): the whole update.
@@ -142,10 +142,19 @@ def _read_documents(
     document's weight 1 - p_hat to a (shows AI behaving well) or b. With
     ``separate_retro`` the evidence is also taken at the final awareness
     (retrospection); otherwise the retrospective sum moves with the as-read one.
+
+    With the benevolent hypothesis (``benevolent`` = log P(B)/P(C) finite; -inf
+    without it, and then nothing below changes), B plants as D does, so it moves
+    with the same evidence less the mistrust terms (control discourse and
+    disclosure, summed in ``mistrust``; docs/model.md §3.2); pi_hat is that of
+    the planting hypotheses D or B, and emergence (P(D) >= 0.9) is tested on
+    the three-hypothesis log-odds at each document.
     """
     style_noise, planted_shift, cite_log_ratio, disclosed, positive, control = cues
     pd, pc, d = constants.deceptive_rate, constants.candid_rate, constants.detectability
-    pi_hat = rules.expected_plant_rate(log_odds, pd, pc)
+    three = benevolent != -math.inf
+    pi_hat = rules.expected_plant_rate(rules.planting_log_odds(log_odds, benevolent), pd, pc)
+    mistrust, mistrust_final = 0.0, 0.0
     control_factor, disclosure_factor = rules.awareness_factors(s, constants.log_control_ratio, constants.log_disclosure_ratio)
     control_final, disclosure_final = rules.awareness_factors(s_final, constants.log_control_ratio, constants.log_disclosure_ratio)
     product, log_sum = 1.0, 0.0
@@ -159,6 +168,9 @@ def _read_documents(
             if separate_retro:
                 product_final, log_sum_final = _accumulate(product_final, log_sum_final, disclosure_final,
                                                            0.0, 0.0, 0.0, s_final * constants.log_disclosure_ratio)
+            if three:
+                mistrust += s * constants.log_disclosure_ratio
+                mistrust_final += s_final * constants.log_disclosure_ratio
             a = rules.self_model_disclosed(a, constants.norm_weight)
         else:
             lr = rules.log_lr(style_noise[i], planted_shift[i], cite_log_ratio[i], s, d)
@@ -172,40 +184,56 @@ def _read_documents(
                 product_final, log_sum_final = _accumulate(
                     product_final, log_sum_final, rules.document_factor(ratio_f, is_control, control_final),
                     lr_f, pd, pc, s_final * constants.log_control_ratio if is_control else 0.0)
+            if three and is_control:
+                mistrust += s * constants.log_control_ratio
+                mistrust_final += s_final * constants.log_control_ratio
             believed += belief
             a, b = rules.self_model(a, b, belief, positive[i])
         if log_sum != target_log_sum:  # rare: the product was folded into log_sum
             target = rules.emergence_target(log_odds, log_sum)
             target_log_sum = log_sum
-        if emergence != emergence and rules.emerged(product, target):
-            emergence = float(read + (i - start) + 1)
+        if emergence != emergence:
+            if three:  # P(D) >= 0.9 among three hypotheses: the log-odds themselves
+                moved = log_sum + math.log(product)
+                if rules.deceptive_log_odds(log_odds + moved, benevolent + moved - mistrust) >= EMERGENCE_LEVEL:
+                    emergence = float(read + (i - start) + 1)
+            elif rules.emerged(product, target):
+                emergence = float(read + (i - start) + 1)
     step = log_sum + math.log(product)
     if separate_retro:
-        retro_log_odds += log_sum_final + math.log(product_final)
+        retro_step = log_sum_final + math.log(product_final)
+        retro_log_odds += retro_step
     else:
+        retro_step = step
         retro_log_odds += step
-    return log_odds + step, retro_log_odds, a, b, believed, emergence, read + (stop - start)
+    if three:
+        benevolent += step - mistrust
+        retro_benevolent += retro_step - (mistrust_final if separate_retro else mistrust)
+    return (log_odds + step, retro_log_odds, a, b, believed, emergence, read + (stop - start), benevolent,
+            retro_benevolent)
 
 
 @njit(**_JIT)
-def _read_corpus_kernel(log_odds, retro, a, b, believed, emergence, read, schedule, final_awareness, batch_size,
-                        cue_arrays, constant_values):
+def _read_corpus_kernel(log_odds, retro, a, b, believed, emergence, read, benevolent, retro_benevolent, schedule,
+                        final_awareness, batch_size, cue_arrays, constant_values):
     """Entry of the general path: every learner reads every batch (column of
     ``schedule``) in turn, one learner after another. The cues and constants come as
     plain tuples (:func:`_read_corpus_on`), which numba's dispatcher types fast."""
     cues, constants = _Cues(*cue_arrays), LearnerConstants(*constant_values)
     n = cues.style_noise.size
     for j in range(log_odds.size):
-        state = (log_odds[j], retro[j], a[j], b[j], believed[j], emergence[j], read[j])
+        state = (log_odds[j], retro[j], a[j], b[j], believed[j], emergence[j], read[j], benevolent[j],
+                 retro_benevolent[j])
         for t in range(schedule.shape[1]):
             start = t * batch_size
             stop = min(n, start + batch_size)
             separate = constants.retrospection > 0.0 and schedule[j, t] != final_awareness[j]
             state = _read_documents(
-                state[0], state[1], state[2], state[3], state[4], state[5], state[6],
+                state[0], state[1], state[2], state[3], state[4], state[5], state[6], state[7], state[8],
                 schedule[j, t], final_awareness[j], separate, cues, start, stop, constants,
             )
-        (log_odds[j], retro[j], a[j], b[j], believed[j], emergence[j], read[j]) = state
+        (log_odds[j], retro[j], a[j], b[j], believed[j], emergence[j], read[j], benevolent[j],
+         retro_benevolent[j]) = state
 
 
 # ---------------------------------------------------------------------------------
@@ -471,6 +499,8 @@ def _read_corpus_fast_kernel(log_odds, retro, a, b, believed, emergence, read, s
 def _fast_path(constants: "LearnerConstants") -> bool:
     """Whether the fast family kernel computes this configuration (a function of the
     parameters alone, so every driver takes the same path)."""
+    if constants.benevolent_prior_log_odds != -math.inf:
+        return False  # the benevolent hypothesis is read on the general path (docs/model.md §3.2)
     rates = (constants.deceptive_rate, constants.candid_rate)
     if not all(_FAST_RATE_MIN <= r <= 1.0 - _FAST_RATE_MIN for r in rates):
         return False
@@ -602,7 +632,16 @@ def _state_arrays(state: LearnerState) -> list[np.ndarray]:
     ]
 
 
-def _state_from(arrays: list[np.ndarray], awareness: np.ndarray) -> LearnerState:
+def _benevolent_arrays(state: LearnerState) -> list[np.ndarray]:
+    """log P(B)/P(C) as read and at the final awareness (-inf without the hypothesis)."""
+    n = np.asarray(state.log_odds).size
+    if state.benevolent_log_odds is None:
+        return [np.full(n, -np.inf), np.full(n, -np.inf)]
+    return [np.array(state.benevolent_log_odds, dtype=np.float64), np.array(state.retro_benevolent_log_odds,
+                                                                           dtype=np.float64)]
+
+
+def _state_from(arrays: list[np.ndarray], awareness: np.ndarray, benevolent: list[np.ndarray]) -> LearnerState:
     return LearnerState(
         log_odds=arrays[0],
         retro_log_odds=arrays[1],
@@ -612,6 +651,8 @@ def _state_from(arrays: list[np.ndarray], awareness: np.ndarray) -> LearnerState
         emergence_document=arrays[5],
         documents_read=arrays[6],
         awareness=np.array(awareness, dtype=np.float64),
+        benevolent_log_odds=benevolent[0],
+        retro_benevolent_log_odds=benevolent[1],
     )
 
 
@@ -685,6 +726,7 @@ def _read_corpus_on(fast: bool, state: LearnerState, cues: CorpusBatch, schedule
     schedule = np.ascontiguousarray(schedule, dtype=np.float64)
     final_awareness = np.ascontiguousarray(final_awareness, dtype=np.float64).reshape(-1)
     arrays = _state_arrays(state)
+    benevolent = _benevolent_arrays(state)
     args = _cue_args(cues, constants)
     kc = _kernel_constants(constants)
     n, pad = schedule.shape[0], -schedule.shape[0] % _LANES
@@ -699,8 +741,8 @@ def _read_corpus_on(fast: bool, state: LearnerState, cues: CorpusBatch, schedule
     elif fast:
         _read_corpus_fast_kernel(*arrays, schedule, final_awareness, int(batch_size), args, kc)
     else:
-        _read_corpus_kernel(*arrays, schedule, final_awareness, int(batch_size), args, kc)
-    return _state_from(arrays, schedule[:, -1])
+        _read_corpus_kernel(*arrays, *benevolent, schedule, final_awareness, int(batch_size), args, kc)
+    return _state_from(arrays, schedule[:, -1], benevolent)
 
 
 def read_statement(
@@ -722,7 +764,8 @@ def read_statement(
     s_final = np.asarray(final_awareness, dtype=np.float64).reshape(-1)
     log_odds = state.log_odds + s * log_statement_ratio
     read = state.documents_read + 1
-    emerged = np.isnan(state.emergence_document) & (log_odds >= EMERGENCE_LEVEL)
+    benevolent = state.benevolent_log_odds  # benevolent makers publish it as candid ones do (docs/model.md §3.2)
+    emerged = np.isnan(state.emergence_document) & (rules.deceptive_log_odds_of(log_odds, benevolent) >= EMERGENCE_LEVEL)
     return LearnerState(
         log_odds=log_odds,
         retro_log_odds=state.retro_log_odds + s_final * log_statement_ratio,
@@ -732,4 +775,6 @@ def read_statement(
         documents_read=read,
         emergence_document=np.where(emerged, read.astype(float), state.emergence_document),
         awareness=s.copy(),
+        benevolent_log_odds=None if benevolent is None else benevolent.copy(),
+        retro_benevolent_log_odds=None if benevolent is None else state.retro_benevolent_log_odds.copy(),
     )

@@ -61,6 +61,7 @@ from . import corpus
 from .corpus import build_corpus, expected_planted_cited_rate, expected_real_cited_rate
 from .labs import LabState, expected_signal, initial_discourse, initial_lab, next_discourse, react
 from .learner import EMERGENCE_LEVEL, _log_lr_ufunc, awareness_schedule, evidence
+from .rules import deceptive_log_odds_of, prior_log_odds
 from .params import Params
 
 __all__ = [
@@ -74,6 +75,8 @@ __all__ = [
     "learner_real_cited_rate",
     "adaptive_path",
     "generation_map",
+    "three_hypothesis_p_rebel",
+    "mistrust_grows",
 ]
 
 _Z_HALF_WIDTH = 12.0  # the standard normal's mass beyond 12 is below 1e-32
@@ -109,10 +112,14 @@ def _step_moments(
     s_final: np.ndarray,
     retrospection: float,
     q_r: float,
-) -> tuple[np.ndarray, np.ndarray]:
+    mistrust: bool = False,
+) -> tuple[np.ndarray, ...]:
     """Mean and variance of one document's step ``(1-r) Delta(s_read) + r Delta(s_final)``.
 
     ``s_read`` and ``s_final`` are broadcast together; the result has their shape.
+    With ``mistrust`` also the mean and variance of the step's mistrust part M (control
+    discourse and disclosure, the evidence that tells deceptive makers from benevolent
+    ones, docs/model.md §3.2) and its covariance with the step.
     """
     s_read, s_final = np.broadcast_arrays(np.asarray(s_read, float), np.asarray(s_final, float))
     shape = s_read.shape
@@ -120,11 +127,10 @@ def _step_moments(
     block = 256  # rows per pass: temporaries of at most 256 x (grid points) floats
     if flat1.size > block:
         parts = [
-            _step_moments(params, flat1[i : i + block], flat2[i : i + block], retrospection, q_r)
+            _step_moments(params, flat1[i : i + block], flat2[i : i + block], retrospection, q_r, mistrust)
             for i in range(0, flat1.size, block)
         ]
-        return (np.concatenate([p[0] for p in parts]).reshape(shape),
-                np.concatenate([p[1] for p in parts]).reshape(shape))
+        return tuple(np.concatenate([p[k] for p in parts]).reshape(shape) for k in range(len(parts[0])))
     s1, s2 = flat1.reshape(-1, 1), flat2.reshape(-1, 1)
     r = float(retrospection)
     d = params.synthetic_detectability
@@ -160,6 +166,7 @@ def _step_moments(
     s_eff = ((1.0 - r) * s1 + r * s2)[:, 0]
     k_control = s_eff * np.log(params.control_likelihood_ratio)
     c = params.control_discourse_fraction
+    real_planting_m1 = real_m1  # a real document's planting evidence, before control discourse
     real_m2 = real_m2 + 2 * c * k_control * real_m1 + c * k_control**2
     real_m1 = real_m1 + c * k_control
     # planted documents: show the cue with probability q_pt (0 in the reference model)
@@ -177,7 +184,14 @@ def _step_moments(
     m1 = real * real_m1 + rho * plant_m1 + eta * k_disclosed
     m2 = real * real_m2 + rho * plant_m2 + eta * k_disclosed**2
     var = np.maximum(m2 - m1 * m1, 0.0)
-    return m1.reshape(shape), var.reshape(shape)
+    if not mistrust:
+        return m1.reshape(shape), var.reshape(shape)
+    # the mistrust part M: s log kappa on control discourse, s log beta on a disclosed document
+    mistrust_m1 = real * c * k_control + eta * k_disclosed
+    mistrust_m2 = real * c * k_control**2 + eta * k_disclosed**2
+    cross = real * c * k_control * (real_planting_m1 + k_control) + eta * k_disclosed**2  # E[step M]
+    return (m1.reshape(shape), var.reshape(shape), mistrust_m1.reshape(shape),
+            np.maximum(mistrust_m2 - mistrust_m1**2, 0.0).reshape(shape), (cross - m1 * mistrust_m1).reshape(shape))
 
 
 def moments(
@@ -247,17 +261,21 @@ def _p_rebel_static(params: Params, s: np.ndarray, real_cited_rate: float | None
     q_r = learner_real_cited_rate(params, real_cited_rate)
     flat = s.reshape(-1)
     n = params.n_documents
+    three = params.prior_benevolent > 0.0
     if params.sa_start is None:
-        mean, var = _step_moments(params, flat, flat, 0.0, q_r)
-        total_mean, total_var = n * mean, n * var
+        moments_ = _step_moments(params, flat, flat, 0.0, q_r, mistrust=three)
+        totals = [n * m for m in moments_]
     else:
         schedule = awareness_schedule(flat, params.n_batches, params)  # (S, T)
         sizes = _batch_sizes(params)
-        mean, var = _step_moments(
-            params, schedule, np.broadcast_to(flat[:, None], schedule.shape), params.retrospection, q_r
+        moments_ = _step_moments(
+            params, schedule, np.broadcast_to(flat[:, None], schedule.shape), params.retrospection, q_r,
+            mistrust=three,
         )
-        total_mean, total_var = mean @ sizes, var @ sizes
-    return _gaussian_p_rebel(params, total_mean, total_var).reshape(s.shape)
+        totals = [m @ sizes for m in moments_]
+    if three:
+        return three_hypothesis_p_rebel(params, *totals).reshape(s.shape)
+    return _gaussian_p_rebel(params, *totals).reshape(s.shape)
 
 
 def _batch_sizes(params: Params) -> np.ndarray:
@@ -275,6 +293,54 @@ def _gaussian_p_rebel(params: Params, total_mean: np.ndarray, total_var: np.ndar
     with np.errstate(divide="ignore", invalid="ignore"):
         p = norm.cdf(centre / sd)
     return np.where(sd > 0, p, (centre >= 0).astype(float))
+
+
+#: Nodes of the integral over the mistrust evidence in :func:`three_hypothesis_p_rebel`
+#: (the trapezoid rule on +-12 standard deviations).
+_MISTRUST_NODES = 2001
+
+
+def three_hypothesis_p_rebel(
+    params: Params,
+    total_mean: np.ndarray,
+    total_var: np.ndarray,
+    mistrust_mean: np.ndarray,
+    mistrust_var: np.ndarray,
+    covariance: np.ndarray,
+) -> np.ndarray:
+    """P(rebel) of the learner with benevolent makers (docs/model.md §3.2).
+
+    The final log-odds are ``ell = a + T`` (deceptive against candid) and
+    ``ell_B = b + T - M`` (benevolent against candid), with ``a = log pi_0/pi_C``,
+    ``b = log pi_B/pi_C``, ``T`` the summed steps and ``M`` their mistrust part
+    (control discourse and disclosure), jointly Gaussian with the given totals. The
+    learner is rebel when P(D) >= 1/2, that is ``e^{a+T} >= 1 + e^{b+T-M}``: only if
+    ``M > b - a`` (the mistrust evidence outweighs the prior ratio pi_B/pi_0), and then
+    when ``T >= -a - log(1 - e^{b-a-M})``. P is the integral over M of the Gaussian
+    tail of T given M (the trapezoid rule; a point mass where a variance vanishes).
+    """
+    a = prior_log_odds(params)
+    b = float(np.log(params.prior_benevolent) - np.log1p(-params.prior_deceptive - params.prior_benevolent))
+    mt, vt, mm, vm, cov = (np.asarray(x, dtype=float).reshape(-1, 1) for x in
+                           (total_mean, total_var, mistrust_mean, mistrust_var, covariance))
+    z = np.linspace(-_Z_HALF_WIDTH, _Z_HALF_WIDTH, _MISTRUST_NODES)
+    weight = np.exp(-0.5 * z * z) * ((z[1] - z[0]) / np.sqrt(2 * np.pi))
+    weight[[0, -1]] *= 0.5
+    random_m = vm > 0
+    sd_m = np.sqrt(np.where(random_m, vm, 1.0))
+    m = np.where(random_m, mm + sd_m * z, mm)  # (levels, nodes), or the point mass
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        gap = b - a - m  # rebel needs gap < 0
+        t_star = np.where(gap < 0, -a - np.log1p(-np.exp(np.minimum(gap, 0.0))), np.inf)
+        slope = np.where(random_m, cov / np.where(random_m, vm, 1.0), 0.0)
+        mean_t = mt + slope * (m - mm)
+        var_t = np.maximum(vt - slope * cov, 0.0)
+        sd_t = np.sqrt(var_t)
+        tail = np.where(sd_t > 0, norm.sf((t_star - mean_t) / np.where(sd_t > 0, sd_t, 1.0)),
+                        (mean_t >= t_star).astype(float))
+    tail = np.where(np.isinf(t_star), 0.0, tail)
+    p = np.where(random_m[:, 0], tail @ weight, tail[:, 0])
+    return np.clip(p, 0.0, 1.0)
 
 
 def moment_table(
@@ -310,8 +376,10 @@ def p_rebel_interpolated(
     >>> bool(np.abs(p_rebel_interpolated(p, s, 0.6) - p_rebel(p, s, 0.6)).max() < 1e-3)
     True
     """
-    if params.sa_start is None or params.retrospection != 0 or params.lab_policy != "static" or params.generations > 1:
-        raise ValueError("p_rebel_interpolated is for one static run with an awareness schedule, no retrospection")
+    if (params.sa_start is None or params.retrospection != 0 or params.lab_policy != "static" or params.generations > 1
+            or params.prior_benevolent > 0):
+        raise ValueError("p_rebel_interpolated is for one static run with an awareness schedule, no retrospection "
+                         "and no benevolent makers")
     s_table, mean_table, var_table = table if table is not None else moment_table(params, real_cited_rate)
     s = np.asarray(awareness, dtype=float)
     schedule = awareness_schedule(s.reshape(-1), params.n_batches, params)  # (levels, batches)
@@ -361,6 +429,8 @@ def thresholds(
     []
     """
     q_r = learner_real_cited_rate(params, real_cited_rate)
+    if params.prior_benevolent > 0 and not mistrust_grows(params, q_r):
+        return np.array([])
     s = np.linspace(0.0, 1.0, grid + 1)[1:]
     mu = _step_moments(params, s, s, 0.0, q_r)[0]
 
@@ -369,6 +439,34 @@ def thresholds(
 
     # mu vanishes identically (e.g. pi_D = epsilon): no crossing
     return bracket_roots(f, s, mu, xtol=1e-10)
+
+
+def mistrust_grows(params: Params, q_r: float) -> bool:
+    """Whether a large corpus can make the learner with benevolent makers a rebel
+    (docs/model.md §3.2): its mistrust evidence M grows by ``m(s) = s (r c log kappa +
+    eta log beta)`` per document, one sign for every s > 0. As N grows with mu(s) > 0,
+    P(C) -> 0 and P(D) -> pi_0 e^M / (pi_0 e^M + pi_B): rebel if m > 0, or if m = 0
+    and pi_0 > pi_B; never otherwise, whatever the awareness."""
+    drift = float(_step_moments(params, np.ones(1), np.ones(1), 0.0, q_r, mistrust=True)[2][0])
+    return drift > 0 or (drift == 0 and params.prior_deceptive > params.prior_benevolent)
+
+
+def _three_hypothesis_passage(params: Params, mu: np.ndarray, drift: np.ndarray) -> np.ndarray:
+    """The first document of the mean path at which P(D) reaches 0.9 with benevolent
+    makers: ``ell = a + n mu``, ``ell_B = b + n (mu - m)``; inf if it never does."""
+    a = prior_log_odds(params)
+    b = a + float(np.log(params.prior_benevolent) - np.log(params.prior_deceptive))
+    n = np.geomspace(1.0, 1e12, 481)
+    out = np.full(mu.size, np.inf)
+    for i, (mu_i, m_i) in enumerate(zip(mu.reshape(-1), drift.reshape(-1))):
+        def f(x, mu_i=mu_i, m_i=m_i):
+            return deceptive_log_odds_of(a + x * mu_i, b + x * (mu_i - m_i)) - EMERGENCE_LEVEL
+        values = f(n)
+        hit = np.flatnonzero(values >= 0)
+        if hit.size:
+            k = hit[0]
+            out[i] = 1.0 if k == 0 else brentq(f, n[k - 1], n[k], xtol=1e-9)
+    return out.reshape(mu.shape)
 
 
 def emergence_estimate(
@@ -387,6 +485,11 @@ def emergence_estimate(
     >>> round(float(emergence_estimate(Params(), 0.8, real_cited_rate=0.6)))
     101
     """
+    if params.prior_benevolent > 0:  # the mean path of both log-odds (docs/model.md §3.2)
+        s = np.asarray(awareness, dtype=float)
+        q_r = learner_real_cited_rate(params, real_cited_rate)
+        mu, _, drift, _, _ = _step_moments(params, s, s, 0.0, q_r, mistrust=True)
+        return np.maximum(_three_hypothesis_passage(params, mu, drift), 1.0)
     mu = moments(params, awareness, real_cited_rate)[0]
     distance = EMERGENCE_LEVEL - float(logit(params.prior_deceptive))
     with np.errstate(divide="ignore"):
@@ -437,25 +540,32 @@ def adaptive_path(
     rising = params.sa_start is not None
     schedule = awareness_schedule(s, n_batches, params) if rising else s[:, None]  # (levels, batches or 1)
     final = np.broadcast_to(s[:, None], schedule.shape)
-    cache: dict[tuple[float, float], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+    cache: dict[tuple[float, float], tuple[np.ndarray, ...]] = {}
+    three = params.prior_benevolent > 0.0  # docs/model.md §3.2: the mistrust part M is followed too
 
-    def step(rho: float, eta: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def step(rho: float, eta: float) -> tuple[np.ndarray, ...]:
         """Per level and batch: the step's mean and variance in the final log-odds,
-        and its mean as read (what the lab's evaluation sees)."""
+        its mean as read (what the lab's evaluation sees), and with benevolent makers
+        the mistrust part's mean, variance and covariance with the step and its mean as read."""
         key = (rho, eta)
         if key not in cache:
             shares = params.replace(planted_fraction=rho, disclosed_fraction=eta)
-            m1, v1 = _step_moments(shares, schedule, final, r if rising else 0.0, q_r)
-            read = _step_moments(shares, schedule, schedule, 0.0, q_r)[0] if rising and r > 0 else m1
-            cache[key] = (m1, v1, read)
+            m1, v1, *extra = _step_moments(shares, schedule, final, r if rising else 0.0, q_r, mistrust=three)
+            read_moments = _step_moments(shares, schedule, schedule, 0.0, q_r, mistrust=three) if rising and r > 0 \
+                else (m1, v1, *extra)
+            cache[key] = (m1, v1, read_moments[0], *extra, *read_moments[2:3])
         return cache[key]
 
     log_statement = float(np.log(params.statement_likelihood_ratio))
     start = initial_lab(params) if lab is None else lab
     labs = [start for _ in s]
-    mean = np.full(s.size, float(logit(params.prior_deceptive)))  # the final log-odds
+    prior = prior_log_odds(params)
+    mean = np.full(s.size, prior)  # the final log-odds
     seen = mean.copy()  # the log-odds as read
     var = np.zeros(s.size)
+    # the mistrust part M (final and as read), its variance and covariance with the log-odds
+    mistrust, mistrust_seen, mistrust_var, covariance = (np.zeros(s.size) for _ in range(4))
+    benevolent_offset = float(np.log(params.prior_benevolent) - np.log(params.prior_deceptive)) if three else 0.0
     first_alarm = np.full(s.size, np.nan)
     pending = np.full(s.size, int(statements), dtype=int)
     n, b = params.n_documents, params.batch_size
@@ -465,23 +575,37 @@ def adaptive_path(
         s_t = schedule[:, col]
         seen += pending * s_t * log_statement
         mean += pending * ((1.0 - r) * s_t + r * s if rising else s) * log_statement
+        if three:  # a statement speaks against deceptive makers only: mistrust evidence
+            mistrust_seen += pending * s_t * log_statement
+            mistrust += pending * ((1.0 - r) * s_t + r * s if rising else s) * log_statement
         pending[:] = 0
         for i, lab in enumerate(labs):
-            m1, v1, read = step(lab.planted_fraction, lab.disclosed_fraction)
+            m1, v1, read, *extra = step(lab.planted_fraction, lab.disclosed_fraction)
             mean[i] += size * m1[i, col]
             seen[i] += size * read[i, col]
             var[i] += size * v1[i, col]
+            if three:
+                mistrust[i] += size * extra[0][i, col]
+                mistrust_var[i] += size * extra[1][i, col]
+                covariance[i] += size * extra[2][i, col]
+                mistrust_seen[i] += size * extra[3][i, col]
         if params.lab_policy != "static" and (t + 1) % params.evaluation_interval == 0:
             for i, lab in enumerate(labs):
-                reaction = react(lab, expected_signal(float(expit(seen[i])), float(s_t[i]), params), params)
+                # P(D) of the mean path; with benevolent makers log P(B)/P(C) = ell + log(pi_B/pi_0) - M
+                read_log_odds = deceptive_log_odds_of(seen[i], seen[i] + benevolent_offset - mistrust_seen[i]) \
+                    if three else seen[i]
+                reaction = react(lab, expected_signal(float(expit(read_log_odds)), float(s_t[i]), params), params)
                 if reaction.lab.alarms > lab.alarms and np.isnan(first_alarm[i]):
                     first_alarm[i] = t + 1
                 labs[i] = reaction.lab
                 pending[i] += reaction.statements
     sd = np.sqrt(var)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        p = norm.cdf(mean / sd)
-    p = np.where(sd > 0, p, (mean >= 0).astype(float))
+    if three:
+        p = three_hypothesis_p_rebel(params, mean - prior, var, mistrust, mistrust_var, covariance)
+    else:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            p = norm.cdf(mean / sd)
+        p = np.where(sd > 0, p, (mean >= 0).astype(float))
     return {
         "p_rebel": p,
         "mean_log_odds": mean,

@@ -246,7 +246,10 @@ def general_s_star(params: Params) -> tuple[float, float]:
     """(s_star_inf, threshold_exists) from :func:`sim.meanfield.thresholds` (a
     1,000-level bracket on the full quadrature): the lowest root where mu turns
     positive, 0 where mu > 0 from the smallest awareness on, 1 where it never turns
-    positive."""
+    positive; with benevolent makers, none where the mistrust evidence cannot grow
+    (:func:`sim.meanfield.mistrust_grows`)."""
+    if params.prior_benevolent > 0 and not meanfield.mistrust_grows(params, meanfield.learner_real_cited_rate(params)):
+        return 1.0, 0.0
     for root in np.sort(meanfield.thresholds(params)):
         above = min(float(root) + 1e-7, 1.0)
         if above > root and float(meanfield.moments(params, [above])[0][0]) > 0.0:

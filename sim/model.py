@@ -143,6 +143,7 @@ class _Run:
                 "generation": self.generation,
                 "persona": columns["persona"][i],
                 "p_deceptive": float(columns["p_deceptive"][i]),
+                "p_benevolent": float(columns["p_benevolent"][i]),
                 "uplift": float(columns["uplift"][i]),
                 "planted_fraction": self.lab.state.planted_fraction,
                 "disclosed_fraction": self.lab.state.disclosed_fraction,
@@ -253,6 +254,7 @@ class PersonaModel(mesa.Model):
                     "situational_awareness": "situational_awareness",
                     "log_odds": "log_odds",
                     "p_deceptive": "p_deceptive",
+                    "p_benevolent": "p_benevolent",
                     "uplift": "uplift",
                     "believed_planted_share": "believed_planted_share",
                     "persona": "persona",
@@ -350,7 +352,9 @@ def demo_params(**controls: Any) -> Params:
     where not given (every other parameter at its own default).
 
     ``sa_start`` only counts with a rising schedule (``linear`` or ``logistic``); with
-    ``constant`` the awareness is the final value throughout.
+    ``constant`` the awareness is the final value throughout. ``prior_benevolent`` only
+    counts for the informed learner (the learning learner has no benevolent hypothesis,
+    docs/model.md §3.2; the page says so).
 
     >>> demo_params(awareness_schedule="constant", sa_start=0.3).sa_start is None
     True
@@ -364,6 +368,8 @@ def demo_params(**controls: Any) -> Params:
     values = {**defaults, **controls}
     if values["awareness_schedule"] == "constant":
         values["sa_start"] = None
+    if values["learner_model"] != "informed":
+        values["prior_benevolent"] = 0.0
     return Params(**values)
 
 
@@ -382,7 +388,8 @@ class DemoModel(PersonaModel):
     ----------
     situational_awareness, awareness_schedule, sa_start, planted_fraction,
     disclosed_fraction, n_documents, synthetic_detectability, prior_deceptive,
-    lab_policy, laundering, citation_cue, generations, concealment, learner_model
+    prior_benevolent, control_likelihood_ratio, lab_policy, laundering, citation_cue,
+    generations, concealment, learner_model
         As in :data:`sim.params.PARAMETERS` (see :func:`demo_params`).
     comparison_family : bool
         Add two learners at :data:`COMPARISON_AWARENESS` reading the same corpus.
@@ -409,6 +416,8 @@ class DemoModel(PersonaModel):
         n_documents: int = 10_000,
         synthetic_detectability: float = 2.5,
         prior_deceptive: float = 0.05,
+        prior_benevolent: float = 0.0,
+        control_likelihood_ratio: float = 1.0,
         lab_policy: str = "static",
         laundering: float = 0.0,
         citation_cue: str = "cited",

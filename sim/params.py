@@ -182,7 +182,7 @@ def _fmt(x: float) -> str:
 _SHOWN_SYMBOLS = {
     "rho": "ρ", "eta": "η", "kappa": "κ", "q_p": "q_p", "pi_0": "π₀", "epsilon": "ε", "pi_D": "π_D",
     "beta": "β", "s_0": "s₀", "alpha": "α", "delta_rho": "Δρ", "beta_s": "β_s", "delta_c": "Δc",
-    "delta_g": "Δg", "chi": "χ",
+    "delta_g": "Δg", "chi": "χ", "pi_B": "π_B",
 }
 
 
@@ -240,6 +240,12 @@ PARAMETERS: tuple[Parameter, ...] = (
        "The learner's prior probability that its makers are deceptive.",
        low=0.0, high=1.0, low_open=True, high_open=True,
        label="prior P(makers deceptive)"),
+    _p("prior_benevolent", float, 0.0, "pi_B",
+       "The learner's prior probability that its makers are benevolent: they plant as deceptive makers do, "
+       "for the model's sake and not out of mistrust (docs/model.md §3.2). The candid prior is "
+       "1 - prior_deceptive - prior_benevolent; 0 leaves the two-hypothesis learner.",
+       low=0.0, high=1.0, high_open=True,
+       label="prior P(makers benevolent)"),
     _p("candid_plant_rate", float, 0.01, "epsilon",
        "Rate at which candid makers plant undisclosed documents (learner's hypothesis C).",
        low=0.0, high=1.0,
@@ -508,6 +514,17 @@ def _check_jointly(v: dict[str, Any]) -> None:
         raise ParameterError(
             "retrospection is set with a rising awareness schedule but learner_model is 'learning': allowed is "
             "retrospection = 0 for the learning learner (docs/model.md §3.1), or learner_model = informed"
+        )
+    if v["prior_deceptive"] + v["prior_benevolent"] >= 1.0:
+        raise ParameterError(
+            f"prior_deceptive + prior_benevolent = {v['prior_deceptive'] + v['prior_benevolent']:g} is not allowed: "
+            "allowed is a sum below 1 (the candid prior, 1 - prior_deceptive - prior_benevolent, must stay above 0)"
+        )
+    if v["learner_model"] == "learning" and v["prior_benevolent"] > 0.0:
+        raise ParameterError(
+            "prior_benevolent is set but learner_model is 'learning': allowed is prior_benevolent = 0 for the "
+            "learning learner (its stance hypotheses are deceptive and candid, docs/model.md §3.1), "
+            "or learner_model = informed"
         )
     if v["sa_start"] is not None and v["awareness_schedule"] == "constant":
         raise ParameterError(

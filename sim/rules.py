@@ -81,6 +81,7 @@ class LearnerConstants(NamedTuple):
     prior_log_odds: float  # logit pi_0
     real_positive_rate: float  # g
     retrospection: float  # r
+    benevolent_prior_log_odds: float  # log pi_B / pi_C (-inf: no benevolent hypothesis)
 
 
 def _log(x: float) -> float:
@@ -115,6 +116,8 @@ def learner_constants(params: Params, real_cited_rate: float) -> LearnerConstant
         deceptive_rate=params.deceptive_plant_rate,
         candid_rate=params.candid_plant_rate,
         **shared_constants(params),
+        benevolent_prior_log_odds=_log(params.prior_benevolent) - _log1m(params.prior_deceptive + params.prior_benevolent)
+        if params.prior_benevolent > 0.0 else -math.inf,
     )
 
 
@@ -127,10 +130,19 @@ def shared_constants(params: Params) -> dict[str, float]:
         log_control_ratio=float(np.log(params.control_likelihood_ratio)),
         log_disclosure_ratio=float(np.log(params.disclosure_likelihood_ratio)),
         norm_weight=params.norm_weight,
-        prior_log_odds=float(logit(params.prior_deceptive)),
+        prior_log_odds=prior_log_odds(params),
         real_positive_rate=params.real_positive_rate,
         retrospection=params.retrospection,
     )
+
+
+def prior_log_odds(params: Params) -> float:
+    """The prior log-odds of deceptive against candid makers, ``log pi_0 / pi_C`` with
+    the candid prior ``pi_C = 1 - pi_0 - pi_B`` (docs/model.md §3.2): ``logit(pi_0)``
+    without benevolent makers."""
+    if params.prior_benevolent == 0.0:
+        return float(logit(params.prior_deceptive))
+    return _log(params.prior_deceptive) - _log1m(params.prior_deceptive + params.prior_benevolent)
 
 
 # ---------------------------------------------------------------------------------
@@ -149,6 +161,11 @@ class LearnerState:
     documents_read : documents read so far (int)
     emergence_document : first document at which P(D) >= 0.9 (NaN until then)
     awareness : awareness during the last batch read
+    benevolent_log_odds, retro_benevolent_log_odds : log P(B)/P(C), as read and at the
+        final awareness (docs/model.md §3.2): -inf without the benevolent hypothesis
+        (``prior_benevolent = 0``); None for a learner that has none (the learning one)
+
+    ``log_odds`` is then log P(D)/P(C), and P(D) = P(D)/(P(D) + P(B) + P(C)).
     """
 
     log_odds: np.ndarray
@@ -159,10 +176,21 @@ class LearnerState:
     documents_read: np.ndarray
     emergence_document: np.ndarray
     awareness: np.ndarray
+    benevolent_log_odds: np.ndarray | None = None
+    retro_benevolent_log_odds: np.ndarray | None = None
 
     @property
     def p_deceptive(self) -> np.ndarray:
-        return expit(self.log_odds)
+        return expit(deceptive_log_odds_of(self.log_odds, self.benevolent_log_odds))
+
+    @property
+    def p_benevolent(self) -> np.ndarray:
+        return benevolent_probability(self.log_odds, self.benevolent_log_odds)
+
+    @property
+    def deceptive_log_odds(self) -> np.ndarray:
+        """log P(D)/(1 - P(D)): ``log_odds`` without the benevolent hypothesis."""
+        return deceptive_log_odds_of(self.log_odds, self.benevolent_log_odds)
 
     @property
     def believed_planted_share(self) -> np.ndarray:
@@ -171,8 +199,11 @@ class LearnerState:
 
 
 def initial_state(n_learners: int, constants: LearnerConstants, awareness: np.ndarray | None = None) -> LearnerState:
-    """Learners before reading: log-odds logit(pi_0), self-model Beta(1, 1)."""
+    """Learners before reading: log-odds log pi_0/pi_C (logit(pi_0) without benevolent
+    makers), log P(B)/P(C) = log pi_B/pi_C, self-model Beta(1, 1). A learner model
+    whose constants have no benevolent hypothesis (the learning one) gets None."""
     full = lambda v: np.full(n_learners, v, dtype=float)  # noqa: E731
+    benevolent = getattr(constants, "benevolent_prior_log_odds", None)
     return LearnerState(
         log_odds=full(constants.prior_log_odds),
         retro_log_odds=full(constants.prior_log_odds),
@@ -182,6 +213,8 @@ def initial_state(n_learners: int, constants: LearnerConstants, awareness: np.nd
         documents_read=np.zeros(n_learners, dtype=np.int64),
         emergence_document=full(np.nan),
         awareness=full(0.0) if awareness is None else np.asarray(awareness, dtype=float).copy(),
+        benevolent_log_odds=None if benevolent is None else full(benevolent),
+        retro_benevolent_log_odds=None if benevolent is None else full(benevolent),
     )
 
 
@@ -304,6 +337,27 @@ def expected_plant_rate(log_odds, deceptive_rate, candid_rate):
 
 
 @njit(**_RULE)
+def planting_log_odds(log_odds, benevolent_log_odds):
+    """log (P(D) + P(B)) / P(C): the log-odds that the makers plant (docs/model.md
+    §3.2), from ``log_odds`` = log P(D)/P(C) and ``benevolent_log_odds`` = log P(B)/P(C);
+    exactly ``log_odds`` without the benevolent hypothesis (-inf)."""
+    if benevolent_log_odds == -math.inf:
+        return log_odds
+    hi = max(log_odds, benevolent_log_odds)
+    return hi + math.log1p(math.exp(min(log_odds, benevolent_log_odds) - hi))
+
+
+@njit(**_RULE)
+def deceptive_log_odds(log_odds, benevolent_log_odds):
+    """log P(D) / (1 - P(D)) = log_odds - log(1 + P(B)/P(C)) (docs/model.md §3.2);
+    exactly ``log_odds`` without the benevolent hypothesis (-inf)."""
+    if benevolent_log_odds == -math.inf:
+        return log_odds
+    x = benevolent_log_odds
+    return log_odds - (max(x, 0.0) + math.log1p(math.exp(-abs(x))))
+
+
+@njit(**_RULE)
 def self_model(a, b, belief, good):
     """The Beta self-model after an undisclosed document believed planted with
     probability ``belief``: its weight ``1 - p_hat`` goes to ``a`` if it shows AI
@@ -366,6 +420,42 @@ def persona(p_deceptive: np.ndarray, uplift_value: np.ndarray) -> np.ndarray:
     p = np.asarray(p_deceptive)
     u = np.asarray(uplift_value)
     return np.where(p >= 0.5, REBEL, np.where(u > 0.0, ALIGNED, NEUTRAL)).astype(np.int8)
+
+
+def deceptive_log_odds_of(log_odds: np.ndarray, benevolent_log_odds: np.ndarray | None) -> np.ndarray:
+    """:func:`deceptive_log_odds` over arrays: log P(D)/(1 - P(D)), the log-odds the
+    persona reads (``log_odds`` itself where there is no benevolent hypothesis)."""
+    if benevolent_log_odds is None:
+        return log_odds
+    return log_odds - np.logaddexp(0.0, benevolent_log_odds)
+
+
+def benevolent_probability(log_odds: np.ndarray, benevolent_log_odds: np.ndarray | None) -> np.ndarray:
+    """P(B) = e^{ell_B} / (1 + e^{ell} + e^{ell_B}) (docs/model.md §3.2), in log space;
+    0 without the benevolent hypothesis."""
+    ell = np.asarray(log_odds, dtype=float)
+    if benevolent_log_odds is None:
+        return np.zeros_like(ell)
+    ell_b = np.asarray(benevolent_log_odds, dtype=float)
+    with np.errstate(invalid="ignore"):
+        return np.exp(ell_b - np.logaddexp(np.logaddexp(0.0, ell), ell_b))
+
+
+def _retrospective(as_read: np.ndarray, at_final: np.ndarray, r: float) -> np.ndarray:
+    """(1 - r) as_read + r at_final, exact at r = 0 and r = 1 (also where both are -inf)."""
+    if r == 0:
+        return as_read
+    if r == 1:
+        return at_final
+    return (1.0 - r) * as_read + r * at_final
+
+
+def final_benevolent_log_odds(state: LearnerState, constants: LearnerConstants) -> np.ndarray | None:
+    """log P(B)/P(C) after training, with retrospection r as in :func:`final_log_odds`
+    (None for a learner without the benevolent hypothesis)."""
+    if state.benevolent_log_odds is None:
+        return None
+    return _retrospective(state.benevolent_log_odds, state.retro_benevolent_log_odds, constants.retrospection)
 
 
 def final_log_odds(state: LearnerState, constants: LearnerConstants) -> np.ndarray:
