@@ -38,6 +38,7 @@ ORDER = (
     "corpus_size",
     "growing_awareness",
     "control_discourse",
+    "benevolent_makers",
     "learner_assumptions",
     "learning_the_cue",
     "lab_policies",
