@@ -35,7 +35,6 @@ def main(argv=None):
     book = nb.start(__doc__, argv)
     seed = book.seed(SEED)
     import numpy as np
-    import pandas as pd
 
     from analysis.thresholds import meanfield_crossings
     from sim import PARAMETERS, Params, meanfield
