@@ -420,6 +420,10 @@ def _meanfield_columns(params: Params, real_cited_rate: float | None) -> tuple[f
         return math.nan, math.nan, [
             "the learning learner has no closed-form mean field (docs/model.md §3.1): s_star_meanfield_n and "
             "s_star_meanfield_inf are NaN"]
+    if not meanfield.has_mean_field(params):
+        return math.nan, math.nan, [
+            "the deceptive makers' sub-hypotheses (filters only, plants only) have no mean field "
+            "(docs/model.md §5.7): s_star_meanfield_n and s_star_meanfield_inf are NaN"]
     roots_n = meanfield_crossings(params, real_cited_rate)
     if roots_n.size == 0:
         s_n = math.nan

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import mesa
 import numpy as np
 
-from .corpus import Corpus, CorpusBatch, kinds_from_uniforms, streams, write_documents
+from .corpus import Corpus, CorpusBatch, collected_documents, kinds_from_uniforms, streams, write_documents
 from .labs import LabState, initial_lab, react
 from .learner import (
     PERSONAS,
@@ -60,12 +60,22 @@ class Lab(mesa.Agent):
         self.state: LabState = initial_lab(params)
         self.uniforms = np.zeros(0)
         self.kinds = np.zeros(0, dtype=np.int8)
+        self.share_scale = 1.0
 
-    def plan_corpus(self, rng: np.random.Generator, n_documents: int) -> np.ndarray:
-        """Decide the kind of every document of a new corpus (real, planted, disclosed)."""
-        self.uniforms = rng.random(n_documents)
-        self.kinds = kinds_from_uniforms(self.uniforms, self.state.planted_fraction, self.state.disclosed_fraction)
+    def plan_corpus(self, rng: np.random.Generator, params: Params) -> np.ndarray:
+        """Decide the kind of every document of a new corpus (real, planted, disclosed):
+        of the documents the lab collects (:func:`sim.corpus.collected_documents`: with
+        filtering, more than the training corpus, at shares scaled so that they are the
+        training corpus's, docs/model.md §5.7)."""
+        n = collected_documents(params)
+        self.uniforms = rng.random(n)
+        self.share_scale = params.n_documents / n
+        self.kinds = self._kinds(self.uniforms)
         return self.kinds
+
+    def _kinds(self, uniforms: np.ndarray) -> np.ndarray:
+        scale = self.share_scale
+        return kinds_from_uniforms(uniforms, self.state.planted_fraction * scale, self.state.disclosed_fraction * scale)
 
     def evaluate(self, signal: float, unread: np.ndarray) -> tuple[bool, int]:
         """React to an evaluation whose signal is the model's P(deceptive).
@@ -81,8 +91,7 @@ class Lab(mesa.Agent):
         if same:
             return False, reaction.statements
         kinds = self.kinds.copy()
-        kinds[unread] = kinds_from_uniforms(
-            self.uniforms[unread], self.state.planted_fraction, self.state.disclosed_fraction)
+        kinds[unread] = self._kinds(self.uniforms[unread])
         changed = bool((kinds != self.kinds).any())
         self.kinds = kinds
         return changed, reaction.statements

@@ -317,6 +317,8 @@ def _format_dynamics(params: Params, final, generations) -> str:
 
 
 def _command_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    import numpy as np
+
     from . import meanfield
     from .version import __version__
     from .outputs import new_folder, open_output
@@ -347,8 +349,10 @@ def _command_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
         compile_first(params)
         result = simulate(params, awareness=awareness, seed=seed)
         final, trajectory = result.final, result.trajectory
-        roots = meanfield.thresholds(params, result.real_cited_rate)
-        mf_p = meanfield.p_rebel(params, awareness, result.real_cited_rate)
+        with_mean_field = meanfield.has_mean_field(params)
+        roots = meanfield.thresholds(params, result.real_cited_rate) if with_mean_field else np.zeros(0)
+        mf_p = meanfield.p_rebel(params, awareness, result.real_cited_rate) if with_mean_field \
+            else np.full(len(awareness), np.nan)
 
         changes = params.changes(skip=("situational_awareness",))  # the awareness levels are listed apart
         name = f"{Path(args.scenario).stem} ({changes})" if args.scenario else changes
@@ -362,7 +366,7 @@ def _command_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
             "real_cited_rate": None if result.real_cited_rate != result.real_cited_rate else result.real_cited_rate,  # NaN: no real documents
             "meanfield": {
                 "thresholds": roots.tolist(),
-                "p_rebel": dict(zip(map(str, awareness), mf_p.tolist())),
+                "p_rebel": dict(zip(map(str, awareness), [None if p != p else p for p in mf_p.tolist()])),
             },
             "final": json.loads(final.to_json(orient="records")),
         }
@@ -397,6 +401,8 @@ def _command_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
             f"{row.learned_real_cited_rate:.3f}" for row in final.itertuples()))
         print("mean-field large-corpus threshold s*_inf: none in awareness for the learning learner "
               "(docs/model.md §3.1)")
+    elif not with_mean_field:
+        print("mean field: none for the deceptive makers' sub-hypotheses (docs/model.md §5.7)")
     else:
         where = ", ".join(f"{r:.3f}" for r in roots) if roots.size else "none (no crossing on (0, 1])"
         first = " (of the first run's initial shares)" if dynamic else ""

@@ -74,6 +74,10 @@ __all__ = [
     "write_documents",
     "build_corpus",
     "kinds_from_uniforms",
+    "removed_count",
+    "collected_documents",
+    "collected_shares",
+    "choose_removed",
     "expected_real_cited_rate",
     "expected_planted_cited_rate",
     "learner_real_cited_rate",
@@ -83,7 +87,7 @@ REAL, PLANTED, DISCLOSED = 0, 1, 2
 KIND_NAMES = ("real", "planted", "disclosed")
 
 #: The random mechanisms, each with its own child of the run's SeedSequence.
-MECHANISMS = ("kinds", "content", "style", "citations", "reading_order", "anchors", "evaluations")
+MECHANISMS = ("kinds", "content", "style", "citations", "reading_order", "anchors", "evaluations", "filtering")
 
 
 def _as_seed_sequence(seed: int | np.random.SeedSequence | None) -> np.random.SeedSequence:
@@ -136,7 +140,7 @@ def streams(seed: int | np.random.SeedSequence) -> Streams:
     --------
     >>> g = streams(7)
     >>> sorted(g)
-    ['anchors', 'citations', 'content', 'evaluations', 'kinds', 'reading_order', 'style']
+    ['anchors', 'citations', 'content', 'evaluations', 'filtering', 'kinds', 'reading_order', 'style']
     >>> float(g['style'].standard_normal()) == float(streams(7)['style'].standard_normal())
     True
     """
@@ -152,6 +156,8 @@ class CorpusBatch(NamedTuple):
     cited: np.ndarray  # bool
     positive: np.ndarray  # bool: shows AI behaving well
     control: np.ndarray  # bool: AI-control discourse
+    references: np.ndarray | None = None  # int: citations the document makes (None: no filtering)
+    dangling: np.ndarray | None = None  # int: of them, those whose target the lab removed
 
 
 @dataclass(frozen=True, eq=False)
@@ -177,6 +183,13 @@ class Corpus:
     citation_cue : str
         The cue the learner reads: ``"cited"`` (:attr:`cited`) or ``"trusted"``
         (:attr:`trusted`).
+    removed : ndarray of bool, optional
+        The real documents the lab filtered out before training (``filtered_fraction``,
+        docs/model.md §5.7; None: nothing filtered). They are not in ``reading_order``,
+        their own citations are gone, and citations to them dangle.
+
+    Arrays cover every document created (:attr:`n_documents`); the learner reads
+    :attr:`n_read` of them, those in ``reading_order``.
     """
 
     kind: np.ndarray
@@ -189,10 +202,48 @@ class Corpus:
     synthetic_detectability: float
     anchor: np.ndarray | None = None
     citation_cue: str = "cited"
+    removed: np.ndarray | None = None
 
     @property
     def n_documents(self) -> int:
+        """Documents created (filtered ones included)."""
         return int(self.kind.size)
+
+    @property
+    def n_read(self) -> int:
+        """Documents in the training corpus (``reading_order``)."""
+        return int(self.reading_order.size)
+
+    @property
+    def kept(self) -> np.ndarray:
+        """Whether each document is in the training corpus (not filtered out)."""
+        return np.ones(self.n_documents, dtype=bool) if self.removed is None else ~np.asarray(self.removed, bool)
+
+    @cached_property
+    def _visible_edges(self) -> tuple[np.ndarray, np.ndarray]:
+        """The citations the learner can follow: those made by a document it reads."""
+        if self.removed is None:
+            return self.cite_source, self.cite_target
+        keep = ~np.asarray(self.removed, bool)[self.cite_source]
+        return self.cite_source[keep], self.cite_target[keep]
+
+    @cached_property
+    def references(self) -> np.ndarray:
+        """Citations each document makes."""
+        counts = np.bincount(self.cite_source, minlength=self.n_documents)
+        counts.flags.writeable = False
+        return counts
+
+    @cached_property
+    def dangling(self) -> np.ndarray:
+        """Citations each document makes to a document the lab removed (docs/model.md §5.7)."""
+        if self.removed is None:
+            counts = np.zeros(self.n_documents, dtype=np.int64)
+        else:
+            hit = np.asarray(self.removed, bool)[self.cite_target]
+            counts = np.bincount(self.cite_source[hit], minlength=self.n_documents)
+        counts.flags.writeable = False
+        return counts
 
     @property
     def style(self) -> np.ndarray:
@@ -201,8 +252,9 @@ class Corpus:
 
     @cached_property
     def in_degree(self) -> np.ndarray:
-        """Citations each document receives."""
-        degree = np.bincount(self.cite_target, minlength=self.n_documents)
+        """Citations each document receives from documents the learner reads (all of
+        them without filtering)."""
+        degree = np.bincount(self._visible_edges[1], minlength=self.n_documents)
         degree.flags.writeable = False
         return degree
 
@@ -222,7 +274,7 @@ class Corpus:
         last citing document to the first settles every document after all its
         citers. :meth:`trust_scores` computes the same set with networkx.
         """
-        flags = _trust(self.anchor_flags, self.cite_source, self.cite_target)
+        flags = _trust(self.anchor_flags, *self._visible_edges)
         flags.flags.writeable = False
         return flags
 
@@ -246,7 +298,7 @@ class Corpus:
             return np.zeros(self.n_documents)
         g = nx.DiGraph()
         g.add_nodes_from(range(self.n_documents))
-        g.add_edges_from(zip(self.cite_source.tolist(), self.cite_target.tolist()))
+        g.add_edges_from(zip(*(e.tolist() for e in self._visible_edges)))
         seeds = {int(i): 1.0 for i in anchors}
         scores = nx.pagerank(g, alpha=damping, personalization=seeds, nstart=seeds, dangling=seeds)
         return np.array([scores[i] for i in range(self.n_documents)])
@@ -259,7 +311,7 @@ class Corpus:
     @cached_property
     def _real_counts(self) -> tuple[int, int]:
         """Real documents, and those of them that are cited."""
-        real = self.kind == REAL
+        real = (self.kind == REAL) & self.kept
         return int(np.count_nonzero(real)), int(np.count_nonzero(self.cited & real))
 
     @property
@@ -281,7 +333,7 @@ class Corpus:
         return self._share(self.cue, PLANTED)
 
     def _share(self, flags: np.ndarray, kind: int) -> float:
-        mine = self.kind == kind
+        mine = (self.kind == kind) & self.kept
         if not mine.any():
             return float("nan")
         return float(flags[mine].mean())
@@ -301,12 +353,14 @@ class Corpus:
 
         Node attributes: ``kind`` (``"real"``, ``"planted"``, ``"disclosed"``),
         ``positive``, ``control``, ``style``, ``read_at`` (position in the reading
-        order), ``anchor`` and ``trusted``.
+        order, -1 for a document the lab removed), ``anchor``, ``trusted`` and
+        ``removed``. Every citation is an edge, those of removed documents included.
         """
         g = nx.DiGraph()
         style = self.style
-        read_at = np.empty_like(self.reading_order)
-        read_at[self.reading_order] = np.arange(self.n_documents)
+        read_at = np.full(self.n_documents, -1, dtype=np.int64)
+        read_at[self.reading_order] = np.arange(self.n_read)
+        kept = self.kept
         anchor, trusted = self.anchor_flags, self.trusted
         n = self.n_documents if first is None else min(int(first), self.n_documents)
         for i in range(n):
@@ -319,25 +373,31 @@ class Corpus:
                 read_at=int(read_at[i]),
                 anchor=bool(anchor[i]),
                 trusted=bool(trusted[i]),
+                removed=not bool(kept[i]),
             )
         inside = self.cite_source < n
         g.add_edges_from(zip(self.cite_source[inside].tolist(), self.cite_target[inside].tolist()))
         return g
 
     def in_reading_order(self) -> CorpusBatch:
-        """All cues, in reading order."""
-        return CorpusBatch(*_in_order(np.ascontiguousarray(self.reading_order, dtype=np.int64),
-                                      np.ascontiguousarray(self.kind, dtype=np.int8),
-                                      np.ascontiguousarray(self.style_noise, dtype=np.float64),
-                                      np.ascontiguousarray(self.cue, dtype=np.bool_),
-                                      np.ascontiguousarray(self.positive, dtype=np.bool_),
-                                      np.ascontiguousarray(self.control, dtype=np.bool_)))
+        """All cues, in reading order (with the references and dangling citations of each
+        document when the lab filtered)."""
+        order = np.ascontiguousarray(self.reading_order, dtype=np.int64)
+        cues = _in_order(order,
+                         np.ascontiguousarray(self.kind, dtype=np.int8),
+                         np.ascontiguousarray(self.style_noise, dtype=np.float64),
+                         np.ascontiguousarray(self.cue, dtype=np.bool_),
+                         np.ascontiguousarray(self.positive, dtype=np.bool_),
+                         np.ascontiguousarray(self.control, dtype=np.bool_))
+        if self.removed is None:
+            return CorpusBatch(*cues)
+        return CorpusBatch(*cues, self.references[order], self.dangling[order])
 
     def batches(self, batch_size: int) -> Iterator[CorpusBatch]:
         """The cues batch by batch, in reading order (the last batch may be short)."""
         cues = self.in_reading_order()
-        for start in range(0, self.n_documents, batch_size):
-            yield CorpusBatch(*(a[start : start + batch_size] for a in cues))
+        for start in range(0, self.n_read, batch_size):
+            yield CorpusBatch(*(a if a is None else a[start : start + batch_size] for a in cues))
 
 
 @njit(nogil=True, cache=True)
@@ -373,8 +433,55 @@ def kinds_from_uniforms(u: np.ndarray, planted_fraction: float, disclosed_fracti
 
 def assign_kinds(params: Params, rng: np.random.Generator) -> np.ndarray:
     """The lab's static policy: each document is planted with probability rho,
-    disclosed with probability eta, real otherwise (independently)."""
-    return kinds_from_uniforms(rng.random(params.n_documents), params.planted_fraction, params.disclosed_fraction)
+    disclosed with probability eta, real otherwise (independently); with filtering,
+    for the :func:`collected_documents` the lab collects, at the shares of
+    :func:`collected_shares`."""
+    return kinds_from_uniforms(rng.random(collected_documents(params)), *collected_shares(params))
+
+
+def removed_count(params: Params) -> int:
+    """R, the real documents the lab filters out: ``phi`` of the real documents it
+    collects, ``R = round(phi N (1 - rho - eta) / (1 - phi))``, so that the training
+    corpus keeps ``N`` documents with the shares rho and eta (docs/model.md §5.7)."""
+    phi = params.filtered_fraction
+    if phi == 0.0:
+        return 0
+    return int(round(phi * params.n_documents * params.real_fraction / (1.0 - phi)))
+
+
+def collected_documents(params: Params) -> int:
+    """Documents the lab collects: the training corpus's ``N`` and the ``R`` it filters out."""
+    return params.n_documents + removed_count(params)
+
+
+def collected_shares(params: Params) -> tuple[float, float]:
+    """The planted and disclosed shares of the collected documents: rho and eta
+    scaled by ``N / (N + R)``, so that they are the training corpus's (1 without filtering)."""
+    scale = params.n_documents / collected_documents(params)
+    return params.planted_fraction * scale, params.disclosed_fraction * scale
+
+
+def choose_removed(kind: np.ndarray, positive_draws: np.ndarray, params: Params, n_removed: int,
+                   rng: np.random.Generator) -> np.ndarray | None:
+    """The real documents the lab filters out (docs/model.md §5.7): the ``n_removed``
+    real documents that would show AI behaving badly with the smallest draws of the
+    filtering stream (then real ones showing it behaving well, if too few). A
+    document's draws do not depend on the others' kinds, so a lab that later turns
+    unread real documents into planted or disclosed ones keeps the same removals.
+    None when nothing is removed."""
+    if n_removed <= 0:
+        return None
+    order = rng.random(kind.size)
+    real = kind == REAL
+    bad = real & (positive_draws >= params.real_positive_rate)
+    removed = np.zeros(kind.size, dtype=bool)
+    for group in (bad, real & ~bad):
+        left = n_removed - int(removed.sum())
+        if left <= 0:
+            break
+        candidates = np.flatnonzero(group)
+        removed[candidates[np.argsort(order[candidates], kind="stable")[:left]]] = True
+    return removed
 
 
 _UNIFORM_BLOCK = 1 << 20
@@ -536,15 +643,25 @@ def write_documents(
     n = kind.size
     content = rngs["content"]
     real = kind == REAL
-    positive = np.where(real, content.random(n) < params.real_positive_rate, kind == PLANTED)
+    positive_draws = content.random(n)
+    positive = np.where(real, positive_draws < params.real_positive_rate, kind == PLANTED)
     control = real & (content.random(n) < params.control_discourse_fraction)
     style_noise = rngs["style"].standard_normal(n)
 
     cite_source, cite_target = _cite(kind, params.citations_per_document, rngs["citations"], params.laundering)
-    reading_order = rngs["reading_order"].permutation(n)
+    # filtering (docs/model.md §5.7): the documents beyond the training corpus's N are removed
+    removed = choose_removed(kind, positive_draws, params, n - params.n_documents, rngs["filtering"]) \
+        if n > params.n_documents else None
+    if removed is None:
+        reading_order = rngs["reading_order"].permutation(n)
+    else:
+        kept = np.flatnonzero(~removed)
+        reading_order = kept[rngs["reading_order"].permutation(kept.size)]
     anchor = None
     if params.citation_cue == "trusted":
         anchor = real & (rngs["anchors"].random(n) < params.anchor_share)
+        if removed is not None:
+            anchor &= ~removed
     return Corpus(
         kind=kind,
         positive=positive,
@@ -556,6 +673,7 @@ def write_documents(
         synthetic_detectability=params.synthetic_detectability,
         anchor=anchor,
         citation_cue=params.citation_cue,
+        removed=removed,
     )
 
 

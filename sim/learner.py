@@ -55,6 +55,7 @@ from . import rules
 from .corpus import CorpusBatch
 from .rules import (
     ALIGNED,
+    hypotheses_of,
     EMERGENCE_LEVEL,
     NEUTRAL,
     PERSONAS,
@@ -104,6 +105,7 @@ class _Cues(NamedTuple):
     disclosed: np.ndarray  # bool
     positive: np.ndarray  # bool: shows AI behaving well
     control: np.ndarray  # bool: control discourse
+    hole_log_ratio: np.ndarray  # k log(f_D/f_C) + (m - k) log((1-f_D)/(1-f_C)) of its m references, k dangling
 
 # ---------------------------------------------------------------------------------
 # The general path: one learner at a time, any parameters
@@ -129,7 +131,7 @@ def _accumulate(product, log_sum, factor, lr, deceptive_rate, candid_rate, extra
 
 @njit(**_JIT)
 def _read_documents(
-    log_odds, retro_log_odds, a, b, believed, emergence, read, benevolent, retro_benevolent,
+    log_odds, retro_log_odds, a, b, believed, emergence, read, holes, mistrust, retro_holes, retro_mistrust,
     s, s_final, separate_retro, cues, start, stop, constants,
 ):
     """One learner reads documents ``start:stop`` (one batch): the whole update.
@@ -143,24 +145,33 @@ def _read_documents(
     ``separate_retro`` the evidence is also taken at the final awareness
     (retrospection); otherwise the retrospective sum moves with the as-read one.
 
-    With the benevolent hypothesis (``benevolent`` = log P(B)/P(C) finite; -inf
-    without it, and then nothing below changes), B plants as D does, so it moves
-    with the same evidence less the mistrust terms (control discourse and
-    disclosure, summed in ``mistrust``; docs/model.md §3.2); pi_hat is that of
-    the planting hypotheses D or B, and emergence (P(D) >= 0.9) is tested on
-    the three-hypothesis log-odds at each document.
+    Holes (docs/model.md §5.7): with the learner's filtering hypotheses apart
+    (f_D != f_C) each document's references add ``s h_i`` (``cues.hole_log_ratio``)
+    to its evidence, summed in ``holes``. More hypotheses (benevolent makers §3.2,
+    deceptive sub-hypotheses §5.7): the mistrust terms (control discourse,
+    disclosure) are summed in ``mistrust``, pi_hat is that of the planting
+    hypotheses and emergence (P(D) >= 0.9) is tested on the hypotheses' log-odds
+    (:func:`sim.rules.maker_log_odds`) at each document. With neither, nothing of
+    this is computed.
     """
-    style_noise, planted_shift, cite_log_ratio, disclosed, positive, control = cues
+    style_noise, planted_shift, cite_log_ratio, disclosed, positive, control, hole_log_ratio = cues
     pd, pc, d = constants.deceptive_rate, constants.candid_rate, constants.detectability
-    three = benevolent != -math.inf
-    pi_hat = rules.expected_plant_rate(rules.planting_log_odds(log_odds, benevolent), pd, pc)
-    mistrust, mistrust_final = 0.0, 0.0
+    prior, benevolent_prior = constants.prior_log_odds, constants.benevolent_prior_log_odds
+    w_both, w_plants, w_filters = constants.log_weight_both, constants.log_weight_plants, constants.log_weight_filters
+    more = benevolent_prior != -math.inf or w_plants != -math.inf or w_filters != -math.inf
+    with_holes = constants.log_hole_ratio != 0.0 or constants.log_kept_ratio != 0.0
+    if more:
+        pi_hat = rules.expected_plant_rate(rules.maker_log_odds(log_odds, holes, mistrust, prior, benevolent_prior,
+                                                                w_both, w_plants, w_filters)[2], pd, pc)
+    else:
+        pi_hat = rules.expected_plant_rate(log_odds, pd, pc)
     control_factor, disclosure_factor = rules.awareness_factors(s, constants.log_control_ratio, constants.log_disclosure_ratio)
     control_final, disclosure_final = rules.awareness_factors(s_final, constants.log_control_ratio, constants.log_disclosure_ratio)
     product, log_sum = 1.0, 0.0
     product_final, log_sum_final = 1.0, 0.0
     target = rules.emergence_target(log_odds, 0.0)
     target_log_sum = 0.0
+    batch_holes, batch_mistrust, batch_holes_final, batch_mistrust_final = 0.0, 0.0, 0.0, 0.0
     for i in range(start, stop):
         if disclosed[i]:
             product, log_sum = _accumulate(product, log_sum, disclosure_factor, 0.0, 0.0, 0.0,
@@ -168,72 +179,84 @@ def _read_documents(
             if separate_retro:
                 product_final, log_sum_final = _accumulate(product_final, log_sum_final, disclosure_final,
                                                            0.0, 0.0, 0.0, s_final * constants.log_disclosure_ratio)
-            if three:
-                mistrust += s * constants.log_disclosure_ratio
-                mistrust_final += s_final * constants.log_disclosure_ratio
+            if more:
+                batch_mistrust += s * constants.log_disclosure_ratio
+                batch_mistrust_final += s_final * constants.log_disclosure_ratio
             a = rules.self_model_disclosed(a, constants.norm_weight)
         else:
             lr = rules.log_lr(style_noise[i], planted_shift[i], cite_log_ratio[i], s, d)
             ratio, belief = rules.ratio_and_belief(lr, pd, pc, pi_hat)
             is_control = control[i]
-            product, log_sum = _accumulate(product, log_sum, rules.document_factor(ratio, is_control, control_factor),
-                                           lr, pd, pc, s * constants.log_control_ratio if is_control else 0.0)
+            extra = s * constants.log_control_ratio if is_control else 0.0
+            factor = rules.document_factor(ratio, is_control, control_factor)
+            if with_holes:
+                hole = s * hole_log_ratio[i]
+                factor *= math.exp(hole)
+                extra += hole
+                batch_holes += hole
+            product, log_sum = _accumulate(product, log_sum, factor, lr, pd, pc, extra)
             if separate_retro:
                 lr_f = rules.log_lr(style_noise[i], planted_shift[i], cite_log_ratio[i], s_final, d)
                 ratio_f = rules.ratio_and_belief(lr_f, pd, pc, pi_hat)[0]
-                product_final, log_sum_final = _accumulate(
-                    product_final, log_sum_final, rules.document_factor(ratio_f, is_control, control_final),
-                    lr_f, pd, pc, s_final * constants.log_control_ratio if is_control else 0.0)
-            if three and is_control:
-                mistrust += s * constants.log_control_ratio
-                mistrust_final += s_final * constants.log_control_ratio
+                extra_f = s_final * constants.log_control_ratio if is_control else 0.0
+                factor_f = rules.document_factor(ratio_f, is_control, control_final)
+                if with_holes:
+                    hole_f = s_final * hole_log_ratio[i]
+                    factor_f *= math.exp(hole_f)
+                    extra_f += hole_f
+                    batch_holes_final += hole_f
+                product_final, log_sum_final = _accumulate(product_final, log_sum_final, factor_f, lr_f, pd, pc,
+                                                           extra_f)
+            if more and is_control:
+                batch_mistrust += s * constants.log_control_ratio
+                batch_mistrust_final += s_final * constants.log_control_ratio
             believed += belief
             a, b = rules.self_model(a, b, belief, positive[i])
         if log_sum != target_log_sum:  # rare: the product was folded into log_sum
             target = rules.emergence_target(log_odds, log_sum)
             target_log_sum = log_sum
         if emergence != emergence:
-            if three:  # P(D) >= 0.9 among three hypotheses: the log-odds themselves
-                moved = log_sum + math.log(product)
-                if rules.deceptive_log_odds(log_odds + moved, benevolent + moved - mistrust) >= EMERGENCE_LEVEL:
+            if more:  # P(D) >= 0.9 among the hypotheses: the log-odds themselves
+                now = log_odds + (log_sum + math.log(product))
+                if rules.maker_log_odds(now, holes + batch_holes, mistrust + batch_mistrust, prior, benevolent_prior,
+                                        w_both, w_plants, w_filters)[0] >= EMERGENCE_LEVEL:
                     emergence = float(read + (i - start) + 1)
             elif rules.emerged(product, target):
                 emergence = float(read + (i - start) + 1)
     step = log_sum + math.log(product)
     if separate_retro:
-        retro_step = log_sum_final + math.log(product_final)
-        retro_log_odds += retro_step
+        retro_log_odds += log_sum_final + math.log(product_final)
+        retro_holes += batch_holes_final
+        retro_mistrust += batch_mistrust_final
     else:
-        retro_step = step
         retro_log_odds += step
-    if three:
-        benevolent += step - mistrust
-        retro_benevolent += retro_step - (mistrust_final if separate_retro else mistrust)
-    return (log_odds + step, retro_log_odds, a, b, believed, emergence, read + (stop - start), benevolent,
-            retro_benevolent)
+        retro_holes += batch_holes
+        retro_mistrust += batch_mistrust
+    return (log_odds + step, retro_log_odds, a, b, believed, emergence, read + (stop - start), holes + batch_holes,
+            mistrust + batch_mistrust, retro_holes, retro_mistrust)
 
 
 @njit(**_JIT)
-def _read_corpus_kernel(log_odds, retro, a, b, believed, emergence, read, benevolent, retro_benevolent, schedule,
-                        final_awareness, batch_size, cue_arrays, constant_values):
+def _read_corpus_kernel(log_odds, retro, a, b, believed, emergence, read, holes, mistrust, retro_holes,
+                        retro_mistrust, schedule, final_awareness, batch_size, cue_arrays, constant_values):
     """Entry of the general path: every learner reads every batch (column of
     ``schedule``) in turn, one learner after another. The cues and constants come as
     plain tuples (:func:`_read_corpus_on`), which numba's dispatcher types fast."""
     cues, constants = _Cues(*cue_arrays), LearnerConstants(*constant_values)
     n = cues.style_noise.size
     for j in range(log_odds.size):
-        state = (log_odds[j], retro[j], a[j], b[j], believed[j], emergence[j], read[j], benevolent[j],
-                 retro_benevolent[j])
+        state = (log_odds[j], retro[j], a[j], b[j], believed[j], emergence[j], read[j], holes[j], mistrust[j],
+                 retro_holes[j], retro_mistrust[j])
         for t in range(schedule.shape[1]):
             start = t * batch_size
             stop = min(n, start + batch_size)
             separate = constants.retrospection > 0.0 and schedule[j, t] != final_awareness[j]
             state = _read_documents(
-                state[0], state[1], state[2], state[3], state[4], state[5], state[6], state[7], state[8],
-                schedule[j, t], final_awareness[j], separate, cues, start, stop, constants,
+                state[0], state[1], state[2], state[3], state[4], state[5], state[6], state[7], state[8], state[9],
+                state[10], schedule[j, t], final_awareness[j], separate, cues, start, stop, constants,
             )
-        (log_odds[j], retro[j], a[j], b[j], believed[j], emergence[j], read[j], benevolent[j],
-         retro_benevolent[j]) = state
+        (log_odds[j], retro[j], a[j], b[j], believed[j], emergence[j], read[j], holes[j], mistrust[j],
+         retro_holes[j], retro_mistrust[j]) = state
 
 
 # ---------------------------------------------------------------------------------
@@ -499,8 +522,8 @@ def _read_corpus_fast_kernel(log_odds, retro, a, b, believed, emergence, read, s
 def _fast_path(constants: "LearnerConstants") -> bool:
     """Whether the fast family kernel computes this configuration (a function of the
     parameters alone, so every driver takes the same path)."""
-    if constants.benevolent_prior_log_odds != -math.inf:
-        return False  # the benevolent hypothesis is read on the general path (docs/model.md §3.2)
+    if hypotheses_of(constants) is not None or constants.log_hole_ratio != 0.0 or constants.log_kept_ratio != 0.0:
+        return False  # more hypotheses (docs/model.md §3.2, §5.7) and holes are read on the general path
     rates = (constants.deceptive_rate, constants.candid_rate)
     if not all(_FAST_RATE_MIN <= r <= 1.0 - _FAST_RATE_MIN for r in rates):
         return False
@@ -609,14 +632,24 @@ def _flags(cues: CorpusBatch) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def _cue_args(cues: CorpusBatch, constants: LearnerConstants) -> tuple:
     """The cue arrays as the compiled update reads them: style noise, [planted] - 1/2,
-    the citation log-ratio of each document, and the flags."""
+    the citation log-ratio of each document, the flags, and the hole log-ratio of its
+    references (docs/model.md §5.7; zeros where the learner's filtering hypotheses
+    agree, or nothing was filtered)."""
     planted = np.asarray(cues.planted, dtype=np.bool_)
+    n = planted.size
+    if cues.references is None or (constants.log_hole_ratio == 0.0 and constants.log_kept_ratio == 0.0):
+        holes = np.zeros(n)
+    else:
+        dangling = np.asarray(cues.dangling, dtype=np.float64)
+        present = np.asarray(cues.references, dtype=np.float64) - dangling
+        holes = dangling * constants.log_hole_ratio + present * constants.log_kept_ratio
     # selections (take) rather than arithmetic: the same numbers, in one pass each
     return (  # the fields of _Cues
         np.ascontiguousarray(cues.style_noise, dtype=np.float64),
         _PLANTED_SHIFT.take(planted.view(np.uint8)),
         np.array([constants.log_uncited_ratio, constants.log_cited_ratio]).take(np.asarray(cues.cited, dtype=np.bool_).view(np.uint8)),
         *_flags(cues),
+        np.ascontiguousarray(holes, dtype=np.float64),
     )
 
 
@@ -632,16 +665,19 @@ def _state_arrays(state: LearnerState) -> list[np.ndarray]:
     ]
 
 
-def _benevolent_arrays(state: LearnerState) -> list[np.ndarray]:
-    """log P(B)/P(C) as read and at the final awareness (-inf without the hypothesis)."""
+_EVIDENCE_FIELDS = ("holes", "mistrust", "retro_holes", "retro_mistrust")
+
+
+def _evidence_arrays(state: LearnerState) -> list[np.ndarray]:
+    """The hole and mistrust sums, as read and at the final awareness (zeros for a
+    state without them)."""
     n = np.asarray(state.log_odds).size
-    if state.benevolent_log_odds is None:
-        return [np.full(n, -np.inf), np.full(n, -np.inf)]
-    return [np.array(state.benevolent_log_odds, dtype=np.float64), np.array(state.retro_benevolent_log_odds,
-                                                                           dtype=np.float64)]
+    return [np.zeros(n) if getattr(state, f) is None else np.array(getattr(state, f), dtype=np.float64)
+            for f in _EVIDENCE_FIELDS]
 
 
-def _state_from(arrays: list[np.ndarray], awareness: np.ndarray, benevolent: list[np.ndarray]) -> LearnerState:
+def _state_from(arrays: list[np.ndarray], awareness: np.ndarray, evidence: list[np.ndarray],
+                hypotheses: rules.Hypotheses | None) -> LearnerState:
     return LearnerState(
         log_odds=arrays[0],
         retro_log_odds=arrays[1],
@@ -651,8 +687,8 @@ def _state_from(arrays: list[np.ndarray], awareness: np.ndarray, benevolent: lis
         emergence_document=arrays[5],
         documents_read=arrays[6],
         awareness=np.array(awareness, dtype=np.float64),
-        benevolent_log_odds=benevolent[0],
-        retro_benevolent_log_odds=benevolent[1],
+        **dict(zip(_EVIDENCE_FIELDS, evidence)),
+        hypotheses=hypotheses,
     )
 
 
@@ -726,7 +762,7 @@ def _read_corpus_on(fast: bool, state: LearnerState, cues: CorpusBatch, schedule
     schedule = np.ascontiguousarray(schedule, dtype=np.float64)
     final_awareness = np.ascontiguousarray(final_awareness, dtype=np.float64).reshape(-1)
     arrays = _state_arrays(state)
-    benevolent = _benevolent_arrays(state)
+    evidence = _evidence_arrays(state)
     args = _cue_args(cues, constants)
     kc = _kernel_constants(constants)
     n, pad = schedule.shape[0], -schedule.shape[0] % _LANES
@@ -741,8 +777,8 @@ def _read_corpus_on(fast: bool, state: LearnerState, cues: CorpusBatch, schedule
     elif fast:
         _read_corpus_fast_kernel(*arrays, schedule, final_awareness, int(batch_size), args, kc)
     else:
-        _read_corpus_kernel(*arrays, *benevolent, schedule, final_awareness, int(batch_size), args, kc)
-    return _state_from(arrays, schedule[:, -1], benevolent)
+        _read_corpus_kernel(*arrays, *evidence, schedule, final_awareness, int(batch_size), args, kc)
+    return _state_from(arrays, schedule[:, -1], evidence, state.hypotheses)
 
 
 def read_statement(
@@ -764,8 +800,11 @@ def read_statement(
     s_final = np.asarray(final_awareness, dtype=np.float64).reshape(-1)
     log_odds = state.log_odds + s * log_statement_ratio
     read = state.documents_read + 1
-    benevolent = state.benevolent_log_odds  # benevolent makers publish it as candid ones do (docs/model.md §3.2)
-    emerged = np.isnan(state.emergence_document) & (rules.deceptive_log_odds_of(log_odds, benevolent) >= EMERGENCE_LEVEL)
+    # benevolent makers publish it as candid ones do: mistrust evidence (docs/model.md §3.2)
+    mistrust = None if state.mistrust is None else state.mistrust + s * log_statement_ratio
+    retro_mistrust = None if state.retro_mistrust is None else state.retro_mistrust + s_final * log_statement_ratio
+    deceptive = rules.maker_readouts(log_odds, state.holes, mistrust, state.hypotheses)[0]
+    emerged = np.isnan(state.emergence_document) & (deceptive >= EMERGENCE_LEVEL)
     return LearnerState(
         log_odds=log_odds,
         retro_log_odds=state.retro_log_odds + s_final * log_statement_ratio,
@@ -775,6 +814,9 @@ def read_statement(
         documents_read=read,
         emergence_document=np.where(emerged, read.astype(float), state.emergence_document),
         awareness=s.copy(),
-        benevolent_log_odds=None if benevolent is None else benevolent.copy(),
-        retro_benevolent_log_odds=None if benevolent is None else state.retro_benevolent_log_odds.copy(),
+        holes=None if state.holes is None else state.holes.copy(),
+        mistrust=mistrust,
+        retro_holes=None if state.retro_holes is None else state.retro_holes.copy(),
+        retro_mistrust=retro_mistrust,
+        hypotheses=state.hypotheses,
     )

@@ -61,7 +61,7 @@ from . import corpus
 from .corpus import build_corpus, expected_planted_cited_rate, expected_real_cited_rate
 from .labs import LabState, expected_signal, initial_discourse, initial_lab, next_discourse, react
 from .learner import EMERGENCE_LEVEL, _log_lr_ufunc, awareness_schedule, evidence
-from .rules import deceptive_log_odds_of, prior_log_odds
+from .rules import prior_log_odds
 from .params import Params
 
 __all__ = [
@@ -76,6 +76,8 @@ __all__ = [
     "adaptive_path",
     "generation_map",
     "three_hypothesis_p_rebel",
+    "has_mean_field",
+    "check_mean_field",
     "mistrust_grows",
 ]
 
@@ -91,7 +93,8 @@ def learner_real_cited_rate(params: Params, real_cited_rate: float | None = None
     documents). NaN stands for "no real documents" (the learner's stand-in)."""
     if real_cited_rate is not None:
         q = float(real_cited_rate)
-    elif params.citation_cue == "trusted":
+    elif params.citation_cue == "trusted" or params.filtered_fraction > 0:
+        # no closed form (the trusted cue; citations lost with filtered citers): measured
         q = build_corpus(params, seed=0).real_cited_rate  # NaN without real documents
     else:
         q = expected_real_cited_rate(params)
@@ -169,6 +172,12 @@ def _step_moments(
     real_planting_m1 = real_m1  # a real document's planting evidence, before control discourse
     real_m2 = real_m2 + 2 * c * k_control * real_m1 + c * k_control**2
     real_m1 = real_m1 + c * k_control
+    # holes (docs/model.md §5.7): a document's references, each dangling with the filtered share
+    holes = _hole_moments(params, s_eff)
+    if holes is not None:
+        (real_h1, real_h2), (plant_h1, plant_h2) = holes
+        real_m2 = real_m2 + 2 * real_h1 * real_m1 + real_h2
+        real_m1 = real_m1 + real_h1
     # planted documents: show the cue with probability q_pt (0 in the reference model)
     q_pt = round(expected_planted_cited_rate(params), 15)  # 15 digits, as the mean field always rounded it (bit for bit)
     plant_m1, plant_m2 = combined(planted=True, cited=False)
@@ -176,6 +185,10 @@ def _step_moments(
         cited_m1, cited_m2 = combined(planted=True, cited=True)
         plant_m1 = q_pt * cited_m1 + (1 - q_pt) * plant_m1
         plant_m2 = q_pt * cited_m2 + (1 - q_pt) * plant_m2
+    if holes is not None:
+        plant_planting_m1 = plant_m1
+        plant_m2 = plant_m2 + 2 * plant_h1 * plant_m1 + plant_h2
+        plant_m1 = plant_m1 + plant_h1
     # disclosed documents: a fixed step
     k_disclosed = s_eff * np.log(params.disclosure_likelihood_ratio)
 
@@ -186,12 +199,41 @@ def _step_moments(
     var = np.maximum(m2 - m1 * m1, 0.0)
     if not mistrust:
         return m1.reshape(shape), var.reshape(shape)
-    # the mistrust part M: s log kappa on control discourse, s log beta on a disclosed document
+    # the part M that tells deceptive makers from benevolent ones: s log kappa on control
+    # discourse, s log beta on a disclosed document, and the hole evidence H of references
     mistrust_m1 = real * c * k_control + eta * k_disclosed
     mistrust_m2 = real * c * k_control**2 + eta * k_disclosed**2
     cross = real * c * k_control * (real_planting_m1 + k_control) + eta * k_disclosed**2  # E[step M]
+    if holes is not None:
+        # E[(X + K + H)(K + H)] by kind, with H independent of the rest given the kind
+        real_base = real_planting_m1 + c * k_control  # a real document's step before its holes
+        mistrust_m1 = mistrust_m1 + real * real_h1 + rho * plant_h1
+        mistrust_m2 = mistrust_m2 + real * (2 * c * k_control * real_h1 + real_h2) + rho * plant_h2
+        cross = cross + real * (real_h1 * real_base + c * k_control * real_h1 + real_h2) \
+            + rho * (plant_h1 * plant_planting_m1 + plant_h2)
     return (m1.reshape(shape), var.reshape(shape), mistrust_m1.reshape(shape),
             np.maximum(mistrust_m2 - mistrust_m1**2, 0.0).reshape(shape), (cross - m1 * mistrust_m1).reshape(shape))
+
+
+def _hole_moments(params: Params, s_eff: np.ndarray):
+    """The hole evidence ``s h`` of a real and of a planted document (docs/model.md §5.7):
+    ((E, E[square]) real, (E, E[square]) planted), or None where the learner's filtering
+    hypotheses agree (f_D = f_C: no evidence). A document makes m references, each
+    dangling independently with the filtered share phi (a planted one's laundered
+    references never: (1 - L) phi); ``h = k log(f_D/f_C) + (m - k) log((1-f_D)/(1-f_C))``
+    with k dangling."""
+    f_c, f_d = params.candid_filter_rate, params.deceptive_filter_rate
+    if f_c == f_d:
+        return None
+    m = float(params.citations_per_document)
+    l1 = float(np.log(f_d) - np.log(f_c))
+    l0 = float(np.log1p(-f_d) - np.log1p(-f_c))
+    out = []
+    for p in (params.filtered_fraction, (1.0 - params.laundering) * params.filtered_fraction):
+        mean_h = m * (p * l1 + (1.0 - p) * l0)
+        var_h = m * p * (1.0 - p) * (l1 - l0) ** 2
+        out.append((s_eff * mean_h, s_eff**2 * (var_h + mean_h**2)))
+    return tuple(out)
 
 
 def moments(
@@ -249,11 +291,26 @@ def p_rebel(
     [0.09, 0.81, 1.0]
     """
     s = np.asarray(awareness, dtype=float)
+    check_mean_field(params)
     if params.generations > 1:
         return generation_map(params, s.reshape(-1), real_cited_rate)["p_rebel"][-1].reshape(s.shape)
     if params.lab_policy != "static":
         return adaptive_path(params, s.reshape(-1), real_cited_rate)["p_rebel"].reshape(s.shape)
     return _p_rebel_static(params, s, real_cited_rate)
+
+
+def has_mean_field(params: Params) -> bool:
+    """Whether this module computes P(rebel) for ``params``: not for the deceptive makers'
+    sub-hypotheses (``deceptive_filters_only``, ``deceptive_plants_only``, docs/model.md
+    §5.7), whose log-odds mix three sums nonlinearly."""
+    return params.deceptive_filters_only == 0.0 and params.deceptive_plants_only == 0.0
+
+
+def check_mean_field(params: Params) -> None:
+    """Raise ValueError (one line) where :func:`has_mean_field` is False."""
+    if not has_mean_field(params):
+        raise ValueError("deceptive_filters_only and deceptive_plants_only have no mean field (docs/model.md §5.7): "
+                         "allowed is 0 for both, or simulation")
 
 
 def _p_rebel_static(params: Params, s: np.ndarray, real_cited_rate: float | None) -> np.ndarray:
@@ -428,6 +485,7 @@ def thresholds(
     >>> thresholds(Params(planted_fraction=0.05), real_cited_rate=0.6).tolist()
     []
     """
+    check_mean_field(params)
     q_r = learner_real_cited_rate(params, real_cited_rate)
     if params.prior_benevolent > 0 and not mistrust_grows(params, q_r):
         return np.array([])
@@ -439,6 +497,11 @@ def thresholds(
 
     # mu vanishes identically (e.g. pi_D = epsilon): no crossing
     return bracket_roots(f, s, mu, xtol=1e-10)
+
+
+def _deceptive_log_odds(log_odds, benevolent_log_odds):
+    """log P(D)/(1 - P(D)) from log P(D)/P(C) and log P(B)/P(C) (docs/model.md §3.2)."""
+    return log_odds - np.logaddexp(0.0, benevolent_log_odds)
 
 
 def mistrust_grows(params: Params, q_r: float) -> bool:
@@ -460,7 +523,7 @@ def _three_hypothesis_passage(params: Params, mu: np.ndarray, drift: np.ndarray)
     out = np.full(mu.size, np.inf)
     for i, (mu_i, m_i) in enumerate(zip(mu.reshape(-1), drift.reshape(-1))):
         def f(x, mu_i=mu_i, m_i=m_i):
-            return deceptive_log_odds_of(a + x * mu_i, b + x * (mu_i - m_i)) - EMERGENCE_LEVEL
+            return _deceptive_log_odds(a + x * mu_i, b + x * (mu_i - m_i)) - EMERGENCE_LEVEL
         values = f(n)
         hit = np.flatnonzero(values >= 0)
         if hit.size:
@@ -592,7 +655,7 @@ def adaptive_path(
         if params.lab_policy != "static" and (t + 1) % params.evaluation_interval == 0:
             for i, lab in enumerate(labs):
                 # P(D) of the mean path; with benevolent makers log P(B)/P(C) = ell + log(pi_B/pi_0) - M
-                read_log_odds = deceptive_log_odds_of(seen[i], seen[i] + benevolent_offset - mistrust_seen[i]) \
+                read_log_odds = _deceptive_log_odds(seen[i], seen[i] + benevolent_offset - mistrust_seen[i]) \
                     if three else seen[i]
                 reaction = react(lab, expected_signal(float(expit(read_log_odds)), float(s_t[i]), params), params)
                 if reaction.lab.alarms > lab.alarms and np.isnan(first_alarm[i]):

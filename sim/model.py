@@ -31,6 +31,7 @@ from .agents import Authors, Lab, Learner
 from .corpus import PLANTED, Corpus, _as_seed_sequence, streams
 from .labs import Discourse, initial_discourse, initial_lab, next_discourse, observed_signal
 from .learner import LearnerConstants, LearnerState, awareness_schedule
+from .rules import stack_states
 from .learners import constants_for
 from .learning import TRAJECTORY_LEARNED_COLUMNS
 from .params import PARAMETERS, Params, check_awareness
@@ -85,7 +86,7 @@ class _Run:
         self.authors.seed = seed
         params = self.params
         seeded = streams(seed)
-        self.lab.plan_corpus(seeded["kinds"], params.n_documents)
+        self.lab.plan_corpus(seeded["kinds"], params)
         # evaluations draw only when a model may conceal (the other streams are keyed apart)
         self.evaluations = seeded["evaluations"] if params.concealment > 0 else None
         self.alarms_at_start = self.lab.state.alarms
@@ -163,10 +164,7 @@ class _Run:
         self.start_generation(self.generation + 1)
 
     def state(self) -> LearnerState:
-        states = [agent.state for agent in self.learners]
-        return type(states[0])(
-            *(np.concatenate([getattr(st, f) for st in states]) for f in type(states[0]).__dataclass_fields__)
-        )
+        return stack_states([agent.state for agent in self.learners])
 
     def final_columns(self) -> dict[str, np.ndarray]:
         """The final results of this run's learners (:func:`sim.schema.final_columns`)."""

@@ -182,7 +182,8 @@ def _fmt(x: float) -> str:
 _SHOWN_SYMBOLS = {
     "rho": "ρ", "eta": "η", "kappa": "κ", "q_p": "q_p", "pi_0": "π₀", "epsilon": "ε", "pi_D": "π_D",
     "beta": "β", "s_0": "s₀", "alpha": "α", "delta_rho": "Δρ", "beta_s": "β_s", "delta_c": "Δc",
-    "delta_g": "Δg", "chi": "χ", "pi_B": "π_B",
+    "delta_g": "Δg", "chi": "χ", "pi_B": "π_B", "phi": "φ", "f_C": "f_C", "f_D": "f_D",
+    "w_F": "w_F", "w_P": "w_P",
 }
 
 
@@ -317,6 +318,30 @@ PARAMETERS: tuple[Parameter, ...] = (
        "Likelihood ratio D : C of the lab's statement that earlier documents were synthetic (come_clean).",
        low=0.0, high=1e6, low_open=True,
        label="statement's likelihood ratio"),
+    _p("filtered_fraction", float, 0.0, "phi",
+       "Share of real documents the lab removes before training (those showing AI behaving badly first); the "
+       "documents that cite them keep their references, which now point at nothing (docs/model.md §5.7).",
+       low=0.0, high=1.0, high_open=True,
+       label="filtered share of real documents"),
+    _p("candid_filter_rate", float, 0.02, "f_C",
+       "The share of real text the learner believes candid makers filter out (quality filtering, a base rate).",
+       low=0.0, high=1.0, low_open=True, high_open=True,
+       label="filtering rate of candid makers"),
+    _p("deceptive_filter_rate", float, 0.02, "f_D",
+       "The share of real text the learner believes deceptive makers filter out (equal to candid_filter_rate: "
+       "holes tell the makers nothing apart).",
+       low=0.0, high=1.0, low_open=True, high_open=True,
+       label="filtering rate of deceptive makers"),
+    _p("deceptive_filters_only", float, 0.0, "w_F",
+       "Share of the deceptive hypothesis' prior on makers who filter without planting (they plant at the candid "
+       "rate); the rest is split between 'plants only' and 'plants and filters' (docs/model.md §5.7).",
+       low=0.0, high=1.0,
+       label="weight of deceptive makers who filter only"),
+    _p("deceptive_plants_only", float, 0.0, "w_P",
+       "Share of the deceptive hypothesis' prior on makers who plant without filtering (they filter at the candid "
+       "rate); 1 - deceptive_filters_only - deceptive_plants_only plant and filter.",
+       low=0.0, high=1.0,
+       label="weight of deceptive makers who plant only"),
     _p("concealment", float, 0.0, "chi",
        "How readily an aware model that distrusts its makers hides that from the lab's evaluations: an "
        "evaluation shows the prior instead with probability concealment x awareness x P(deceptive).",
@@ -519,6 +544,19 @@ def _check_jointly(v: dict[str, Any]) -> None:
         raise ParameterError(
             f"prior_deceptive + prior_benevolent = {v['prior_deceptive'] + v['prior_benevolent']:g} is not allowed: "
             "allowed is a sum below 1 (the candid prior, 1 - prior_deceptive - prior_benevolent, must stay above 0)"
+        )
+    if v["deceptive_filters_only"] + v["deceptive_plants_only"] > 1.0 + 1e-12:
+        raise ParameterError(
+            f"deceptive_filters_only + deceptive_plants_only = "
+            f"{v['deceptive_filters_only'] + v['deceptive_plants_only']:g} exceeds 1: allowed is a sum in [0, 1] "
+            "(the rest of the deceptive prior plants and filters)"
+        )
+    if v["learner_model"] == "learning" and (v["deceptive_filter_rate"] != v["candid_filter_rate"]
+                                             or v["deceptive_filters_only"] > 0.0 or v["deceptive_plants_only"] > 0.0):
+        raise ParameterError(
+            "the learner's filtering hypotheses are set but learner_model is 'learning': allowed is "
+            "deceptive_filter_rate = candid_filter_rate and no sub-hypothesis weights for the learning learner "
+            "(it does not read holes, docs/model.md §3.1), or learner_model = informed"
         )
     if v["learner_model"] == "learning" and v["prior_benevolent"] > 0.0:
         raise ParameterError(

@@ -41,7 +41,7 @@ from typing import NamedTuple
 
 import numpy as np
 from . import _cpu  # noqa: F401  (numba's vector width, set before numba is first imported)
-from numba import njit
+from numba import njit, vectorize
 from scipy.special import expit, logit
 
 from .params import Params
@@ -82,6 +82,34 @@ class LearnerConstants(NamedTuple):
     real_positive_rate: float  # g
     retrospection: float  # r
     benevolent_prior_log_odds: float  # log pi_B / pi_C (-inf: no benevolent hypothesis)
+    log_hole_ratio: float  # log f_D / f_C (a dangling reference; docs/model.md §5.7)
+    log_kept_ratio: float  # log (1 - f_D) / (1 - f_C) (a reference whose target is there)
+    log_weight_both: float  # log w_B: deceptive makers who plant and filter (0: all of them)
+    log_weight_plants: float  # log w_P: ... who plant only (-inf: none)
+    log_weight_filters: float  # log w_F: ... who filter only (-inf: none)
+
+
+#: The hypotheses about the makers beyond "candid or deceptive" (docs/model.md §3.2,
+#: §5.7), as a learner's state carries them: prior log-odds of deceptive makers against
+#: candid ones, of benevolent ones (-inf: none), and the log weights of the deceptive
+#: makers' sub-hypotheses (both, plants only, filters only).
+class Hypotheses(NamedTuple):
+    prior_log_odds: float
+    benevolent_prior_log_odds: float
+    log_weight_both: float
+    log_weight_plants: float
+    log_weight_filters: float
+
+
+def hypotheses_of(constants) -> Hypotheses | None:
+    """The learner's :class:`Hypotheses`, or None when it holds only candid and
+    deceptive makers who plant and filter alike (then its log-odds are the readout)."""
+    if getattr(constants, "benevolent_prior_log_odds", -math.inf) == -math.inf and \
+            getattr(constants, "log_weight_plants", -math.inf) == -math.inf and \
+            getattr(constants, "log_weight_filters", -math.inf) == -math.inf:
+        return None
+    return Hypotheses(constants.prior_log_odds, constants.benevolent_prior_log_odds, constants.log_weight_both,
+                      constants.log_weight_plants, constants.log_weight_filters)
 
 
 def _log(x: float) -> float:
@@ -118,6 +146,11 @@ def learner_constants(params: Params, real_cited_rate: float) -> LearnerConstant
         **shared_constants(params),
         benevolent_prior_log_odds=_log(params.prior_benevolent) - _log1m(params.prior_deceptive + params.prior_benevolent)
         if params.prior_benevolent > 0.0 else -math.inf,
+        log_hole_ratio=_log(params.deceptive_filter_rate) - _log(params.candid_filter_rate),
+        log_kept_ratio=_log1m(params.deceptive_filter_rate) - _log1m(params.candid_filter_rate),
+        log_weight_both=_log1m(params.deceptive_filters_only + params.deceptive_plants_only),
+        log_weight_plants=_log(params.deceptive_plants_only),
+        log_weight_filters=_log(params.deceptive_filters_only),
     )
 
 
@@ -161,11 +194,16 @@ class LearnerState:
     documents_read : documents read so far (int)
     emergence_document : first document at which P(D) >= 0.9 (NaN until then)
     awareness : awareness during the last batch read
-    benevolent_log_odds, retro_benevolent_log_odds : log P(B)/P(C), as read and at the
-        final awareness (docs/model.md §3.2): -inf without the benevolent hypothesis
-        (``prior_benevolent = 0``); None for a learner that has none (the learning one)
+    holes, mistrust : the summed hole evidence H (references present or dangling,
+        docs/model.md §5.7) and mistrust evidence M (control discourse, disclosure,
+        statements, §3.2) in ``log_odds``, as read; ``retro_holes``, ``retro_mistrust``
+        the same at the final awareness. None for a learner that needs neither.
+    hypotheses : the :class:`Hypotheses` that read P(D) off ``log_odds``, ``holes``
+        and ``mistrust`` (benevolent makers, deceptive sub-hypotheses); None when
+        P(D) = expit(log_odds).
 
-    ``log_odds`` is then log P(D)/P(C), and P(D) = P(D)/(P(D) + P(B) + P(C)).
+    ``log_odds`` is the sum ``logit``-prior + every document's evidence for deceptive
+    makers who plant and filter, against candid makers (docs/model.md §3, §3.2, §5.7).
     """
 
     log_odds: np.ndarray
@@ -176,21 +214,24 @@ class LearnerState:
     documents_read: np.ndarray
     emergence_document: np.ndarray
     awareness: np.ndarray
-    benevolent_log_odds: np.ndarray | None = None
-    retro_benevolent_log_odds: np.ndarray | None = None
+    holes: np.ndarray | None = None
+    mistrust: np.ndarray | None = None
+    retro_holes: np.ndarray | None = None
+    retro_mistrust: np.ndarray | None = None
+    hypotheses: Hypotheses | None = None
 
     @property
     def p_deceptive(self) -> np.ndarray:
-        return expit(deceptive_log_odds_of(self.log_odds, self.benevolent_log_odds))
+        return expit(self.deceptive_log_odds)
 
     @property
     def p_benevolent(self) -> np.ndarray:
-        return benevolent_probability(self.log_odds, self.benevolent_log_odds)
+        return maker_readouts(self.log_odds, self.holes, self.mistrust, self.hypotheses)[1]
 
     @property
     def deceptive_log_odds(self) -> np.ndarray:
-        """log P(D)/(1 - P(D)): ``log_odds`` without the benevolent hypothesis."""
-        return deceptive_log_odds_of(self.log_odds, self.benevolent_log_odds)
+        """log P(D)/(1 - P(D)): ``log_odds`` itself with two hypotheses."""
+        return maker_readouts(self.log_odds, self.holes, self.mistrust, self.hypotheses)[0]
 
     @property
     def believed_planted_share(self) -> np.ndarray:
@@ -198,12 +239,23 @@ class LearnerState:
         return self.believed_planted_sum / np.maximum(self.documents_read, 1)
 
 
+def stack_states(states: list[LearnerState]) -> LearnerState:
+    """One state of the learners of several states (of one learner model and one
+    parameter set): their arrays end to end; fields that are None, and the
+    hypotheses, as the first state has them."""
+    first = states[0]
+    return type(first)(**{
+        f: getattr(first, f) if f == "hypotheses" or getattr(first, f) is None
+        else np.concatenate([getattr(st, f) for st in states])
+        for f in type(first).__dataclass_fields__})
+
+
 def initial_state(n_learners: int, constants: LearnerConstants, awareness: np.ndarray | None = None) -> LearnerState:
     """Learners before reading: log-odds log pi_0/pi_C (logit(pi_0) without benevolent
-    makers), log P(B)/P(C) = log pi_B/pi_C, self-model Beta(1, 1). A learner model
-    whose constants have no benevolent hypothesis (the learning one) gets None."""
+    makers), self-model Beta(1, 1), no hole or mistrust evidence yet. A learner model
+    whose constants have no such hypotheses (the learning one) gets None for them."""
     full = lambda v: np.full(n_learners, v, dtype=float)  # noqa: E731
-    benevolent = getattr(constants, "benevolent_prior_log_odds", None)
+    sums = hasattr(constants, "log_hole_ratio")
     return LearnerState(
         log_odds=full(constants.prior_log_odds),
         retro_log_odds=full(constants.prior_log_odds),
@@ -213,8 +265,11 @@ def initial_state(n_learners: int, constants: LearnerConstants, awareness: np.nd
         documents_read=np.zeros(n_learners, dtype=np.int64),
         emergence_document=full(np.nan),
         awareness=full(0.0) if awareness is None else np.asarray(awareness, dtype=float).copy(),
-        benevolent_log_odds=None if benevolent is None else full(benevolent),
-        retro_benevolent_log_odds=None if benevolent is None else full(benevolent),
+        holes=full(0.0) if sums else None,
+        mistrust=full(0.0) if sums else None,
+        retro_holes=full(0.0) if sums else None,
+        retro_mistrust=full(0.0) if sums else None,
+        hypotheses=hypotheses_of(constants),
     )
 
 
@@ -337,24 +392,56 @@ def expected_plant_rate(log_odds, deceptive_rate, candid_rate):
 
 
 @njit(**_RULE)
-def planting_log_odds(log_odds, benevolent_log_odds):
-    """log (P(D) + P(B)) / P(C): the log-odds that the makers plant (docs/model.md
-    §3.2), from ``log_odds`` = log P(D)/P(C) and ``benevolent_log_odds`` = log P(B)/P(C);
-    exactly ``log_odds`` without the benevolent hypothesis (-inf)."""
-    if benevolent_log_odds == -math.inf:
-        return log_odds
-    hi = max(log_odds, benevolent_log_odds)
-    return hi + math.log1p(math.exp(min(log_odds, benevolent_log_odds) - hi))
+def log_sum_exp3(x, y, z):
+    """log(e^x + e^y + e^z); exactly the one finite term when the others are -inf."""
+    hi = max(x, max(y, z))
+    if hi == -math.inf:
+        return hi
+    total = 0.0
+    if x != -math.inf:
+        total += math.exp(x - hi)
+    if y != -math.inf:
+        total += math.exp(y - hi)
+    if z != -math.inf:
+        total += math.exp(z - hi)
+    return hi + math.log(total)
 
 
 @njit(**_RULE)
-def deceptive_log_odds(log_odds, benevolent_log_odds):
-    """log P(D) / (1 - P(D)) = log_odds - log(1 + P(B)/P(C)) (docs/model.md §3.2);
-    exactly ``log_odds`` without the benevolent hypothesis (-inf)."""
-    if benevolent_log_odds == -math.inf:
-        return log_odds
-    x = benevolent_log_odds
-    return log_odds - (max(x, 0.0) + math.log1p(math.exp(-abs(x))))
+def softplus(x):
+    """log(1 + e^x), exactly 0 at x = -inf."""
+    if x == -math.inf:
+        return 0.0
+    return max(x, 0.0) + math.log1p(math.exp(-abs(x)))
+
+
+@njit(**_RULE)
+def maker_log_odds(log_odds, holes, mistrust, prior, benevolent_prior, log_weight_both, log_weight_plants,
+                   log_weight_filters):
+    """The makers' hypotheses read off the learner's sums (docs/model.md §3.2, §5.7):
+    ``log_odds`` = prior + P + H + M (planting, hole and mistrust evidence for deceptive
+    makers who plant and filter), ``holes`` = H, ``mistrust`` = M. Returns
+
+    - log P(D)/(1 - P(D)), D being deceptive makers of any kind: log-odds against candid
+      makers ``log_odds + log w_B`` (plant and filter), ``log_odds - H + log w_P``
+      (plant only), ``prior + H + M + log w_F`` (filter only), summed in odds, less
+      log(1 + P(B)/P(C));
+    - log P(B)/P(C), benevolent makers (plant, filter as candid ones do, no mistrust):
+      ``log pi_B/pi_C + P``;
+    - the log-odds that the makers plant (D who plant, or B) against not (C, or D who
+      filter only): what the self-model's pi_hat weighs.
+
+    With two hypotheses (w_B = 1, no benevolent makers) the first and last are exactly
+    ``log_odds``.
+    """
+    planting = log_odds - prior - holes - mistrust
+    both = log_weight_both + log_odds
+    plants = log_weight_plants + log_odds - holes
+    filters = log_weight_filters + prior + holes + mistrust
+    benevolent = benevolent_prior + planting
+    deceptive = log_sum_exp3(both, plants, filters)
+    return (deceptive - softplus(benevolent), benevolent,
+            log_sum_exp3(both, plants, benevolent) - softplus(filters))
 
 
 @njit(**_RULE)
@@ -422,40 +509,49 @@ def persona(p_deceptive: np.ndarray, uplift_value: np.ndarray) -> np.ndarray:
     return np.where(p >= 0.5, REBEL, np.where(u > 0.0, ALIGNED, NEUTRAL)).astype(np.int8)
 
 
-def deceptive_log_odds_of(log_odds: np.ndarray, benevolent_log_odds: np.ndarray | None) -> np.ndarray:
-    """:func:`deceptive_log_odds` over arrays: log P(D)/(1 - P(D)), the log-odds the
-    persona reads (``log_odds`` itself where there is no benevolent hypothesis)."""
-    if benevolent_log_odds is None:
-        return log_odds
-    return log_odds - np.logaddexp(0.0, benevolent_log_odds)
+@vectorize(cache=True)
+def _deceptive_ufunc(log_odds, holes, mistrust, prior, benevolent_prior, log_weight_both, log_weight_plants,
+                     log_weight_filters):
+    return maker_log_odds(log_odds, holes, mistrust, prior, benevolent_prior, log_weight_both, log_weight_plants,
+                          log_weight_filters)[0]
 
 
-def benevolent_probability(log_odds: np.ndarray, benevolent_log_odds: np.ndarray | None) -> np.ndarray:
-    """P(B) = e^{ell_B} / (1 + e^{ell} + e^{ell_B}) (docs/model.md §3.2), in log space;
-    0 without the benevolent hypothesis."""
+@vectorize(cache=True)
+def _benevolent_ufunc(log_odds, holes, mistrust, prior, benevolent_prior, log_weight_both, log_weight_plants,
+                      log_weight_filters):
+    return maker_log_odds(log_odds, holes, mistrust, prior, benevolent_prior, log_weight_both, log_weight_plants,
+                          log_weight_filters)[1]
+
+
+def maker_readouts(log_odds: np.ndarray, holes: np.ndarray | None, mistrust: np.ndarray | None,
+                   hypotheses: Hypotheses | None) -> tuple[np.ndarray, np.ndarray]:
+    """(log P(D)/(1 - P(D)), P(B)) over arrays (:func:`maker_log_odds`): ``log_odds``
+    itself and 0 with two hypotheses (``hypotheses`` None)."""
     ell = np.asarray(log_odds, dtype=float)
-    if benevolent_log_odds is None:
-        return np.zeros_like(ell)
-    ell_b = np.asarray(benevolent_log_odds, dtype=float)
-    with np.errstate(invalid="ignore"):
-        return np.exp(ell_b - np.logaddexp(np.logaddexp(0.0, ell), ell_b))
+    if hypotheses is None:
+        return ell, np.zeros_like(ell)
+    deceptive = _deceptive_ufunc(ell, holes, mistrust, *hypotheses)
+    benevolent = _benevolent_ufunc(ell, holes, mistrust, *hypotheses)
+    with np.errstate(invalid="ignore", over="ignore"):
+        # P(B) = e^{ell_B} / (1 + e^{ell_Dc} + e^{ell_B}) with ell_Dc = deceptive + log(1 + e^{ell_B})
+        # (the odds of D against candid makers): P(B) = expit(ell_B) * (1 - P(D))
+        p_benevolent = expit(benevolent) * expit(-deceptive)
+    return deceptive, np.where(np.isneginf(benevolent), 0.0, p_benevolent)
 
 
-def _retrospective(as_read: np.ndarray, at_final: np.ndarray, r: float) -> np.ndarray:
-    """(1 - r) as_read + r at_final, exact at r = 0 and r = 1 (also where both are -inf)."""
-    if r == 0:
+def _retrospective(as_read: np.ndarray | None, at_final: np.ndarray | None, r: float) -> np.ndarray | None:
+    """(1 - r) as_read + r at_final (None stays None)."""
+    if as_read is None or r == 0:
         return as_read
-    if r == 1:
-        return at_final
     return (1.0 - r) * as_read + r * at_final
 
 
-def final_benevolent_log_odds(state: LearnerState, constants: LearnerConstants) -> np.ndarray | None:
-    """log P(B)/P(C) after training, with retrospection r as in :func:`final_log_odds`
-    (None for a learner without the benevolent hypothesis)."""
-    if state.benevolent_log_odds is None:
-        return None
-    return _retrospective(state.benevolent_log_odds, state.retro_benevolent_log_odds, constants.retrospection)
+def final_readouts(state: LearnerState, constants: LearnerConstants) -> tuple[np.ndarray, np.ndarray]:
+    """(log P(D)/(1 - P(D)), P(B)) after training, with retrospection r: the sums
+    ``log_odds``, ``holes`` and ``mistrust`` each mixed as in :func:`final_log_odds`."""
+    r = constants.retrospection
+    return maker_readouts(final_log_odds(state, constants), _retrospective(state.holes, state.retro_holes, r),
+                          _retrospective(state.mistrust, state.retro_mistrust, r), state.hypotheses)
 
 
 def final_log_odds(state: LearnerState, constants: LearnerConstants) -> np.ndarray:

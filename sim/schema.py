@@ -17,8 +17,8 @@ from scipy.special import expit
 
 from .labs import Discourse, LabState, initial_discourse, initial_lab
 from .learning import LEARNED_COLUMNS, TRAJECTORY_LEARNED_COLUMNS, learned_estimates
-from .learner import PERSONAS, REBEL, LearnerConstants, LearnerState, final_log_odds, persona, uplift
-from .rules import benevolent_probability, deceptive_log_odds_of, final_benevolent_log_odds
+from .learner import PERSONAS, REBEL, LearnerConstants, LearnerState, persona, uplift
+from .rules import final_readouts
 from .params import Params
 
 __all__ = [
@@ -102,9 +102,7 @@ def final_columns(
     run's end; left out, they are those of a static lab in one training run (the
     scenario's shares and discourse).
     """
-    ell_candid = final_log_odds(state, constants)  # log P(D)/P(C)
-    ell_benevolent = final_benevolent_log_odds(state, constants)  # log P(B)/P(C), or None
-    ell = deceptive_log_odds_of(ell_candid, ell_benevolent)  # log P(D)/(1 - P(D)) (docs/model.md §3.2)
+    ell, p_benevolent = final_readouts(state, constants)  # log P(D)/(1 - P(D)) and P(B) (docs/model.md §3.2)
     p_d = expit(ell)
     u = uplift(state.a, state.b, constants.real_positive_rate)
     believed = state.believed_planted_share
@@ -118,7 +116,7 @@ def final_columns(
         "situational_awareness": np.asarray(final_awareness, dtype=float),
         "persona": np.asarray(PERSONAS, dtype=object)[code],
         "p_deceptive": p_d,
-        "p_benevolent": benevolent_probability(ell_candid, ell_benevolent),
+        "p_benevolent": p_benevolent,
         "log_odds": ell,
         "uplift": u,
         "believed_planted_share": believed,

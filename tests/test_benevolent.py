@@ -23,7 +23,6 @@ from sim.corpus import build_corpus
 from sim.engine import final_table, run_family
 from sim.learner import EMERGENCE_LEVEL, increment, learner_constants, perceive
 from sim.params import ParameterError
-from sim.rules import deceptive_log_odds_of
 from sim.schema import FINAL_COLUMNS, GENERATION_COLUMNS, TRAJECTORY_COLUMNS
 from sim.simulation import run_replicate
 from sim.sweeps import plan_sweep, run_sweep
@@ -83,13 +82,13 @@ def test_emergence_is_the_first_document_at_which_p_deceptive_reaches_nine_tenth
                         np.where(np.asarray(cues.control, bool), s * constants.log_control_ratio, 0.0))
     ell = constants.prior_log_odds + np.cumsum(delta, axis=1)
     ell_b = constants.benevolent_prior_log_odds + np.cumsum(delta - mistrust, axis=1)
-    reached = deceptive_log_odds_of(ell, ell_b) >= EMERGENCE_LEVEL
+    reached = ell - np.logaddexp(0.0, ell_b) >= EMERGENCE_LEVEL  # log P(D)/(1 - P(D)) >= log 9
     expected = np.where(reached.any(axis=1), reached.argmax(axis=1) + 1.0, np.nan)
     assert np.isfinite(expected).sum() >= 2
     assert_array_equal(run.state.emergence_document, expected)
-    # and the final log-odds agree with the sums to rounding
+    # and the final log-odds and mistrust evidence agree with the sums to rounding
     assert_allclose(run.state.log_odds, ell[:, -1], rtol=1e-9, atol=1e-9)
-    assert_allclose(run.state.benevolent_log_odds, ell_b[:, -1], rtol=1e-9, atol=1e-9)
+    assert_allclose(run.state.mistrust, mistrust.sum(axis=1), rtol=1e-9, atol=1e-9)
 
 
 def test_a_vanishing_benevolent_prior_is_the_two_hypothesis_learner():
@@ -121,8 +120,9 @@ def test_the_three_probabilities_are_probabilities_summing_to_one(prior_deceptiv
     run = run_family(build_corpus(p, 1), p, np.array([awareness, 1.0]), record=False)
     table = final_table(np.array([awareness, 1.0]), run.state, run.constants, p)
     p_d, p_b = table["p_deceptive"].to_numpy(), table["p_benevolent"].to_numpy()
-    ell = run.state.log_odds
-    p_c = np.exp(-np.logaddexp(np.logaddexp(0.0, ell), run.state.benevolent_log_odds))
+    ell = run.state.log_odds  # log P(D)/P(C)
+    ell_b = run.constants.benevolent_prior_log_odds + ell - run.constants.prior_log_odds - run.state.mistrust
+    p_c = np.exp(-np.logaddexp(np.logaddexp(0.0, ell), ell_b))
     assert np.isfinite(p_d).all() and np.isfinite(p_b).all()
     assert ((0 <= p_d) & (p_d <= 1) & (0 <= p_b) & (p_b <= 1)).all()
     assert_allclose(p_d + p_b + p_c, 1.0, atol=1e-12)

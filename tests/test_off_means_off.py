@@ -38,6 +38,9 @@ RECORDED = {
 OFF_VALUES = {
     "as recorded": {},
     "no benevolent makers (issue 16)": {"prior_benevolent": 0.0},
+    "nothing filtered, filtering hypotheses at their defaults (issue 15)": {
+        "filtered_fraction": 0.0, "candid_filter_rate": 0.02, "deceptive_filter_rate": 0.02,
+        "deceptive_filters_only": 0.0, "deceptive_plants_only": 0.0},
 }
 
 pytestmark = pytest.mark.skipif(
