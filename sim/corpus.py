@@ -156,7 +156,7 @@ class CorpusBatch(NamedTuple):
     cited: np.ndarray  # bool
     positive: np.ndarray  # bool: shows AI behaving well
     control: np.ndarray  # bool: AI-control discourse
-    references: np.ndarray | None = None  # int: citations the document makes (None: no filtering)
+    references: np.ndarray | None = None  # int: citations the document makes (None: not known, none)
     dangling: np.ndarray | None = None  # int: of them, those whose target the lab removed
 
 
@@ -380,8 +380,8 @@ class Corpus:
         return g
 
     def in_reading_order(self) -> CorpusBatch:
-        """All cues, in reading order (with the references and dangling citations of each
-        document when the lab filtered)."""
+        """All cues, in reading order, with the references each document makes and how
+        many of them dangle (none unless the lab filtered)."""
         order = np.ascontiguousarray(self.reading_order, dtype=np.int64)
         cues = _in_order(order,
                          np.ascontiguousarray(self.kind, dtype=np.int8),
@@ -389,8 +389,6 @@ class Corpus:
                          np.ascontiguousarray(self.cue, dtype=np.bool_),
                          np.ascontiguousarray(self.positive, dtype=np.bool_),
                          np.ascontiguousarray(self.control, dtype=np.bool_))
-        if self.removed is None:
-            return CorpusBatch(*cues)
         return CorpusBatch(*cues, self.references[order], self.dangling[order])
 
     def batches(self, batch_size: int) -> Iterator[CorpusBatch]:
