@@ -307,7 +307,7 @@ def _format_dynamics(params: Params, final, generations) -> str:
                      f"{params.disclosed_fraction:g} -> {row.lab_disclosed_fraction:.3g}{clean}")
     if params.generations > 1:
         lines.append(f"generations ({params.generations}): persona and control-discourse share of each lineage")
-        for (_, level), rows in generations.groupby(["learner", "final_awareness"], sort=True):
+        for (_, level), rows in generations.groupby(["learner", "situational_awareness"], sort=True):
             steps = " ".join(f"{p[0]}{c:.2f}" for p, c in zip(rows["persona"], rows["control_discourse_fraction"]))
             lines.append(f"  awareness {level:<5g} {steps}   (a/n/r = aligned/neutral/rebel, then c)")
     return "\n".join(lines)
