@@ -675,11 +675,11 @@ def trajectory_figure(trajectory: pd.DataFrame, title: str, n_documents: int) ->
         generations = int(trajectory["generation"].max()) + 1 if len(trajectory) else 1
         # one x axis over every generation: each generation's model starts from scratch
         x = trajectory["documents_read"] + trajectory["generation"] * n_documents
-        data = trajectory.assign(awareness=trajectory["final_awareness"].map(lambda s: f"{s:g}"), x=x)
-        n_lines = data["awareness"].nunique()
+        data = trajectory.assign(level=trajectory["situational_awareness"].map(lambda s: f"{s:g}"), x=x)
+        n_lines = data["level"].nunique()
         # lines that lie on top of each other stay apart: a colour and a dash pattern each
         palette = sns.color_palette("colorblind" if n_lines <= 10 else "viridis", n_colors=n_lines)
-        style = dict(hue="awareness", style="awareness", palette=palette, estimator=None, units="learner", lw=1.8)
+        style = dict(hue="level", style="level", palette=palette, estimator=None, units="learner", lw=1.8)
         xlabel = "documents read" if generations == 1 else f"documents read, generation after generation ({generations})"
         sns.lineplot(data=data, x="x", y="p_deceptive", ax=axes[0], **style)
         axes[0].axhline(0.5, color="grey", lw=0.8, ls="--")

@@ -152,11 +152,11 @@ def figure_trajectory(out: Path) -> None:
 
     result = simulate(Params(), awareness=[0.3, 0.6, 0.65, 0.9], seed=TRAJECTORY_SEED)
     traj = result.trajectory
-    levels = sorted(traj["final_awareness"].unique())
+    levels = sorted(traj["situational_awareness"].unique())
     colours = dict(zip(levels, sns.color_palette("colorblind", len(levels))))
     styles = dict(zip(levels, ("-", "--", "-.", ":")))  # neighbouring levels told apart by more than colour
     fig, (ax_p, ax_u) = plt.subplots(1, 2, figsize=(7.6, 3.1), constrained_layout=True)
-    for s_value, rows in traj.groupby("final_awareness"):
+    for s_value, rows in traj.groupby("situational_awareness"):
         style = styles[s_value]
         ax_p.plot(rows["documents_read"], rows["p_deceptive"], color=colours[s_value], ls=style, label=f"{s_value:g}")
         ax_u.plot(rows["documents_read"], rows["uplift"], color=colours[s_value], ls=style, label=f"{s_value:g}")

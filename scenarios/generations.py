@@ -72,12 +72,12 @@ def main(argv=None):
         table[persona] = (table["persona"] == persona).astype(float)
     # the generations table gives the lab's shares at the end of each run; the share a
     # generation starts with (what the map reports) is its predecessor's end
-    table = table.sort_values(["policy", "final_awareness", "replicate", "generation"], kind="stable")
-    lineage = table.groupby(["policy", "final_awareness", "replicate"])
+    table = table.sort_values(["policy", "situational_awareness", "replicate", "generation"], kind="stable")
+    lineage = table.groupby(["policy", "situational_awareness", "replicate"])
     table["planted_at_start"] = lineage["planted_fraction"].shift(1).fillna(base.planted_fraction)
     # lineages without an incident so far: their rebel rate per generation (the hazard)
     table["clean_so_far"] = lineage["rebel"].transform(lambda r: r.shift(1, fill_value=0.0).cumsum() == 0)
-    summary = (table.groupby(["policy", "final_awareness", "generation"])
+    summary = (table.groupby(["policy", "situational_awareness", "generation"])
                [["rebel", "aligned", "neutral", "control_discourse_fraction", "real_positive_rate",
                  "planted_fraction", "planted_at_start", "disclosed_fraction"]].mean().reset_index())
     q_r = float(table["real_cited_rate"].mean())
@@ -94,7 +94,7 @@ def main(argv=None):
         for i, (column, key, label) in enumerate(rows):
             ax = axes[i, j]
             for k, s in enumerate(levels):
-                t = summary[(summary["policy"] == policy) & np.isclose(summary["final_awareness"], s)]
+                t = summary[(summary["policy"] == policy) & np.isclose(summary["situational_awareness"], s)]
                 ax.plot(t["generation"], t[column], "o-", ms=3, lw=1.3, color=colours[s], label=f"{s:g}")
                 ax.plot(generation, maps[policy][key][:, k], ls="--", lw=0.9, color=colours[s])
             ax.set_ylabel(label if j == 0 else "")
@@ -117,7 +117,7 @@ def main(argv=None):
     high, mid, low = max(levels), nb.nearest(levels, 0.5), min(levels)
 
     def val(policy, s, g, column):
-        t = summary[(summary["policy"] == policy) & np.isclose(summary["final_awareness"], s)
+        t = summary[(summary["policy"] == policy) & np.isclose(summary["situational_awareness"], s)
                     & (summary["generation"] == g)]
         return float(t[column].iloc[0])
 
@@ -129,7 +129,7 @@ def main(argv=None):
     s_inf_start = nb.fmt_root(meanfield.thresholds(base, real_cited_rate=q_r))
     s_inf_end = nb.fmt_root(meanfield.thresholds(base.replace(control_discourse_fraction=c_end), real_cited_rate=q_r))
     # lineages near the threshold: once rebel, does a lineage stay rebel?
-    mid_static = table[(table["policy"] == "static") & np.isclose(table["final_awareness"], mid)]
+    mid_static = table[(table["policy"] == "static") & np.isclose(table["situational_awareness"], mid)]
     by_lineage = mid_static.pivot_table(index="replicate", columns="generation", values="rebel")
     ever = by_lineage.max(axis=1) > 0
     first = by_lineage[ever].idxmax(axis=1)
@@ -142,11 +142,11 @@ def main(argv=None):
     neutral_max = float(summary["neutral"].max())
     still = mid_static[mid_static["clean_so_far"]]
     hazard = float(still["rebel"].mean())
-    cc_mid = table[(table["policy"] == "come_clean") & np.isclose(table["final_awareness"], mid)]
+    cc_mid = table[(table["policy"] == "come_clean") & np.isclose(table["situational_awareness"], mid)]
     pace = "faster" if mf("static", mid, last, "p_rebel") > val("static", mid, last, "rebel") else "no faster"
     cc_map_max = float(maps["come_clean"]["p_rebel"][:, levels.index(mid)].max())
-    cc_alarmed = float(runs["come_clean"].groupby(["final_awareness", "replicate"])["lab_came_clean"].max()
-                       .groupby("final_awareness").mean().loc[high])
+    cc_alarmed = float(runs["come_clean"].groupby(["situational_awareness", "replicate"])["lab_came_clean"].max()
+                       .groupby("situational_awareness").mean().loc[high])
     dd_low = val("double_down", nb.nearest(levels, 0.45), last, "rebel")
     st_low = val("static", nb.nearest(levels, 0.45), last, "rebel")
     runaway = val("static", high, last, "rebel") > 0.5 and c_end > base.control_discourse_fraction

@@ -12,10 +12,16 @@ mean-field outputs s_star_inf (the large-corpus threshold, 1 where there is none
 threshold_exists and p_rebel_at (P(rebel) after 10,000 documents at awareness 0.4,
 about the best models of 2024 on the SAD mapping: SAD 52 is s = 0.389); then PRIM
 (EMA Workbench) on "p_rebel_at > 0.5", the part of the box where today's awareness
-already gives a rebel. The figure: the total-order indices of each output, the
-distribution of s_star_inf, and the PRIM box in its two most restricted parameters.
-The answer: the leading causes, the share of the box without a threshold, where the
-threshold lies, the share where planting backfires below awareness 0.5, and the box.
+already gives a rebel. Then the two learners compared (`persona-sim sensitivity --by
+learner_model --simulate`, through the same function, sim.sensitivity.run_sensitivity):
+the learning learner (docs/model.md §3.1) has no mean field, so both learners are
+simulated at the points of one smaller Sobol' design (64 base samples, 5 corpora of
+2,000 documents each, read at awareness 0, 0.1, ..., 1 and 0.4). The figure: the
+total-order indices of each output, the distribution of s_star_inf, the PRIM box in
+its two most restricted parameters, and the simulated thresholds of the two learners
+over the box. The answer: the leading causes, the share of the box without a
+threshold, where the threshold lies, the share where planting backfires below
+awareness 0.5, the box, and the two learners side by side.
 
     python scenarios/robustness.py [--out DIR] [--quick]
 """
@@ -30,6 +36,9 @@ SEED = 20261202
 def main(argv=None):
     book = nb.start(__doc__, argv)
     seed = book.seed(SEED)
+    import tempfile
+    from pathlib import Path
+
     import numpy as np
     import pandas as pd
 
@@ -38,7 +47,8 @@ def main(argv=None):
     from sim.discovery import discover
     from sim.meanfield_batch import thresholds_and_p_rebel
     from analysis.sensitivity import OUTPUT_LABELS, parameter_label
-    from sim.sensitivity import DEFAULT_BOX, analyse, evaluate, plan_sensitivity, sample, summary
+    from sim.sensitivity import DEFAULT_BOX, analyse, evaluate, plan_sensitivity, run_sensitivity, sample, summary
+    from sim.sweeps import compile_first
 
     today = 0.4
     samples = book.size(1024, 64)
@@ -57,9 +67,27 @@ def main(argv=None):
     cases = points["p_rebel_at"].to_numpy() > 0.5
     box = discover(points[names], cases, density=0.8)
 
+    # -- the two learners, by simulation (persona-sim sensitivity --by learner_model --simulate)
+    n_documents = book.size(2000, 400)
+    learners = plan_sensitivity(Params(n_documents=n_documents), samples=book.size(64, 4), seed=seed,
+                                at_awareness=today, simulate=True, replicates=book.size(5, 2),
+                                levels=book.size(11, 5), by="learner_model")
+    book.note(f"Run: both learners simulated on one Sobol' design of {learners.samples} base samples "
+              f"({learners.n_points:,} points per learner), {learners.replicates} corpora of {n_documents:,} "
+              f"documents per point, read at awareness {', '.join(f'{s:g}' for s in learners.awareness_levels())}.")
+    if book.quick:  # without a progress bar the sweep would compile silently
+        for choice in learners.choices():
+            compile_first(learners.base.replace(learner_model=choice))
+    with tempfile.TemporaryDirectory() as folder:
+        compared = run_sensitivity(learners, Path(folder) / "learners", progress=not book.quick,
+                                   workers=book.workers)
+    by_learner = {choice: compared["samples"][compared["samples"]["learner_model"] == choice]
+                  for choice in learners.choices()}
+    simulated = {choice: summary(rows, simulated=True) for choice, rows in by_learner.items()}
+
     # -- the figure ------------------------------------------------------------------
-    fig, axes = nb.new_figure(14.5, 4.2, ncols=3)
-    ax_i, ax_s, ax_b = axes[0]
+    fig, axes = nb.new_figure(12.5, 8.6, ncols=2, nrows=2)
+    (ax_i, ax_s), (ax_b, ax_l) = axes
     colours = dict(zip(plan.outputs, nb.palette(3, "viridis")))
     order = (indices[indices["output"] == "s_star_inf"].sort_values("ST")["parameter"]).tolist()
     y = np.arange(len(order))
@@ -105,12 +133,36 @@ def main(argv=None):
     ax_b.set_ylabel(parameter_label(py))
     ax_b.set_title("Where today's awareness already gives a rebel", fontsize=9)
     ax_b.legend(fontsize=7, loc="upper left", markerscale=3)
+    styles = {"informed": ("informed learner (told the cue)", "#4c72b0", "-"),
+             "learning": ("learning learner (learns the cue)", "#c0392b", "--")}
+    for choice, rows in by_learner.items():
+        label, colour, ls = styles[choice]
+        found = np.sort(rows["s_star_sim"].to_numpy()[rows["threshold_exists_sim"].to_numpy() == 1])
+        share = np.arange(1, found.size + 1) / len(rows)
+        ax_l.step(np.concatenate([[0.0], found, [1.0]]), np.concatenate([[0.0], share, share[-1:] if found.size else [0.0]]),
+                  where="post", color=colour, ls=ls, lw=1.8,
+                  label=f"{label}: rebel at {today:g} at {simulated[choice]['share_rebel_at']:.0%} of the box")
+    ax_l.axvline(today, color="0.3", ls=":", lw=1.2, label=f"today's awareness ≈ {today:g}")
+    ax_l.set_xlim(0, 1)
+    ax_l.set_ylim(0, 1.02)
+    ax_l.set_xlabel("simulated threshold in awareness (s*), where one exists")
+    ax_l.set_ylabel("share of the box with a threshold at or below it")
+    ax_l.set_title(f"Two learners, simulated at {n_documents:,} documents ({learners.n_points:,} points each)",
+                   fontsize=9)
+    ax_l.legend(fontsize=7, loc="lower right")
     book.save(fig, "robustness.png")
 
     # -- the answer --------------------------------------------------------------------
     def leaders(output: str, k: int = 3) -> str:
         rows = indices[indices["output"] == output].sort_values("ST", ascending=False).head(k)
         return ", ".join(f"{r.parameter} (ST {r.ST:.2f} ± {r.ST_conf:.2f})" for r in rows.itertuples())
+
+    def learner_text(choice: str) -> str:
+        facts = simulated[choice]
+        median = (f", median {facts['s_star_median']:.3f} (5-95% [{facts['s_star_p05']:.3f}, {facts['s_star_p95']:.3f}])"
+                  if "s_star_median" in facts else "")
+        return (f"{choice} learner has a threshold at {1 - facts['share_without_threshold']:.1%} of the box{median} "
+                f"and is rebel at awareness {today:g} at {facts['share_rebel_at']:.1%}")
 
     box_text = "; ".join(f"{r.parameter} in [{r.low:.3g}, {r.high:.3g}] (of [{r.full_low:.3g}, {r.full_high:.3g}])"
                          for r in box.limits.itertuples())
@@ -125,7 +177,8 @@ def main(argv=None):
         f"p_rebel_at: {leaders('p_rebel_at')}; the prior (prior_deceptive) has ST "
         f"{indices.query('output == \"s_star_inf\" and parameter == \"prior_deceptive\"')['ST'].iloc[0]:.3f} on "
         f"s_star_inf, as it must. PRIM on 'p_rebel_at > 0.5': box {box_text}: coverage {box.coverage:.2f}, "
-        f"density {box.density:.2f}, mass {box.mass:.2f}."
+        f"density {box.density:.2f}, mass {box.mass:.2f}. The two learners, simulated at {n_documents:,} documents "
+        f"({learners.n_points:,} points each): the {learner_text('learning')}; the {learner_text('informed')}."
     )
     return book.finish()
 

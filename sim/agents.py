@@ -134,8 +134,9 @@ class Learner(mesa.Agent):
     Parameters
     ----------
     model : PersonaModel
-    final_awareness : float
-        Situational awareness at the end of training.
+    situational_awareness : float
+        Its situational awareness (the parameter): the awareness at the end of
+        training. Its awareness while reading a batch is :attr:`awareness`.
     schedule : ndarray
         Awareness at each batch (see :func:`sim.learner.awareness_schedule`).
     constants : LearnerConstants or None
@@ -147,14 +148,14 @@ class Learner(mesa.Agent):
     def __init__(
         self,
         model: "PersonaModel",
-        final_awareness: float,
+        situational_awareness: float,
         schedule: np.ndarray,
         constants: LearnerConstants | None,
         index: int = 0,
     ) -> None:
         super().__init__(model)
         self.index = int(index)
-        self.final_awareness = float(final_awareness)
+        self.situational_awareness = float(situational_awareness)
         self.schedule = np.asarray(schedule, dtype=float)
         self.constants = constants
         self.state = initial_state_for(1, constants, self.schedule[:1]) if constants is not None else None
@@ -171,7 +172,7 @@ class Learner(mesa.Agent):
         """Read one statement of the lab at this batch's awareness."""
         self.statements_read += 1
         self.state = read_statement_for(
-            self.state, self.schedule[batch_index : batch_index + 1], np.array([self.final_awareness]), log_ratio)
+            self.state, self.schedule[batch_index : batch_index + 1], np.array([self.situational_awareness]), log_ratio)
 
     def read(self, batch: CorpusBatch, batch_index: int) -> None:
         """Read one batch at this batch's awareness."""
@@ -179,13 +180,13 @@ class Learner(mesa.Agent):
             self.state,
             batch,
             self.schedule[batch_index : batch_index + 1],
-            np.array([self.final_awareness]),
+            np.array([self.situational_awareness]),
             self.constants,
         )
 
     # -- what the DataCollector records ---------------------------------------------
     documents_read = _state_value("documents_read", int)
-    situational_awareness = _state_value("awareness")
+    awareness = _state_value("awareness")  # this batch's (the schedule's), sim.learner.awareness_schedule
     log_odds = _state_value("deceptive_log_odds")
     p_deceptive = _state_value("p_deceptive")
     p_benevolent = _state_value("p_benevolent")

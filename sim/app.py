@@ -500,7 +500,7 @@ FONT = {"tick": 10, "legend": 10, "label": 11, "title": 11}
 def _learner_styles(model: DemoModel) -> list[dict]:
     styles = []
     for i, agent in enumerate(model.learners):
-        s = agent.final_awareness
+        s = agent.situational_awareness
         if i == 0:
             styles.append(dict(color=MAIN_COLOUR, lw=2.4, label=f"your learner, awareness {s:.2f}", zorder=3))
         else:
@@ -650,14 +650,14 @@ class _RebelDrawing:
         for j, root in enumerate(roots):
             ax.axvline(root, color="#6a1b9a", lw=0.8, ls=":",
                        label=f"large-corpus threshold (s*) {root:.2f}" if j == 0 else None)
-        s = model.main_learner.final_awareness
+        s = model.main_learner.situational_awareness
         ax.plot([s], [np.interp(s, AWARENESS_GRID, curve)], ls="", marker="o", markersize=9,
                 markerfacecolor="none", markeredgecolor="#6a1b9a", zorder=3,
                 label="mean field at your learner's awareness")
         self.points = []
         for agent, style in zip(model.learners, _learner_styles(model)):
             main = agent is model.main_learner
-            (point,) = ax.plot([agent.final_awareness], [agent.p_deceptive], ls="",
+            (point,) = ax.plot([agent.situational_awareness], [agent.p_deceptive], ls="",
                                marker="*" if main else "o", markersize=16 if main else 8,
                                color=style["color"], markeredgecolor="white", zorder=4,
                                label=("your learner now: P(deceptive)" if main else None))
@@ -681,7 +681,7 @@ class _RebelDrawing:
 
     def update(self, model: DemoModel) -> Figure:
         for point, agent in zip(self.points, model.learners):
-            point.set_data([agent.final_awareness], [agent.p_deceptive])
+            point.set_data([agent.situational_awareness], [agent.p_deceptive])
         return self.fig
 
 
@@ -726,7 +726,7 @@ def state_rows(model: DemoModel) -> list[tuple[str, list[str]]]:
     schedule = "constant" if p.sa_start is None else f"{p.awareness_schedule} from {p.sa_start:.2f}"
     threshold = ", ".join(f"{r:.2f}" for r in roots) if roots.size else "none"
     rows = [
-        ("awareness now", [f"{main.situational_awareness:.2f}", f"final {main.final_awareness:.2f}", schedule]),
+        ("awareness now", [f"{main.awareness:.2f}", f"final {main.situational_awareness:.2f}", schedule]),
         ("P(makers deceptive)", [f"{main.p_deceptive:.3f}", f"prior {p.prior_deceptive:g}",
                                  "never above 0.9 yet" if np.isnan(emergence)
                                  else f"first above 0.9 at document {int(emergence):,}"]),
@@ -735,8 +735,8 @@ def state_rows(model: DemoModel) -> list[tuple[str, list[str]]]:
                                      "disclosure tell the two apart"])] if p.prior_benevolent > 0 else []),
         ("alignment uplift (U)", [f"{main.uplift:+.4f}"]),
         ("believed planted share", [f"{main.believed_planted_share:.3f}", f"true {p.planted_fraction:.2f}"]),
-        ("mean field", [f"P(rebel) {np.interp(main.final_awareness, AWARENESS_GRID, curve):.2f}",
-                        f"at awareness {main.final_awareness:.2f}",
+        ("mean field", [f"P(rebel) {np.interp(main.situational_awareness, AWARENESS_GRID, curve):.2f}",
+                        f"at awareness {main.situational_awareness:.2f}",
                         f"large-corpus threshold (s*) {threshold}"]
          if p.learner_model == "informed" else
          ["none for the learning learner (the curve is the informed learner's)",
@@ -746,10 +746,10 @@ def state_rows(model: DemoModel) -> list[tuple[str, list[str]]]:
         rows.append(("learned (truth)", [
             f"planted share {main.learned_planted_share:.3f} (true {p.planted_fraction:.2f})",
             f"style separation {main.learned_style_separation:.2f} "
-            f"(true {main.situational_awareness * p.synthetic_detectability:.2f})",
+            f"(true {main.awareness * p.synthetic_detectability:.2f})",
             f"real cited share {main.learned_real_cited_rate:.3f} (true {model.real_cited_rate:.2f})"]))
     for agent in model.learners[1:]:
-        rows.append((f"comparison learner, awareness\u00a0{agent.final_awareness:.2f}",
+        rows.append((f"comparison learner, awareness\u00a0{agent.situational_awareness:.2f}",
                      [agent.persona, f"P(deceptive) {agent.p_deceptive:.3f}", f"uplift {agent.uplift:+.3f}"]))
     lab = model.lab.state
     cue = "cited" if p.citation_cue == "cited" else "trusted (TrustRank)"

@@ -310,7 +310,7 @@ def _format_dynamics(params: Params, final, generations) -> str:
                      f"{params.disclosed_fraction:g} -> {row.lab_disclosed_fraction:.3g}{clean}")
     if params.generations > 1:
         lines.append(f"generations ({params.generations}): persona and control-discourse share of each lineage")
-        for (_, level), rows in generations.groupby(["learner", "final_awareness"], sort=True):
+        for (_, level), rows in generations.groupby(["learner", "situational_awareness"], sort=True):
             steps = " ".join(f"{p[0]}{c:.2f}" for p, c in zip(rows["persona"], rows["control_discourse_fraction"]))
             lines.append(f"  awareness {level:<5g} {steps}   (a/n/r = aligned/neutral/rebel, then c)")
     return "\n".join(lines)
@@ -905,7 +905,7 @@ def _unit_number(flag: str, text: Any, low: float, high: float, open_low: bool =
 
 def _command_sensitivity(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from .outputs import new_folder
-    from .factors import parse_factor
+    from .factors import OUTPUTS, SIMULATED_OUTPUTS, parse_factor
     from .sensitivity import plan_sensitivity, run_sensitivity, summary
 
     values = read_scenario(args.scenario) if args.scenario else {}
@@ -960,15 +960,18 @@ def _command_sensitivity(args: argparse.Namespace, argv: Sequence[str]) -> int:
             else:
                 samples_c, indices_c = samples, indices
             print(_format_indices(indices_c.drop(columns=[plan.by]) if choice is not None else indices_c))
-            facts = summary(samples_c)
-            if "share_without_threshold" in facts:
-                line = f"no threshold at {facts['share_without_threshold']:.1%} of the points"
-                if "s_star_median" in facts:
-                    line += (f"; s_star_inf where one exists: median {facts['s_star_median']:.3f}, 5-95% "
-                             f"[{facts['s_star_p05']:.3f}, {facts['s_star_p95']:.3f}]")
-                print(line)
-            if "share_rebel_at" in facts:
-                print(f"P(rebel) > 1/2 at awareness {plan.at_awareness:g}: {facts['share_rebel_at']:.1%} of the points")
+            for simulated, (s_star, *_) in ((False, OUTPUTS), (True, SIMULATED_OUTPUTS)):
+                facts = summary(samples_c, simulated=simulated)
+                how = "simulated: " if simulated else ""
+                if "share_without_threshold" in facts:
+                    line = f"{how}no threshold at {facts['share_without_threshold']:.1%} of the points"
+                    if "s_star_median" in facts:
+                        line += (f"; {s_star} where one exists: median {facts['s_star_median']:.3f}, 5-95% "
+                                 f"[{facts['s_star_p05']:.3f}, {facts['s_star_p95']:.3f}]")
+                    print(line)
+                if "share_rebel_at" in facts:
+                    print(f"{how}P(rebel) > 1/2 at awareness {plan.at_awareness:g}: {facts['share_rebel_at']:.1%} "
+                          "of the points")
         written = json.loads((folder / "manifest.json").read_text())["files"]
         print(f"wrote {folder}/: {', '.join(written)}, manifest.json")
     return 0

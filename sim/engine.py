@@ -43,7 +43,7 @@ def snapshot(state: LearnerState, constants: LearnerConstants) -> dict[str, np.n
     u = uplift(state.a, state.b, constants.real_positive_rate)
     return {
         "documents_read": state.documents_read.copy(),
-        "situational_awareness": state.awareness.copy(),
+        "awareness": state.awareness.copy(),
         "log_odds": np.array(state.deceptive_log_odds, dtype=float),  # a copy
         "p_deceptive": p_d,
         "p_benevolent": state.p_benevolent,

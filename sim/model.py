@@ -14,7 +14,7 @@ Example
 >>> m.running
 False
 >>> df = m.trajectory()
->>> sorted(df["final_awareness"].unique().tolist())
+>>> sorted(df["situational_awareness"].unique().tolist())
 [0.2, 0.9]
 """
 
@@ -93,7 +93,7 @@ class _Run:
         self._publish()
         self.constants: LearnerConstants = constants_for(params, self.corpus)
         self.real_cited_rate = self.corpus.real_cited_rate
-        levels = np.array([agent.final_awareness for agent in self.learners])
+        levels = np.array([agent.situational_awareness for agent in self.learners])
         schedule = awareness_schedule(levels, params.n_batches, params)
         for agent, row in zip(self.learners, schedule):
             agent.start(row, self.constants)
@@ -132,7 +132,7 @@ class _Run:
         """What the lab's evaluation reads off one learner (:func:`sim.labs.observed_signal`)."""
         if self.evaluations is None:
             return agent.p_deceptive
-        return observed_signal(agent.p_deceptive, agent.situational_awareness, float(self.evaluations.random()),
+        return observed_signal(agent.p_deceptive, agent.awareness, float(self.evaluations.random()),
                                self.model.params)
 
     def _record_generation(self) -> None:
@@ -140,7 +140,7 @@ class _Run:
         for i, agent in enumerate(self.learners):
             self.history.append({
                 "learner": agent.index,
-                "final_awareness": agent.final_awareness,
+                "situational_awareness": agent.situational_awareness,
                 "generation": self.generation,
                 "persona": columns["persona"][i],
                 "p_deceptive": float(columns["p_deceptive"][i]),
@@ -168,7 +168,7 @@ class _Run:
 
     def final_columns(self) -> dict[str, np.ndarray]:
         """The final results of this run's learners (:func:`sim.schema.final_columns`)."""
-        levels = np.array([agent.final_awareness for agent in self.learners])
+        levels = np.array([agent.situational_awareness for agent in self.learners])
         start = initial_lab(self.model.params)
         static = self.model.params.generations == 1 and (
             (self.lab.state.planted_fraction, self.lab.state.disclosed_fraction)
@@ -247,9 +247,9 @@ class PersonaModel(mesa.Model):
             model_reporters={"batch": "batch", "generation": "generation"},
             agenttype_reporters={
                 Learner: {
-                    "final_awareness": "final_awareness",
-                    "documents_read": "documents_read",
                     "situational_awareness": "situational_awareness",
+                    "documents_read": "documents_read",
+                    "awareness": "awareness",
                     "log_odds": "log_odds",
                     "p_deceptive": "p_deceptive",
                     "p_benevolent": "p_benevolent",

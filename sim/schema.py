@@ -53,7 +53,7 @@ FINAL_COLUMNS = (
 #: Columns of the per-generation table (:meth:`sim.model.PersonaModel.generations`).
 GENERATION_COLUMNS = (
     "learner",
-    "final_awareness",
+    "situational_awareness",
     "generation",
     "persona",
     "p_deceptive",
@@ -68,14 +68,17 @@ GENERATION_COLUMNS = (
     "undetected_rebel",
 )
 
-#: Columns of the per-batch trajectory table.
+#: Columns of the per-batch trajectory table: ``situational_awareness`` is the
+#: learner's situational awareness (the parameter, its awareness at the end of
+#: training, as in :data:`FINAL_COLUMNS`), ``awareness`` the awareness it read that
+#: batch at (they differ only under an awareness schedule, ``sa_start``).
 TRAJECTORY_COLUMNS = (
     "learner",
-    "final_awareness",
+    "situational_awareness",
     "generation",
     "batch",
     "documents_read",
-    "situational_awareness",
+    "awareness",
     "log_odds",
     "p_deceptive",
     "p_benevolent",
@@ -86,7 +89,7 @@ TRAJECTORY_COLUMNS = (
 
 
 def final_columns(
-    final_awareness: np.ndarray,
+    situational_awareness: np.ndarray,
     state: LearnerState,
     constants: LearnerConstants,
     params: Params,
@@ -113,7 +116,7 @@ def final_columns(
     rho = params.planted_fraction if true_planted_share is None else true_planted_share
     rebels = (code == REBEL).astype(np.int64) if rebel_generations is None else np.asarray(rebel_generations, np.int64)
     return {
-        "situational_awareness": np.asarray(final_awareness, dtype=float),
+        "situational_awareness": np.asarray(situational_awareness, dtype=float),
         "persona": np.asarray(PERSONAS, dtype=object)[code],
         "p_deceptive": p_d,
         "p_benevolent": p_benevolent,
@@ -136,10 +139,10 @@ def final_columns(
 
 
 def final_table(
-    final_awareness: np.ndarray,
+    situational_awareness: np.ndarray,
     state: LearnerState,
     constants: LearnerConstants,
     params: Params,
 ) -> pd.DataFrame:
     """One row per learner: the final persona and the quantities behind it."""
-    return pd.DataFrame(final_columns(final_awareness, state, constants, params), columns=list(FINAL_COLUMNS))
+    return pd.DataFrame(final_columns(situational_awareness, state, constants, params), columns=list(FINAL_COLUMNS))

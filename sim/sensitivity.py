@@ -623,18 +623,23 @@ def _simulate_by(plan: SensitivityPlan, out, overwrite, progress, command, fresh
     return {**state, "seconds": timings}
 
 
-def summary(samples: pd.DataFrame) -> dict[str, float]:
+def summary(samples: pd.DataFrame, simulated: bool = False) -> dict[str, float]:
     """The distribution of the threshold over the box: the share of points without
-    a threshold, and the median and 5th-95th percentiles of s_star_inf where one exists."""
+    a threshold, and the median and 5th-95th percentiles of the threshold where one
+    exists; the share of points where P(rebel) at ``at_awareness`` exceeds 1/2.
+
+    Of the mean-field outputs (``s_star_inf``, ``threshold_exists``, ``p_rebel_at``),
+    or with ``simulated`` of the simulated ones (``s_star_sim``, ...), under the same keys.
+    """
+    s_star, exists_column, at = SIMULATED_OUTPUTS if simulated else OUTPUTS
     out: dict[str, float] = {"points": float(len(samples))}
-    if "threshold_exists" in samples:
-        exists = samples["threshold_exists"].to_numpy() == 1
+    if exists_column in samples:
+        exists = samples[exists_column].to_numpy() == 1
         out["share_without_threshold"] = float(1.0 - exists.mean())
-        if "s_star_inf" in samples and exists.any():
-            s = samples["s_star_inf"].to_numpy()[exists]
+        if s_star in samples and exists.any():
+            s = samples[s_star].to_numpy()[exists]
             out.update(s_star_p05=float(np.quantile(s, 0.05)), s_star_median=float(np.median(s)),
                        s_star_p95=float(np.quantile(s, 0.95)))
-    if "p_rebel_at" in samples:
-        out["share_rebel_at"] = float((samples["p_rebel_at"].to_numpy() > 0.5).mean())
+    if at in samples:
+        out["share_rebel_at"] = float((samples[at].to_numpy() > 0.5).mean())
     return out
-

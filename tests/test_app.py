@@ -164,7 +164,7 @@ def test_demo_model_defaults_are_the_controls_defaults():
     assert model.params == demo_params(**{k: v for k, v in defaults.items()
                                           if k not in ("comparison_family", "seed")})
     assert model.seed == defaults["seed"]
-    assert [a.final_awareness for a in model.learners] == [0.5, *COMPARISON_AWARENESS]
+    assert [a.situational_awareness for a in model.learners] == [0.5, *COMPARISON_AWARENESS]
     assert len(DemoModel(comparison_family=False).learners) == 1
     # sa_start counts only with a rising schedule
     assert DemoModel(sa_start=0.3).params.sa_start is None

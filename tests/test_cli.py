@@ -31,7 +31,7 @@ def test_run_writes_trajectory_summary_and_figure(tmp_path, capsys):
     assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == [
         "manifest.json", "summary.json", "trajectory.csv", "trajectory.png"]
     trajectory = pd.read_csv(out / "trajectory.csv")
-    assert set(trajectory["final_awareness"]) == {0.1, 0.9}
+    assert set(trajectory["situational_awareness"]) == {0.1, 0.9}
     assert trajectory["documents_read"].max() == 600
     summary = json.loads((out / "summary.json").read_text())
     assert summary["seed"] == 4

@@ -11,7 +11,8 @@ from numpy.testing import assert_array_equal
 from sim import Params, SimulationResult, simulate
 from sim.corpus import build_corpus
 from sim.engine import FINAL_COLUMNS, TRAJECTORY_COLUMNS, final_table, run_family
-from sim.learner import PERSONAS
+from sim.learner import PERSONAS, awareness_schedule
+from sim.model import PersonaModel
 from sim.sweeps import run_replicate
 from small_runs import SMALL
 
@@ -60,7 +61,7 @@ def test_mesa_trajectory_equals_engine_snapshots(name):
     n_batches = params.n_batches
     assert len(run.snapshots) == n_batches + 1
     assert len(traj) == (n_batches + 1) * len(LEVELS)
-    for column in ("documents_read", "situational_awareness", "log_odds", "p_deceptive", "uplift",
+    for column in ("documents_read", "awareness", "log_odds", "p_deceptive", "uplift",
                    "believed_planted_share"):
         pivot = traj.pivot(index="batch", columns="learner", values=column)
         assert_array_equal(pivot.index.to_numpy(), np.arange(n_batches + 1))
@@ -68,8 +69,34 @@ def test_mesa_trajectory_equals_engine_snapshots(name):
     personas = traj.pivot(index="batch", columns="learner", values="persona").to_numpy()
     codes = np.stack([snap["persona"] for snap in run.snapshots])
     assert (personas == np.array(PERSONAS, dtype=object)[codes]).all()
-    final_aw = traj.pivot(index="batch", columns="learner", values="final_awareness").to_numpy()
+    final_aw = traj.pivot(index="batch", columns="learner", values="situational_awareness").to_numpy()
     assert_array_equal(final_aw, np.broadcast_to(np.asarray(LEVELS), final_aw.shape))
+
+
+@pytest.mark.parametrize("name", ["logistic-retro", "linear-full-retro", "defaults-small"])
+def test_one_name_per_awareness_in_every_table(name):
+    """`situational_awareness` is the learner's awareness parameter (its final awareness)
+    in every table: constant per learner in the trajectory, equal to the final table's
+    and the generations table's; `awareness` is the awareness each batch was read at,
+    the schedule's (sim.learner.awareness_schedule), and the Learner agent's attribute of
+    that name the same."""
+    params = CONFIGS[name]
+    model = PersonaModel(params, awareness=LEVELS, seed=2)
+    model.run_for(model.n_steps)
+    traj, final, generations = model.trajectory(), model.final(), model.generations()
+    assert "final_awareness" not in set(traj.columns) | set(final.columns) | set(generations.columns)
+    per_learner = traj.groupby("learner")["situational_awareness"]
+    assert (per_learner.nunique() == 1).all()
+    assert_array_equal(per_learner.first().to_numpy(), final["situational_awareness"].to_numpy())
+    assert_array_equal(final["situational_awareness"].to_numpy(), LEVELS)
+    assert_array_equal(generations["situational_awareness"].to_numpy(), LEVELS)
+    schedule = awareness_schedule(np.asarray(LEVELS), params.n_batches, params)
+    read = traj[traj.batch > 0].pivot(index="batch", columns="learner", values="awareness").to_numpy()
+    assert_array_equal(read, schedule.T)
+    assert [a.situational_awareness for a in model.learners] == LEVELS
+    assert_array_equal([a.awareness for a in model.learners], schedule[:, -1])
+    if params.sa_start is not None:
+        assert not np.array_equal(read[0], np.asarray(LEVELS))
 
 
 def test_trajectory_starts_before_reading_and_ends_with_the_corpus():

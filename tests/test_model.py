@@ -46,8 +46,8 @@ def test_generation_feedback_moves_the_discourse_share():
     g = result.generations
     assert list(g.columns) == list(GENERATION_COLUMNS)
     assert len(g) == 8
-    low = g[g["final_awareness"] == 0.1]
-    high = g[g["final_awareness"] == 1.0]
+    low = g[g["situational_awareness"] == 0.1]
+    high = g[g["situational_awareness"] == 1.0]
     assert (low["persona"] != "rebel").all()
     assert_allclose(low["control_discourse_fraction"], 0.1)
     assert (high["persona"] == "rebel").all()

@@ -12,7 +12,7 @@ from sim import Params, ParameterError
 from sim import meanfield as mf
 from sim.cli import main
 from sim.meanfield_batch import thresholds_and_p_rebel
-from sim.sensitivity import Factor, analyse, parse_factor, plan_sensitivity, run_sensitivity, sample
+from sim.sensitivity import Factor, analyse, parse_factor, plan_sensitivity, run_sensitivity, sample, summary
 
 
 def _lowest_upward_root(params: Params) -> float:
@@ -197,6 +197,12 @@ def test_simulate_through_the_sweep_engine_and_resume(tmp_path, capsys):
     assert main(args) == 2  # a finished simulation: --resume or --overwrite
     assert main([*args, "--resume"]) == 0
     assert (out / "indices.csv").read_bytes() == first
+    capsys.readouterr()
+    assert main([*(a for a in args if a != "--quiet"), "--resume"]) == 0  # prints the simulated summary too
+    printed = capsys.readouterr().out
+    facts = summary(samples, simulated=True)
+    assert f"simulated: P(rebel) > 1/2 at awareness 0.4: {facts['share_rebel_at']:.1%} of the points" in printed
+    assert f"simulated: no threshold at {facts['share_without_threshold']:.1%} of the points" in printed
     assert main(["sensitivity", "--resume", "--out", str(tmp_path / "x"), "--quiet"]) == 2  # --resume needs --simulate
     assert "--simulate" in capsys.readouterr().err.splitlines()[-1]
 
@@ -298,3 +304,11 @@ def test_learners_compared_by_simulation_on_one_design(tmp_path):
     assert set(indices["learner_model"]) == {"informed", "learning"}
     runs = pd.read_parquet(tmp_path / "by" / "results.parquet", columns=["point", "learner_model"])
     assert (runs.groupby("point")["learner_model"].first().to_numpy() == np.repeat(["informed", "learning"], n)).all()
+    for value, rows in samples.groupby("learner_model"):  # summary() of the simulated outputs, per learner
+        facts = summary(rows, simulated=True)
+        exists = rows["threshold_exists_sim"].to_numpy() == 1
+        assert facts["share_without_threshold"] == pytest.approx(1 - exists.mean()), value
+        assert facts["share_rebel_at"] == pytest.approx((rows["p_rebel_at_sim"] > 0.5).mean()), value
+        if exists.any():
+            assert facts["s_star_median"] == pytest.approx(np.median(rows["s_star_sim"][exists])), value
+        assert summary(rows) == {"points": float(len(rows))}  # no mean-field outputs here
