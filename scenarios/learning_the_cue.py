@@ -200,7 +200,6 @@ def main(argv=None):
     book.answer(
         f"{'Yes' if moved else ('Hardly' if np.isfinite(learning_mid) else 'Not measurable at this size')}. "
         f"At planted share {rho0:g} the fitted thresholds are {lines}. " + (f"{others}. " if others else "")
-        + f""
         + (f"The learning learner's threshold {'falls' if slope < 0 else 'moves'} with the corpus size like "
            f"N^{slope:.2f} (fit over N = {', '.join(f'{n:,}' for n in sizes)}), the informed one's stays; "
            if np.isfinite(slope) else "Too few thresholds were fitted at this size to say how they move with N; ")
