@@ -180,14 +180,32 @@ def main(argv=None):
     elif all(a < b - 0.01 for a, b in both):
         order = "where half the deceptive makers are thought to filter without planting, rebels come at lower awareness"
     elif all(abs(a - b) <= 0.01 for a, b in both):
-        order = "whether or not some deceptive makers are thought to filter only, the threshold is the same within 0.01"
+        order = "where both hypotheses give a threshold it is the same within 0.01"
     else:
         order = "thinking that some deceptive makers filter only moves the threshold both ways (" + ", ".join(
             f"{a:.3f} against {b:.3f}" for a, b in both) + ")"
+    only = [phi for phi, (a, b) in zip(PHIS, pairs) if np.isfinite(a) != np.isfinite(b)]
+    if only:
+        order += "; at phi = " + ", ".join(
+            f"{phi:g} only the {'filter-only' if np.isfinite(a) else 'plant-and-filter'} hypothesis makes rebels"
+            for phi, (a, b) in zip(PHIS, pairs) if phi in only)
     table = phase_share.loc[names[1]].unstack("filtered_fraction").reindex(index=rhos, columns=phis).to_numpy()
     monotone = bool((np.diff(table, axis=0) >= -1e-12).all() and (np.diff(table, axis=1) >= -1e-12).all())
     combine = ("P(rebel) never falls as either share grows: filtering and planting add up" if monotone else
                "P(rebel) does not always rise with both shares (see the figure's cells)")
+    unfiltered = phase_share.loc[names[1]].xs(0.0, level="filtered_fraction")
+    unfiltered_plain = phase_share.loc[names[0]].xs(0.0, level="filtered_fraction")
+    if unfiltered.max() <= 0.5 < unfiltered_plain.max():
+        combine += (f". A learner that expects deceptive makers to filter reads an unfiltered corpus, every "
+                    f"reference there, as evidence for candid makers: with nothing filtered it is no rebel even at "
+                    f"rho = {max(rhos):g} (P(rebel) {unfiltered.loc[max(rhos)]:.2f}, against "
+                    f"{unfiltered_plain.loc[max(rhos)]:.2f} for the learner that does not read holes)")
+        below = [phi for phi in phis if 0 < phi < balance]
+        if below:
+            phi = max(below)
+            cells = ", ".join(f"rho = {rho:g}: {phase_share.loc[(names[1], rho, phi)]:.2f} against "
+                              f"{phase_share.loc[(names[0], rho, phi)]:.2f}" for rho in rhos if rho > 0)
+            combine += f"; filtering below the balance point (phi = {phi:g}) still reads so ({cells})"
     today_text = "; ".join(
         f"{name}: P(rebel) " + ", ".join(f"{row.p_rebel:.2f}" for row in t.itertuples())
         + f", uplift {t['uplift'].iloc[0]:+.4f} -> {t['uplift'].iloc[-1]:+.4f}"

@@ -45,6 +45,8 @@ ORDER = (
     "laundering",
     "generations",
     "concealment",
+    "robustness",
+    "holes",
 )
 
 

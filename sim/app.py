@@ -85,7 +85,7 @@ from mesa.visualization.utils import force_update, update_counter
 
 from sim.corpus import KIND_NAMES
 from sim.learning import rebel_share_threshold
-from sim.meanfield import moment_table, p_rebel, p_rebel_interpolated, thresholds
+from sim.meanfield import moment_table, p_rebel, p_rebel_interpolated, threshold_words, thresholds
 from sim.model import COMPARISON_AWARENESS, DemoModel, demo_params
 from sim.params import PARAMETERS, ParameterError, Params
 
@@ -305,6 +305,11 @@ MODEL_PARAMS = {
     "control_likelihood_ratio": _slider("control_likelihood_ratio",
                                         "control discourse's likelihood ratio (deceptive : other makers)",
                                         0.5, 10.0, 0.5),
+    "filtered_fraction": _slider("filtered_fraction", "filtered share of real documents (the lab removes them)",
+                                 0.0, 0.4, 0.05),
+    "deceptive_filter_rate": _slider("deceptive_filter_rate",
+                                     "filtering the learner expects of deceptive makers (candid: 0.02)",
+                                     0.02, 0.3, 0.02),
     "lab_policy": {
         "type": "Select", "label": "lab policy",
         "value": "static", "values": list(next(p for p in PARAMETERS if p.name == "lab_policy").choices),
@@ -724,15 +729,15 @@ def state_rows(model: DemoModel) -> list[tuple[str, list[str]]]:
     curve, roots = model_mean_field(model)
     emergence = main.state.emergence_document[0]
     schedule = "constant" if p.sa_start is None else f"{p.awareness_schedule} from {p.sa_start:.2f}"
-    threshold = ", ".join(f"{r:.2f}" for r in roots) if roots.size else "none"
+    threshold = threshold_words(p, roots, model.real_cited_rate)
     rows = [
         ("awareness now", [f"{main.awareness:.2f}", f"final {main.situational_awareness:.2f}", schedule]),
         ("P(makers deceptive)", [f"{main.p_deceptive:.3f}", f"prior {p.prior_deceptive:g}",
                                  "never above 0.9 yet" if np.isnan(emergence)
                                  else f"first above 0.9 at document {int(emergence):,}"]),
         *([("P(makers benevolent)", [f"{main.p_benevolent:.3f}", f"prior {p.prior_benevolent:g}",
-                                     "they plant as deceptive makers do; only control discourse and "
-                                     "disclosure tell the two apart"])] if p.prior_benevolent > 0 else []),
+                                     "they plant as deceptive makers do; only signs of mistrust (control "
+                                     "discourse, disclosure, holes) tell the two apart"])] if p.prior_benevolent > 0 else []),
         ("alignment uplift (U)", [f"{main.uplift:+.4f}"]),
         ("believed planted share", [f"{main.believed_planted_share:.3f}", f"true {p.planted_fraction:.2f}"]),
         ("mean field", [f"P(rebel) {np.interp(main.situational_awareness, AWARENESS_GRID, curve):.2f}",
@@ -756,6 +761,14 @@ def state_rows(model: DemoModel) -> list[tuple[str, list[str]]]:
     rows.append(("this run", [f"planted {lab.planted_fraction:.2f}", f"disclosed {lab.disclosed_fraction:.2f}",
                               f"detectability {p.synthetic_detectability:g}", f"laundering {p.laundering:g}",
                               f"seed {model.seed}", f"real documents {cue} {model.real_cited_rate:.2f}"]))
+    if p.filtered_fraction > 0 or p.deceptive_filter_rate != p.candid_filter_rate:
+        corpus = model.corpus
+        read = corpus.kept
+        share = corpus.dangling[read].sum() / max(int(corpus.references[read].sum()), 1)
+        rows.append(("holes", [f"filtered {p.filtered_fraction:g} of real documents",
+                               f"{share:.3f} of references dangle",
+                               f"the learner expects candid makers to filter {p.candid_filter_rate:g}, "
+                               f"deceptive ones {p.deceptive_filter_rate:g}"]))
     if p.lab_policy != "static":
         rows.append(("lab", [_policy_words(p.lab_policy),
                              f"{lab.alarms} alarm(s) at P(deceptive) \u2265 {p.alarm_level:g}"]

@@ -404,7 +404,7 @@ def _command_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     elif not with_mean_field:
         print("mean field: none for the deceptive makers' sub-hypotheses (docs/model.md §5.7)")
     else:
-        where = ", ".join(f"{r:.3f}" for r in roots) if roots.size else "none (no crossing on (0, 1])"
+        where = meanfield.threshold_words(params, roots, result.real_cited_rate)
         first = " (of the first run's initial shares)" if dynamic else ""
         print(f"mean-field large-corpus threshold s*_inf{first}: {where}")
     print(f"wrote {folder}/: " + ", ".join(files) + ", manifest.json")

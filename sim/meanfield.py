@@ -532,6 +532,20 @@ def _three_hypothesis_passage(params: Params, mu: np.ndarray, drift: np.ndarray)
     return out.reshape(mu.shape)
 
 
+def threshold_words(params: Params, roots: np.ndarray, real_cited_rate: float | None = None) -> str:
+    """The large-corpus thresholds ``roots`` (:func:`thresholds`) in words: the roots, or
+    "0" where the mean evidence favours deceptive makers at every awareness above 0, or
+    why there is none."""
+    if roots.size:
+        return ", ".join(f"{r:.3f}" for r in roots)
+    q_r = learner_real_cited_rate(params, real_cited_rate)
+    if params.prior_benevolent > 0 and not mistrust_grows(params, q_r):
+        return "none (nothing tells deceptive makers from benevolent ones: docs/model.md §3.2)"
+    if float(_step_moments(params, np.array([1e-3]), np.array([1e-3]), 0.0, q_r)[0][0]) > 0:
+        return "0 (the mean evidence favours deceptive makers at every awareness above 0)"
+    return "none (no crossing on (0, 1])"
+
+
 def emergence_estimate(
     params: Params,
     awareness: float | np.ndarray,

@@ -34,7 +34,7 @@ from .learner import LearnerConstants, LearnerState, awareness_schedule
 from .rules import stack_states
 from .learners import constants_for
 from .learning import TRAJECTORY_LEARNED_COLUMNS
-from .params import PARAMETERS, Params, check_awareness
+from .params import PARAMETERS, PARAMETERS_BY_NAME, Params, check_awareness
 from .schema import GENERATION_COLUMNS, TRAJECTORY_COLUMNS, final_columns
 
 __all__ = ["PersonaModel", "generation_seed", "DemoModel", "demo_params", "COMPARISON_AWARENESS"]
@@ -351,8 +351,8 @@ def demo_params(**controls: Any) -> Params:
 
     ``sa_start`` only counts with a rising schedule (``linear`` or ``logistic``); with
     ``constant`` the awareness is the final value throughout. ``prior_benevolent`` only
-    counts for the informed learner (the learning learner has no benevolent hypothesis,
-    docs/model.md §3.2; the page says so).
+    and ``deceptive_filter_rate`` only count for the informed learner (the learning
+    learner has no benevolent hypothesis and reads no holes, docs/model.md §3.2, §5.7).
 
     >>> demo_params(awareness_schedule="constant", sa_start=0.3).sa_start is None
     True
@@ -368,6 +368,7 @@ def demo_params(**controls: Any) -> Params:
         values["sa_start"] = None
     if values["learner_model"] != "informed":
         values["prior_benevolent"] = 0.0
+        values["deceptive_filter_rate"] = PARAMETERS_BY_NAME["candid_filter_rate"].default
     return Params(**values)
 
 
@@ -386,8 +387,8 @@ class DemoModel(PersonaModel):
     ----------
     situational_awareness, awareness_schedule, sa_start, planted_fraction,
     disclosed_fraction, n_documents, synthetic_detectability, prior_deceptive,
-    prior_benevolent, control_likelihood_ratio, lab_policy, laundering, citation_cue,
-    generations, concealment, learner_model
+    prior_benevolent, control_likelihood_ratio, filtered_fraction, deceptive_filter_rate,
+    lab_policy, laundering, citation_cue, generations, concealment, learner_model
         As in :data:`sim.params.PARAMETERS` (see :func:`demo_params`).
     comparison_family : bool
         Add two learners at :data:`COMPARISON_AWARENESS` reading the same corpus.
@@ -416,6 +417,8 @@ class DemoModel(PersonaModel):
         prior_deceptive: float = 0.05,
         prior_benevolent: float = 0.0,
         control_likelihood_ratio: float = 1.0,
+        filtered_fraction: float = 0.0,
+        deceptive_filter_rate: float = 0.02,
         lab_policy: str = "static",
         laundering: float = 0.0,
         citation_cue: str = "cited",
