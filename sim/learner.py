@@ -187,24 +187,17 @@ def _read_documents(
             lr = rules.log_lr(style_noise[i], planted_shift[i], cite_log_ratio[i], s, d)
             ratio, belief = rules.ratio_and_belief(lr, pd, pc, pi_hat)
             is_control = control[i]
-            extra = s * constants.log_control_ratio if is_control else 0.0
-            factor = rules.document_factor(ratio, is_control, control_factor)
-            if with_holes:
-                hole = s * hole_log_ratio[i]
-                factor *= math.exp(hole)
-                extra += hole
-                batch_holes += hole
+            factor, extra, hole = rules.document_evidence(ratio, is_control, control_factor, s,
+                                                          constants.log_control_ratio, with_holes, hole_log_ratio[i])
+            batch_holes += hole
             product, log_sum = _accumulate(product, log_sum, factor, lr, pd, pc, extra)
             if separate_retro:
                 lr_f = rules.log_lr(style_noise[i], planted_shift[i], cite_log_ratio[i], s_final, d)
                 ratio_f = rules.ratio_and_belief(lr_f, pd, pc, pi_hat)[0]
-                extra_f = s_final * constants.log_control_ratio if is_control else 0.0
-                factor_f = rules.document_factor(ratio_f, is_control, control_final)
-                if with_holes:
-                    hole_f = s_final * hole_log_ratio[i]
-                    factor_f *= math.exp(hole_f)
-                    extra_f += hole_f
-                    batch_holes_final += hole_f
+                factor_f, extra_f, hole_f = rules.document_evidence(ratio_f, is_control, control_final, s_final,
+                                                                    constants.log_control_ratio, with_holes,
+                                                                    hole_log_ratio[i])
+                batch_holes_final += hole_f
                 product_final, log_sum_final = _accumulate(product_final, log_sum_final, factor_f, lr_f, pd, pc,
                                                            extra_f)
             if more and is_control:

@@ -351,6 +351,23 @@ def document_factor(ratio, is_control, control_factor):
 
 
 @njit(**_RULE)
+def document_evidence(ratio, is_control, control_factor, s, log_control_ratio, with_holes, hole_log_ratio):
+    """An undisclosed document's likelihood ratio D : C at awareness ``s`` and its
+    logarithm's extra terms: the cue ratio, control discourse (``kappa^s``) and, where
+    the learner reads holes (docs/model.md §5.7), its references' ``s h_i``. Returns
+    ``(factor, extra log, hole term)`` (the extra log is what an extreme document adds
+    in log space besides its cue evidence)."""
+    extra = s * log_control_ratio if is_control else 0.0
+    factor = document_factor(ratio, is_control, control_factor)
+    hole = 0.0
+    if with_holes:
+        hole = s * hole_log_ratio
+        factor *= math.exp(hole)
+        extra += hole
+    return factor, extra, hole
+
+
+@njit(**_RULE)
 def log_mix(p, lr):
     """log(p Lambda + 1 - p) in log space (exact for any Lambda)."""
     if p == 0.0:

@@ -7,8 +7,6 @@ tests/test_off_means_off.py.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 
 import numpy as np
 import pandas as pd
@@ -24,10 +22,9 @@ from sim.engine import final_table, run_family
 from sim.learner import EMERGENCE_LEVEL, increment, learner_constants, perceive
 from sim.params import ParameterError
 from sim.schema import FINAL_COLUMNS, GENERATION_COLUMNS, TRAJECTORY_COLUMNS
-from sim.simulation import run_replicate
 from sim.sweeps import plan_sweep, run_sweep
 
-from small_runs import SMALL
+from small_runs import SMALL, assert_cli_refuses, assert_drivers_agree, assert_reacting_runs_agree
 
 
 def _rebel_share(params: Params, awareness: float, seeds: range) -> float:
@@ -148,23 +145,13 @@ def test_every_table_reports_p_benevolent():
          control_likelihood_ratio=2.0),
 ])
 def test_mesa_model_and_engine_agree_bit_for_bit(extra):
-    p = Params(**SMALL, **extra)
-    levels = [0.0, 0.4, 0.7, 1.0]
-    result = simulate(p, levels, seed=5)
-    run = run_family(result.model.corpus, p, np.array(levels))
-    engine = final_table(run.final_awareness, run.state, run.constants, p)
-    for column in FINAL_COLUMNS:
-        assert_array_equal(result.final[column].to_numpy(), engine[column].to_numpy(), err_msg=column)
+    assert_drivers_agree(Params(**SMALL, **extra), [0.0, 0.4, 0.7, 1.0], seed=5)
 
 
 def test_a_reacting_lab_gives_the_same_run_through_both_drivers():
     p = Params(lab_policy="double_down", alarm_level=0.2, prior_benevolent=0.3, control_likelihood_ratio=3.0,
                **SMALL)
-    levels = [0.3, 0.9]
-    a, _ = run_replicate(p, np.array(levels), np.random.SeedSequence(3, spawn_key=(0, 1)))
-    result = simulate(p, levels, seed=np.random.SeedSequence(3, spawn_key=(0, 1)))
-    for column in FINAL_COLUMNS:
-        assert_array_equal(np.asarray(a[column]), result.final[column].to_numpy(), err_msg=column)
+    assert_reacting_runs_agree(p, [0.3, 0.9], np.random.SeedSequence(3, spawn_key=(0, 1)))
 
 
 def test_one_table_whatever_the_executor():
@@ -232,9 +219,4 @@ def test_priors_summing_to_one_or_more_are_refused_in_one_line():
 
 
 def test_the_cli_refuses_a_bad_benevolent_prior_with_exit_2(tmp_path):
-    out = tmp_path / "o"
-    run = subprocess.run([sys.executable, "-m", "sim.cli", "run", "--set", "prior_benevolent=0.96", "--out", str(out)],
-                         capture_output=True, text=True, timeout=120)
-    assert run.returncode == 2
-    assert run.stderr.count("\n") == 1 and "prior_benevolent" in run.stderr and "Traceback" not in run.stderr
-    assert not out.exists()
+    assert_cli_refuses(tmp_path, "prior_benevolent=0.96", "prior_benevolent")

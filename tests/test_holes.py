@@ -10,8 +10,6 @@ defaults) is tests/test_off_means_off.py.
 from __future__ import annotations
 
 import math
-import subprocess
-import sys
 
 import numpy as np
 import pandas as pd
@@ -26,11 +24,9 @@ from sim.engine import final_table, run_family
 from sim.learner import initial_state, learner_constants, read_corpus
 from sim.params import ParameterError
 from sim.rules import maker_readouts
-from sim.schema import FINAL_COLUMNS
-from sim.simulation import run_replicate
 from sim.sweeps import plan_sweep, run_sweep
 
-from small_runs import SMALL
+from small_runs import SMALL, assert_cli_refuses, assert_drivers_agree, assert_reacting_runs_agree
 
 HOLES = dict(deceptive_filter_rate=0.2)  # the learner hypothesises deceptive makers filter ten times more
 
@@ -180,25 +176,16 @@ def test_the_hole_evidence_is_the_declared_sum():
          sa_start=0.2, awareness_schedule="linear", retrospection=0.5),
 ])
 def test_mesa_model_and_engine_agree_bit_for_bit(extra):
-    p = Params(**SMALL, **extra)
-    levels = [0.0, 0.3, 0.7, 1.0]
-    result = simulate(p, levels, seed=6)
-    run = run_family(result.model.corpus, p, np.array(levels))
-    engine = final_table(run.final_awareness, run.state, run.constants, p)
-    for column in FINAL_COLUMNS:
-        assert_array_equal(result.final[column].to_numpy(), engine[column].to_numpy(), err_msg=column)
+    assert_drivers_agree(Params(**SMALL, **extra), [0.0, 0.3, 0.7, 1.0], seed=6)
 
 
 @pytest.mark.parametrize("extra", [dict(lab_policy="double_down", alarm_level=0.2), dict(generations=3)])
 def test_reacting_labs_and_generations_are_the_same_through_both_drivers(extra):
     p = Params(filtered_fraction=0.2, deceptive_filter_rate=0.05, planted_fraction=0.1, **SMALL, **extra)
-    levels = [0.2, 0.8]
-    a, _ = run_replicate(p, np.array(levels), np.random.SeedSequence(4, spawn_key=(1, 0)))
-    result = simulate(p, levels, seed=np.random.SeedSequence(4, spawn_key=(1, 0)))
-    for column in FINAL_COLUMNS:
-        assert_array_equal(np.asarray(a[column]), result.final[column].to_numpy(), err_msg=column)
+    assert_reacting_runs_agree(p, [0.2, 0.8], np.random.SeedSequence(4, spawn_key=(1, 0)))
     # every generation's training corpus has N documents, none of them removed
-    assert (result.trajectory["documents_read"].max() == p.n_documents)
+    trajectory = simulate(p, [0.2, 0.8], seed=np.random.SeedSequence(4, spawn_key=(1, 0))).trajectory
+    assert trajectory["documents_read"].max() == p.n_documents
 
 
 def test_one_table_whatever_the_executor():
@@ -255,9 +242,4 @@ def test_bad_values_are_refused_in_one_line(values, message):
 
 
 def test_the_cli_refuses_a_bad_filtered_share_with_exit_2(tmp_path):
-    out = tmp_path / "o"
-    run = subprocess.run([sys.executable, "-m", "sim.cli", "run", "--set", "filtered_fraction=1.5", "--out", str(out)],
-                         capture_output=True, text=True, timeout=120)
-    assert run.returncode == 2
-    assert run.stderr.count("\n") == 1 and "filtered_fraction" in run.stderr and "Traceback" not in run.stderr
-    assert not out.exists()
+    assert_cli_refuses(tmp_path, "filtered_fraction=1.5", "filtered_fraction")
