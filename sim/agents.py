@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import mesa
 import numpy as np
 
-from .corpus import Corpus, CorpusBatch, collected_documents, kinds_from_uniforms, streams, write_documents
+from .corpus import Corpus, CorpusBatch, CorpusPlan, plan_corpus, replan_unread, streams, write_documents
 from .labs import LabState, initial_lab, react
 from .learner import (
     PERSONAS,
@@ -58,24 +58,20 @@ class Lab(mesa.Agent):
         super().__init__(model)
         self.policy = params.lab_policy
         self.state: LabState = initial_lab(params)
-        self.uniforms = np.zeros(0)
-        self.kinds = np.zeros(0, dtype=np.int8)
-        self.share_scale = 1.0
+        self.plan = CorpusPlan(np.zeros(0), 1.0, np.zeros(0, dtype=np.int8))
+
+    @property
+    def kinds(self) -> np.ndarray:
+        """The kind of every document of the current corpus (creation order)."""
+        return self.plan.kinds
 
     def plan_corpus(self, rng: np.random.Generator, params: Params) -> np.ndarray:
         """Decide the kind of every document of a new corpus (real, planted, disclosed):
-        of the documents the lab collects (:func:`sim.corpus.collected_documents`: with
+        of the documents the lab collects (:func:`sim.corpus.plan_corpus`: with
         filtering, more than the training corpus, at shares scaled so that they are the
         training corpus's, docs/model.md §5.7)."""
-        n = collected_documents(params)
-        self.uniforms = rng.random(n)
-        self.share_scale = params.n_documents / n
-        self.kinds = self._kinds(self.uniforms)
+        self.plan = plan_corpus(params, rng, self.state.planted_fraction, self.state.disclosed_fraction)
         return self.kinds
-
-    def _kinds(self, uniforms: np.ndarray) -> np.ndarray:
-        scale = self.share_scale
-        return kinds_from_uniforms(uniforms, self.state.planted_fraction * scale, self.state.disclosed_fraction * scale)
 
     def evaluate(self, signal: float, unread: np.ndarray) -> tuple[bool, int]:
         """React to an evaluation whose signal is the model's P(deceptive).
@@ -90,10 +86,7 @@ class Lab(mesa.Agent):
             self.state.planted_fraction, self.state.disclosed_fraction)
         if same:
             return False, reaction.statements
-        kinds = self.kinds.copy()
-        kinds[unread] = self._kinds(self.uniforms[unread])
-        changed = bool((kinds != self.kinds).any())
-        self.kinds = kinds
+        self.plan, changed = replan_unread(self.plan, unread, self.state.planted_fraction, self.state.disclosed_fraction)
         return changed, reaction.statements
 
 

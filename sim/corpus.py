@@ -74,6 +74,11 @@ __all__ = [
     "write_documents",
     "build_corpus",
     "kinds_from_uniforms",
+    "CorpusPlan",
+    "plan_corpus",
+    "replan_unread",
+    "generation_seed",
+    "planted_share_read",
     "removed_count",
     "collected_documents",
     "collected_shares",
@@ -435,6 +440,50 @@ def assign_kinds(params: Params, rng: np.random.Generator) -> np.ndarray:
     for the :func:`collected_documents` the lab collects, at the shares of
     :func:`collected_shares`."""
     return kinds_from_uniforms(rng.random(collected_documents(params)), *collected_shares(params))
+
+
+class CorpusPlan(NamedTuple):
+    """The lab's plan of a corpus: one uniform per document collected, the factor
+    that scales its shares to the training corpus's (:func:`collected_shares`), and
+    the kinds those give."""
+
+    uniforms: np.ndarray
+    scale: float
+    kinds: np.ndarray
+
+
+def plan_corpus(params: Params, rng: np.random.Generator, planted_fraction: float, disclosed_fraction: float) -> CorpusPlan:
+    """The kinds of a new corpus at the lab's shares (real, planted, disclosed): one
+    uniform per document the lab collects (:func:`collected_documents`), thresholded
+    at the shares scaled by ``N / collected`` (docs/model.md §5.7; 1 without filtering)."""
+    n = collected_documents(params)
+    uniforms = rng.random(n)
+    scale = params.n_documents / n
+    return CorpusPlan(uniforms, scale, kinds_from_uniforms(uniforms, planted_fraction * scale, disclosed_fraction * scale))
+
+
+def replan_unread(plan: CorpusPlan, unread: np.ndarray, planted_fraction: float,
+                  disclosed_fraction: float) -> tuple[CorpusPlan, bool]:
+    """A lab's new shares applied to the documents not yet read (creation indices
+    ``unread``): the same uniforms thresholded again, so documents keep their kind
+    wherever the shares allow it. Returns the plan and whether any kind changed."""
+    kinds = plan.kinds.copy()
+    kinds[unread] = kinds_from_uniforms(plan.uniforms[unread], planted_fraction * plan.scale,
+                                        disclosed_fraction * plan.scale)
+    return plan._replace(kinds=kinds), bool((kinds != plan.kinds).any())
+
+
+def planted_share_read(corpus: "Corpus") -> float:
+    """The planted share of the documents a learner reads (filtered ones left out)."""
+    return float(np.mean(corpus.kind[corpus.reading_order] == PLANTED))
+
+
+def generation_seed(root: np.random.SeedSequence, generation: int) -> np.random.SeedSequence:
+    """The seed of a lineage's ``generation``-th training run: the run's own seed for
+    the first, a child keyed by position (1000 + generation) for the next ones."""
+    if generation == 0:
+        return root
+    return np.random.SeedSequence(root.entropy, spawn_key=tuple(root.spawn_key) + (1000 + generation,))
 
 
 def removed_count(params: Params) -> int:

@@ -9,14 +9,17 @@ last bit for the same seed (tests/test_drivers.py).
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import numpy as np
 
-from .corpus import Corpus, build_corpus
-from .learners import constants_for, initial_state_for, read_batch_for, read_corpus_for
+from .corpus import (Corpus, CorpusBatch, CorpusPlan, _as_seed_sequence, build_corpus, generation_seed, plan_corpus,
+                     planted_share_read, replan_unread, streams, write_documents)
+from .labs import Discourse, LabState, initial_discourse, initial_lab, next_discourse, observed_signal, react
+from .learners import constants_for, initial_state_for, read_batch_for, read_corpus_for, read_statement_for
 from .learning import TRAJECTORY_LEARNED_COLUMNS, learned_estimates
-from .rules import LearnerConstants, LearnerState, awareness_schedule, final_log_odds
+from .rules import LearnerConstants, LearnerState, awareness_schedule, final_log_odds, select_state
 from .rules import persona, uplift
 from .params import Params
 from .schema import FINAL_COLUMNS, GENERATION_COLUMNS, TRAJECTORY_COLUMNS, final_columns, final_table
@@ -25,6 +28,7 @@ __all__ = [
     "FamilyRun",
     "run_family",
     "run_replicate",
+    "run_lineages",
     "final_table",
     "final_columns",
     "snapshot",
@@ -134,3 +138,196 @@ def run_replicate(
         constants,
     )
     return final_columns(final_awareness, state, constants, params), corpus.real_cited_rate
+
+
+# ---------------------------------------------------------------------------------
+# Reacting labs and generations: lineages advanced together while their labs agree
+# ---------------------------------------------------------------------------------
+@dataclass
+class _Lineages:
+    """Learners whose training so far has been identical in everything but their
+    awareness: the same lab state, discourse, corpus and statements waiting, so they
+    read one corpus together (docs/model.md §5: a family is carried while its labs
+    agree and split where their reactions part)."""
+
+    members: np.ndarray  # the learners' positions in the family
+    state: LearnerState
+    lab: LabState
+    discourse: Discourse
+    pending: int  # statements published and not yet read
+    rebels: np.ndarray  # generations each member ended rebel
+    plan: CorpusPlan | None = None
+    corpus: Corpus | None = None
+    cues: CorpusBatch | None = None
+    constants: LearnerConstants | None = None
+    real_cited_rate: float = float("nan")
+    schedule: np.ndarray | None = None
+    evaluations: np.random.Generator | None = None
+    alarms_at_start: int = 0
+    corpus_seed: np.random.SeedSequence | None = None
+
+    def split(self, keep: np.ndarray, **changes) -> "_Lineages":
+        """The members ``keep`` (positions within this group) as a group of their own."""
+        fields = dict(self.__dict__)
+        fields.update(members=self.members[keep], state=select_state(self.state, keep), rebels=self.rebels[keep],
+                      schedule=None if self.schedule is None else self.schedule[keep],
+                      evaluations=copy.deepcopy(self.evaluations))
+        fields.update(changes)
+        return _Lineages(**fields)
+
+
+def _run_params(params: Params, group: _Lineages) -> Params:
+    """The parameters of a group's current training run: the lab's shares, the discourse."""
+    return params.replace(planted_fraction=group.lab.planted_fraction, disclosed_fraction=group.lab.disclosed_fraction,
+                          control_discourse_fraction=group.discourse.control_discourse_fraction,
+                          real_positive_rate=group.discourse.real_positive_rate)
+
+
+def _start_generation(params: Params, group: _Lineages, levels: np.ndarray, root: np.random.SeedSequence,
+                      generation: int) -> None:
+    """Build a group's corpus for this generation and start its learners from scratch
+    (:meth:`sim.model._Run.start_generation`, with the same functions)."""
+    here = _run_params(params, group)
+    seed = generation_seed(root, generation)
+    group.corpus_seed = seed
+    seeded = streams(seed)
+    group.plan = plan_corpus(here, seeded["kinds"], group.lab.planted_fraction, group.lab.disclosed_fraction)
+    group.evaluations = seeded["evaluations"] if here.concealment > 0 else None
+    group.alarms_at_start = group.lab.alarms
+    group.corpus = write_documents(group.plan.kinds, here, streams(seed))
+    group.cues = group.corpus.in_reading_order()
+    group.constants = constants_for(here, group.corpus)
+    group.real_cited_rate = group.corpus.real_cited_rate
+    group.schedule = awareness_schedule(levels[group.members], here.n_batches, here)
+    group.state = initial_state_for(group.members.size, group.constants, group.schedule[:, 0])
+
+
+def _read_batches(params: Params, group: _Lineages, levels: np.ndarray, first: int, stop: int) -> None:
+    """The group reads batches ``first:stop`` (statements waiting first), in one call."""
+    final = levels[group.members]
+    if group.pending:
+        for _ in range(group.pending):
+            group.state = read_statement_for(group.state, group.schedule[:, first], final,
+                                             float(np.log(params.statement_likelihood_ratio)))
+        group.pending = 0
+    b = params.batch_size
+    cues = CorpusBatch(*(a if a is None else a[first * b: stop * b] for a in group.cues))
+    group.state = read_corpus_for(group.state, cues, group.schedule[:, first:stop], final, b, group.constants)
+
+
+def _evaluate(params: Params, group: _Lineages, done: int) -> list[_Lineages]:
+    """Every member's lab evaluates its model (:func:`sim.labs.react` on the model's
+    observed P(deceptive)); members whose labs react alike stay together, and a group
+    whose lab changed its shares re-plans and republishes the unread documents."""
+    p_deceptive = group.state.p_deceptive
+    uniform = float(group.evaluations.random()) if group.evaluations is not None else None  # one draw per lab
+    outcomes = []
+    for j in range(group.members.size):
+        signal = float(p_deceptive[j]) if uniform is None else \
+            observed_signal(float(p_deceptive[j]), float(group.state.awareness[j]), uniform, params)
+        outcomes.append(react(group.lab, signal, params))
+    parts = []
+    for reaction in dict.fromkeys(outcomes):
+        keep = np.array([j for j, r in enumerate(outcomes) if r == reaction])
+        part = group if len(keep) == group.members.size else group.split(keep)
+        before = part.lab
+        part.lab, part.pending = reaction.lab, part.pending + reaction.statements
+        if (before.planted_fraction, before.disclosed_fraction) != (reaction.lab.planted_fraction,
+                                                                    reaction.lab.disclosed_fraction):
+            unread = part.corpus.reading_order[done * params.batch_size:]
+            part.plan, changed = replan_unread(part.plan, unread, reaction.lab.planted_fraction,
+                                               reaction.lab.disclosed_fraction)
+            if changed:
+                part.corpus = write_documents(part.plan.kinds, _run_params(params, part),
+                                              streams(part.corpus_seed))
+                part.cues = part.corpus.in_reading_order()
+        parts.append(part)
+    return parts
+
+
+def run_lineages(
+    params: Params,
+    awareness: np.ndarray,
+    seed: int | np.random.SeedSequence,
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """A reacting lab or a sequence of generations on the batched engine: the final
+    columns and each learner's q_r, the numbers of :func:`sim.simulation.run_replicate`
+    (the Mesa model, every learner a run of its own) for the same seed, bit for bit.
+
+    Every learner's lineage is what the Mesa model's run of that learner alone does:
+    its lab evaluates it, reacts (:func:`sim.labs.react`), re-plans its unread
+    documents (:func:`sim.corpus.replan_unread`) and republishes
+    (:func:`sim.corpus.write_documents`); a deployment moves its discourse
+    (:func:`sim.labs.next_discourse`). Lineages whose labs have done the same so far
+    share one corpus and read it together, batches between evaluations in one call;
+    they split where their labs' reactions or their deployments differ.
+    """
+    levels = np.asarray(awareness, dtype=float).reshape(-1)
+    root = _as_seed_sequence(seed)
+    n_batches, interval = params.n_batches, params.evaluation_interval
+    reacting = params.lab_policy != "static"
+    groups = [_Lineages(members=np.arange(levels.size), state=None, lab=initial_lab(params),
+                        discourse=initial_discourse(params), pending=0, rebels=np.zeros(levels.size, dtype=np.int64))]
+    for generation in range(params.generations):
+        groups = _merged(groups)
+        for group in groups:
+            _start_generation(params, group, levels, root, generation)
+        stops = [t for t in range(interval, n_batches + 1, interval)] if reacting else []
+        first = 0
+        for stop in stops + ([n_batches] if not stops or stops[-1] != n_batches else []):
+            for group in groups:
+                _read_batches(params, group, levels, first, stop)
+            if reacting and stop % interval == 0:
+                groups = [part for group in groups for part in _evaluate(params, group, stop)]
+            first = stop
+        # the generation's end: record, deploy
+        finished = []
+        for group in groups:
+            columns = _columns(params, group, levels)
+            rebel = columns["persona"] == "rebel"
+            group.rebels = group.rebels + rebel
+            if generation + 1 < params.generations:
+                for deployed in (False, True):
+                    keep = np.flatnonzero(rebel == deployed)
+                    if keep.size == 0:
+                        continue
+                    part = group if keep.size == group.members.size else group.split(keep)
+                    part.discourse = next_discourse(group.discourse, deployed, params)
+                    finished.append(part)
+            else:
+                finished.append(group)
+        groups = finished
+    parts = [(_columns(params, group, levels), group) for group in groups]
+    order = np.concatenate([group.members for group in groups])
+    position = np.argsort(order, kind="stable")
+    columns = {c: np.concatenate([p[0][c] for p in parts])[position] for c in parts[0][0]}
+    rates = np.concatenate([np.full(group.members.size, group.real_cited_rate) for group in groups])[position]
+    return columns, rates
+
+
+def _merged(groups: list[_Lineages]) -> list[_Lineages]:
+    """Groups about to start a training run with the same lab, discourse and statements
+    waiting build the same corpus from the same seed: one group (its learners start
+    from scratch, so nothing else tells them apart)."""
+    by_key: dict[tuple, list[_Lineages]] = {}
+    for group in groups:
+        by_key.setdefault((group.lab, group.discourse, group.pending), []).append(group)
+    merged = []
+    for same in by_key.values():
+        first = same[0]
+        if len(same) > 1:
+            first.members = np.concatenate([g.members for g in same])
+            first.rebels = np.concatenate([g.rebels for g in same])
+        merged.append(first)
+    return merged
+
+
+def _columns(params: Params, group: _Lineages, levels: np.ndarray) -> dict[str, np.ndarray]:
+    """A group's final columns (:meth:`sim.model._Run.final_columns`)."""
+    start = initial_lab(params)
+    static = params.generations == 1 and ((group.lab.planted_fraction, group.lab.disclosed_fraction)
+                                          == (start.planted_fraction, start.disclosed_fraction))
+    true_share = params.planted_fraction if static else planted_share_read(group.corpus)
+    return final_columns(levels[group.members], group.state, group.constants, _run_params(params, group),
+                         true_planted_share=true_share, lab=group.lab, discourse=group.discourse,
+                         rebel_generations=group.rebels)

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from .agents import Authors, Lab, Learner
-from .corpus import PLANTED, Corpus, _as_seed_sequence, streams
+from .corpus import Corpus, _as_seed_sequence, generation_seed, planted_share_read, streams
 from .labs import Discourse, initial_discourse, initial_lab, next_discourse, observed_signal
 from .learner import LearnerConstants, LearnerState, awareness_schedule
 from .rules import stack_states
@@ -38,14 +38,6 @@ from .params import PARAMETERS, PARAMETERS_BY_NAME, Params, check_awareness
 from .schema import GENERATION_COLUMNS, TRAJECTORY_COLUMNS, final_columns
 
 __all__ = ["PersonaModel", "generation_seed", "DemoModel", "demo_params", "COMPARISON_AWARENESS"]
-
-
-def generation_seed(root: np.random.SeedSequence, generation: int) -> np.random.SeedSequence:
-    """The seed of a lineage's ``generation``-th training run: the run's own seed for
-    the first, a child keyed by position (1000 + generation) for the next ones."""
-    if generation == 0:
-        return root
-    return np.random.SeedSequence(root.entropy, spawn_key=tuple(root.spawn_key) + (1000 + generation,))
 
 
 class _Run:
@@ -175,7 +167,7 @@ class _Run:
             == (start.planted_fraction, start.disclosed_fraction))
         # the planted share the learners read: the scenario's rho in one run whose lab
         # never moved its shares (the paranoia of docs/model.md §3), the corpus's own share otherwise
-        true_share = self.model.params.planted_fraction if static else float(np.mean(self.corpus.kind == PLANTED))
+        true_share = self.model.params.planted_fraction if static else planted_share_read(self.corpus)
         index = [agent.index for agent in self.learners]
         rebels = np.array([sum(1 for row in self.history if row["learner"] == i and row["persona"] == "rebel")
                            for i in index], dtype=np.int64)

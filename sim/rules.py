@@ -239,6 +239,13 @@ class LearnerState:
         return self.believed_planted_sum / np.maximum(self.documents_read, 1)
 
 
+def select_state(state: LearnerState, index: np.ndarray) -> LearnerState:
+    """The learners ``index`` of a state (the inverse of :func:`stack_states`)."""
+    return type(state)(**{
+        f: getattr(state, f) if f == "hypotheses" or getattr(state, f) is None else np.asarray(getattr(state, f))[index]
+        for f in type(state).__dataclass_fields__})
+
+
 def stack_states(states: list[LearnerState]) -> LearnerState:
     """One state of the learners of several states (of one learner model and one
     parameter set): their arrays end to end; fields that are None, and the

@@ -46,7 +46,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from . import engine, simulation
+from . import engine
 from .files import write_atomically
 from .learners import kernels_cached
 from .limits import DASK_WORKER_WAIT, DEFAULT_MEMORY_LIMIT, MAX_GRID_VALUES
@@ -583,13 +583,14 @@ def run_replicate(
     A static lab in one training run has the batched engine's fast path
     (:func:`sim.engine.run_replicate`: one corpus read by the whole family in one
     compiled call). An adaptive lab (``lab_policy`` other than static) or a sequence of
-    ``generations`` makes every learner's run its own and the lab react between
-    batches: that is the Mesa model, run without recording
-    (:func:`sim.simulation.run_replicate`), and q_r is then one value per learner.
-    Either way the numbers are those of :func:`sim.simulate` for the same seed, bit for bit.
+    ``generations`` makes every learner's lineage its own and the lab react between
+    batches: the engine then carries the learners whose labs agree together and splits
+    them where their labs part (:func:`sim.engine.run_lineages`), and q_r is one value
+    per learner. Either way the numbers are those of :func:`sim.simulate` (the Mesa
+    model) for the same seed, bit for bit (tests/test_drivers.py).
     """
     if params.lab_policy != "static" or params.generations > 1:
-        return simulation.run_replicate(params, awareness, seed)
+        return engine.run_lineages(params, awareness, seed)
     return engine.run_replicate(params, awareness, seed)
 
 

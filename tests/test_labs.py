@@ -86,7 +86,7 @@ def test_lab_agent_reaction_changes_only_the_unread_documents():
     assert np.all(lab.kinds[unread][before[unread] == PLANTED] == PLANTED)
     turned = (before[unread] == REAL) & (lab.kinds[unread] == PLANTED)
     assert turned.any()
-    u = lab.uniforms[unread]
+    u = lab.plan.uniforms[unread]
     assert np.all((u[turned] >= 0.15) & (u[turned] < 0.45))
 
 
