@@ -30,17 +30,23 @@ TITLES = {"static": "static lab", "double_down": "double-down lab", "come_clean"
 
 
 def lineages(params, levels, replicates: int, seed: int):
-    """Every lineage's generations: one model run per replicate (a learner per awareness
-    level, each with its own lab and authors), the same seeds whatever the policy."""
+    """Every lineage's generations: one run per replicate (a learner per awareness level,
+    each with its own lab and authors), the same seeds whatever the policy. The engine's
+    lineages (:func:`sim.engine.lineage_table`): the table of ``sim.simulate(...).generations``,
+    bit for bit (tests/test_lineages.py), without the per-batch Mesa steps."""
     import numpy as np
     import pandas as pd
 
-    from sim import simulate
+    from sim.engine import run_lineages
 
     tables = []
     for r in range(replicates):
-        result = simulate(params, awareness=list(levels), seed=np.random.SeedSequence(seed, spawn_key=(0, r)))
-        tables.append(result.generations.assign(replicate=r, real_cited_rate=result.real_cited_rate))
+        rows: list[dict] = []
+        _, rates = run_lineages(params, np.asarray(levels), np.random.SeedSequence(seed, spawn_key=(0, r)),
+                                history=rows)
+        table = pd.DataFrame(rows).sort_values(["learner", "generation"], kind="stable").reset_index(drop=True)
+        # the q_r of the first learner's corpus at the start of its last run (what simulate() reports)
+        tables.append(table.assign(replicate=r, real_cited_rate=float(rates[0])))
     return pd.concat(tables, ignore_index=True)
 
 

@@ -13,6 +13,7 @@ import copy
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from .corpus import (Corpus, CorpusBatch, CorpusPlan, _as_seed_sequence, build_corpus, generation_seed, plan_corpus,
                      planted_share_read, replan_unread, streams, write_documents)
@@ -29,6 +30,7 @@ __all__ = [
     "run_family",
     "run_replicate",
     "run_lineages",
+    "lineage_table",
     "final_table",
     "final_columns",
     "snapshot",
@@ -249,6 +251,7 @@ def run_lineages(
     params: Params,
     awareness: np.ndarray,
     seed: int | np.random.SeedSequence,
+    history: list[dict] | None = None,
 ) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """A reacting lab or a sequence of generations on the batched engine: the final
     columns and each learner's q_r, the numbers of :func:`sim.simulation.run_replicate`
@@ -261,6 +264,10 @@ def run_lineages(
     (:func:`sim.labs.next_discourse`). Lineages whose labs have done the same so far
     share one corpus and read it together, batches between evaluations in one call;
     they split where their labs' reactions or their deployments differ.
+
+    With ``history`` (a list), one row per learner and generation is appended to it,
+    the rows of :meth:`sim.model.PersonaModel.generations` (:data:`GENERATION_COLUMNS`;
+    :func:`lineage_table` makes the table).
     """
     levels = np.asarray(awareness, dtype=float).reshape(-1)
     root = _as_seed_sequence(seed)
@@ -286,6 +293,8 @@ def run_lineages(
             columns = _columns(params, group, levels)
             rebel = columns["persona"] == "rebel"
             group.rebels = group.rebels + rebel
+            if history is not None:
+                history.extend(_generation_rows(group, columns, levels, generation))
             if generation + 1 < params.generations:
                 for deployed in (False, True):
                     keep = np.flatnonzero(rebel == deployed)
@@ -303,6 +312,38 @@ def run_lineages(
     columns = {c: np.concatenate([p[0][c] for p in parts])[position] for c in parts[0][0]}
     rates = np.concatenate([np.full(group.members.size, group.real_cited_rate) for group in groups])[position]
     return columns, rates
+
+
+def _generation_rows(group: _Lineages, columns: dict[str, np.ndarray], levels: np.ndarray,
+                     generation: int) -> list[dict]:
+    """A group's rows of the generations table at the end of a training run
+    (:meth:`sim.model._Run._record_generation`)."""
+    lab, discourse = group.lab, group.discourse
+    return [{
+        "learner": int(i),
+        "situational_awareness": float(levels[i]),
+        "generation": generation,
+        "persona": columns["persona"][k],
+        "p_deceptive": float(columns["p_deceptive"][k]),
+        "p_benevolent": float(columns["p_benevolent"][k]),
+        "uplift": float(columns["uplift"][k]),
+        "planted_fraction": lab.planted_fraction,
+        "disclosed_fraction": lab.disclosed_fraction,
+        "control_discourse_fraction": discourse.control_discourse_fraction,
+        "real_positive_rate": discourse.real_positive_rate,
+        "lab_alarms": lab.alarms,
+        "lab_came_clean": lab.came_clean,
+        "undetected_rebel": bool(columns["persona"][k] == "rebel" and lab.alarms == group.alarms_at_start),
+    } for k, i in enumerate(group.members)]
+
+
+def lineage_table(params: Params, awareness: np.ndarray, seed: int | np.random.SeedSequence) -> pd.DataFrame:
+    """One row per (learner, generation), :func:`run_lineages`'s run: the table of
+    ``sim.simulate(...).generations`` for the same seed, bit for bit, on the engine."""
+    rows: list[dict] = []
+    run_lineages(params, awareness, seed, history=rows)
+    frame = pd.DataFrame(rows, columns=list(GENERATION_COLUMNS))
+    return frame.sort_values(["learner", "generation"], kind="stable").reset_index(drop=True)
 
 
 def _merged(groups: list[_Lineages]) -> list[_Lineages]:

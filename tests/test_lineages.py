@@ -110,3 +110,16 @@ def test_an_interrupted_sweep_resumes_to_the_same_table(tmp_path, monkeypatch):
         run_sweep(_plan(), out=out, executor="serial", progress=False, on_chunk=stop_after_two)
     df = run_sweep(_plan(), out=out, executor="serial", resume=True, progress=False)
     pd.testing.assert_frame_equal(df, reference)
+
+
+@pytest.mark.parametrize("name", ["static, 3 generations", "come_clean, 3 generations",
+                                  "double_down, 4 generations, laundering", "double_down, concealment"])
+def test_the_generations_table_is_the_mesa_models(name):
+    from sim import simulate
+    from sim.engine import lineage_table
+
+    params = Params(**{**SMALL, **CONFIGS[name]})
+    seed = np.random.SeedSequence(8, spawn_key=(0, 3))
+    engine_table = lineage_table(params, LEVELS, seed)
+    mesa_table = simulate(params, list(LEVELS), seed=np.random.SeedSequence(8, spawn_key=(0, 3))).generations
+    pd.testing.assert_frame_equal(engine_table, mesa_table)
