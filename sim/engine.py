@@ -119,15 +119,15 @@ def run_replicate(
     The numbers are those of :func:`sim.simulate` (the Mesa model) for the same seed,
     bit for bit.
 
-    Only a static lab in one training run has a fast path: an adaptive lab
-    (``lab_policy`` other than static) or a sequence of ``generations`` makes every
-    learner's run its own and the lab react between batches, which is the Mesa
-    model's work; :func:`sim.sweeps.run_replicate` chooses the driver.
+    A static lab in one training run: an adaptive lab (``lab_policy`` other than
+    static) or a sequence of ``generations`` makes every learner's run its own and
+    the lab react between batches, which :func:`run_lineages` reads;
+    :func:`sim.sweeps.run_replicate` chooses.
     """
     if params.lab_policy != "static" or params.generations > 1:
         raise ValueError(
             f"the batched engine runs a static lab in one training run (lab_policy={params.lab_policy!r}, "
-            f"generations={params.generations}): use sim.sweeps.run_replicate, which chooses the driver"
+            f"generations={params.generations}): use run_lineages, or sim.sweeps.run_replicate, which chooses"
         )
     corpus = build_corpus(params, seed)
     final_awareness, constants, schedule = _family_setup(corpus, params, awareness)

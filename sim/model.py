@@ -201,7 +201,8 @@ class PersonaModel(mesa.Model):
         but no mechanism uses them.
     record : bool
         Collect every learner's state after every batch (the DataCollector); the
-        sweeps turn it off (:func:`sim.simulation.run_replicate`).
+        runs without it turn it off (:func:`sim.simulation.run_replicate`; the sweeps
+        run the engine, :mod:`sim.engine`, which gives the same numbers).
 
     One model step is one batch. With ``generations`` G > 1 the model runs G
     training runs in sequence (``n_steps = G n_batches`` steps); each learner is then

@@ -210,9 +210,9 @@ def test_seed_sequence_seed_drives_both_the_same_way():
     assert mesa.equals(engine)
 
 
-def test_the_engine_leaves_reacting_labs_to_the_sweep_layer():
-    """The engine runs a static lab in one training run; the sweep layer sends the
-    other runs to the Mesa model, with the numbers of simulate."""
+def test_the_sweep_layer_chooses_the_engine_for_each_kind_of_run():
+    """engine.run_replicate runs a static lab in one training run; the sweep layer sends
+    the other runs to engine.run_lineages, with the numbers of simulate."""
 
     from sim.engine import run_replicate as engine_run
     from sim.sweeps import run_replicate
