@@ -21,6 +21,7 @@ False
 from __future__ import annotations
 
 import inspect
+import threading
 from typing import Any, Sequence
 
 import mesa
@@ -225,6 +226,8 @@ class PersonaModel(mesa.Model):
             awareness = [self.params.situational_awareness]
         levels = np.array(check_awareness(awareness))
         self.record = record
+        # the demo page reads the tables while its play thread steps the model
+        self._lock = threading.RLock()
 
         self.learners = [Learner(self, s, np.full(1, s), None, index=i) for i, s in enumerate(levels)]
         shared = self.params.lab_policy == "static" and self.params.generations == 1
@@ -270,25 +273,28 @@ class PersonaModel(mesa.Model):
         DataCollector records."""
         if not self.running:
             return
-        for run in self.runs:
-            run.step(self.batch)
-        self.batch += 1
-        if self.record:  # the state after this batch (a generation's last: its final state)
-            self.datacollector.collect(self)
-        if self.batch == self.n_batches and self.generation + 1 < self.params.generations:
+        with self._lock:
             for run in self.runs:
-                run.advance()
-            self.batch = 0
-            self.generation += 1
-        elif self.batch == self.n_batches:
-            self.running = False
+                run.step(self.batch)
+            self.batch += 1
+            if self.record:  # the state after this batch (a generation's last: its final state)
+                self.datacollector.collect(self)
+            if self.batch == self.n_batches and self.generation + 1 < self.params.generations:
+                for run in self.runs:
+                    run.advance()
+                self.batch = 0
+                self.generation += 1
+            elif self.batch == self.n_batches:
+                self.running = False
 
     # -- tables -----------------------------------------------------------------------
     def trajectory(self) -> pd.DataFrame:
         """One row per (step, learner), step 0 being the state before reading;
-        ``batch`` counts the batches read in the current generation."""
-        df = self.datacollector.get_agenttype_vars_dataframe(Learner).reset_index()
-        steps = self.datacollector.get_model_vars_dataframe()
+        ``batch`` counts the batches read in the current generation. Safe to call
+        while another thread steps the model (the demo page's play button)."""
+        with self._lock:
+            df = self.datacollector.get_agenttype_vars_dataframe(Learner).reset_index()
+            steps = self.datacollector.get_model_vars_dataframe()
         order = {agent.unique_id: i for i, agent in enumerate(self.learners)}
         df["learner"] = df["AgentID"].map(order)
         step = df["Step"].astype(int)
@@ -304,8 +310,9 @@ class PersonaModel(mesa.Model):
 
     def final_columns(self) -> dict[str, np.ndarray]:
         """The final results as arrays over learners (in the order of ``awareness``)."""
-        parts = [run.final_columns() for run in self.runs]
-        order = [agent.index for run in self.runs for agent in run.learners]
+        with self._lock:
+            parts = [run.final_columns() for run in self.runs]
+            order = [agent.index for run in self.runs for agent in run.learners]
         columns = {c: np.concatenate([p[c] for p in parts]) for c in parts[0]}
         position = np.argsort(order, kind="stable")
         return {c: v[position] for c, v in columns.items()}
@@ -327,7 +334,8 @@ class PersonaModel(mesa.Model):
     def generations(self) -> pd.DataFrame:
         """One row per (learner, generation): the deployed model's persona and what
         shaped its corpus (the lab's shares at its end, the authors' discourse)."""
-        rows = [row for run in self.runs for row in run.history]
+        with self._lock:
+            rows = [row for run in self.runs for row in run.history]
         frame = pd.DataFrame(rows, columns=list(GENERATION_COLUMNS))
         return frame.sort_values(["learner", "generation"], kind="stable").reset_index(drop=True)
 
