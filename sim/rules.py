@@ -20,6 +20,11 @@ Sections follow docs/model.md, section 3 "The learner":
   :func:`ratio_and_belief`, :func:`document_factor`, :func:`log_evidence`;
 - self-model (3, "Self-model"): :func:`expected_plant_rate`, :func:`self_model`,
   :func:`self_model_disclosed`;
+- the makers' hypotheses beyond candid and deceptive (3.2 benevolent makers, 5.7
+  holes and the deceptive sub-hypotheses): :class:`Hypotheses`,
+  :func:`document_evidence` (a document's ratio with control discourse and holes),
+  :func:`maker_log_odds` (P(D), P(B) and the planting odds from the learner's sums),
+  :func:`maker_readouts`, :func:`final_readouts`;
 - running sums: :func:`fold` (a running product of ratios moved into a log-sum),
   :func:`emergence_target`, :func:`emerged` (the emergence test as a product bound);
 - readouts (3, "Readouts"; "Retrospection"): :func:`uplift`, :func:`persona`,
@@ -30,7 +35,8 @@ Notation (docs/model.md): awareness ``s``, detectability ``d``, believed cited s
 of planted documents ``q_p``, measured cited share of real documents ``q_r``, planting
 rates ``pi_D`` (deceptive makers) and ``epsilon`` (candid makers), likelihood ratios
 ``kappa`` (control discourse) and ``beta`` (disclosure), log-odds of deception
-``ell = log P(D)/P(C)``.
+``ell = log P(D)/P(C)``; priors ``pi_0`` (deceptive) and ``pi_B`` (benevolent),
+filtering rates ``f_C``, ``f_D`` and the filtered share ``phi``.
 """
 
 from __future__ import annotations
