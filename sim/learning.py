@@ -65,6 +65,7 @@ from scipy.special import expit, logit
 
 from . import rules
 from .corpus import CorpusBatch
+from .learner import _LANES as _LANES_INFORMED
 from .learner import _flags as cue_flags
 from .learner import read_statement as informed_read_statement
 from .learner import _state_arrays as state_arrays
@@ -250,7 +251,7 @@ def _pow2(k):
 def exp_nonpositive(x):
     """exp(x) for x <= 0 (-inf gives 0) in plain arithmetic, within 2 ulp of libm's
     (subnormal results included): x = k ln 2 + r, |r| <= ln(2) / 2, the Taylor series
-    of degree 13 of exp(r) by Estrin's scheme, times 2^k in two factors."""
+    of degree 13 of exp(r) by Estrin's scheme, times 2^k."""
     t = x if x > -746.0 else -746.0  # exp(-746) is 0 in double precision
     k = (t * _INV_LN2 + _ROUND) - _ROUND  # round(t / ln 2)
     r = (t - k * _LN2_HI) - k * _LN2_LO
@@ -262,35 +263,65 @@ def exp_nonpositive(x):
     q2 = (1.0 / 40320 + r * (1.0 / 362880)) + r2 * (1.0 / 3628800 + r * (1.0 / 39916800))
     q3 = 1.0 / 479001600 + r * (1.0 / 6227020800)
     p = (q0 + r4 * q1) + r8 * (q2 + r4 * q3)
-    half = ((k * 0.5 - 0.25) + _ROUND) - _ROUND  # floor(k / 2), k an integer
-    return (p * _pow2(half)) * _pow2(k - half)
+    low = k < -1000.0  # a subnormal result: scaled into the normal range, then back (one rounding)
+    return (p * _pow2(k + 200.0 if low else k)) * (6.223015277861142e-61 if low else 1.0)  # 2^-200
+
+
+@njit(**_RULE)
+def _split(x):
+    """``x = 2^k m`` for finite ``x > 0`` (subnormal too): ``k`` (an integer-valued
+    double) and ``m`` within [1, 2), from the bits."""
+    subnormal = x < _SMALLEST_NORMAL
+    bits = _bits(x * 18014398509481984.0 if subnormal else x)  # times 2^54
+    m = _double((bits & _MANTISSA_BITS) | _ONE_BITS)
+    k = _double(((bits >> 52) & 0x7FF) + _bits(_ROUND)) - (_ROUND + 1023.0)
+    return (k - 54.0 if subnormal else k), m
+
+
+@njit(**_RULE)
+def _log_series(k, s):
+    """``k log 2 + log((1 + s) / (1 - s))`` for ``|s| <= 3 - 2 sqrt(2)`` (about 0.17):
+    ``2 atanh(s) = 2 s + s R(s^2)``, R fdlibm's minimax polynomial (e_log.c)."""
+    z = s * s
+    w = z * z
+    r = z * (_LG1 + w * (_LG3 + w * (_LG5 + w * _LG7))) + w * (_LG2 + w * (_LG4 + w * _LG6))
+    return k * _LN2_HI + ((s + s) + (s * r + k * _LN2_LO))
 
 
 @njit(**_RULE)
 def log_nonnegative(x):
     """log(x) for x >= 0 (0 gives -inf, inf gives inf; NaN for x < 0 or NaN) in plain
-    arithmetic, within 1 ulp of libm's: fdlibm's e_log.c (x = 2^k m, m within
-    [sqrt(2)/2, sqrt(2)], log m = 2 atanh(f / (2 + f)), f = m - 1, by a minimax
-    polynomial), subnormal x included."""
-    subnormal = x < _SMALLEST_NORMAL
-    bits = _bits(x * 18014398509481984.0 if subnormal else x)  # times 2^54
-    m = _double((bits & _MANTISSA_BITS) | _ONE_BITS)
-    k = _double(((bits >> 52) & 0x7FF) + _bits(_ROUND)) - (_ROUND + 1023.0)
-    k = k - 54.0 if subnormal else k
+    arithmetic, within about 1 ulp of libm's: ``x = 2^k m``, ``m`` within
+    [sqrt(2)/2, sqrt(2)], ``log m = 2 atanh((m - 1) / (m + 1))`` (:func:`_log_series`),
+    subnormal x included."""
+    k, m = _split(x)
     big = m > _SQRT2
     m = m * 0.5 if big else m
     k = k + 1.0 if big else k
-    f = m - 1.0
-    s = f / (2.0 + f)
-    z = s * s
-    w = z * z
-    odd = z * (_LG1 + w * (_LG3 + w * (_LG5 + w * _LG7)))
-    even = w * (_LG2 + w * (_LG4 + w * _LG6))
-    half_f2 = 0.5 * f * f
-    y = k * _LN2_HI - ((half_f2 - (s * (half_f2 + (odd + even)) + k * _LN2_LO)) - f)
+    y = _log_series(k, (m - 1.0) / (m + 1.0))
     y = -math.inf if x == 0.0 else y
     y = x if x == math.inf else y
     return y if x >= 0.0 else math.nan
+
+
+@njit(**_RULE)
+def log_ratio(top, bottom):
+    """log(top / bottom) for top, bottom >= 0 in plain arithmetic and one division (of
+    the two mantissas: ``top / bottom = 2^k m_t / m_b``, ``m_t / m_b`` brought within
+    [sqrt(2)/2, sqrt(2)], ``log = k log 2 + 2 atanh((m_t - m_b) / (m_t + m_b))``); within
+    a few 1e-17 of the exact value for ratios near 1, about 1 ulp elsewhere. -inf for
+    top = 0, inf for bottom = 0, NaN for both or a NaN."""
+    kt, mt = _split(top)
+    kb, mb = _split(bottom)
+    up = mt > _SQRT2 * mb
+    down = mt * _SQRT2 < mb
+    k = kt - kb + (1.0 if up else (-1.0 if down else 0.0))
+    mb = mb * 2.0 if up else mb
+    mt = mt * 2.0 if down else mt
+    y = _log_series(k, (mt - mb) / (mt + mb))
+    y = -math.inf if top == 0.0 else y
+    y = math.inf if bottom == 0.0 else y
+    return y if (top == top) & (bottom == bottom) & ((top != 0.0) | (bottom != 0.0)) else math.nan
 
 
 # ---------------------------------------------------------------------------------
@@ -311,18 +342,47 @@ def predictive_log_lr(style, cited, s, detectability_mean, detectability_varianc
     learner's: ``s log(q_p / q_r)`` if cited, ``s log((1 - q_p) / (1 - q_r))`` if not, at
     the posterior means of the cited shares. With ``sigma^2 = 0``, ``mu = d`` and the true
     cited shares it is the informed learner's ``log Lambda`` (:func:`sim.rules.log_lr`).
-    The logarithms are :func:`log_nonnegative`'s; ``log v`` is ``log1p(s^2 sigma^2)``
-    (log of the rounded ``v`` and the rounding's first-order correction).
+    The logarithms in plain arithmetic: ``log v`` as :func:`log_nonnegative` and
+    ``1 / v`` from one division, with the first-order correction for the rounding of
+    ``v = 1 + s^2 sigma^2`` (``log1p``); the citation term by :func:`log_ratio`.
     """
     spread = s * s * detectability_variance
     v = 1.0 + spread
-    shrink = 1.0 / v
-    log_v = log_nonnegative(v) + (spread - (v - 1.0)) * shrink
+    bits = _bits(v)  # v = 2^k m (v >= 1): log v by log_nonnegative's series, and 1 / v, from one division
+    m = _double((bits & _MANTISSA_BITS) | _ONE_BITS)
+    k = _double(((bits >> 52) & 0x7FF) + _bits(_ROUND)) - (_ROUND + 1023.0)
+    big = m > _SQRT2
+    m = m * 0.5 if big else m
+    k = k + 1.0 if big else k
+    inv = 1.0 / (v * (m + 1.0))
+    shrink = (m + 1.0) * inv
+    log_v = _log_series(k, (m - 1.0) * (v * inv)) + (spread - (v - 1.0)) * shrink  # log1p(spread)
     dev = style - s * detectability_mean
     log_style = 0.5 * (style * style - dev * dev * shrink) - 0.5 * log_v
     top = planted_cited if cited else 1.0 - planted_cited
     bottom = real_cited if cited else 1.0 - real_cited
-    return log_style + s * log_nonnegative(top / bottom), shrink
+    return log_style + s * log_ratio(top, bottom), shrink
+
+
+@njit(**_RULE)
+def predictive_terms(style, cited, s, detectability_mean, detectability_variance, real_cited, planted_cited):
+    """``high = log Lambda~ > 0``, ``e = exp(-|log Lambda~|)`` and ``shrink = 1 / v`` of
+    :func:`predictive_log_lr`, with one exponential and one logarithm (the citation
+    term's, :func:`log_ratio`): ``log Lambda~ = L - log(v) / 2``, ``L`` the rest, so with
+    ``x = exp(-|L|)`` and ``q = sqrt(1 / v)`` (at most 1): for ``L <= 0``, ``log Lambda~ <= 0``
+    and ``e = x q``; for ``L > 0``, ``log Lambda~ > 0`` exactly when ``x < q``, and then
+    ``e = x / q``, else ``e = q / x``. At most 1, never a division by 0."""
+    shrink = 1.0 / (1.0 + s * s * detectability_variance)
+    dev = style - s * detectability_mean
+    top = planted_cited if cited else 1.0 - planted_cited
+    bottom = real_cited if cited else 1.0 - real_cited
+    rest = 0.5 * (style * style - dev * dev * shrink) + s * log_ratio(top, bottom)
+    x = exp_nonpositive(-abs(rest))
+    q = math.sqrt(shrink)
+    positive = rest > 0.0
+    high = positive & (x < q)
+    e = ((x if high else q) / (q if high else x)) if positive else x * q
+    return high, e, shrink
 
 
 @njit(**_RULE)
@@ -381,16 +441,23 @@ def beta_step(mean, count, weight, step, outcome):
 def share_step(mean, count, planted):
     """Assumed-density filtering of the Beta(mean, count) posterior of a planted share
     after a document planted with probability ``planted``: the exact posterior, the
-    mixture of Beta(a + 1, b) (weight ``planted``) and Beta(a, b + 1), is replaced by the
-    Beta of the same mean and variance. A point mass stays put."""
+    mixture of Beta(a + 1, b) (weight ``planted`` = p) and Beta(a, b + 1), is replaced by
+    the Beta of the same mean and variance. A point mass stays put.
+
+    The mean is ``(a + p) / (n + 1)``; the count ``n' + 1 = mean' (1 - mean') / var'`` is
+    ``(a + p)(b + 1 - p)(n + 2) / W``, ``W = a (b + 1 - p^2) + b p (2 - p) + 2 p (1 - p)``
+    (the variance's numerator, a sum of terms >= 0, so there is no cancellation), both
+    from one division. ``W = 0`` (nothing uncertain: a = p = 0, or b = 0 with p = 1):
+    the count as if observed."""
     a = mean * count
-    n2 = count + 2.0
-    inv = 1.0 / ((count + 1.0) * n2)
-    new_mean = (a + planted) * (n2 * inv)
-    second = (a + 1.0) * (a + 2.0 * planted) * inv
-    variance = second - new_mean * new_mean
-    # beyond double precision (variance <= 0): the count as if observed
-    new_count = new_mean * (1.0 - new_mean) / variance - 1.0 if variance > 0.0 else count + 1.0
+    b = count - a
+    n1 = count + 1.0
+    w = a * (b + 1.0 - planted * planted) + b * planted * (2.0 - planted) + 2.0 * planted * (1.0 - planted)
+    top = a + planted
+    inv = 1.0 / (n1 * w)
+    certain = not (w > 0.0)
+    new_mean = (top / n1) if certain else top * (w * inv)
+    new_count = count + 1.0 if certain else (top * (n1 * inv)) * ((b + 1.0 - planted) * (count + 2.0)) - 1.0
     still = count > POINT_MASS_COUNT
     return (mean if still else new_mean), (count if still else new_count)
 
@@ -445,6 +512,9 @@ def learn_document(high, e, shrink, style, cited, s, odds, dm, dn, cm, cn, mu, v
 #: log space (as the informed learner's general path, sim/learner.py).
 _FOLD = 1e150
 _FACTOR = rules.LINEAR_RATIO_MAX
+#: Families are padded to a multiple of this many learners (sim.learner's: the doubles
+#: of an AVX-512 register), so that the vectorized loops have no scalar remainder.
+_LANES = _LANES_INFORMED
 #: Rows of the per-learner work array of a batch: the batch's constants and running
 #: sums, and what the first loop over learners leaves for the second and third.
 (_W_PI_HAT, _W_CONTROL, _W_DISCLOSURE, _W_PRODUCT, _W_LOG_SUM, _W_BASE_ODDS, _W_TARGET,
@@ -455,16 +525,14 @@ _FACTOR = rules.LINEAR_RATIO_MAX
 def _evidence_lane(z, is_planted, is_cited, s, detectability, dm, cm, mu, var, qr, qp):
     """A learner of awareness ``s`` and posterior means ``dm``, ``cm``, ``mu``, ``qr``,
     ``qp`` (variance ``var`` of delta) reads an undisclosed document (its perceived
-    style ``z + s d`` if planted): its predictive log-ratio and ``shrink``
-    (:func:`predictive_log_lr`), ``e = exp(-|log Lambda~|)``, the evidence ratio and
-    ``r_D``, ``r_C`` (:func:`stance_terms`). (Scalars only: an array passed to an
-    inlined function costs reference counting, which stops the vectorizer.)"""
+    style ``z + s d`` if planted): ``high``, ``e = exp(-|log Lambda~|)`` and ``shrink``
+    (:func:`predictive_terms`), the evidence ratio and ``r_D``, ``r_C``
+    (:func:`stance_terms`); and the perceived style. (Scalars only: an array passed to
+    an inlined function costs reference counting, which stops the vectorizer.)"""
     style = z + (s * detectability if is_planted else 0.0)
-    lr, shrink = predictive_log_lr(style, is_cited, s, mu, var, qr, qp)
-    high = lr > 0.0
-    e = exp_nonpositive(-abs(lr))
+    high, e, shrink = predictive_terms(style, is_cited, s, mu, var, qr, qp)
     ratio, r_d, r_c = stance_terms(high, e, dm, cm)
-    return lr, shrink, high, e, ratio, r_d, r_c
+    return style, shrink, high, e, ratio, r_d, r_c
 
 
 @njit(**_JIT)
@@ -477,12 +545,14 @@ def _rare_lane(j, i, start, z, is_planted, is_cited, is_control, log_odds, emerg
     quantities are the loop's (the same arithmetic on the same numbers)."""
     product = -work[_W_PRODUCT, j]  # the loop marks the lane by the product's sign
     log_sum = work[_W_LOG_SUM, j]
-    lr, _, _, _, ratio, _, _ = _evidence_lane(z, is_planted, is_cited, awareness[j], constants.detectability,
-                                              learned[0, j], learned[2, j], learned[4, j], learned[5, j],
-                                              learned[6, j], learned[8, j])
+    s = awareness[j]
+    style, _, _, _, ratio, _, _ = _evidence_lane(z, is_planted, is_cited, s, constants.detectability,
+                                                 learned[0, j], learned[2, j], learned[4, j], learned[5, j],
+                                                 learned[6, j], learned[8, j])
     if 1.0 / _FACTOR < ratio < _FACTOR:
         product *= rules.document_factor(ratio, is_control, work[_W_CONTROL, j])
     else:  # an extreme document: its evidence in log space
+        lr = predictive_log_lr(style, is_cited, s, learned[4, j], learned[5, j], learned[6, j], learned[8, j])[0]
         log_sum += (rules.log_evidence(lr, learned[0, j], learned[2, j])
                     + (awareness[j] * constants.log_control_ratio if is_control else 0.0))
     product, log_sum, moved = rules.fold(product, log_sum, 1.0 / _FOLD, _FOLD)
@@ -546,8 +616,8 @@ def _learn_batch(log_odds, a, b, believed, emergence, read, learned, awareness, 
         z, is_planted, is_cited, is_control, good = style_noise[i], planted[i], cited[i], control[i], positive[i]
         rare = 0
         for j in range(n_learners):  # the evidence (vectorized)
-            lr, shrink, high, e, ratio, r_d, r_c = _evidence_lane(z, is_planted, is_cited, awareness[j], d, dms[j],
-                                                                  cms[j], mus[j], variances[j], qrs[j], qps[j])
+            _, shrink, high, e, ratio, r_d, r_c = _evidence_lane(z, is_planted, is_cited, awareness[j], d, dms[j],
+                                                                 cms[j], mus[j], variances[j], qrs[j], qps[j])
             product = products[j]
             kappa_s = control_factor[j]  # loaded before the select: a load in a branch stops the vectorizer
             kappa = kappa_s if is_control else 1.0
@@ -617,6 +687,15 @@ def read_corpus(state: LearningState, cues: CorpusBatch, schedule: np.ndarray, f
     schedule = np.ascontiguousarray(schedule, dtype=np.float64)
     log_odds, _, a, b, believed, emergence, read = state_arrays(state)  # the retrospective ones follow log_odds
     learned = np.array([getattr(state, f) for f in _LEARNED_FIELDS], dtype=np.float64).reshape(len(_LEARNED_FIELDS), -1)
+    n = schedule.shape[0]
+    pad = -n % _LANES if n > _LANES else 0
+    if pad:
+        # pad the family to whole SIMD vectors with copies of its last learner (every lane's
+        # arithmetic is its own, so padding changes no learner's numbers, only speed)
+        log_odds, a, b, believed, emergence, read = (np.concatenate([x, np.repeat(x[-1:], pad)])
+                                                     for x in (log_odds, a, b, believed, emergence, read))
+        learned = np.concatenate([learned, np.repeat(learned[:, -1:], pad, axis=1)], axis=1)
+        schedule = np.concatenate([schedule, np.repeat(schedule[-1:], pad, axis=0)])
     _learn_corpus_kernel(
         log_odds, a, b, believed, emergence, read, learned, schedule, int(max(batch_size, 1)),
         np.ascontiguousarray(cues.style_noise, dtype=np.float64),
@@ -625,6 +704,9 @@ def read_corpus(state: LearningState, cues: CorpusBatch, schedule: np.ndarray, f
         *cue_flags(cues),
         tuple(map(float, constants)),
     )
+    if pad:
+        log_odds, a, b, believed, emergence, read = (x[:n] for x in (log_odds, a, b, believed, emergence, read))
+        learned, schedule = learned[:, :n], schedule[:n]
     return LearningState(
         log_odds=log_odds,
         retro_log_odds=log_odds.copy(),
