@@ -289,22 +289,6 @@ def _log_series(k, s):
 
 
 @njit(**_RULE)
-def log_nonnegative(x):
-    """log(x) for x >= 0 (0 gives -inf, inf gives inf; NaN for x < 0 or NaN) in plain
-    arithmetic, within about 1 ulp of libm's: ``x = 2^k m``, ``m`` within
-    [sqrt(2)/2, sqrt(2)], ``log m = 2 atanh((m - 1) / (m + 1))`` (:func:`_log_series`),
-    subnormal x included."""
-    k, m = _split(x)
-    big = m > _SQRT2
-    m = m * 0.5 if big else m
-    k = k + 1.0 if big else k
-    y = _log_series(k, (m - 1.0) / (m + 1.0))
-    y = -math.inf if x == 0.0 else y
-    y = x if x == math.inf else y
-    return y if x >= 0.0 else math.nan
-
-
-@njit(**_RULE)
 def log_ratio(top, bottom):
     """log(top / bottom) for top, bottom >= 0 in plain arithmetic and one division (of
     the two mantissas: ``top / bottom = 2^k m_t / m_b``, ``m_t / m_b`` brought within
@@ -342,21 +326,13 @@ def predictive_log_lr(style, cited, s, detectability_mean, detectability_varianc
     learner's: ``s log(q_p / q_r)`` if cited, ``s log((1 - q_p) / (1 - q_r))`` if not, at
     the posterior means of the cited shares. With ``sigma^2 = 0``, ``mu = d`` and the true
     cited shares it is the informed learner's ``log Lambda`` (:func:`sim.rules.log_lr`).
-    The logarithms in plain arithmetic: ``log v`` as :func:`log_nonnegative` and
-    ``1 / v`` from one division, with the first-order correction for the rounding of
-    ``v = 1 + s^2 sigma^2`` (``log1p``); the citation term by :func:`log_ratio`.
+    The reader takes it where a document's evidence is taken in log space
+    (:func:`_rare_lane`; elsewhere :func:`predictive_terms`): ``log v`` by libm's
+    ``log1p``, the citation term by :func:`log_ratio`, as :func:`predictive_terms`'s.
     """
     spread = s * s * detectability_variance
-    v = 1.0 + spread
-    bits = _bits(v)  # v = 2^k m (v >= 1): log v by log_nonnegative's series, and 1 / v, from one division
-    m = _double((bits & _MANTISSA_BITS) | _ONE_BITS)
-    k = _double(((bits >> 52) & 0x7FF) + _bits(_ROUND)) - (_ROUND + 1023.0)
-    big = m > _SQRT2
-    m = m * 0.5 if big else m
-    k = k + 1.0 if big else k
-    inv = 1.0 / (v * (m + 1.0))
-    shrink = (m + 1.0) * inv
-    log_v = _log_series(k, (m - 1.0) * (v * inv)) + (spread - (v - 1.0)) * shrink  # log1p(spread)
+    shrink = 1.0 / (1.0 + spread)
+    log_v = math.log1p(spread)
     dev = style - s * detectability_mean
     log_style = 0.5 * (style * style - dev * dev * shrink) - 0.5 * log_v
     top = planted_cited if cited else 1.0 - planted_cited
@@ -575,9 +551,10 @@ def _learn_batch(log_odds, a, b, believed, emergence, read, learned, awareness, 
     At the batch start each learner takes its self-model's pi_hat; then, document after
     document, in loops over the learners that the compiler vectorizes (the rules are
     branch-free and their exp and log plain arithmetic, :func:`exp_nonpositive`,
-    :func:`log_nonnegative`; every learner's arithmetic is its own, so its numbers do
-    not depend on the family): the evidence and the running product; the posterior
-    (:func:`learn_document`); the self-model. A learner whose document is extreme,
+    :func:`log_ratio`; every learner's arithmetic is its own, so its numbers do not
+    depend on the family): the evidence and the running product
+    (:func:`predictive_terms`, :func:`stance_terms`); the posterior (the steps of
+    :func:`learn_document`); the self-model. A learner whose document is extreme,
     whose product must be folded or who emerges at the document is finished between
     the first two loops by :func:`_rare_lane`. The log-odds are kept as ``log_odds +
     log_sum + log(product)`` (one logarithm per batch, as the informed learner's), and
