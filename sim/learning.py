@@ -424,7 +424,7 @@ def share_step(mean, count, planted):
     ``(a + p)(b + 1 - p)(n + 2) / W``, ``W = a (b + 1 - p^2) + b p (2 - p) + 2 p (1 - p)``
     (the variance's numerator, a sum of terms >= 0, so there is no cancellation), both
     from one division. ``W = 0`` (nothing uncertain: a = p = 0, or b = 0 with p = 1):
-    the count as if observed."""
+    the mean p, the count as if observed."""
     a = mean * count
     b = count - a
     n1 = count + 1.0
@@ -432,7 +432,7 @@ def share_step(mean, count, planted):
     top = a + planted
     inv = 1.0 / (n1 * w)
     certain = not (w > 0.0)
-    new_mean = (top / n1) if certain else top * (w * inv)
+    new_mean = planted if certain else top * (w * inv)  # certain: p is 0 (and a = 0) or 1 (and b = 0)
     new_count = count + 1.0 if certain else (top * (n1 * inv)) * ((b + 1.0 - planted) * (count + 2.0)) - 1.0
     still = count > POINT_MASS_COUNT
     return (mean if still else new_mean), (count if still else new_count)
