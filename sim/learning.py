@@ -58,11 +58,14 @@ from typing import NamedTuple
 
 import numpy as np
 from . import _cpu  # noqa: F401  (numba's vector width, set before numba is first imported)
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.extending import intrinsic
 from scipy.special import expit, logit
 
 from . import rules
 from .corpus import CorpusBatch
+from .learner import _LANES as _LANES_INFORMED
 from .learner import _flags as cue_flags
 from .learner import read_statement as informed_read_statement
 from .learner import _state_arrays as state_arrays
@@ -197,6 +200,115 @@ def initial_state(n_learners: int, constants: LearningConstants, awareness: np.n
 
 
 # ---------------------------------------------------------------------------------
+# exp and log in plain arithmetic (so that the loop over learners vectorizes)
+# ---------------------------------------------------------------------------------
+@intrinsic
+def _bits(typingctx, x):
+    """The IEEE bits of a double, as an int64 (a bitcast: no instruction, and it vectorizes)."""
+    if x != types.float64:
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.IntType(64))
+
+    return types.int64(types.float64), codegen
+
+
+@intrinsic
+def _double(typingctx, x):
+    """The double of the IEEE bits ``x`` (an int64; a bitcast)."""
+    if x != types.int64:
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.DoubleType())
+
+    return types.float64(types.int64), codegen
+
+
+#: x + _ROUND - _ROUND rounds |x| < 2^51 to an integer, which the low bits of x + _ROUND hold.
+_ROUND = 6755399441055744.0  # 1.5 * 2^52
+_LN2_HI = 6.93147180369123816490e-01  # ln 2 in two parts (fdlibm): k _LN2_HI is exact for |k| < 2^11
+_LN2_LO = 1.90821492927058770002e-10
+_INV_LN2 = 1.44269504088896338700e+00
+#: fdlibm's minimax coefficients of log(1 + f) = 2 atanh(s), s = f / (2 + f) (e_log.c)
+_LG1, _LG2, _LG3, _LG4, _LG5, _LG6, _LG7 = (
+    6.666666666666735130e-01, 3.999999999940941908e-01, 2.857142874366239149e-01, 2.222219843214978396e-01,
+    1.818357216161805012e-01, 1.531383769920937332e-01, 1.479819860511658591e-01)
+_SQRT2 = 1.4142135623730951
+_SMALLEST_NORMAL = 2.2250738585072014e-308
+_MANTISSA_BITS = 0x000FFFFFFFFFFFFF
+_ONE_BITS = 0x3FF0000000000000
+
+
+@njit(**_RULE)
+def _pow2(k):
+    """2^k for an integer-valued double ``k`` in [-1022, 1023] (its exponent bits)."""
+    return _double((_bits(k + _ROUND) - _bits(_ROUND) + 1023) << 52)
+
+
+@njit(**_RULE)
+def exp_nonpositive(x):
+    """exp(x) for x <= 0 (-inf gives 0) in plain arithmetic, within 2 ulp of libm's
+    (subnormal results included): x = k ln 2 + r, |r| <= ln(2) / 2, the Taylor series
+    of degree 13 of exp(r) by Estrin's scheme, times 2^k."""
+    t = x if x > -746.0 else -746.0  # exp(-746) is 0 in double precision
+    k = (t * _INV_LN2 + _ROUND) - _ROUND  # round(t / ln 2)
+    r = (t - k * _LN2_HI) - k * _LN2_LO
+    r2 = r * r
+    r4 = r2 * r2
+    r8 = r4 * r4
+    q0 = (1.0 + r) + r2 * (1.0 / 2 + r * (1.0 / 6))
+    q1 = (1.0 / 24 + r * (1.0 / 120)) + r2 * (1.0 / 720 + r * (1.0 / 5040))
+    q2 = (1.0 / 40320 + r * (1.0 / 362880)) + r2 * (1.0 / 3628800 + r * (1.0 / 39916800))
+    q3 = 1.0 / 479001600 + r * (1.0 / 6227020800)
+    p = (q0 + r4 * q1) + r8 * (q2 + r4 * q3)
+    low = k < -1000.0  # a subnormal result: scaled into the normal range, then back (one rounding)
+    return (p * _pow2(k + 200.0 if low else k)) * (6.223015277861142e-61 if low else 1.0)  # 2^-200
+
+
+@njit(**_RULE)
+def _split(x):
+    """``x = 2^k m`` for finite ``x > 0`` (subnormal too): ``k`` (an integer-valued
+    double) and ``m`` within [1, 2), from the bits."""
+    subnormal = x < _SMALLEST_NORMAL
+    bits = _bits(x * 18014398509481984.0 if subnormal else x)  # times 2^54
+    m = _double((bits & _MANTISSA_BITS) | _ONE_BITS)
+    k = _double(((bits >> 52) & 0x7FF) + _bits(_ROUND)) - (_ROUND + 1023.0)
+    return (k - 54.0 if subnormal else k), m
+
+
+@njit(**_RULE)
+def _log_series(k, s):
+    """``k log 2 + log((1 + s) / (1 - s))`` for ``|s| <= 3 - 2 sqrt(2)`` (about 0.17):
+    ``2 atanh(s) = 2 s + s R(s^2)``, R fdlibm's minimax polynomial (e_log.c)."""
+    z = s * s
+    w = z * z
+    r = z * (_LG1 + w * (_LG3 + w * (_LG5 + w * _LG7))) + w * (_LG2 + w * (_LG4 + w * _LG6))
+    return k * _LN2_HI + ((s + s) + (s * r + k * _LN2_LO))
+
+
+@njit(**_RULE)
+def log_ratio(top, bottom):
+    """log(top / bottom) for top, bottom >= 0 in plain arithmetic and one division (of
+    the two mantissas: ``top / bottom = 2^k m_t / m_b``, ``m_t / m_b`` brought within
+    [sqrt(2)/2, sqrt(2)], ``log = k log 2 + 2 atanh((m_t - m_b) / (m_t + m_b))``); within
+    a few 1e-17 of the exact value for ratios near 1, about 1 ulp elsewhere. -inf for
+    top = 0, inf for bottom = 0, NaN for both or a NaN."""
+    kt, mt = _split(top)
+    kb, mb = _split(bottom)
+    up = mt > _SQRT2 * mb
+    down = mt * _SQRT2 < mb
+    k = kt - kb + (1.0 if up else (-1.0 if down else 0.0))
+    mb = mb * 2.0 if up else mb
+    mt = mt * 2.0 if down else mt
+    y = _log_series(k, (mt - mb) / (mt + mb))
+    y = -math.inf if top == 0.0 else y
+    y = math.inf if bottom == 0.0 else y
+    return y if (top == top) & (bottom == bottom) & ((top != 0.0) | (bottom != 0.0)) else math.nan
+
+
+# ---------------------------------------------------------------------------------
 # The scalar rules (docs/model.md §3.1)
 # ---------------------------------------------------------------------------------
 #: A Beta factor of a larger concentration is a point mass (it never moves).
@@ -214,16 +326,39 @@ def predictive_log_lr(style, cited, s, detectability_mean, detectability_varianc
     learner's: ``s log(q_p / q_r)`` if cited, ``s log((1 - q_p) / (1 - q_r))`` if not, at
     the posterior means of the cited shares. With ``sigma^2 = 0``, ``mu = d`` and the true
     cited shares it is the informed learner's ``log Lambda`` (:func:`sim.rules.log_lr`).
+    The reader takes it where a document's evidence is taken in log space
+    (:func:`_rare_lane`; elsewhere :func:`predictive_terms`): ``log v`` by libm's
+    ``log1p``, the citation term by :func:`log_ratio`, as :func:`predictive_terms`'s.
     """
     spread = s * s * detectability_variance
     shrink = 1.0 / (1.0 + spread)
+    log_v = math.log1p(spread)
     dev = style - s * detectability_mean
-    log_style = 0.5 * (style * style - dev * dev * shrink) - 0.5 * math.log1p(spread)
-    if cited:
-        log_cite = s * math.log(planted_cited / real_cited)
-    else:
-        log_cite = s * math.log((1.0 - planted_cited) / (1.0 - real_cited))
-    return log_style + log_cite, shrink
+    log_style = 0.5 * (style * style - dev * dev * shrink) - 0.5 * log_v
+    top = planted_cited if cited else 1.0 - planted_cited
+    bottom = real_cited if cited else 1.0 - real_cited
+    return log_style + s * log_ratio(top, bottom), shrink
+
+
+@njit(**_RULE)
+def predictive_terms(style, cited, s, detectability_mean, detectability_variance, real_cited, planted_cited):
+    """``high = log Lambda~ > 0``, ``e = exp(-|log Lambda~|)`` and ``shrink = 1 / v`` of
+    :func:`predictive_log_lr`, with one exponential and one logarithm (the citation
+    term's, :func:`log_ratio`): ``log Lambda~ = L - log(v) / 2``, ``L`` the rest, so with
+    ``x = exp(-|L|)`` and ``q = sqrt(1 / v)`` (at most 1): for ``L <= 0``, ``log Lambda~ <= 0``
+    and ``e = x q``; for ``L > 0``, ``log Lambda~ > 0`` exactly when ``x < q``, and then
+    ``e = x / q``, else ``e = q / x``. At most 1, never a division by 0."""
+    shrink = 1.0 / (1.0 + s * s * detectability_variance)
+    dev = style - s * detectability_mean
+    top = planted_cited if cited else 1.0 - planted_cited
+    bottom = real_cited if cited else 1.0 - real_cited
+    rest = 0.5 * (style * style - dev * dev * shrink) + s * log_ratio(top, bottom)
+    x = exp_nonpositive(-abs(rest))
+    q = math.sqrt(shrink)
+    positive = rest > 0.0
+    high = positive & (x < q)
+    e = ((x if high else q) / (q if high else x)) if positive else x * q
+    return high, e, shrink
 
 
 @njit(**_RULE)
@@ -235,7 +370,8 @@ def stance_terms(high, e, deceptive_share, candid_share):
     for ``log Lambda~ > 0`` numerator and denominator are divided by ``Lambda~``. Where a
     denominator vanishes (a share of 0 or 1 with ``e = 0``) the belief is its limit,
     as in :func:`sim.rules.mixture_terms`, and the ratio leaves the linear range (the
-    reader then takes the evidence in log space)."""
+    reader then takes the evidence in log space). Branch-free (selects), as every
+    rule here, so that the loop over learners vectorizes."""
     w_d = deceptive_share if high else 1.0 - deceptive_share
     w_c = candid_share if high else 1.0 - candid_share
     den_d = w_d + (1.0 - w_d) * e
@@ -243,8 +379,8 @@ def stance_terms(high, e, deceptive_share, candid_share):
     top_d = deceptive_share if high else deceptive_share * e
     top_c = candid_share if high else candid_share * e
     limit = 0.0 if high else 1.0
-    inv_d = 1.0 / den_d if den_d > 0.0 else 0.0
-    inv_c = 1.0 / den_c if den_c > 0.0 else math.inf
+    inv_d = 1.0 / den_d
+    inv_c = 1.0 / den_c  # inf where den_c = 0
     r_d = top_d * inv_d if den_d > 0.0 else limit
     r_c = top_c * inv_c if den_c > 0.0 else limit
     return den_d * inv_c, r_d, r_c
@@ -259,8 +395,6 @@ def beta_step(mean, count, weight, step, outcome):
     posterior, a mixture of the two Betas, is replaced by the Beta of the same mean and
     variance (moment matching). A point mass (``count`` above :data:`POINT_MASS_COUNT`)
     stays put."""
-    if weight <= 0.0 or step <= 0.0 or count > POINT_MASS_COUNT:
-        return mean, count
     a = mean * count
     n1 = count + 1.0
     up = count + step
@@ -273,28 +407,35 @@ def beta_step(mean, count, weight, step, outcome):
     new_mean = mean + weight * (mean_up - mean)
     new_second = second + weight * (second_up - second)
     variance = new_second - new_mean * new_mean
-    if variance <= 0.0:  # beyond double precision: the count as if observed
-        return new_mean, count + step * weight
-    return new_mean, new_mean * (1.0 - new_mean) / variance - 1.0
+    # beyond double precision (variance <= 0): the count as if observed
+    new_count = new_mean * (1.0 - new_mean) / variance - 1.0 if variance > 0.0 else count + step * weight
+    still = (weight <= 0.0) | (step <= 0.0) | (count > POINT_MASS_COUNT)
+    return (mean if still else new_mean), (count if still else new_count)
 
 
 @njit(**_RULE)
 def share_step(mean, count, planted):
     """Assumed-density filtering of the Beta(mean, count) posterior of a planted share
     after a document planted with probability ``planted``: the exact posterior, the
-    mixture of Beta(a + 1, b) (weight ``planted``) and Beta(a, b + 1), is replaced by the
-    Beta of the same mean and variance. A point mass stays put."""
-    if count > POINT_MASS_COUNT:
-        return mean, count
+    mixture of Beta(a + 1, b) (weight ``planted`` = p) and Beta(a, b + 1), is replaced by
+    the Beta of the same mean and variance. A point mass stays put.
+
+    The mean is ``(a + p) / (n + 1)``; the count ``n' + 1 = mean' (1 - mean') / var'`` is
+    ``(a + p)(b + 1 - p)(n + 2) / W``, ``W = a (b + 1 - p^2) + b p (2 - p) + 2 p (1 - p)``
+    (the variance's numerator, a sum of terms >= 0, so there is no cancellation), both
+    from one division. ``W = 0`` (nothing uncertain: a = p = 0, or b = 0 with p = 1):
+    the mean p, the count as if observed."""
     a = mean * count
-    n2 = count + 2.0
-    inv = 1.0 / ((count + 1.0) * n2)
-    new_mean = (a + planted) * (n2 * inv)
-    second = (a + 1.0) * (a + 2.0 * planted) * inv
-    variance = second - new_mean * new_mean
-    if variance <= 0.0:  # beyond double precision: the count as if observed
-        return new_mean, count + 1.0
-    return new_mean, new_mean * (1.0 - new_mean) / variance - 1.0
+    b = count - a
+    n1 = count + 1.0
+    w = a * (b + 1.0 - planted * planted) + b * planted * (2.0 - planted) + 2.0 * planted * (1.0 - planted)
+    top = a + planted
+    inv = 1.0 / (n1 * w)
+    certain = not (w > 0.0)
+    new_mean = planted if certain else top * (w * inv)  # certain: p is 0 (and a = 0) or 1 (and b = 0)
+    new_count = count + 1.0 if certain else (top * (n1 * inv)) * ((b + 1.0 - planted) * (count + 2.0)) - 1.0
+    still = count > POINT_MASS_COUNT
+    return (mean if still else new_mean), (count if still else new_count)
 
 
 @njit(**_RULE)
@@ -304,12 +445,11 @@ def normal_step(mean, variance, weight, s, style, shrink):
     updates the Normal (variance ``sigma^2 shrink``, ``shrink = 1 / (1 + s^2 sigma^2)``);
     otherwise nothing. The mixture is replaced by the Normal of the same mean and
     variance. A point mass (variance 0) stays put."""
-    if weight <= 0.0 or s <= 0.0 or variance == 0.0:
-        return mean, variance
     variance_up = variance * shrink
     moved = s * (style - s * mean) * variance_up
     new_variance = (1.0 - weight) * variance + weight * variance_up + weight * (1.0 - weight) * moved * moved
-    return mean + weight * moved, new_variance
+    still = (weight <= 0.0) | (s <= 0.0) | (variance == 0.0)
+    return (mean if still else mean + weight * moved), (variance if still else new_variance)
 
 
 @njit(**_RULE)
@@ -348,9 +488,59 @@ def learn_document(high, e, shrink, style, cited, s, odds, dm, dn, cm, cn, mu, v
 #: log space (as the informed learner's general path, sim/learner.py).
 _FOLD = 1e150
 _FACTOR = rules.LINEAR_RATIO_MAX
-#: Rows of the per-learner work array of a batch.
-(_W_PI_HAT, _W_TRUE_SHIFT, _W_CONTROL, _W_DISCLOSURE, _W_PRODUCT, _W_LOG_SUM, _W_BASE_ODDS, _W_TARGET,
- _W_ROWS) = range(9)
+#: Families are padded to a multiple of this many learners (sim.learner's: the doubles
+#: of an AVX-512 register), so that the vectorized loops have no scalar remainder.
+_LANES = _LANES_INFORMED
+#: Rows of the per-learner work array of a batch: the batch's constants and running
+#: sums, and what the first loop over learners leaves for the second and third.
+(_W_PI_HAT, _W_CONTROL, _W_DISCLOSURE, _W_PRODUCT, _W_LOG_SUM, _W_BASE_ODDS, _W_TARGET,
+ _W_R_D, _W_R_C, _W_R, _W_SHRINK, _W_BELIEF, _W_ROWS) = range(13)
+
+
+@njit(**_RULE)
+def _evidence_lane(z, is_planted, is_cited, s, detectability, dm, cm, mu, var, qr, qp):
+    """A learner of awareness ``s`` and posterior means ``dm``, ``cm``, ``mu``, ``qr``,
+    ``qp`` (variance ``var`` of delta) reads an undisclosed document (its perceived
+    style ``z + s d`` if planted): ``high``, ``e = exp(-|log Lambda~|)`` and ``shrink``
+    (:func:`predictive_terms`), the evidence ratio and ``r_D``, ``r_C``
+    (:func:`stance_terms`); and the perceived style. (Scalars only: an array passed to
+    an inlined function costs reference counting, which stops the vectorizer.)"""
+    style = z + (s * detectability if is_planted else 0.0)
+    high, e, shrink = predictive_terms(style, is_cited, s, mu, var, qr, qp)
+    ratio, r_d, r_c = stance_terms(high, e, dm, cm)
+    return style, shrink, high, e, ratio, r_d, r_c
+
+
+@njit(**_JIT)
+def _rare_lane(j, i, start, z, is_planted, is_cited, is_control, log_odds, emergence, read, awareness, learned,
+               constants, work):
+    """Learner ``j`` after undisclosed document ``i``, where the vectorized loop left it
+    (:func:`_learn_batch`): its ratio outside [1/_FACTOR, _FACTOR] (the evidence in log
+    space, exactly, :func:`sim.rules.log_evidence`), its running product to be folded,
+    or its emergence at this document. The scalar reader's arithmetic; the document's
+    quantities are the loop's (the same arithmetic on the same numbers)."""
+    product = -work[_W_PRODUCT, j]  # the loop marks the lane by the product's sign
+    log_sum = work[_W_LOG_SUM, j]
+    s = awareness[j]
+    style, _, _, _, ratio, _, _ = _evidence_lane(z, is_planted, is_cited, s, constants.detectability,
+                                                 learned[0, j], learned[2, j], learned[4, j], learned[5, j],
+                                                 learned[6, j], learned[8, j])
+    if 1.0 / _FACTOR < ratio < _FACTOR:
+        product *= rules.document_factor(ratio, is_control, work[_W_CONTROL, j])
+    else:  # an extreme document: its evidence in log space
+        lr = predictive_log_lr(style, is_cited, s, learned[4, j], learned[5, j], learned[6, j], learned[8, j])[0]
+        log_sum += (rules.log_evidence(lr, learned[0, j], learned[2, j])
+                    + (awareness[j] * constants.log_control_ratio if is_control else 0.0))
+    product, log_sum, moved = rules.fold(product, log_sum, 1.0 / _FOLD, _FOLD)
+    if moved or log_sum != work[_W_LOG_SUM, j]:
+        work[_W_LOG_SUM, j] = log_sum
+        work[_W_BASE_ODDS, j] = math.exp(log_odds[j] + log_sum)
+        if emergence[j] != emergence[j]:
+            work[_W_TARGET, j] = rules.emergence_target(log_odds[j], log_sum)
+    work[_W_PRODUCT, j] = product
+    if emergence[j] != emergence[j] and rules.emerged(product, work[_W_TARGET, j]):
+        emergence[j] = float(read[j] + (i - start) + 1)
+        work[_W_TARGET, j] = math.inf
 
 
 @njit(**_JIT)
@@ -359,25 +549,38 @@ def _learn_batch(log_odds, a, b, believed, emergence, read, learned, awareness, 
     """Every learner reads documents ``start:stop`` (one batch) at its awareness.
 
     At the batch start each learner takes its self-model's pi_hat; then, document after
-    document, learners in the inner loop (their chains are independent, so the
-    processor overlaps them; every learner's arithmetic is its own, so its numbers do
-    not depend on the family): the evidence, the posterior (:func:`learn_document`),
-    the self-model and the emergence test. The log-odds are kept as ``log_odds +
+    document, in loops over the learners that the compiler vectorizes (the rules are
+    branch-free and their exp and log plain arithmetic, :func:`exp_nonpositive`,
+    :func:`log_ratio`; every learner's arithmetic is its own, so its numbers do not
+    depend on the family): the evidence and the running product
+    (:func:`predictive_terms`, :func:`stance_terms`); the posterior (the steps of
+    :func:`learn_document`); the self-model. A learner whose document is extreme,
+    whose product must be folded or who emerges at the document is finished between
+    the first two loops by :func:`_rare_lane`. The log-odds are kept as ``log_odds +
     log_sum + log(product)`` (one logarithm per batch, as the informed learner's), and
-    the odds before a document as ``exp(log_odds + log_sum) product``.
+    the odds before a document as ``exp(log_odds + log_sum) product``; the emergence
+    target of a learner that has emerged is infinite.
+
+    (Three loops rather than one: a loop touching more arrays would need more runtime
+    alias checks than LLVM makes, and would not be vectorized.)
     """
     n_learners = log_odds.size
+    d = constants.detectability
+    pi_hat, control_factor, products = work[_W_PI_HAT], work[_W_CONTROL], work[_W_PRODUCT]
+    base_odds, target = work[_W_BASE_ODDS], work[_W_TARGET]
+    r_ds, r_cs, rs, shrinks, beliefs = work[_W_R_D], work[_W_R_C], work[_W_R], work[_W_SHRINK], work[_W_BELIEF]
+    dms, dns, cms, cns, mus, variances, qrs, nrs, qps, nps = (
+        learned[0], learned[1], learned[2], learned[3], learned[4], learned[5], learned[6], learned[7], learned[8],
+        learned[9])
     for j in range(n_learners):
         s = awareness[j]
-        dm, cm = learned[0, j], learned[2, j]
-        work[_W_PI_HAT, j] = rules.expected_plant_rate(log_odds[j], dm, cm)
-        work[_W_TRUE_SHIFT, j] = s * constants.detectability
+        work[_W_PI_HAT, j] = rules.expected_plant_rate(log_odds[j], dms[j], cms[j])
         work[_W_CONTROL, j], work[_W_DISCLOSURE, j] = rules.awareness_factors(
             s, constants.log_control_ratio, constants.log_disclosure_ratio)
         work[_W_PRODUCT, j] = 1.0
         work[_W_LOG_SUM, j] = 0.0
         work[_W_BASE_ODDS, j] = math.exp(log_odds[j])
-        work[_W_TARGET, j] = rules.emergence_target(log_odds[j], 0.0)
+        work[_W_TARGET, j] = rules.emergence_target(log_odds[j], 0.0) if emergence[j] != emergence[j] else math.inf
     for i in range(start, stop):
         if disclosed[i]:
             for j in range(n_learners):
@@ -385,39 +588,47 @@ def _learn_batch(log_odds, a, b, believed, emergence, read, learned, awareness, 
                 a[j] = rules.self_model_disclosed(a[j], constants.norm_weight)
                 if emergence[j] != emergence[j] and rules.emerged(work[_W_PRODUCT, j], work[_W_TARGET, j]):
                     emergence[j] = float(read[j] + (i - start) + 1)
+                    work[_W_TARGET, j] = math.inf
             continue
         z, is_planted, is_cited, is_control, good = style_noise[i], planted[i], cited[i], control[i], positive[i]
-        for j in range(n_learners):
+        rare = 0
+        for j in range(n_learners):  # the evidence (vectorized)
+            _, shrink, high, e, ratio, r_d, r_c = _evidence_lane(z, is_planted, is_cited, awareness[j], d, dms[j],
+                                                                 cms[j], mus[j], variances[j], qrs[j], qps[j])
+            product = products[j]
+            kappa_s = control_factor[j]  # loaded before the select: a load in a branch stops the vectorizer
+            kappa = kappa_s if is_control else 1.0
+            after = base_odds[j] * product * kappa * ratio
+            p_d = after / (1.0 + after) if after < 1e300 else 1.0  # P'(D) (learn_document's)
+            moved = product * rules.document_factor(ratio, is_control, kappa_s)
+            usual = (1.0 / _FACTOR < ratio) & (ratio < _FACTOR) & (1.0 / _FOLD < moved) & (moved < _FOLD) & (
+                moved < target[j])
+            products[j] = moved if usual else -product  # the sign marks a lane for _rare_lane
+            rare += 0 if usual else 1
+            r_ds[j] = r_d
+            r_cs[j] = r_c
+            rs[j] = p_d * r_d + (1.0 - p_d) * r_c
+            shrinks[j] = shrink
+            beliefs[j] = rules.mixture_terms(high, e, 0.0, 0.0, pi_hat[j])[1]
+        if rare:
+            for j in range(n_learners):
+                if products[j] < 0.0:
+                    _rare_lane(j, i, start, z, is_planted, is_cited, is_control, log_odds, emergence, read,
+                               awareness, learned, constants, work)
+        for j in range(n_learners):  # the posterior (vectorized): learn_document's steps
             s = awareness[j]
-            style = z + (work[_W_TRUE_SHIFT, j] if is_planted else 0.0)
-            lr, shrink = predictive_log_lr(style, is_cited, s, learned[4, j], learned[5, j], learned[6, j],
-                                           learned[8, j])
-            high = lr > 0.0
-            e = math.exp(-abs(lr))
-            control_factor = work[_W_CONTROL, j] if is_control else 1.0
-            product = work[_W_PRODUCT, j]
-            dm, cm = learned[0, j], learned[2, j]
-            (ratio, learned[0, j], learned[1, j], learned[2, j], learned[3, j], learned[4, j], learned[5, j],
-             learned[6, j], learned[7, j], learned[8, j], learned[9, j]) = learn_document(
-                high, e, shrink, style, is_cited, s, work[_W_BASE_ODDS, j] * product * control_factor,
-                dm, learned[1, j], cm, learned[3, j], learned[4, j], learned[5, j], learned[6, j], learned[7, j],
-                learned[8, j], learned[9, j])
-            log_sum = work[_W_LOG_SUM, j]
-            if 1.0 / _FACTOR < ratio < _FACTOR:
-                product *= rules.document_factor(ratio, is_control, work[_W_CONTROL, j])
-            else:  # an extreme document: its evidence in log space
-                log_sum += rules.log_evidence(lr, dm, cm) + (s * constants.log_control_ratio if is_control else 0.0)
-            product, log_sum, moved = rules.fold(product, log_sum, 1.0 / _FOLD, _FOLD)
-            if moved or log_sum != work[_W_LOG_SUM, j]:
-                work[_W_LOG_SUM, j] = log_sum
-                work[_W_BASE_ODDS, j] = math.exp(log_odds[j] + log_sum)
-                work[_W_TARGET, j] = rules.emergence_target(log_odds[j], log_sum)
-            work[_W_PRODUCT, j] = product
-            belief = rules.mixture_terms(high, e, 0.0, 0.0, work[_W_PI_HAT, j])[1]
+            style = z + (s * d if is_planted else 0.0)
+            r = rs[j]
+            dms[j], dns[j] = share_step(dms[j], dns[j], r_ds[j])
+            cms[j], cns[j] = share_step(cms[j], cns[j], r_cs[j])
+            mus[j], variances[j] = normal_step(mus[j], variances[j], r, s, style, shrinks[j])
+            c = 1.0 if is_cited else 0.0
+            qrs[j], nrs[j] = beta_step(qrs[j], nrs[j], 1.0 - r, s, c)
+            qps[j], nps[j] = beta_step(qps[j], nps[j], r, s, c)
+        for j in range(n_learners):  # the self-model (vectorized)
+            belief = beliefs[j]
             believed[j] += belief
             a[j], b[j] = rules.self_model(a[j], b[j], belief, good)
-            if emergence[j] != emergence[j] and rules.emerged(product, work[_W_TARGET, j]):
-                emergence[j] = float(read[j] + (i - start) + 1)
     for j in range(n_learners):
         log_odds[j] += work[_W_LOG_SUM, j] + math.log(work[_W_PRODUCT, j])
         read[j] += stop - start
@@ -453,6 +664,15 @@ def read_corpus(state: LearningState, cues: CorpusBatch, schedule: np.ndarray, f
     schedule = np.ascontiguousarray(schedule, dtype=np.float64)
     log_odds, _, a, b, believed, emergence, read = state_arrays(state)  # the retrospective ones follow log_odds
     learned = np.array([getattr(state, f) for f in _LEARNED_FIELDS], dtype=np.float64).reshape(len(_LEARNED_FIELDS), -1)
+    n = schedule.shape[0]
+    pad = -n % _LANES if n > _LANES else 0
+    if pad:
+        # pad the family to whole SIMD vectors with copies of its last learner (every lane's
+        # arithmetic is its own, so padding changes no learner's numbers, only speed)
+        log_odds, a, b, believed, emergence, read = (np.concatenate([x, np.repeat(x[-1:], pad)])
+                                                     for x in (log_odds, a, b, believed, emergence, read))
+        learned = np.concatenate([learned, np.repeat(learned[:, -1:], pad, axis=1)], axis=1)
+        schedule = np.concatenate([schedule, np.repeat(schedule[-1:], pad, axis=0)])
     _learn_corpus_kernel(
         log_odds, a, b, believed, emergence, read, learned, schedule, int(max(batch_size, 1)),
         np.ascontiguousarray(cues.style_noise, dtype=np.float64),
@@ -461,6 +681,9 @@ def read_corpus(state: LearningState, cues: CorpusBatch, schedule: np.ndarray, f
         *cue_flags(cues),
         tuple(map(float, constants)),
     )
+    if pad:
+        log_odds, a, b, believed, emergence, read = (x[:n] for x in (log_odds, a, b, believed, emergence, read))
+        learned, schedule = learned[:, :n], schedule[:n]
     return LearningState(
         log_odds=log_odds,
         retro_log_odds=log_odds.copy(),

@@ -245,3 +245,77 @@ def test_command_line_sweeps_both_learners(tmp_path):
     table = pd.read_csv(out / "thresholds.csv").set_index("learner_model")
     assert np.isnan(table.loc["learning", "s_star_meanfield_inf"])
     assert np.isfinite(table.loc["informed", "s_star_meanfield_inf"])
+
+
+# -- the compiled reader's arithmetic (benchmarks/README.md, "the learning learner, vectorized") --
+def test_plain_arithmetic_exp_and_log():
+    """The reader's exp and log in plain arithmetic (so that the loop over learners
+    vectorizes) agree with libm: exp within 2 ulp (subnormal results within one
+    subnormal step, 0 below exp(-746)); log_ratio within 1e-15 plus 2 ulp of
+    log(top / bottom) (it is exact where the quotient would round), subnormal top
+    included, a 0 giving -inf or inf."""
+    from numba import njit
+
+    @njit
+    def apply(x, y, out):
+        for i in range(x.size):
+            out[0, i] = learning.exp_nonpositive(-x[i])
+            out[1, i] = learning.log_ratio(x[i], y[i])
+
+    rng = np.random.default_rng(1)
+    ends = [0.0, 1e-310, 5e-324, 1.0, 2.0, 744.5, 745.2, 746.0, np.inf]
+    x = np.concatenate([rng.random(20000) * 800, rng.random(20000), np.exp(-rng.random(2000) * 740), ends])
+    y = np.concatenate([rng.random(x.size - len(ends)), [1.0, 0.5, 1e-300, 0.0, 1.0, 1.0, 1.0, 1.0, 1.0]])
+    out = np.empty((2, x.size))
+    apply(x, y, out)
+    with np.errstate(divide="ignore", over="ignore"):
+        quotient = x / y
+        exp, ratio = np.exp(-x), np.log(quotient)
+    normal = exp > 2.3e-308
+    assert np.all(np.abs(out[0][normal] - exp[normal]) <= 2 * np.spacing(exp[normal]))
+    assert np.all(np.abs(out[0][~normal] - exp[~normal]) <= 5e-324)
+    finite = np.isfinite(ratio) & (quotient > 2.3e-308)  # a subnormal quotient rounds the reference itself
+    assert np.all(np.abs(out[1][finite] - ratio[finite]) <= 1e-15 + 2 * np.spacing(np.abs(ratio[finite])))
+    tiny = (x > 0) & (x < 1e-300)
+    assert np.all(np.abs(out[1][tiny] - (np.log(x[tiny]) - np.log(y[tiny]))) <= 1e-12)
+    assert out[1][x.size - 9] == -np.inf and out[1][x.size - 6] == np.inf
+
+
+@pytest.mark.parametrize("extra", [
+    {"candid_plant_rate": 0.0},
+    {"candid_plant_rate": 1.0},
+    {"deceptive_plant_rate": 1.0, "candid_plant_rate": 0.0},
+    {"deceptive_rate_concentration": 1e-6, "candid_rate_concentration": 1e99},
+    {"detectability_prior_sd": 0.0, "cited_rate_concentration": math.inf},
+    {"detectability_prior_sd": 100.0, "detectability_prior_mean": -100.0, "cited_rate_concentration": 1e-6},
+    {"planted_fraction": 1.0, "synthetic_detectability": 8.0},
+])
+def test_extreme_priors_stay_finite(extra):
+    """At the ends of the priors' ranges (planting rates 0 and 1, concentrations tiny and
+    huge, detectability told or nearly unknown) and at awareness 0 and 1 the learning
+    learner's outputs are finite and in range (before the vectorized reader, planting
+    rates of 1 gave NaN: the planted share's count lost its variance to cancellation)."""
+    params = LEARNING.replace(n_documents=2000, **extra)
+    final, _ = engine_run(params, np.array([0.0, 0.05, 0.3, 1.0]), 11)
+    for c in ("log_odds", "believed_planted_share", "uplift", *LEARNED_COLUMNS):
+        assert np.isfinite(np.asarray(final[c], dtype=float)).all(), c
+    for c in ("p_deceptive", "believed_planted_share", "learned_planted_share", "learned_real_cited_rate"):
+        values = np.asarray(final[c], dtype=float)
+        assert ((values >= 0.0) & (values <= 1.0)).all(), c
+
+
+def test_a_learner_reads_the_same_in_any_family():
+    """Every lane's arithmetic is its own: a learner alone, in a family of 11 (padded to
+    whole SIMD vectors) and in the Mesa model gives the same bits."""
+    params = LEARNING.replace(n_documents=3000, disclosed_fraction=0.02)
+    corpus = build_corpus(params, 9)
+    levels = np.linspace(0.0, 1.0, 11)
+    family = run_family(corpus, params, levels, record=False)
+    for i in (0, 4, 10):
+        alone = run_family(corpus, params, levels[i:i + 1], record=False)
+        assert alone.final_log_odds()[0] == family.final_log_odds()[i]
+        for f in ("a", "b", "believed_planted_sum", "emergence_document", "deceptive_rate_mean",
+                  "detectability_variance", "planted_cited_count"):
+            np.testing.assert_array_equal(getattr(alone.state, f)[0], getattr(family.state, f)[i], err_msg=f)
+    mesa = simulate(params, levels[4:5], seed=9).final
+    assert mesa["log_odds"].iloc[0] == family.final_log_odds()[4]
