@@ -98,32 +98,27 @@ _JIT = rules._JIT
 CITED_PRIOR_MEAN = 0.5
 
 
-class LearningConstants(NamedTuple):
-    """The learning learner's fixed quantities (every field a float).
+LearningConstants = NamedTuple("LearningConstants", [
+    ("detectability", float),  # d of the corpus: what the learner perceives at awareness s (s d), never what it knows
+    ("deceptive_rate_mean", float),  # prior mean of pi under D (deceptive_plant_rate)
+    ("deceptive_rate_count", float),  # its concentration a + b
+    ("candid_rate_mean", float),  # prior mean of pi under C (candid_plant_rate)
+    ("candid_rate_count", float),
+    ("detectability_mean", float),  # prior mean of delta
+    ("detectability_variance", float),  # prior variance of delta
+    ("real_cited_mean", float),  # prior mean of the cited share of real documents
+    ("real_cited_count", float),
+    ("planted_cited_mean", float),  # prior mean of the cited share of planted documents
+    ("planted_cited_count", float),
+    *rules.SHARED_CONSTANT_FIELDS,
+])
+LearningConstants.__doc__ = """The learning learner's fixed quantities (every field a float).
 
-    The fields the readouts and the disclosure, control and self-model terms use have
-    the names of :class:`sim.rules.LearnerConstants`. A prior's concentration or
-    variance 0, a point mass, which the update never moves (so is a concentration above
-    :data:`POINT_MASS_COUNT`).
-    """
-
-    detectability: float  # d of the corpus: what the learner perceives at awareness s (s d), never what it knows
-    deceptive_rate_mean: float  # prior mean of pi under D (deceptive_plant_rate)
-    deceptive_rate_count: float  # its concentration a + b
-    candid_rate_mean: float  # prior mean of pi under C (candid_plant_rate)
-    candid_rate_count: float
-    detectability_mean: float  # prior mean of delta
-    detectability_variance: float  # prior variance of delta
-    real_cited_mean: float  # prior mean of the cited share of real documents
-    real_cited_count: float
-    planted_cited_mean: float  # prior mean of the cited share of planted documents
-    planted_cited_count: float
-    log_control_ratio: float  # log kappa
-    log_disclosure_ratio: float  # log beta
-    norm_weight: float
-    prior_log_odds: float  # logit pi_0
-    real_positive_rate: float  # g
-    retrospection: float  # r
+The fields the readouts and the disclosure, control and self-model terms use have
+the names of :class:`sim.rules.LearnerConstants` (:data:`sim.rules.SHARED_CONSTANT_FIELDS`).
+A prior's concentration or variance 0, a point mass, which the update never moves (so
+is a concentration above :data:`POINT_MASS_COUNT`).
+"""
 
 
 def learning_constants(params: Params) -> LearningConstants:

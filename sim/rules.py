@@ -66,33 +66,42 @@ _RULE = dict(inline="always", **_JIT)
 # ---------------------------------------------------------------------------------
 # Constants
 # ---------------------------------------------------------------------------------
-class LearnerConstants(NamedTuple):
-    """The learner's fixed quantities, precomputed once per parameter set.
+#: The constants every learner model has, in this order (docs/model.md §3): the
+#: evidence of control discourse (log kappa) and of disclosure (log beta), the
+#: self-model's norm weight w, the prior log-odds (logit pi_0, or log pi_0/pi_C with
+#: benevolent makers), the real documents' good-behaviour share g and retrospection r.
+#: Declared once; both learners' constant tuples include them (:func:`shared_constants`
+#: computes them), since numba's named tuples cannot inherit.
+SHARED_CONSTANT_FIELDS: tuple[tuple[str, type], ...] = tuple(
+    (name, float) for name in ("log_control_ratio", "log_disclosure_ratio", "norm_weight", "prior_log_odds",
+                               "real_positive_rate", "retrospection"))
 
-    Each field is a float (the compiled readers take the tuple whole).
-    """
+LearnerConstants = NamedTuple("LearnerConstants", [
+    ("detectability", float),  # d
+    ("log_cited_ratio", float),  # log(q_p / q_r)
+    ("log_uncited_ratio", float),  # log((1 - q_p) / (1 - q_r))
+    ("log_deceptive_rate", float),  # log pi_D
+    ("log1m_deceptive_rate", float),  # log(1 - pi_D)
+    ("log_candid_rate", float),  # log epsilon
+    ("log1m_candid_rate", float),  # log(1 - epsilon)
+    ("deceptive_rate", float),  # pi_D
+    ("candid_rate", float),  # epsilon
+    *SHARED_CONSTANT_FIELDS,
+    ("benevolent_prior_log_odds", float),  # log pi_B / pi_C (-inf: no benevolent hypothesis)
+    ("log_hole_ratio", float),  # log f_D / f_C (a dangling reference; docs/model.md §5.7)
+    ("log_kept_ratio", float),  # log (1 - f_D) / (1 - f_C) (a reference whose target is there)
+    ("log_weight_both", float),  # log w_B: deceptive makers who plant and filter (0: all of them)
+    ("log_weight_plants", float),  # log w_P: ... who plant only (-inf: none)
+    ("log_weight_filters", float),  # log w_F: ... who filter only (-inf: none)
+])
+LearnerConstants.__doc__ = """The informed learner's fixed quantities, precomputed once per parameter set
+(:func:`learner_constants`; docs/model.md §3, §3.2, §5.7).
 
-    detectability: float
-    log_cited_ratio: float  # log(q_p / q_r)
-    log_uncited_ratio: float  # log((1 - q_p) / (1 - q_r))
-    log_deceptive_rate: float  # log pi_D
-    log1m_deceptive_rate: float  # log(1 - pi_D)
-    log_candid_rate: float  # log epsilon
-    log1m_candid_rate: float  # log(1 - epsilon)
-    deceptive_rate: float
-    candid_rate: float
-    log_control_ratio: float  # log kappa
-    log_disclosure_ratio: float  # log beta
-    norm_weight: float
-    prior_log_odds: float  # logit pi_0
-    real_positive_rate: float  # g
-    retrospection: float  # r
-    benevolent_prior_log_odds: float  # log pi_B / pi_C (-inf: no benevolent hypothesis)
-    log_hole_ratio: float  # log f_D / f_C (a dangling reference; docs/model.md §5.7)
-    log_kept_ratio: float  # log (1 - f_D) / (1 - f_C) (a reference whose target is there)
-    log_weight_both: float  # log w_B: deceptive makers who plant and filter (0: all of them)
-    log_weight_plants: float  # log w_P: ... who plant only (-inf: none)
-    log_weight_filters: float  # log w_F: ... who filter only (-inf: none)
+Each field is a float (the compiled readers take the tuple whole): the detectability,
+the citation cue's log-ratios, the planting rates and their logarithms, the fields of
+:data:`SHARED_CONSTANT_FIELDS`, and the makers' further hypotheses (benevolent prior,
+filtering log-ratios, the deceptive sub-hypotheses' log weights).
+"""
 
 
 #: The hypotheses about the makers beyond "candid or deceptive" (docs/model.md §3.2,
