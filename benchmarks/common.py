@@ -176,3 +176,18 @@ def timing_options(parser, wait: float = 3.0) -> None:
     parser.add_argument("--wait-quiet", type=float, default=wait, metavar="SECONDS",
                         help="wait at most this long for other processes to go quiet before each timing")
     parser.add_argument("--json", metavar="OUT", help="write the figures to this JSON file")
+
+
+def profiled_sweep(plan):
+    """Run a planned sweep serially under cProfile: (the profiler, its wall time in s)."""
+    import cProfile
+    import time
+
+    from sim.sweeps import run_sweep
+
+    prof = cProfile.Profile()
+    t = time.perf_counter()
+    prof.enable()
+    run_sweep(plan, executor="serial", progress=False)
+    prof.disable()
+    return prof, time.perf_counter() - t

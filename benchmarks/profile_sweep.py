@@ -30,7 +30,6 @@ Run:  /tmp/venv312/bin/python benchmarks/profile_sweep.py [--replicates 4] [--js
 from __future__ import annotations
 
 import argparse
-import cProfile
 import pstats
 import sys
 import time
@@ -38,7 +37,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import Background, cpu_seconds, load_average, machine, wait_quiet, write_figures  # noqa: E402
+from common import Background, cpu_seconds, load_average, machine, profiled_sweep, wait_quiet, write_figures  # noqa: E402
 from sim import Params  # noqa: E402
 from sim.sweeps import plan_sweep, run_sweep  # noqa: E402
 
@@ -53,12 +52,7 @@ def _find(stats: dict, file_end: str, name: str) -> tuple:
 
 
 def profile(plan) -> dict:
-    prof = cProfile.Profile()
-    t = time.perf_counter()
-    prof.enable()
-    run_sweep(plan, executor="serial", progress=False)
-    prof.disable()
-    wall = time.perf_counter() - t
+    prof, wall = profiled_sweep(plan)
     st = pstats.Stats(prof).stats
     total = _find(st, "sim/sweeps.py", "run_sweep")[3]
     kernel = _find(st, "sim/learner.py", "read_corpus")[2]

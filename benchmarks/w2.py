@@ -44,7 +44,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import Background, cpu_seconds, load_average, machine, peak_rss_mib, wait_quiet, write_figures  # noqa: E402
+from common import Background, cpu_seconds, load_average, machine, peak_rss_mib, profiled_sweep, wait_quiet, write_figures  # noqa: E402
 
 POLICIES = "static,double_down,come_clean"
 PLANTED = "0.1,0.15,0.25"
@@ -100,7 +100,6 @@ def run_child(spec: dict) -> dict:
 # ------------------------------------------------------------------------------------
 def profile(levels: int, replicates: int, generations: int, top: int = 22) -> dict:
     """cProfile of the double_down part of W2 at this size, serial, in this process."""
-    import cProfile
     import io
     import pstats
 
@@ -111,12 +110,7 @@ def profile(levels: int, replicates: int, generations: int, top: int = 22) -> di
     g = {"lab_policy": "double_down", "situational_awareness": f"0:1:{levels}", "planted_fraction": PLANTED}
     run_sweep(plan_sweep(params.replace(n_documents=200), grid=g, replicates=1), executor="serial", progress=False)
     plan = plan_sweep(params, grid=g, replicates=replicates, seed=0)
-    prof = cProfile.Profile()
-    t0 = time.perf_counter()
-    prof.enable()
-    run_sweep(plan, executor="serial", progress=False)
-    prof.disable()
-    wall = time.perf_counter() - t0
+    prof, wall = profiled_sweep(plan)
     stats = pstats.Stats(prof)
     total = stats.total_tt
     out = io.StringIO()
@@ -125,10 +119,10 @@ def profile(levels: int, replicates: int, generations: int, top: int = 22) -> di
     named = {}
     for (path, _, name), (_, _, _, cum, _) in stats.stats.items():
         short = f"{Path(path).parent.name}/{Path(path).name}:{name}"
-        for key in ("sim/model.py:_publish", "sim/model.py:step", "sim/corpus.py:write_documents",
-                    "sim/model.py:start_generation", "sim/labs.py:react", "sim/simulation.py:run_replicate",
-                    "sim/model.py:__init__", "sim/corpus.py:build_corpus", "sim/agents.py:step",
-                    "sim/learners.py:read_batch_for"):
+        # the sweeps' driver of reacting labs and generations (sim.engine.run_lineages) and its stages
+        for key in ("sim/engine.py:run_lineages", "sim/engine.py:_read_batches", "sim/engine.py:_evaluate",
+                    "sim/engine.py:_start_generation", "sim/corpus.py:write_documents", "sim/labs.py:react",
+                    "sim/learners.py:read_corpus_for", "sim/engine.py:_columns"):
             if short == key:
                 named[key] = max(named.get(key, 0.0), cum)
     return {"levels": levels, "replicates": replicates, "generations": generations, "learner_runs": plan.n_rows,

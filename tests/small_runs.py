@@ -50,3 +50,16 @@ def assert_cli_refuses(tmp_path, assignment: str, name: str) -> None:
     assert run.returncode == 2
     assert run.stderr.count("\n") == 1 and name in run.stderr and "Traceback" not in run.stderr
     assert not out.exists()
+
+
+class Interrupted(Exception):
+    """What a test raises to stop a sweep part-way (as a kill would)."""
+
+
+def stop_after_chunks(out, n: int):
+    """An ``on_chunk`` callback that interrupts a sweep writing into ``out`` once ``n``
+    chunks are kept there."""
+    def stop(i, frame):
+        if len(list((out / "parts").glob("chunk-*.parquet"))) >= n:
+            raise Interrupted
+    return stop

@@ -21,7 +21,7 @@ from sim.simulation import run_replicate as mesa_replicate
 from sim.sweeps import plan_sweep, run_sweep
 import sim.sweeps as sweep_module
 
-from small_runs import SMALL
+from small_runs import SMALL, Interrupted, stop_after_chunks
 
 LEVELS = np.array([0.0, 0.3, 0.55, 0.65, 0.8, 1.0])
 
@@ -93,18 +93,13 @@ def test_one_table_whatever_the_executor():
         pd.testing.assert_frame_equal(run_sweep(_plan(), executor=executor, workers=2, progress=False), serial)
 
 
-class Interrupted(Exception):
-    pass
-
 
 def test_an_interrupted_sweep_resumes_to_the_same_table(tmp_path, monkeypatch):
     monkeypatch.setattr(sweep_module, "_CHUNK_UPDATES", 1.0)
     reference = run_sweep(_plan(), executor="serial", progress=False)
     out = tmp_path / "sweep"
 
-    def stop_after_two(i, frame):
-        if len(list((out / "parts").glob("chunk-*.parquet"))) >= 2:
-            raise Interrupted
+    stop_after_two = stop_after_chunks(out, 2)
 
     with pytest.raises(Interrupted):
         run_sweep(_plan(), out=out, executor="serial", progress=False, on_chunk=stop_after_two)

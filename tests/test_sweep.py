@@ -15,6 +15,8 @@ import sim.sweeps as sweep_module
 from sim import PARAMETERS, Params, ParameterError, simulate
 from sim.sweeps import RESULT_COLUMNS, parse_grid, plan_sweep, run_sweep
 
+from small_runs import Interrupted, stop_after_chunks
+
 SMALL = Params(n_documents=1500, batch_size=50)
 GRID = {"situational_awareness": "0.3:0.9:4", "planted_fraction": [0.1, 0.25]}
 
@@ -124,18 +126,13 @@ def test_writes_results_and_manifest(tmp_path, reference_table):
     assert manifest["kind"] == "sweep" and manifest["files"] == ["results.parquet"]
 
 
-class Interrupted(Exception):
-    pass
-
 
 def test_resume_after_a_kill_gives_the_uninterrupted_table(tmp_path, monkeypatch, reference_table):
     """A sweep stopped after two chunks, resumed, equals the uninterrupted table and reruns nothing kept."""
     monkeypatch.setattr(sweep_module, "_CHUNK_UPDATES", 1.0)
     out = tmp_path / "sweep"
 
-    def stop_after_two(i, frame):
-        if len(list((out / "parts").glob("chunk-*.parquet"))) >= 2:
-            raise Interrupted
+    stop_after_two = stop_after_chunks(out, 2)
 
     with pytest.raises(Interrupted):
         run_sweep(small_plan(), out=out, executor="serial", progress=False, on_chunk=stop_after_two)
