@@ -51,20 +51,25 @@ References
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
+
+import sys
+from statistics import NormalDist
 
 import numpy as np
-import pandas as pd
-from scipy.optimize import minimize
-from scipy.special import expit, log_expit
-from scipy.stats import norm, t as student_t
 
 from sim.params import PARAMETERS, PARAMETERS_BY_NAME, Params
-from sim import meanfield
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+# pandas, scipy and the mean field (numba) are imported where they are needed, so that
+# refitting a sweep's table (``persona-sim threshold``) loads numpy and pyarrow only.
 
 __all__ = [
     "AWARENESS",
@@ -115,7 +120,31 @@ DIAGNOSTIC_COLUMNS = (
 WIDTH_PER_SCALE = 2.0 * math.log(9.0)
 
 #: Two-sided level of the per-level test against P(rebel) = 1/2.
-_Z_LEVEL = float(norm.ppf(0.975))
+_Z_LEVEL = NormalDist().inv_cdf(0.975)
+
+
+def _expit(z: np.ndarray) -> np.ndarray:
+    """The logistic function ``1 / (1 + e^-z)`` (scipy.special.expit), with numpy alone."""
+    with np.errstate(over="ignore"):
+        return 1.0 / (1.0 + np.exp(-z))
+
+
+def _log_expit(z: np.ndarray) -> np.ndarray:
+    """``log expit(z) = -log(1 + e^-z)`` without overflow or cancellation (numpy's logaddexp)."""
+    return -np.logaddexp(0.0, -np.asarray(z, dtype=float))
+
+
+def _pandas():
+    import pandas as pd
+
+    return pd
+
+
+def _is_frame(value: Any) -> bool:
+    """Whether ``value`` is a pandas DataFrame (without importing pandas: if it is not
+    imported, nothing is a DataFrame)."""
+    pd = sys.modules.get("pandas")
+    return pd is not None and isinstance(value, pd.DataFrame)
 
 _PARAMETER_NAMES = tuple(p.name for p in PARAMETERS)
 _BY_NAME = PARAMETERS_BY_NAME
@@ -215,7 +244,7 @@ class LogisticFit:
     def __call__(self, awareness: float | np.ndarray) -> np.ndarray:
         """P(rebel) of the fitted curve at ``awareness``."""
         s = np.asarray(awareness, dtype=float)
-        return expit(self.direction * (s - self.s_star) / self.scale)
+        return _expit(self.direction * (s - self.s_star) / self.scale)
 
 
 def _negative_log_likelihood(theta, s, rebels, trials, direction):
@@ -223,8 +252,8 @@ def _negative_log_likelihood(theta, s, rebels, trials, direction):
     s_star, log_scale = theta
     scale = math.exp(log_scale)
     z = direction * (s - s_star) / scale
-    nll = -float(rebels @ log_expit(z) + (trials - rebels) @ log_expit(-z))
-    resid = rebels - trials * expit(z)  # d(-nll)/dz
+    nll = -float(rebels @ _log_expit(z) + (trials - rebels) @ _log_expit(-z))
+    resid = rebels - trials * _expit(z)  # d(-nll)/dz
     grad = np.array([float(resid.sum()) * direction / scale, float(resid @ z)])
     return nll, grad
 
@@ -235,6 +264,10 @@ def _bounds(s: np.ndarray) -> tuple[tuple[float, float], tuple[float, float]]:
 
 
 def _minimize(s, rebels, trials, direction, start, bounds) -> tuple[np.ndarray, bool]:
+    """The bounded optimizer (scipy's truncated Newton, TNC), for the rare fit whose
+    maximum is on a bound other than the scale's floor (:func:`_fit_many`)."""
+    from scipy.optimize import minimize
+
     res = minimize(
         _negative_log_likelihood,
         start,
@@ -267,7 +300,8 @@ def fit_logistic(
     """Fit ``P(rebel) = expit(direction (s - s_star) / scale)`` by maximum likelihood.
 
     The binomial likelihood of ``rebels`` out of ``trials`` at each awareness level
-    is maximized with scipy's truncated Newton method (TNC) over ``(s_star, log scale)``, with ``s_star`` kept in
+    is maximized over ``(s_star, log scale)`` by Newton's method (:func:`_fit_many`: scipy's bounded
+    truncated Newton only for a maximum on a bound), with ``s_star`` kept in
     the range of ``awareness`` and ``scale`` between 1/1000 and 10 times that range.
     No check of whether a logistic makes sense is made here (that is
     :func:`fit_thresholds`'s job).
@@ -288,6 +322,7 @@ def fit_logistic(
     Examples
     --------
     >>> import numpy as np
+    >>> from scipy.special import expit
     >>> s = np.linspace(0, 1, 11)
     >>> fit = fit_logistic(s, 1000 * expit((s - 0.42) / 0.05), np.full(11, 1000))
     >>> round(fit.s_star, 3), round(fit.scale, 3)
@@ -299,8 +334,8 @@ def fit_logistic(
     if np.unique(s).size < 2:
         raise ValueError("fit_logistic needs at least two distinct awareness levels")
     bounds = _bounds(s)
-    x, ok = _minimize(s, k, n, direction, _start(s, k, n, direction), bounds)
-    return _as_fit(x, ok, direction, bounds)
+    x, ok = _fit_many(s, k[None, :], n[None, :], direction, _start(s, k, n, direction), bounds)
+    return _as_fit(x[0], bool(ok[0]), direction, bounds)
 
 
 def _as_fit(x: np.ndarray, ok: bool, direction: int, bounds) -> LogisticFit:
@@ -377,6 +412,8 @@ def _separated(s: np.ndarray, rebels: np.ndarray, trials: np.ndarray, direction:
 # ---------------------------------------------------------------------------------
 def _p_rebel(params: Params, s: np.ndarray, real_cited_rate: float | None) -> np.ndarray:
     """sim.meanfield.p_rebel in chunks (an awareness schedule would otherwise need gigabytes)."""
+    from sim import meanfield
+
     s = np.asarray(s, dtype=float).reshape(-1)
     # chunks keep the (levels x batches x quadrature nodes) arrays small and in cache
     chunk = 50 if params.sa_start is None else max(1, 500_000 // (params.n_batches * 2_500))
@@ -410,11 +447,15 @@ def meanfield_crossings(
     def g(x: float) -> float:
         return float(_p_rebel(params, np.array([x]), real_cited_rate)[0]) - level
 
+    from sim import meanfield
+
     # exactly `level` everywhere (no evidence either way): no crossing
     return meanfield.bracket_roots(g, s, f, xtol=1e-7)
 
 
 def _meanfield_columns(params: Params, real_cited_rate: float | None) -> tuple[float, float, list[str]]:
+    from sim import meanfield
+
     notes = []
     if params.learner_model == "learning":
         return math.nan, math.nan, [
@@ -481,7 +522,8 @@ def _key_value(value: Any) -> Any:
     """A group key's value as a plain Python value, or :data:`_NA` when missing."""
     if isinstance(value, np.generic):
         value = value.item()
-    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+    pd = sys.modules.get("pandas")
+    if value is None or (pd is not None and value is pd.NA) or (isinstance(value, float) and math.isnan(value)):
         return _NA
     return value
 
@@ -717,8 +759,10 @@ class _Builder:
         rates = None
         if self.rate_parts is not None:
             parts = list(zip(*self.rate_parts))
-            keys = pd.DataFrame({i: np.concatenate(p) for i, p in enumerate(parts[:-1])})
-            rates = np.concatenate(parts[-1]).astype(float)[~keys.duplicated().to_numpy()]
+            codes = _combined_codes([np.concatenate(p) for p in parts[:-1]])
+            first = np.zeros(codes.size, dtype=bool)
+            first[np.unique(codes, return_index=True)[1]] = True  # a run's first row (pandas' duplicated)
+            rates = np.concatenate(parts[-1]).astype(float)[first]
         return SweepGroup(
             keys=tuple(math.nan if v is _NA else v for v in self.keys),
             first_row=dict(first_row),
@@ -732,15 +776,35 @@ class _Builder:
         )
 
 
+def _factorize(values: np.ndarray) -> np.ndarray:
+    """Codes 0, 1, ... of ``values`` in order of first appearance, a missing value (NaN,
+    None) one value of its own (pandas' ``factorize(use_na_sentinel=False)``)."""
+    values = np.asarray(values)
+    if values.dtype.kind in "biuf":
+        _, first, inverse = np.unique(values, return_index=True, return_inverse=True)  # NaNs are one value
+        rank = np.empty(first.size, dtype=np.int64)
+        rank[np.argsort(first, kind="stable")] = np.arange(first.size)
+        return rank[inverse.reshape(-1)]
+    seen: dict[Any, int] = {}
+    return np.fromiter((seen.setdefault(_key_value(v), len(seen)) for v in values), dtype=np.int64,
+                       count=values.size)
+
+
+def _combined_codes(arrays: Sequence[np.ndarray]) -> np.ndarray:
+    """One code per distinct combination of the arrays' values, in order of first appearance."""
+    codes = None
+    for a in arrays:
+        k = _factorize(a)
+        codes = k if codes is None else _factorize(codes * (int(k.max()) + 1) + k)
+    return codes
+
+
 def _split(batch: Mapping[str, np.ndarray], columns: Sequence[str]):
     """(group key, its rows in the batch in order or None for all, its first row) per group."""
     if not columns:
         yield (), None, 0
         return
-    codes = None
-    for c in columns:
-        k, _ = pd.factorize(batch[c], use_na_sentinel=False)
-        codes = k if codes is None else pd.factorize(codes * (int(k.max()) + 1) + k)[0]
+    codes = _combined_codes([batch[c] for c in columns])
     n_groups = int(codes.max()) + 1
     if n_groups == 1:
         yield tuple(_key_value(batch[c][0]) for c in columns), None, 0
@@ -781,14 +845,66 @@ class _FrameSource:
 def _arrow_values(column, name: str) -> np.ndarray:
     """A column of a record batch as numpy: ``persona`` as "is rebel", floats with NaN for nulls."""
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     if pa.types.is_dictionary(column.type):
         column = column.dictionary_decode()
     if name == "persona":
-        return pc.fill_null(pc.equal(column, "rebel"), False).to_numpy(zero_copy_only=False)
-    values = column.to_numpy(zero_copy_only=False)
+        return _equals(column, "rebel")
+    values = _to_numpy(column)
     return values.astype(float, copy=False) if name in _FLOAT_COLUMNS else values
+
+
+def _equals(column, text: str) -> np.ndarray:
+    """Whether each string of an Arrow string array is ``text`` (False where null), read
+    from the array's buffers (pyarrow.compute would import pandas)."""
+    import pyarrow as pa
+
+    if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+        return np.array([v == text for v in column.to_pylist()], dtype=bool)
+    n = len(column)
+    validity, offsets, data = column.buffers()[:3]
+    offsets = np.frombuffer(offsets, dtype=np.int64 if pa.types.is_large_string(column.type) else np.int32)
+    offsets = offsets[column.offset : column.offset + n + 1]
+    target = np.frombuffer(text.encode(), dtype=np.uint8)
+    starts = offsets[:-1]
+    same = (offsets[1:] - starts) == target.size
+    if target.size and same.any():
+        chars = np.frombuffer(data, dtype=np.uint8)
+        at = np.flatnonzero(same)
+        same[at] = (chars[starts[at, None] + np.arange(target.size)] == target).all(axis=1)
+    if column.null_count:
+        same &= _bits(validity, column.offset, n)
+    return same
+
+
+def _bits(buffer, offset: int, length: int) -> np.ndarray:
+    """Arrow's bit-packed (least significant bit first) booleans as a numpy bool array."""
+    packed = np.frombuffer(buffer, dtype=np.uint8)
+    return np.unpackbits(packed, bitorder="little")[offset : offset + length].astype(bool)
+
+
+def _to_numpy(column) -> np.ndarray:
+    """An Arrow array as numpy (what ``column.to_numpy(zero_copy_only=False)`` gives),
+    read from its buffers: pyarrow's own conversion imports pandas, which is most of
+    the time ``persona-sim threshold`` would take. Numbers and booleans with nulls
+    become floats with NaN; other types go through Python objects."""
+    import pyarrow as pa
+
+    kind = column.type
+    n = len(column)
+    numeric = pa.types.is_integer(kind) or pa.types.is_floating(kind)
+    if numeric or (pa.types.is_boolean(kind) and not column.null_count):
+        validity, data = column.buffers()[:2]
+        if pa.types.is_boolean(kind):
+            values = _bits(data, column.offset, n)
+        else:
+            dtype = np.dtype({"halffloat": "float16", "float": "float32", "double": "float64"}.get(str(kind), str(kind)))
+            values = np.frombuffer(data, dtype=dtype)[column.offset : column.offset + n]
+        if column.null_count:
+            values = values.astype(float)
+            values[~_bits(validity, column.offset, n)] = np.nan
+        return values
+    return np.array(column.to_pylist(), dtype=object)
 
 
 class _ParquetSource:
@@ -831,7 +947,8 @@ class _ParquetSource:
             for batch in stream:
                 for n in names:
                     if len(seen[n]) < 2:
-                        seen[n].update(_key_value(v) for v in pd.unique(_arrow_values(batch.column(n), n)))
+                        values = _arrow_values(batch.column(n), n)
+                        seen[n].update(_key_value(values[i]) for i in np.unique(_factorize(values), return_index=True)[1])
                 if all(len(s) > 1 for s in seen.values()):
                     stream.close()
                     break
@@ -877,13 +994,9 @@ class _ParquetSource:
 def _parquet_paths(source: Any) -> list[Path]:
     """The Parquet files of a path (a file; a folder: its results.parquet, else its parts),
     a list of paths, or a pyarrow dataset."""
-    try:
-        import pyarrow.dataset as ds
-
-        if isinstance(source, ds.FileSystemDataset):
-            return [Path(f) for f in source.files]
-    except ImportError:  # pragma: no cover - pyarrow is a dependency
-        pass
+    ds = sys.modules.get("pyarrow.dataset")  # not imported: source is no dataset (importing it loads pandas)
+    if ds is not None and isinstance(source, ds.FileSystemDataset):
+        return [Path(f) for f in source.files]
     if isinstance(source, (str, os.PathLike)):
         items = [source]
     elif isinstance(source, (list, tuple)):
@@ -986,7 +1099,7 @@ def read_sweep(
         return results
     if isinstance(batch_rows, bool) or not isinstance(batch_rows, (int, np.integer)) or batch_rows < 1:
         raise ValueError(f"batch_rows = {batch_rows!r} is not allowed: allowed is a whole number >= 1")
-    source = _FrameSource(results) if isinstance(results, pd.DataFrame) else _ParquetSource(_parquet_paths(results))
+    source = _FrameSource(results) if _is_frame(results) else _ParquetSource(_parquet_paths(results))
     try:
         names = source.columns
         for column in _REQUIRED:
@@ -1020,7 +1133,8 @@ def read_sweep(
 # ---------------------------------------------------------------------------------
 # One group, and all of them
 # ---------------------------------------------------------------------------------
-def _fit_group(group: SweepGroup, n_boot: int, rng: np.random.Generator) -> dict[str, Any]:
+def _fit_group(group: SweepGroup, n_boot: int, rng: np.random.Generator,
+               meanfield_columns: MeanFieldColumns | None = None) -> dict[str, Any]:
     levels, rebels_u, trials_u = group.levels, group.rebels.astype(float), group.trials.astype(float)
     rebels, trials = rebels_u.sum(0), trials_u.sum(0)
     out: dict[str, Any] = dict.fromkeys(RESULT_COLUMNS + DIAGNOSTIC_COLUMNS, math.nan)
@@ -1036,7 +1150,12 @@ def _fit_group(group: SweepGroup, n_boot: int, rng: np.random.Generator) -> dict
     out["real_cited_rate"] = math.nan if real_cited_rate is None else real_cited_rate
 
     params = group.params(**{AWARENESS: float(levels.max())})
-    out["s_star_meanfield_n"], out["s_star_meanfield_inf"], mf_notes = _meanfield_columns(params, real_cited_rate)
+    known = None if meanfield_columns is None else meanfield_columns.get(group)
+    if known is None:
+        known = _meanfield_columns(params, real_cited_rate)
+        if meanfield_columns is not None:
+            meanfield_columns.put(group, known)
+    out["s_star_meanfield_n"], out["s_star_meanfield_inf"], mf_notes = known[0], known[1], list(known[2])
 
     direction, note = (0, "too few awareness levels to fit") if levels.size < 3 else _crossing_check(
         levels, rebels, trials
@@ -1055,8 +1174,10 @@ def _fit_group(group: SweepGroup, n_boot: int, rng: np.random.Generator) -> dict
             )
         else:
             bounds = _bounds(levels)
-            x, ok = _minimize(levels, rebels, trials, direction, _start(levels, rebels, trials, direction), bounds)
-            fit = _as_fit(x, ok, direction, bounds)
+            fits, ok = _fit_many(levels, rebels[None, :], trials[None, :], direction,
+                                 _start(levels, rebels, trials, direction), bounds)
+            x = fits[0]
+            fit = _as_fit(x, bool(ok[0]), direction, bounds)
             out.update(s_star=fit.s_star, scale=fit.scale, width=fit.width)
             if fit.at_bound:
                 notes.append("fit ended on a bound (threshold at an end of the awareness range, or width below the grid)")
@@ -1096,14 +1217,14 @@ def _newton(s, rebels, trials, direction, start, bounds, max_iter: int = 60):
 
     def loglik(a, b):
         z = a[:, None] + b[:, None] * x
-        return (rebels * log_expit(z) + (trials - rebels) * log_expit(-z)).sum(1)
+        return (rebels * _log_expit(z) + (trials - rebels) * _log_expit(-z)).sum(1)
 
     ll = loglik(a, b)
     done = np.zeros(m, dtype=bool)
     tol = 1e-9 * np.maximum(1.0, trials.sum(1))
     for _ in range(max_iter):
         z = a[:, None] + b[:, None] * x
-        p = expit(z)
+        p = _expit(z)
         r = rebels - trials * p
         w = trials * p * (1.0 - p)
         ga, gb = r.sum(1), r @ x
@@ -1122,13 +1243,14 @@ def _newton(s, rebels, trials, direction, start, bounds, max_iter: int = 60):
             break
         step = np.where(done, 0.0, 1.0)
         for _ in range(40):  # halve the steps that lower the likelihood
-            worse = loglik(a + step * da, b + step * db) < ll
+            trial = loglik(a + step * da, b + step * db)
+            worse = trial < ll
             if not worse.any():
                 break
             step = np.where(worse, 0.5 * step, step)
         step = np.where(worse, 0.0, step)  # no ascent found: stay (and fail the test below)
         a, b = a + step * da, b + step * db
-        ll = loglik(a, b)
+        ll = np.where(worse, ll, trial)  # the likelihood at the new (a, b), computed above
     with np.errstate(divide="ignore", invalid="ignore"):
         s_star = centre - span * a / b
         log_scale = np.log(span / np.abs(b))
@@ -1159,7 +1281,7 @@ def _on_scale_floor(s, rebels, trials, direction, bounds):
 
     def residual(s_star):
         z = direction * (s[None, :] - s_star[:, None]) / scale
-        return z, rebels - trials * expit(z)
+        return z, rebels - trials * _expit(z)
 
     left, right = np.full(m, lo), np.full(m, hi)
     for _ in range(60):  # bisection on the derivative, (d / scale) sum(k - n p)
@@ -1185,16 +1307,27 @@ def _bootstrap(levels, rebels_u, trials_u, direction, start, bounds, n_boot, rng
     n_units = rebels_u.shape[0]
     weights = rng.multinomial(n_units, np.full(n_units, 1.0 / n_units), size=n_boot).astype(float)
     rebels_b, trials_b = weights @ rebels_u, weights @ trials_u
-    out, ok = _newton(levels, rebels_b, trials_b, direction, start, bounds)
+    return _fit_many(levels, rebels_b, trials_b, direction, start, bounds)[0]
+
+
+def _fit_many(levels, rebels, trials, direction, start, bounds) -> tuple[np.ndarray, np.ndarray]:
+    """Maximum-likelihood fits of many data sets (rows of ``rebels``, ``trials``) at once:
+    by :func:`_newton` where the maximum is inside the bounds, by :func:`_on_scale_floor`
+    where the transition is sharper than the grid resolves, and the rare rest (a
+    threshold at an end of the range) by the bounded optimizer. Rows of (s_star, log
+    scale), and whether each fit converged."""
+    out, ok = _newton(levels, rebels, trials, direction, start, bounds)
+    ok = ok.copy()
     rest = np.flatnonzero(~ok)
     if rest.size:
-        floor, on_floor = _on_scale_floor(levels, rebels_b[rest], trials_b[rest], direction, bounds)
+        floor, on_floor = _on_scale_floor(levels, rebels[rest], trials[rest], direction, bounds)
         out[rest[on_floor]] = floor[on_floor]
+        ok[rest[on_floor]] = True
         rest = rest[~on_floor]
     for b in rest:
-        keep = trials_b[b] > 0
-        out[b] = _minimize(levels[keep], rebels_b[b, keep], trials_b[b, keep], direction, start, bounds)[0]
-    return out
+        keep = trials[b] > 0
+        out[b], ok[b] = _minimize(levels[keep], rebels[b, keep], trials[b, keep], direction, start, bounds)
+    return out, ok
 
 
 def fit_thresholds(
@@ -1265,10 +1398,11 @@ def fit_thresholds(
     noted too: the threshold is then resolved only to about that spacing, and the
     percentile interval may understate its uncertainty.
 
-    The point estimate is maximized by scipy (:func:`fit_logistic`); the bootstrap
-    refits all resamples at once with a vectorized Newton iteration on the same
-    likelihood, and a resample whose maximum lies on a bound (a transition too sharp
-    for the grid) is solved on that bound exactly. With a uniform awareness grid the
+    The point estimate and the bootstrap's resamples are fitted alike
+    (:func:`_fit_many`): a vectorized Newton iteration on the likelihood, all
+    resamples at once; a fit whose maximum lies on the scale's floor (a transition too
+    sharp for the grid) is solved on that bound exactly, and the rare maximum on
+    another bound by scipy's bounded optimizer. With a uniform awareness grid the
     fitted ``s_star`` tends to fall on a lattice of step ``spacing / n_replicates``:
     the score equation ``sum(rebels) = sum(n P(s))`` nearly fixes it, since a
     logistic summed over a uniform grid is almost exactly linear in its midpoint.
@@ -1287,21 +1421,121 @@ def fit_thresholds(
     >>> bool(abs(row.s_star - 0.6) < 0.02), row.note
     (True, '')
     """
-    data = read_sweep(results, swept)
+    return fit_threshold_rows(read_sweep(results, swept), n_boot=n_boot, seed=seed).to_frame()
+
+
+def fit_threshold_rows(data: SweepData, n_boot: int = 200, seed: int = 0,
+                       meanfield_columns: MeanFieldColumns | None = None) -> ThresholdRows:
+    """:func:`fit_thresholds` on a :class:`SweepData`, as plain rows (no pandas).
+
+    ``meanfield_columns`` (a :class:`MeanFieldColumns`) supplies the mean field's two
+    columns of the groups it knows (those a sweep recorded when it finished) and
+    records those it computes; None computes every group's.
+    """
     columns = list(data.group_columns)
     root = np.random.SeedSequence(seed)
     rows = []
     for i, group in enumerate(data.groups):
         rng = np.random.default_rng(np.random.SeedSequence(root.entropy, spawn_key=(i,)))
         row = dict(zip(columns, group.keys))
-        row.update(_fit_group(group, n_boot, rng))
+        row.update(_fit_group(group, n_boot, rng, meanfield_columns))
+        row["note"] = str(row["note"])
+        for c in ("n_replicates", "n_awareness", "direction"):
+            row[c] = int(row[c])
         rows.append(row)
-    table = pd.DataFrame(rows, columns=columns + list(RESULT_COLUMNS) + list(DIAGNOSTIC_COLUMNS))
-    table["note"] = table["note"].astype(str)
-    for c in ("n_replicates", "n_awareness", "direction"):
-        table[c] = table[c].astype(int)
-    table.attrs["group_columns"] = list(columns)
-    return table
+    return ThresholdRows(columns + list(RESULT_COLUMNS) + list(DIAGNOSTIC_COLUMNS), rows, columns)
+
+
+class ThresholdRows:
+    """The threshold table as rows of dicts (what :func:`fit_thresholds` returns as a
+    DataFrame): ``columns``, ``rows`` and ``group_columns``."""
+
+    def __init__(self, columns: list[str], rows: list[dict[str, Any]], group_columns: list[str]) -> None:
+        self.columns, self.rows, self.group_columns = columns, rows, group_columns
+
+    def to_frame(self) -> pd.DataFrame:
+        """The table as :func:`fit_thresholds` returns it."""
+        pd = _pandas()
+        table = pd.DataFrame(self.rows, columns=self.columns)
+        table["note"] = table["note"].astype(str)
+        for c in ("n_replicates", "n_awareness", "direction"):
+            table[c] = table[c].astype(int)
+        table.attrs["group_columns"] = list(self.group_columns)
+        return table
+
+    def to_csv(self) -> str:
+        """The table as CSV, the same text as ``to_frame().to_csv(index=False)``
+        (tests/test_thresholds.py checks it)."""
+        import csv
+        import io
+
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(self.columns)
+        writer.writerows([_csv_value(row[c]) for c in self.columns] for row in self.rows)
+        return out.getvalue()
+
+
+def _csv_value(value: Any) -> str:
+    if isinstance(value, np.generic):
+        value = value.item()
+    if value is None or value is _NA:
+        return ""
+    if isinstance(value, float):
+        return "" if math.isnan(value) else repr(value)
+    return str(value)
+
+
+class MeanFieldColumns:
+    """The mean field's columns of a sweep's groups (``s_star_meanfield_n``,
+    ``s_star_meanfield_inf`` and their notes), keyed by the group's parameters and its
+    measured q_r, kept in the sweep's manifest.
+
+    They depend on nothing ``persona-sim threshold`` can change (its bootstrap and
+    seed), so the sweep computes them once when it finishes and ``threshold`` reads
+    them back instead of loading the mean field: the code that computed them is named
+    by a digest of the ``sim`` package's source (:func:`code_digest`), and values from
+    other code are not used.
+    """
+
+    def __init__(self, record: Mapping[str, Any] | None = None) -> None:
+        self.code = code_digest()
+        self.known: dict[str, tuple[float, float, list[str]]] = {}
+        if record and record.get("code") == self.code:
+            for key, s_n, s_inf, notes in record.get("groups", []):
+                self.known[key] = (float.fromhex(s_n), float.fromhex(s_inf), list(notes))
+
+    @staticmethod
+    def key(group: SweepGroup) -> str:
+        q_r = group.real_cited_rate
+        values = [None if v is _NA or (isinstance(v, float) and math.isnan(v)) else v for v in group.keys]
+        params = group.params(**{AWARENESS: float(group.levels.max())})
+        return json.dumps([values, None if q_r is None else float(q_r).hex(), dict(params)], default=str,
+                          sort_keys=True)
+
+    def get(self, group: SweepGroup) -> tuple[float, float, list[str]] | None:
+        return self.known.get(self.key(group))
+
+    def put(self, group: SweepGroup, columns: tuple[float, float, list[str]]) -> None:
+        self.known[self.key(group)] = (float(columns[0]), float(columns[1]), list(columns[2]))
+
+    def record(self) -> dict[str, Any]:
+        """What the manifest keeps (JSON)."""
+        return {"code": self.code, "groups": [[k, v[0].hex(), v[1].hex(), v[2]] for k, v in self.known.items()]}
+
+
+def code_digest() -> str:
+    """SHA-256 (first 16 hex digits) of the ``sim`` package's Python source: names the
+    code that computed a sweep's mean-field columns."""
+    import hashlib
+    import importlib.util
+
+    folder = Path(importlib.util.find_spec("sim").origin).parent
+    h = hashlib.sha256()
+    for path in sorted(folder.glob("*.py")):
+        h.update(path.name.encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()[:16]
 
 
 # ---------------------------------------------------------------------------------
@@ -1360,6 +1594,9 @@ def finite_size_scaling(thresholds_df: pd.DataFrame, level: float = 0.95) -> dic
         thresholds, ``distance`` (simulated), ``distance_meanfield`` (``|s*_N -
         s*_inf|`` of the mean field) and ``width`` with its interval; ``note``.
     """
+    import pandas as pd
+    from scipy.stats import norm, t as student_t
+
     if "n_documents" not in thresholds_df.columns:
         raise KeyError("finite_size_scaling needs n_documents among the group columns (sweep the corpus size)")
     groups = thresholds_df.attrs.get("group_columns")

@@ -515,14 +515,14 @@ def _sweep_settings(args: argparse.Namespace) -> tuple[Params, dict[str, Any]]:
 
 
 def _format_thresholds(table) -> str:
-    value_columns = ["s_star", "s_star_low", "s_star_high", "width", "s_star_meanfield_n", "s_star_meanfield_inf",
-                     "n_replicates", "n_awareness", "note"]
-    group_columns = [c for c in table.columns if c not in value_columns and table.columns.get_loc(c) < table.columns.get_loc("s_star")]
+    """The threshold table (:class:`analysis.thresholds.ThresholdRows`) as aligned text."""
+    group_columns = list(table.group_columns)
+
     def num(x, fmt="{:.3f}"):
         return "-" if x != x else fmt.format(x)
     header = [*group_columns, "s*", "95% interval", "width", "s*_N (mf)", "s*_inf (mf)", "note"]
     rows = []
-    for rec in table.to_dict("records"):
+    for rec in table.rows:
         rows.append([
             *(f"{rec[c]:g}" if isinstance(rec[c], (int, float)) else str(rec[c]) for c in group_columns),
             num(rec["s_star"]),
@@ -585,12 +585,20 @@ def _read_results(folder: Path, manifest: dict):
     return data
 
 
-def _thresholds(work: Path, data, n_boot: int = 200, seed: int = 0):
-    """Fit the thresholds of a sweep; write ``thresholds.csv`` into ``work``."""
-    from analysis import fit_thresholds
+def _thresholds(work: Path, data, manifest: dict, n_boot: int = 200, seed: int = 0):
+    """Fit the thresholds of a sweep; write ``thresholds.csv`` into ``work``.
 
-    table = fit_thresholds(data, n_boot=n_boot, seed=seed)
-    _write_atomically(work, {"thresholds.csv": table.to_csv(index=False).encode()})
+    The mean field's columns come from ``manifest["meanfield"]`` where the sweep
+    recorded them (computed by this code, :class:`analysis.thresholds.MeanFieldColumns`),
+    and what is computed is recorded there, so that refitting (``persona-sim
+    threshold``) does not load the mean field.
+    """
+    from analysis.thresholds import MeanFieldColumns, fit_threshold_rows
+
+    meanfield_columns = MeanFieldColumns(manifest.get("meanfield"))
+    table = fit_threshold_rows(data, n_boot=n_boot, seed=seed, meanfield_columns=meanfield_columns)
+    _write_atomically(work, {"thresholds.csv": table.to_csv().encode()})
+    manifest["meanfield"] = meanfield_columns.record()
     return table
 
 
@@ -616,13 +624,13 @@ def _command_sweep(args: argparse.Namespace, argv: Sequence[str]) -> int:
         with _stage("reading the results and fitting the thresholds (200 bootstrap refits, the mean field)",
                     args.quiet):
             analysed["data"] = data = _read_results(work, manifest)
-            analysed["table"] = table = _thresholds(work, data)
+            analysed["table"] = table = _thresholds(work, data, manifest)  # records the mean field in the manifest
         written = ["thresholds.csv"]
         if not args.no_plots:
             from analysis import make_figures
 
             with _stage("drawing the figures", args.quiet):
-                written += [p.name for p in make_figures(data, table, work)]
+                written += [p.name for p in make_figures(data, table.to_frame(), work)]
         return written
 
     run_sweep(plan, out=folder, workers=run["workers"], executor=run["executor"], scheduler=run["scheduler"],
@@ -650,8 +658,8 @@ def _command_threshold(args: argparse.Namespace, argv: Sequence[str]) -> int:
             "and manifest.json (run persona-sim sweep, or --resume it)"
         )
     with open_output(folder, "sweep", "update", command="persona-sim " + " ".join(argv)) as output:
-        table = _thresholds(folder, _read_results(folder, output.previous), n_boot=n_boot, seed=seed)
         manifest = dict(output.previous)
+        table = _thresholds(folder, _read_results(folder, output.previous), manifest, n_boot=n_boot, seed=seed)
         manifest["files"] = sorted(set(manifest.get("files") or ["results.parquet"]) | {"thresholds.csv"})
         output.commit(manifest)
     print(_format_thresholds(table))

@@ -22,11 +22,11 @@ and every document's Delta is the learner's own rule (:func:`sim.rules.log_lr`,
 against :mod:`sim.meanfield` in tests/test_sensitivity.py:
 
 - the Gaussian expectation is the trapezoid rule on z in [-8, 8] with step
-  ``min(0.5, 0.5 / (s d))`` instead of [-12, 12] with ``min(0.01, 0.25 / (s d))``.
+  ``min(0.5, 0.5 / (s d))``, as in :mod:`sim.meanfield` (its ``STYLE_*`` constants).
   The integrand ``Delta(s d z + ...) phi(z)`` is analytic in a strip of half-width
   about ``pi / (s d)`` (the poles of the softplus), so the trapezoid error falls like
   ``exp(-2 pi^2 / (s d step))`` (below 1e-16 at this step), and the normal mass
-  beyond 8 is 1.2e-15: 33 to 129 nodes instead of 2,401;
+  beyond 8 is 1.2e-15: 33 to 129 nodes;
 - the root is bracketed on ``grid`` evenly spaced awareness levels (default 100,
   :mod:`sim.meanfield` uses 1,000) and refined by the Illinois variant of false
   position to 1e-10. An excursion of mu above 0 narrower than 1/grid can be missed.
@@ -63,7 +63,8 @@ CONSTANT_COLUMNS = (
     "prior_log_odds", "n_documents",
 )
 
-_Z_HALF_WIDTH = 8.0
+_Z_HALF_WIDTH = meanfield.STYLE_HALF_WIDTH
+_STEP = meanfield.STYLE_STEP
 
 
 def point_constants(params: Params, real_cited_rate: float | None = None) -> np.ndarray:
@@ -89,7 +90,7 @@ def _moments(k, s):
     log_kappa, d, q_r, q_p = k[4], k[5], k[6], k[7]
     pi_d, eps, log_beta, q_pt = k[8], k[9], k[10], k[11]
     h = s * d
-    step = 0.5 if h <= 1.0 else 0.5 / h
+    step = _STEP if h <= 1.0 else _STEP / h
     n = int(math.ceil(2.0 * _Z_HALF_WIDTH / step)) + 1
     dz = 2.0 * _Z_HALF_WIDTH / (n - 1)
     log_cited = math.log(q_p) - math.log(q_r)

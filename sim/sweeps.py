@@ -955,7 +955,8 @@ def run_sweep(
         With ``out``: called as ``finish(work, manifest)`` once the table is written
         (the workers stopped), to add files to the output before it is committed (the
         command line's thresholds and figures, written into ``work``); it returns
-        their names. The sweep's folder is then returned, not its table.
+        their names, and may add entries to ``manifest`` (the mean field's columns).
+        The sweep's folder is then returned, not its table.
     fresh : bool
         ``out`` was just made for this sweep (:func:`sim.outputs.new_folder`).
     """
@@ -974,7 +975,8 @@ def run_sweep(
             if finish is not None:
                 _stop(pool, interrupted=False)  # the workers are not needed to analyse the table
                 output.write_manifest({**manifest, "files": list(SWEEP_FILES)})  # what finish may write
-                manifest = {**manifest, "files": ["results.parquet", *finish(output.work, manifest)]}
+                written = finish(output.work, manifest)  # may add entries to the manifest
+                manifest = {**manifest, "files": ["results.parquet", *written]}
             output.commit(manifest)
             return output.folder
 

@@ -15,6 +15,9 @@ Run ``python tests/reference_fingerprints.py`` to print the digests of the check
 from __future__ import annotations
 
 import hashlib
+import json
+import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -27,6 +30,9 @@ TRAJECTORY = ("batch", "documents_read", "log_odds", "p_deceptive", "uplift", "b
 GENERATIONS = ("generation", "p_deceptive", "uplift", "planted_fraction", "disclosed_fraction",
                "control_discourse_fraction", "real_positive_rate", "lab_alarms")
 COLUMNS = {"final": FINAL, "trajectory": TRAJECTORY, "generations": GENERATIONS}
+
+#: Every configuration's numbers, written by :func:`record_values`.
+VALUES_FILE = Path(__file__).with_name("reference_values.json")
 
 SMALL = dict(n_documents=1500, batch_size=100)
 AWARENESS = [0.0, 0.3, 0.55, 0.7, 0.9, 1.0]
@@ -65,26 +71,53 @@ def _digest(tables: dict[str, pd.DataFrame]) -> str:
     return h.hexdigest()[:20]
 
 
-def fingerprint(name: str, **extra) -> str:
-    """The digest of configuration ``name``, with the Params fields ``extra`` added
-    (a mechanism at its off value)."""
+def tables(name: str, **extra) -> dict[str, pd.DataFrame]:
+    """The tables of configuration ``name`` (only the columns of :data:`COLUMNS`), with
+    the Params fields ``extra`` added (a mechanism at its off value)."""
     from sim import Params, engine, meanfield, simulate
 
     fields, driver = CONFIGURATIONS[name]
     params = Params(**fields, **extra)
     if driver == "engine":
         columns, q_r = engine.run_replicate(params, np.array(AWARENESS), np.random.SeedSequence(7))
-        final = pd.DataFrame({c: columns[c] for c in FINAL})
-        return _digest({"final": final, "q_r": pd.DataFrame({"q_r": [q_r]})})
-    if driver == "mesa":
+        found = {"final": pd.DataFrame({c: columns[c] for c in FINAL}), "q_r": pd.DataFrame({"q_r": [q_r]})}
+    elif driver == "mesa":
         result = simulate(params, AWARENESS, seed=11)
-        return _digest({"final": result.final, "trajectory": result.trajectory, "generations": result.generations})
-    s = np.linspace(0.0, 1.0, 41)
-    curve = meanfield.p_rebel(params, s, real_cited_rate=0.6)
-    roots = meanfield.thresholds(params, real_cited_rate=0.6)
-    return _digest({"meanfield": pd.DataFrame({"p": curve}), "roots": pd.DataFrame({"s": roots})})
+        found = {"final": result.final, "trajectory": result.trajectory, "generations": result.generations}
+    else:
+        s = np.linspace(0.0, 1.0, 41)
+        curve = meanfield.p_rebel(params, s, real_cited_rate=0.6)
+        roots = meanfield.thresholds(params, real_cited_rate=0.6)
+        found = {"meanfield": pd.DataFrame({"p": curve}), "roots": pd.DataFrame({"s": roots})}
+    return {t: found[t][list(COLUMNS.get(t, found[t].columns))] for t in sorted(found)}
 
+
+def fingerprint(name: str, **extra) -> str:
+    """The digest of configuration ``name``'s tables (:func:`tables`)."""
+    return _digest(tables(name, **extra))
+
+
+def as_floats(table: pd.DataFrame) -> dict[str, np.ndarray]:
+    return {c: np.asarray(table[c], dtype=np.float64) for c in table.columns}
+
+
+def record_values(path: Path = VALUES_FILE) -> None:
+    """Write every configuration's numbers (as exact hexadecimal floats) to ``path``."""
+    values = {name: {t: {c: [float(x).hex() for x in column] for c, column in as_floats(table).items()}
+                     for t, table in tables(name).items()} for name in CONFIGURATIONS}
+    path.write_text(json.dumps(values, indent=0, sort_keys=True) + "\n")
+
+
+def recorded_values(path: Path = VALUES_FILE) -> dict[str, dict[str, dict[str, np.ndarray]]]:
+    """The numbers :func:`record_values` wrote."""
+    values = json.loads(path.read_text())
+    return {name: {t: {c: np.array([float.fromhex(x) for x in column]) for c, column in table.items()}
+                   for t, table in found.items()} for name, found in values.items()}
 
 if __name__ == "__main__":
-    for key in CONFIGURATIONS:
-        print(f'    "{key}": "{fingerprint(key)}",')
+    if sys.argv[1:] == ["--record"]:
+        record_values()
+        print(f"wrote {VALUES_FILE}")
+    else:
+        for key in CONFIGURATIONS:
+            print(f'    "{key}": "{fingerprint(key)}",')

@@ -196,8 +196,10 @@ def test_every_module_imports_from_its_floor_or_below():
 
 
 #: Modules that may import project modules inside functions: the front ends, whose
-#: commands start fast by importing what a command needs when it runs.
-FUNCTION_LEVEL_IMPORTERS = {"sim", "sim.cli", "sim.app"}
+#: commands start fast by importing what a command needs when it runs, and the
+#: analysis, whose refit of a finished sweep (``persona-sim threshold``) reads the mean
+#: field's columns from the sweep's manifest and must not load the mean field (numba).
+FUNCTION_LEVEL_IMPORTERS = {"sim", "sim.cli", "sim.app", "analysis", "analysis.thresholds"}
 
 
 def test_function_level_project_imports_only_in_the_front_ends():
@@ -230,3 +232,19 @@ def test_the_package_loads_its_public_names_when_used():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_refitting_a_recorded_sweep_loads_numpy_and_pyarrow_only(tmp_path):
+    """``persona-sim threshold`` on a sweep that recorded its mean field reads the
+    Parquet table with pyarrow and fits with numpy: no numba, pandas, scipy or
+    matplotlib (issue 18: under 0.5 s on W1's table; benchmarks/cli.py)."""
+    from sim.cli import main
+
+    folder = tmp_path / "sweep"
+    assert main(["sweep", "--set", "n_documents=300", "--grid", "situational_awareness=0:1:11",
+                 "--replicates", "3", "--no-plots", "--quiet", "--out", str(folder)]) == 0
+    code = ("import sys\nfrom sim.cli import main\nmain(['threshold', %r])\n"
+            "print('loaded:' + ','.join(m for m in %r if m in sys.modules))" % (str(folder), HEAVY))
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "loaded:pyarrow"

@@ -385,3 +385,25 @@ def test_meanfield_generation_map_follows_the_expected_discourse():
     p1 = out["p_rebel"][:, 1]
     c1 = out["control_discourse_fraction"][:, 1]
     assert_allclose(np.diff(c1), 0.05 * p1[:-1])
+
+
+@pytest.mark.parametrize("fields", [
+    {}, {"synthetic_detectability": 10.0}, {"synthetic_detectability": 40.0}, {"planted_fraction": 0.25},
+    {"control_discourse_fraction": 0.3, "control_likelihood_ratio": 3.0}, {"laundering": 0.5},
+    {"retrospection": 0.5, "sa_start": 0.2, "awareness_schedule": "linear"},
+    {"deceptive_plant_rate": 0.9, "candid_plant_rate": 0.01},
+    {"filtered_fraction": 0.2, "deceptive_filter_rate": 0.2},
+])
+def test_style_quadrature_agrees_with_a_fine_grid(fields, monkeypatch):
+    """The style-noise quadrature (33-129 nodes, docs/model.md §4) against the grid the
+    mean field used before issue 18 (step 0.01 on [-12, 12], 2,401 nodes or more):
+    the moments agree to 1e-11 of their size (the fine grid's own rounding is about
+    1e-13), so the coarser rule loses nothing the finer one had."""
+    params = Params(**fields)
+    s = np.linspace(0.0, 1.0, 51)
+    coarse = [np.asarray(m) for m in meanfield.moments(params, s, real_cited_rate=0.6)[:2]]
+    monkeypatch.setattr(meanfield, "STYLE_HALF_WIDTH", 12.0)
+    monkeypatch.setattr(meanfield, "STYLE_STEP", 0.01)
+    fine = [np.asarray(m) for m in meanfield.moments(params, s, real_cited_rate=0.6)[:2]]
+    for a, b in zip(coarse, fine):
+        assert np.max(np.abs(a - b)) <= 1e-11 * np.max(np.abs(b))

@@ -3,57 +3,85 @@
 Every configuration of tests/reference_fingerprints.py (the engine's static family,
 the Mesa model's final, trajectory and generations tables under static and reacting
 labs, generations, the general path, schedules with retrospection, the mean field) is
-hashed and compared with the digest recorded at commit dcc463b, before the mechanisms
-below existed: first as it is, then with each mechanism set explicitly to its off value.
+run as it is and with each mechanism added since set explicitly to its off value: the
+numbers must be the same bit for bit (same machine, same process).
+
+They must also be the numbers recorded in tests/reference_values.json (exact
+hexadecimal floats), which are those of commit dcc463b, before the mechanisms existed,
+except the mean field's, re-recorded when its style quadrature was made coarser
+(issue 18; they moved by at most 1.4e-10 relative, P(rebel) near 0 and the roots).
+Against the recording the comparison allows 1e-9 relative: the digests recorded at
+dcc463b held bit for bit on the machine that recorded them (and in CI), but on an
+AMD EPYC with AVX-512 (numpy 2.5.5, scipy 1.18.1) five of the fourteen configurations
+(generations and the mean field) differed in their last bits, deterministically, and a
+test that fails on a machine whose floating point differs in the last place says
+nothing about the model. A real change of the model moves these numbers far more.
 """
 
 from __future__ import annotations
 
-import platform
-import sys
+import functools
 
+import numpy as np
 import pytest
 
-from reference_fingerprints import CONFIGURATIONS, fingerprint
-
-#: Digests recorded at commit dcc463b (``python tests/reference_fingerprints.py``).
-RECORDED = {
-    "static_engine": "7f4f2e32171b6ac992cf",
-    "static_engine_disclosed_control": "efdca3d8dcc38785dfc3",
-    "general_path_engine": "a3eb58cde22cbc6ef282",
-    "schedule_retrospection_engine": "8fb7dfa545127c28b3c1",
-    "laundering_trusted_engine": "4c310fbba8fc93e6b39c",
-    "static_mesa": "74086ff199ece7416058",
-    "double_down_mesa": "d9646de41b11a5a96a90",
-    "come_clean_concealment_mesa": "11a8aa00ddb224ea84ba",
-    "generations_mesa": "271dd4633836eac3c7a3",
-    "general_path_schedule_mesa": "202c7c4717c0f07050fc",
-    "meanfield_static": "2d1a87fb1d0ee15451f8",
-    "meanfield_schedule": "b129b6182aa9581017a5",
-    "meanfield_come_clean": "5882f6965856579cc675",
-    "meanfield_generations": "b63ce0f2561afed80859",
-}
+from reference_fingerprints import CONFIGURATIONS, _digest, as_floats, fingerprint, recorded_values, tables
 
 #: Each mechanism added since, at its off value (docs/model.md §6).
 OFF_VALUES = {
-    "as recorded": {},
     "no benevolent makers (issue 16)": {"prior_benevolent": 0.0},
     "nothing filtered, filtering hypotheses at their defaults (issue 15)": {
         "filtered_fraction": 0.0, "candid_filter_rate": 0.02, "deceptive_filter_rate": 0.02,
         "deceptive_filters_only": 0.0, "deceptive_plants_only": 0.0},
 }
 
-pytestmark = pytest.mark.skipif(
-    not (sys.platform == "linux" and platform.machine() == "x86_64"),
-    reason="the digests were recorded on x86_64 Linux (libm's last bits may differ elsewhere)",
-)
+#: Relative tolerance against the recorded numbers (see the module's docstring).
+RTOL = 1e-9
 
 
-def test_every_configuration_has_a_recorded_digest():
-    assert set(RECORDED) == set(CONFIGURATIONS)
+@functools.cache
+def _as_is(name: str):
+    return tables(name)
+
+
+def fingerprint_as_is(name: str) -> str:
+    return _digest(_as_is(name))
+
+
+@functools.cache
+def _recorded():
+    return recorded_values()
+
+
+def test_every_configuration_is_recorded():
+    assert set(_recorded()) == set(CONFIGURATIONS)
 
 
 @pytest.mark.parametrize("mechanism", sorted(OFF_VALUES))
 @pytest.mark.parametrize("name", sorted(CONFIGURATIONS))
-def test_numbers_are_those_recorded_bit_for_bit(name, mechanism):
-    assert fingerprint(name, **OFF_VALUES[mechanism]) == RECORDED[name]
+def test_a_mechanism_off_changes_nothing_bit_for_bit(name, mechanism):
+    assert fingerprint(name, **OFF_VALUES[mechanism]) == fingerprint_as_is(name)
+
+
+@pytest.mark.parametrize("name", sorted(CONFIGURATIONS))
+def test_numbers_are_those_recorded(name):
+    found = {t: as_floats(table) for t, table in _as_is(name).items()}
+    recorded = _recorded()[name]
+    assert set(found) == set(recorded)
+    for t, columns in recorded.items():
+        assert set(found[t]) == set(columns), t
+        for c, expected in columns.items():
+            got = found[t][c]
+            assert got.shape == expected.shape, (t, c)
+            np.testing.assert_array_equal(np.isnan(got), np.isnan(expected), err_msg=f"{t}.{c}")
+            scale = np.nanmax(np.abs(expected), initial=0.0)
+            np.testing.assert_allclose(got, expected, rtol=RTOL, atol=RTOL * scale, err_msg=f"{t}.{c}")
+
+
+def test_the_comparison_catches_a_changed_number():
+    """A mechanism that moved one number by a part in 1e8 would fail the comparison."""
+    name = "static_engine"
+    expected = _recorded()[name]["final"]["log_odds"]
+    moved = expected * (1 + 1e-8)
+    with pytest.raises(AssertionError):
+        np.testing.assert_allclose(moved, expected, rtol=RTOL, atol=RTOL * np.nanmax(np.abs(expected)))

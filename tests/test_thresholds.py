@@ -499,3 +499,73 @@ def test_falling_jump_sharper_than_the_grid():
     assert (row.s_star_low, row.s_star_high) == pytest.approx((0.4, 0.5))
     assert np.isnan(row.width)
     assert row.note.startswith("transition sharper than the awareness grid: P(rebel) jumps between 0.4 and 0.5")
+
+
+# ---------------------------------------------------------------------------------
+# The refit without pandas, scipy or the mean field (issue 18: persona-sim threshold)
+# ---------------------------------------------------------------------------------
+def _grouped_table() -> pd.DataFrame:
+    """Two policies (a string column) x two planted shares, one group with no crossing."""
+    parts = []
+    for i, (policy, rho) in enumerate([("static", 0.1), ("static", 0.25), ("double_down", 0.1), ("come_clean", 0.25)]):
+        curve = logistic(0.3 + 0.1 * i, 0.05) if policy != "come_clean" else (lambda s: np.zeros_like(s))
+        parts.append(bernoulli_table(curve, np.linspace(0, 1, 21), replicates=8, seed=i, lab_policy=policy,
+                                     planted_fraction=rho))
+    return pd.concat(parts, ignore_index=True)
+
+
+def test_threshold_rows_write_the_csv_pandas_writes():
+    from analysis.thresholds import fit_threshold_rows, read_sweep
+
+    data = read_sweep(_grouped_table(), swept=["lab_policy", "planted_fraction"])
+    rows = fit_threshold_rows(data, n_boot=30)
+    assert any("," in r["note"] for r in rows.rows) or any(r["note"] for r in rows.rows)
+    assert rows.to_csv() == rows.to_frame().to_csv(index=False)
+    assert rows.to_frame().equals(fit_thresholds(data, n_boot=30))
+
+
+def test_mean_field_columns_recorded_by_a_sweep_are_used_bit_for_bit(monkeypatch):
+    from analysis.thresholds import MeanFieldColumns, fit_threshold_rows, read_sweep
+
+    data = read_sweep(_grouped_table(), swept=["lab_policy", "planted_fraction"])
+    first = MeanFieldColumns()
+    computed = fit_threshold_rows(data, n_boot=10, meanfield_columns=first)
+    record = first.record()
+    assert len(record["groups"]) == 4
+    # read back (as the manifest keeps it): no mean field is computed, the numbers are the same
+    monkeypatch.setattr(thresholds_module, "_meanfield_columns", lambda *a: pytest.fail("mean field computed"))
+    again = fit_threshold_rows(data, n_boot=10, meanfield_columns=MeanFieldColumns(record))
+    assert again.to_csv() == computed.to_csv()
+    # a record made by other code is not used
+    monkeypatch.undo()
+    stale = dict(record, code="0" * 16, groups=[[k, (0.5).hex(), (0.5).hex(), []] for k, *_ in record["groups"]])
+    fresh = fit_threshold_rows(data, n_boot=10, meanfield_columns=MeanFieldColumns(stale))
+    assert fresh.to_csv() == computed.to_csv()
+
+
+@pytest.mark.parametrize("values", [
+    np.array([0.2, 0.1, np.nan, 0.2, np.nan, -0.0, 0.0]),
+    np.array([3, 1, 3, 2, 1]),
+    np.array(["b", None, "a", "b", None], dtype=object),
+    np.array([True, False, True]),
+])
+def test_factorize_is_pandas_factorize(values):
+    codes, _ = pd.factorize(values, use_na_sentinel=False)
+    np.testing.assert_array_equal(thresholds_module._factorize(values), codes)
+
+
+def test_arrow_columns_read_as_pyarrow_reads_them():
+    import pyarrow as pa
+
+    arrays = [pa.array([1, 2, None, 4], pa.int64()), pa.array([1.5, None, 3.0]), pa.array([0.1, 0.2], pa.float32()),
+              pa.array(list(range(20)), pa.int32()).slice(3, 9), pa.array([True, False] * 9).slice(5, 7),
+              pa.array([True, None, False]), pa.array(["a", None, "b"]),
+              pa.array([1, None, 3, 4, 5, None, 7, 8, 9], pa.int64()).slice(1, 6)]
+    for array in arrays:
+        mine, theirs = thresholds_module._to_numpy(array), array.to_numpy(zero_copy_only=False)
+        assert mine.dtype == theirs.dtype, array.type
+        assert [None if x != x else x for x in mine.tolist()] == [None if x != x else x for x in theirs.tolist()]
+    persona = pa.array(["rebel", "aligned", None, "rebel", "rebels", "", "rebe"], pa.large_string()).slice(0, 7)
+    np.testing.assert_array_equal(thresholds_module._equals(persona, "rebel"),
+                                  [True, False, False, True, False, False, False])
+    np.testing.assert_array_equal(thresholds_module._equals(persona.slice(3, 2), "rebel"), [True, False])
