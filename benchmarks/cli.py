@@ -10,7 +10,8 @@ a new user's first run compiles.
 
 The commands (W1 is benchmarks/w1.py's workload, 101 x 26 x 20 at 10,000 documents):
 
-- ``persona-sim --help`` and each command's ``--help``;
+- ``persona-sim --help`` and every command's ``--help`` (run, sweep, threshold, demo,
+  sensitivity, discover, scenario);
 - ``persona-sim sweep`` (the README's main job: 101 awareness levels x 20 replicates),
   with its figures;
 - W1 through the CLI, ``--no-plots``, and the engine's own W1 (in this process,
@@ -83,7 +84,8 @@ def main(argv: list[str] | None = None) -> int:
         w1_out = Path(tmp) / "w1"
         commands = {
             "persona-sim --help": [str(BIN), "--help"],
-            **{f"persona-sim {c} --help": [str(BIN), c, "--help"] for c in ("run", "sweep", "threshold", "demo")},
+            **{f"persona-sim {c} --help": [str(BIN), c, "--help"]
+               for c in ("run", "sweep", "threshold", "demo", "sensitivity", "discover", "scenario")},
             "persona-sim sweep (main job)": [str(BIN), "sweep", "--out", "{out}", "--overwrite"],
             "W1 through the CLI (--no-plots)": [str(BIN), "sweep", *W1_GRID, "--replicates", replicates,
                                                 "--no-plots", "--quiet", "--out", "{out}", "--overwrite"],

@@ -55,9 +55,7 @@ References
 from __future__ import annotations
 
 import numpy as np
-from scipy.optimize import brentq
-from scipy.special import expit, logit
-from scipy.stats import norm
+from scipy.special import expit, logit, ndtr  # ndtr is scipy.stats.norm.cdf, without loading scipy.stats
 
 from . import corpus
 from .corpus import build_corpus, expected_planted_cited_rate, expected_real_cited_rate
@@ -371,7 +369,7 @@ def _gaussian_p_rebel(params: Params, total_mean: np.ndarray, total_var: np.ndar
     centre = logit(params.prior_deceptive) + total_mean
     sd = np.sqrt(total_var)
     with np.errstate(divide="ignore", invalid="ignore"):
-        p = norm.cdf(centre / sd)
+        p = ndtr(centre / sd)
     return np.where(sd > 0, p, (centre >= 0).astype(float))
 
 
@@ -416,7 +414,7 @@ def three_hypothesis_p_rebel(
         mean_t = mt + slope * (m - mm)
         var_t = np.maximum(vt - slope * cov, 0.0)
         sd_t = np.sqrt(var_t)
-        tail = np.where(sd_t > 0, norm.sf((t_star - mean_t) / np.where(sd_t > 0, sd_t, 1.0)),
+        tail = np.where(sd_t > 0, ndtr(-((t_star - mean_t) / np.where(sd_t > 0, sd_t, 1.0))),
                         (mean_t >= t_star).astype(float))
     tail = np.where(np.isinf(t_star), 0.0, tail)
     p = np.where(random_m[:, 0], tail @ weight, tail[:, 0])
@@ -473,6 +471,8 @@ def bracket_roots(f, s: np.ndarray, values: np.ndarray, xtol: float) -> np.ndarr
     """Every root of a continuous ``f`` found on the grid ``s`` (``values`` = f(s)):
     each sign change between neighbours refined with Brent's method, and an exact
     zero on the grid between opposite signs. Empty if ``values`` are all zero."""
+    from scipy.optimize import brentq  # here: scipy.optimize is a tenth of a second to import
+
     roots: list[float] = []
     sign = np.sign(values)
     if not sign.any():  # f vanishes identically on the grid: no crossing
@@ -540,6 +540,8 @@ def mistrust_grows(params: Params, q_r: float) -> bool:
 def _three_hypothesis_passage(params: Params, mu: np.ndarray, drift: np.ndarray) -> np.ndarray:
     """The first document of the mean path at which P(D) reaches 0.9 with benevolent
     makers: ``ell = a + n mu``, ``ell_B = b + n (mu - m)``; inf if it never does."""
+    from scipy.optimize import brentq
+
     a = prior_log_odds(params)
     b = a + float(np.log(params.prior_benevolent) - np.log(params.prior_deceptive))
     n = np.geomspace(1.0, 1e12, 481)
@@ -704,7 +706,7 @@ def adaptive_path(
         p = three_hypothesis_p_rebel(params, mean - prior, var, mistrust, mistrust_var, covariance)
     else:
         with np.errstate(divide="ignore", invalid="ignore"):
-            p = norm.cdf(mean / sd)
+            p = ndtr(mean / sd)
         p = np.where(sd > 0, p, (mean >= 0).astype(float))
     return {
         "p_rebel": p,
