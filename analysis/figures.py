@@ -188,13 +188,73 @@ def _shown(groups: list, limit: int = MAX_LINES) -> list:
     return [groups[i] for i in index]
 
 
-def _colours(n: int) -> list:
-    """``n`` colours of an ordered palette, dark enough for lines on white."""
-    import seaborn as sns
+#: seaborn's "deep" palette's first colour (``seaborn.color_palette("deep")[0]``),
+#: written out so that drawing a sweep's figures does not import seaborn (half a
+#: second: it pulls in pyplot and IPython); tests/test_figures.py checks it.
+_DEEP_BLUE = (0.2980392156862745, 0.4470588235294118, 0.6901960784313725)
 
+#: seaborn's ``axes_style("whitegrid")`` and ``plotting_context("notebook",
+#: font_scale=0.85)``, written out for the same reason (tests/test_figures.py checks
+#: them against seaborn's), but for ``image.cmap`` ("rocket", a colour map only
+#: seaborn registers; every image here names its colour map).
+_STYLE = {
+    "axes.axisbelow": True,
+    "axes.edgecolor": ".8",
+    "axes.facecolor": "white",
+    "axes.grid": True,
+    "axes.labelcolor": ".15",
+    "axes.labelsize": 10.2,
+    "axes.linewidth": 1.25,
+    "axes.spines.bottom": True,
+    "axes.spines.left": True,
+    "axes.spines.right": True,
+    "axes.spines.top": True,
+    "axes.titlesize": 10.2,
+    "figure.facecolor": "white",
+    "font.family": ["sans-serif"],
+    "font.sans-serif": ["Arial", "DejaVu Sans", "Liberation Sans", "Bitstream Vera Sans", "sans-serif"],
+    "font.size": 10.2,
+    "grid.color": ".8",
+    "grid.linestyle": "-",
+    "grid.linewidth": 1,
+    "legend.fontsize": 9.35,
+    "legend.title_fontsize": 10.2,
+    "lines.linewidth": 1.5,
+    "lines.markersize": 6,
+    "lines.solid_capstyle": "round",
+    "patch.edgecolor": "w",
+    "patch.force_edgecolor": True,
+    "patch.linewidth": 1,
+    "text.color": ".15",
+    "xtick.bottom": False,
+    "xtick.color": ".15",
+    "xtick.direction": "out",
+    "xtick.labelsize": 9.35,
+    "xtick.major.size": 6,
+    "xtick.major.width": 1.25,
+    "xtick.minor.size": 4,
+    "xtick.minor.width": 1,
+    "xtick.top": False,
+    "ytick.color": ".15",
+    "ytick.direction": "out",
+    "ytick.labelsize": 9.35,
+    "ytick.left": False,
+    "ytick.major.size": 6,
+    "ytick.major.width": 1.25,
+    "ytick.minor.size": 4,
+    "ytick.minor.width": 1,
+    "ytick.right": False,
+}
+
+
+def _colours(n: int) -> list:
+    """``n`` colours of an ordered palette, dark enough for lines on white: seaborn's
+    "deep" blue for one, else viridis (seaborn's "viridis" is matplotlib's)."""
     if n == 1:
-        return [sns.color_palette("deep")[0]]
-    cmap = sns.color_palette("viridis", as_cmap=True)
+        return [_DEEP_BLUE]
+    from matplotlib import colormaps
+
+    cmap = colormaps["viridis"]
     return [cmap(x) for x in np.linspace(0.0, 0.82, n)]
 
 
@@ -630,7 +690,7 @@ def make_figures(
           against N with the mean field's ``s*_N`` and ``s*_inf``, and the width
           against N on log-log axes with a slope -1/2 guide.
     """
-    import seaborn as sns
+    from matplotlib import rc_context
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -641,7 +701,7 @@ def make_figures(
     groups = _groups(data)
     rng = np.random.default_rng(np.random.SeedSequence(seed))
     written: list[Path] = []
-    with sns.axes_style("whitegrid"), sns.plotting_context("notebook", font_scale=0.85):
+    with rc_context(_STYLE):
         layout = _Layout(groups, columns)
         written.append(_figure_p_rebel(layout, thresholds, columns, out / "p_rebel.png", rng))
         if columns:
