@@ -112,22 +112,80 @@ def png_bytes(fig, dpi: int = _DPI, palette: bool = False) -> bytes:
     """``fig`` as PNG bytes, with its words (:func:`figure_texts`) in a text chunk
     (:data:`TEXTS_KEY`), so that a test, or a search, can read what a saved figure
     says. ``palette`` reduces it to 256 colours (a third of the bytes, no visible
-    change for line art)."""
+    change for line art).
+
+    The figure is drawn once, to pixels (``savefig``'s "rgba"), and those are encoded
+    once: as RGB when every pixel is opaque (as a figure on a white ground is), the
+    same image in fewer bytes and less time than RGBA."""
     import json
 
     from PIL import Image
     from PIL.PngImagePlugin import PngInfo
 
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi)
-    image = Image.open(io.BytesIO(buffer.getvalue()))
+    raw = io.BytesIO()
+    fig.savefig(raw, format="rgba", dpi=dpi)
+    height, width = np.asarray(fig.canvas.buffer_rgba()).shape[:2]  # the pixels savefig drew
+    pixels = np.frombuffer(raw.getbuffer(), dtype=np.uint8)
+    if pixels.size != height * width * 4:  # pragma: no cover - savefig drew elsewhere
+        raise RuntimeError(f"savefig wrote {pixels.size} bytes, not {height} x {width} RGBA pixels")
+    pixels = pixels.reshape(height, width, 4)
     if palette:
-        image = image.convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT)
+        image = Image.fromarray(pixels[..., :3].copy(), "RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT)
+    elif pixels[..., 3].min() == 255:
+        image = Image.fromarray(pixels[..., :3].copy(), "RGB")
+    else:
+        image = Image.fromarray(pixels, "RGBA")
     info = PngInfo()
     info.add_itxt(TEXTS_KEY, json.dumps(figure_texts(fig), ensure_ascii=False))
     out = io.BytesIO()
     image.save(out, format="PNG", optimize=palette, pnginfo=info)
     return out.getvalue()
+
+
+def _nanpercentile(a: np.ndarray, q, axis: int = 0) -> np.ndarray:
+    """``np.nanpercentile(a, q, axis=0)`` of a 2-D array (``q`` a number or a list),
+    the same numbers (linear interpolation, numpy's formulas) without numpy's loop
+    over columns; columns without a value give NaN, without a warning."""
+    assert axis == 0
+    a = np.sort(np.asarray(a, dtype=float), axis=0)  # NaN sort last
+    n = np.sum(~np.isnan(a), axis=0)
+    quantiles = np.true_divide(np.asarray(q, dtype=float), 100)
+    scalar = quantiles.ndim == 0
+    quantiles = np.atleast_1d(quantiles)[:, None]
+    virtual = (n - 1) * quantiles  # numpy's virtual index for method "linear"
+    previous = np.floor(virtual)
+    gamma = virtual - previous
+    top = np.maximum(n - 1, 0)
+    below = np.clip(previous.astype(np.intp), 0, top)
+    above = np.clip(previous.astype(np.intp) + 1, 0, top)
+    columns = np.arange(a.shape[1])
+    lo, hi = a[below, columns], a[above, columns]
+    # numpy's _lerp
+    diff = hi - lo
+    result = lo + diff * gamma
+    np.subtract(hi, diff * (1 - gamma), out=result, where=gamma >= 0.5)
+    result = np.where(n > 0, result, np.nan)
+    return result[0] if scalar else result
+
+
+def _plain_log_formatter(minor: bool = False):
+    """Matplotlib's log-axis labels (``10³``, ``2×10²``) in plain text: the same
+    labels without mathtext, whose parser costs a tenth of a second a figure."""
+    from matplotlib.ticker import LogFormatterSciNotation
+
+    superscript = str.maketrans("0123456789-−.", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁻·")
+
+    class PlainLogFormatter(LogFormatterSciNotation):
+        def __call__(self, x, pos=None):
+            text = super().__call__(x, pos)
+            if not text.startswith("$"):
+                return text
+            body = text.strip("$").replace(r"\mathdefault{", "", 1)[:-1].replace(r"\times", "×")
+            body = body.replace(r"\;", "").replace(r"\,", "")
+            head, _, power = body.partition("^{")
+            return head + power.rstrip("}").translate(superscript) if power else head
+
+    return PlainLogFormatter(base=10, labelOnlyBase=False) if minor else PlainLogFormatter(base=10)
 
 
 def _fmt_value(value: Any) -> str:
@@ -332,7 +390,7 @@ def _mean_band(matrix: np.ndarray, rng: np.random.Generator, n_boot: int = _N_BO
         boot = (weights @ values) / (weights @ finite)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # levels without a finite value
-        low, high = np.nanpercentile(boot, [2.5, 97.5], axis=0) if n_units > 1 else (mean, mean)
+        low, high = _nanpercentile(boot, [2.5, 97.5], axis=0) if n_units > 1 else (mean, mean)
     return mean, low, high
 
 
@@ -425,7 +483,7 @@ def _figure_emergence(layout: _Layout, path: Path) -> Path:
             share = emerged.mean(0)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)  # levels where nothing emerged
-                q25, median, q75 = (np.nanpercentile(matrix, q, axis=0) for q in (25, 50, 75))
+                q25, median, q75 = _nanpercentile(matrix, [25, 50, 75], axis=0)
             # the median is shown where at least a quarter of the replicates emerged
             enough = share >= 0.25
             _line(ax, levels, np.where(enough, median, np.nan), np.where(enough, q25, np.nan),
@@ -443,6 +501,8 @@ def _figure_emergence(layout: _Layout, path: Path) -> Path:
     if drawn_any:
         for j in range(len(layout.panels)):
             axes[0, j].set_yscale("log")
+            axes[0, j].yaxis.set_major_formatter(_plain_log_formatter())
+            axes[0, j].yaxis.set_minor_formatter(_plain_log_formatter(minor=True))
     axes[0, 0].set_ylabel("emergence document\n(first P(deceptive) ≥ 0.9)")
     axes[1, 0].set_ylabel("share emerged\n(at any time)")
     axes[1, 0].set_title("A learner emerges when P(deceptive) first reaches 0.9, even if it later falls "
