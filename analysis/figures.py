@@ -60,11 +60,11 @@ _AWARENESS_LABEL = "situational awareness (s)"
 # ---------------------------------------------------------------------------------
 # Plumbing: figures without pyplot, atomic files, styles
 # ---------------------------------------------------------------------------------
-def _new_figure(width: float, height: float, ncols: int = 1, nrows: int = 1, **kw):
+def _new_figure(width: float, height: float, ncols: int = 1, nrows: int = 1, layout: str | None = "constrained", **kw):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(width, height), dpi=_DPI, layout="constrained")  # laid out at the dpi it is saved at
+    fig = Figure(figsize=(width, height), dpi=_DPI, layout=layout)  # laid out at the dpi it is saved at
     FigureCanvasAgg(fig)
     axes = fig.subplots(nrows, ncols, squeeze=False, **kw)
     return fig, axes
@@ -73,6 +73,27 @@ def _new_figure(width: float, height: float, ncols: int = 1, nrows: int = 1, **k
 def _save(fig, path: Path) -> Path:
     """Write ``fig`` to ``path`` as PNG, atomically."""
     return write_atomically(path, png_bytes(fig))
+
+
+def _lay_out(fig, passes: int = 2) -> None:
+    """Lay out a figure of panels with its legend on the right (:meth:`_Layout.figure`,
+    :func:`_legend`): the panels, with their ticks, labels and titles, fill the figure
+    but for the legend's strip and the figure's title (matplotlib's tight layout, made
+    ``passes`` times: the resized panels' ticks may differ). What the constrained
+    layout gave these figures, in a fraction of the time (it measures every panel
+    twice per draw, and ``savefig`` draws twice)."""
+    renderer = fig.canvas.get_renderer()
+    width, height = fig.bbox.width, fig.bbox.height
+    pad = 0.3  # in font sizes: about constrained layout's 3 points
+    pad_pixels = pad * float(_STYLE["font.size"]) / 72 * fig.dpi
+    right = min((legend.get_window_extent(renderer).x0 for legend in fig.legends), default=width + pad_pixels)
+    top = height + pad_pixels
+    title = fig._suptitle
+    if title is not None and title.get_text() and title.get_visible():
+        top = title.get_window_extent(renderer).y0
+        title.set_in_layout(False)  # the rectangle below leaves it out
+    for _ in range(passes):
+        fig.tight_layout(pad=pad, rect=(0, 0, (right - pad_pixels) / width, (top - pad_pixels) / height))
 
 
 #: The PNG text chunk in which :func:`png_bytes` records a figure's words.
@@ -368,7 +389,7 @@ class _Layout:
     def figure(self, height: float, nrows: int = 1, **kw):
         ncols = len(self.panels)
         width = 2.6 + 5.6 * min(ncols, 1) + 4.0 * max(ncols - 1, 0)  # the legend, then the panels
-        fig, axes = _new_figure(width, height, ncols=ncols, nrows=nrows, sharey="row", **kw)
+        fig, axes = _new_figure(width, height, ncols=ncols, nrows=nrows, sharey="row", layout=None, **kw)
         for j, (title, _) in enumerate(self.panels):
             if title:
                 axes[0, j].set_title(title, fontsize=9)
@@ -453,6 +474,7 @@ def _figure_p_rebel(layout: _Layout, thresholds: pd.DataFrame, columns: list[str
     fig.suptitle("Share of rebel learners" + layout.suffix(), fontsize=10)
     _legend(fig, layout, "simulated mean,\n95% bootstrap band\nover replicates",
             "mean field (Gaussian,\nat this corpus size)", fitted=True)
+    _lay_out(fig)
     return _save(fig, path)
 
 
@@ -468,6 +490,7 @@ def _figure_uplift(layout: _Layout, path: Path, rng) -> Path:
     axes[0, 0].set_ylabel("self-model uplift over real data (U)")
     fig.suptitle("Self-model uplift against awareness" + layout.suffix(), fontsize=10)
     _legend(fig, layout, "mean, 95% bootstrap\nband over replicates")
+    _lay_out(fig)
     return _save(fig, path)
 
 
@@ -500,9 +523,17 @@ def _figure_emergence(layout: _Layout, path: Path) -> Path:
         ax_share.set_xlabel(_AWARENESS_LABEL)
     if drawn_any:
         for j in range(len(layout.panels)):
-            axes[0, j].set_yscale("log")
-            axes[0, j].yaxis.set_major_formatter(_plain_log_formatter())
-            axes[0, j].yaxis.set_minor_formatter(_plain_log_formatter(minor=True))
+            ax = axes[0, j]
+            ax.set_yscale("log")
+            ax.yaxis.set_major_formatter(_plain_log_formatter())
+            ax.yaxis.set_minor_formatter(_plain_log_formatter(minor=True))
+            low, high = ax.get_ylim()
+            if 0 < low < high and math.log10(high / low) > 1:
+                # over more than a decade the minor ticks have no label, and in this
+                # style no mark and no grid line: none are made (a third of the ticks)
+                from matplotlib.ticker import NullLocator
+
+                ax.yaxis.set_minor_locator(NullLocator())
     axes[0, 0].set_ylabel("emergence document\n(first P(deceptive) ≥ 0.9)")
     axes[1, 0].set_ylabel("share emerged\n(at any time)")
     axes[1, 0].set_title("A learner emerges when P(deceptive) first reaches 0.9, even if it later falls "
@@ -510,6 +541,7 @@ def _figure_emergence(layout: _Layout, path: Path) -> Path:
     fig.suptitle("When the belief in deceptive makers emerges" + layout.suffix(), fontsize=10)
     _legend(fig, layout, "median and interquartile\nrange over the replicates\nthat emerged (shown\n"
             "where ≥ 25% emerged)", "mean-field estimate\n(Wald's, docs/model.md §4)")
+    _lay_out(fig)
     return _save(fig, path)
 
 
