@@ -194,7 +194,8 @@ def test_nanpercentile_is_numpys(seed):
 
 def test_png_keeps_the_words_and_a_transparent_ground():
     """png_bytes records the figure's words; an opaque figure is saved as RGB, a
-    figure with a transparent ground keeps its alpha channel."""
+    figure with a transparent ground keeps its alpha channel, and ``palette`` gives
+    256 colours (the scenario scripts' figures)."""
     import io
     import json
 
@@ -202,14 +203,14 @@ def test_png_keeps_the_words_and_a_transparent_ground():
     from matplotlib.figure import Figure
     from PIL import Image
 
-    for facecolor, mode in (("white", "RGB"), ("none", "RGBA")):
+    for facecolor, palette, mode in (("white", False, "RGB"), ("none", False, "RGBA"), ("white", True, "P")):
         fig = Figure(figsize=(4, 3), facecolor=facecolor)
         FigureCanvasAgg(fig)
         ax = fig.subplots()
         ax.plot([0, 1], [0, 1], label="a line")
         ax.set_xlabel("situational awareness (s)")
         ax.legend()
-        with Image.open(io.BytesIO(figures_module.png_bytes(fig, dpi=50))) as image:
+        with Image.open(io.BytesIO(figures_module.png_bytes(fig, dpi=50, palette=palette))) as image:
             image.load()
             assert image.mode == mode and image.size == (200, 150)
             texts = json.loads(image.text[figures_module.TEXTS_KEY])
