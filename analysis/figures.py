@@ -13,8 +13,10 @@ colour, so that each figure is also a check of the simulation against the theory
 
 The figures are drawn on matplotlib ``Figure`` objects with the Agg canvas (no
 pyplot, no global state: safe in scripts, tests and worker processes) in seaborn's
-styles, and each file is written atomically (a temporary file in the same folder,
-then ``os.replace``), so a reader never sees half a PNG.
+styles (written out here, :data:`_STYLE`: drawing a sweep's figures imports neither
+seaborn nor pyplot, nor IPython, which seaborn pulls in), and each file is written
+atomically (a temporary file in the same folder, then ``os.replace``), so a reader
+never sees half a PNG.
 """
 
 from __future__ import annotations
