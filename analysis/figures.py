@@ -83,7 +83,8 @@ def _lay_out(fig, passes: int = 2) -> None:
     but for the legend's strip and the figure's title (matplotlib's tight layout, made
     ``passes`` times: the resized panels' ticks may differ). What the constrained
     layout gave these figures, in a fraction of the time (it measures every panel
-    twice per draw, and ``savefig`` draws twice)."""
+    twice per draw, and ``savefig`` draws twice). A pass whose panels keep their
+    ticks is the last."""
     renderer = fig.canvas.get_renderer()
     width, height = fig.bbox.width, fig.bbox.height
     pad = 0.3  # in font sizes: about constrained layout's 3 points
@@ -94,8 +95,16 @@ def _lay_out(fig, passes: int = 2) -> None:
     if title is not None and title.get_text() and title.get_visible():
         top = title.get_window_extent(renderer).y0
         title.set_in_layout(False)  # the rectangle below leaves it out
+
+    def ticks() -> list:
+        return [tuple(map(tuple, (axis.get_majorticklocs(), axis.get_minorticklocs())))
+                for ax in fig.axes for axis in (ax.xaxis, ax.yaxis)]
+
     for _ in range(passes):
+        measured = ticks()  # the ticks the layout is made for
         fig.tight_layout(pad=pad, rect=(0, 0, (right - pad_pixels) / width, (top - pad_pixels) / height))
+        if ticks() == measured:  # the resized panels have the same ticks: the layout fits them
+            break
 
 
 #: The PNG text chunk in which :func:`png_bytes` records a figure's words.
