@@ -156,11 +156,18 @@ def png_bytes(fig, dpi: int = _DPI, palette: bool = False) -> bytes:
 
     raw = io.BytesIO()
     fig.savefig(raw, format="rgba", dpi=dpi)
-    height, width = np.asarray(fig.canvas.buffer_rgba()).shape[:2]  # the pixels savefig drew
     pixels = np.frombuffer(raw.getbuffer(), dtype=np.uint8)
-    if pixels.size != height * width * 4:  # pragma: no cover - savefig drew elsewhere
-        raise RuntimeError(f"savefig wrote {pixels.size} bytes, not {height} x {width} RGBA pixels")
-    pixels = pixels.reshape(height, width, 4)
+    try:
+        height, width = np.asarray(fig.canvas.buffer_rgba()).shape[:2]  # the Agg canvas savefig drew on
+    except AttributeError:  # a canvas of another kind (SVG, PDF): savefig drew on a borrowed Agg canvas
+        height = width = 0
+    if pixels.size == height * width * 4:
+        pixels = pixels.reshape(height, width, 4)
+    else:  # the pixels' shape unknown: a PNG from savefig, read back
+        encoded = io.BytesIO()
+        fig.savefig(encoded, format="png", dpi=dpi)
+        with Image.open(io.BytesIO(encoded.getvalue())) as decoded:
+            pixels = np.asarray(decoded.convert("RGBA"))
     if palette:
         image = Image.fromarray(pixels[..., :3].copy(), "RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT)
     elif pixels[..., 3].min() == 255:
@@ -202,10 +209,11 @@ def _nanpercentile(a: np.ndarray, q, axis: int = 0) -> np.ndarray:
 
 def _plain_log_formatter(minor: bool = False):
     """Matplotlib's log-axis labels (``10³``, ``2×10²``) in plain text: the same
-    labels without mathtext, whose parser costs a tenth of a second a figure."""
+    labels without mathtext, whose parser took a tenth of a second of the emergence
+    figure."""
     from matplotlib.ticker import LogFormatterSciNotation
 
-    superscript = str.maketrans("0123456789-−.", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁻·")
+    superscript = str.maketrans("0123456789-−", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁻")
 
     class PlainLogFormatter(LogFormatterSciNotation):
         def __call__(self, x, pos=None):

@@ -216,6 +216,16 @@ def test_png_keeps_the_words_and_a_transparent_ground():
             texts = json.loads(image.text[figures_module.TEXTS_KEY])
         assert texts["label"] == ["situational awareness (s)"] and texts["legend"] == ["a line"]
 
+    from matplotlib.backends.backend_svg import FigureCanvasSVG  # a canvas with no pixels of its own
+
+    fig = Figure(figsize=(4, 3))
+    FigureCanvasSVG(fig)
+    fig.subplots().set_xlabel("situational awareness (s)")
+    with Image.open(io.BytesIO(figures_module.png_bytes(fig, dpi=50))) as image:
+        image.load()
+        assert image.mode == "RGB" and image.size == (200, 150)
+        assert json.loads(image.text[figures_module.TEXTS_KEY])["label"] == ["situational awareness (s)"]
+
 
 def test_log_axis_labels_are_plain_text():
     """The emergence figure's log-axis labels say what matplotlib's say (10³, 2×10²),
