@@ -13,8 +13,10 @@ colour, so that each figure is also a check of the simulation against the theory
 
 The figures are drawn on matplotlib ``Figure`` objects with the Agg canvas (no
 pyplot, no global state: safe in scripts, tests and worker processes) in seaborn's
-styles, and each file is written atomically (a temporary file in the same folder,
-then ``os.replace``), so a reader never sees half a PNG.
+styles (written out here, :data:`_STYLE`: drawing a sweep's figures imports neither
+seaborn nor pyplot, nor IPython, which seaborn pulls in), and each file is written
+atomically (a temporary file in the same folder, then ``os.replace``), so a reader
+never sees half a PNG.
 """
 
 from __future__ import annotations
@@ -60,11 +62,11 @@ _AWARENESS_LABEL = "situational awareness (s)"
 # ---------------------------------------------------------------------------------
 # Plumbing: figures without pyplot, atomic files, styles
 # ---------------------------------------------------------------------------------
-def _new_figure(width: float, height: float, ncols: int = 1, nrows: int = 1, **kw):
+def _new_figure(width: float, height: float, ncols: int = 1, nrows: int = 1, layout: str | None = "constrained", **kw):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(width, height), layout="constrained")
+    fig = Figure(figsize=(width, height), dpi=_DPI, layout=layout)  # laid out at the dpi it is saved at
     FigureCanvasAgg(fig)
     axes = fig.subplots(nrows, ncols, squeeze=False, **kw)
     return fig, axes
@@ -73,6 +75,36 @@ def _new_figure(width: float, height: float, ncols: int = 1, nrows: int = 1, **k
 def _save(fig, path: Path) -> Path:
     """Write ``fig`` to ``path`` as PNG, atomically."""
     return write_atomically(path, png_bytes(fig))
+
+
+def _lay_out(fig, passes: int = 2) -> None:
+    """Lay out a figure of panels with its legend on the right (:meth:`_Layout.figure`,
+    :func:`_legend`): the panels, with their ticks, labels and titles, fill the figure
+    but for the legend's strip and the figure's title (matplotlib's tight layout, made
+    ``passes`` times: the resized panels' ticks may differ). What the constrained
+    layout gave these figures, in a fraction of the time (it measures every panel
+    twice per draw, and ``savefig`` draws twice). A pass whose panels keep their
+    ticks is the last."""
+    renderer = fig.canvas.get_renderer()
+    width, height = fig.bbox.width, fig.bbox.height
+    pad = 0.3  # in font sizes: about constrained layout's 3 points
+    pad_pixels = pad * float(_STYLE["font.size"]) / 72 * fig.dpi
+    right = min((legend.get_window_extent(renderer).x0 for legend in fig.legends), default=width + pad_pixels)
+    top = height + pad_pixels
+    title = fig._suptitle
+    if title is not None and title.get_text() and title.get_visible():
+        top = title.get_window_extent(renderer).y0
+        title.set_in_layout(False)  # the rectangle below leaves it out
+
+    def ticks() -> list:
+        return [tuple(map(tuple, (axis.get_majorticklocs(), axis.get_minorticklocs())))
+                for ax in fig.axes for axis in (ax.xaxis, ax.yaxis)]
+
+    for _ in range(passes):
+        measured = ticks()  # the ticks the layout is made for
+        fig.tight_layout(pad=pad, rect=(0, 0, (right - pad_pixels) / width, (top - pad_pixels) / height))
+        if ticks() == measured:  # the resized panels have the same ticks: the layout fits them
+            break
 
 
 #: The PNG text chunk in which :func:`png_bytes` records a figure's words.
@@ -112,22 +144,88 @@ def png_bytes(fig, dpi: int = _DPI, palette: bool = False) -> bytes:
     """``fig`` as PNG bytes, with its words (:func:`figure_texts`) in a text chunk
     (:data:`TEXTS_KEY`), so that a test, or a search, can read what a saved figure
     says. ``palette`` reduces it to 256 colours (a third of the bytes, no visible
-    change for line art)."""
+    change for line art).
+
+    The figure is drawn once, to pixels (``savefig``'s "rgba"), and those are encoded
+    once: as RGB when every pixel is opaque (as a figure on a white ground is), the
+    same image in fewer bytes and less time than RGBA."""
     import json
 
     from PIL import Image
     from PIL.PngImagePlugin import PngInfo
 
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi)
-    image = Image.open(io.BytesIO(buffer.getvalue()))
+    raw = io.BytesIO()
+    fig.savefig(raw, format="rgba", dpi=dpi)
+    pixels = np.frombuffer(raw.getbuffer(), dtype=np.uint8)
+    try:
+        height, width = np.asarray(fig.canvas.buffer_rgba()).shape[:2]  # the Agg canvas savefig drew on
+    except AttributeError:  # a canvas of another kind (SVG, PDF): savefig drew on a borrowed Agg canvas
+        height = width = 0
+    if pixels.size == height * width * 4:
+        pixels = pixels.reshape(height, width, 4)
+    else:  # the pixels' shape unknown: a PNG from savefig, read back
+        encoded = io.BytesIO()
+        fig.savefig(encoded, format="png", dpi=dpi)
+        with Image.open(io.BytesIO(encoded.getvalue())) as decoded:
+            pixels = np.asarray(decoded.convert("RGBA"))
     if palette:
-        image = image.convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT)
+        image = Image.fromarray(pixels[..., :3].copy(), "RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT)
+    elif pixels[..., 3].min() == 255:
+        image = Image.fromarray(pixels[..., :3].copy(), "RGB")
+    else:
+        image = Image.fromarray(pixels, "RGBA")
     info = PngInfo()
     info.add_itxt(TEXTS_KEY, json.dumps(figure_texts(fig), ensure_ascii=False))
     out = io.BytesIO()
     image.save(out, format="PNG", optimize=palette, pnginfo=info)
     return out.getvalue()
+
+
+def _nanpercentile(a: np.ndarray, q, axis: int = 0) -> np.ndarray:
+    """``np.nanpercentile(a, q, axis=0)`` of a 2-D array (``q`` a number or a list),
+    the same numbers (linear interpolation, numpy's formulas) without numpy's loop
+    over columns; columns without a value give NaN, without a warning."""
+    assert axis == 0
+    a = np.sort(np.asarray(a, dtype=float), axis=0)  # NaN sort last
+    n = np.sum(~np.isnan(a), axis=0)
+    quantiles = np.true_divide(np.asarray(q, dtype=float), 100)
+    scalar = quantiles.ndim == 0
+    quantiles = np.atleast_1d(quantiles)[:, None]
+    virtual = (n - 1) * quantiles  # numpy's virtual index for method "linear"
+    previous = np.floor(virtual)
+    gamma = virtual - previous
+    top = np.maximum(n - 1, 0)
+    below = np.clip(previous.astype(np.intp), 0, top)
+    above = np.clip(previous.astype(np.intp) + 1, 0, top)
+    columns = np.arange(a.shape[1])
+    lo, hi = a[below, columns], a[above, columns]
+    # numpy's _lerp
+    diff = hi - lo
+    result = lo + diff * gamma
+    np.subtract(hi, diff * (1 - gamma), out=result, where=gamma >= 0.5)
+    result = np.where(n > 0, result, np.nan)
+    return result[0] if scalar else result
+
+
+def _plain_log_formatter(minor: bool = False):
+    """Matplotlib's log-axis labels (``10³``, ``2×10²``) in plain text: the same
+    labels without mathtext, whose parser took a tenth of a second of the emergence
+    figure."""
+    from matplotlib.ticker import LogFormatterSciNotation
+
+    superscript = str.maketrans("0123456789-−", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁻")
+
+    class PlainLogFormatter(LogFormatterSciNotation):
+        def __call__(self, x, pos=None):
+            text = super().__call__(x, pos)
+            if not text.startswith("$"):
+                return text
+            body = text.strip("$").replace(r"\mathdefault{", "", 1)[:-1].replace(r"\times", "×")
+            body = body.replace(r"\;", "").replace(r"\,", "")
+            head, _, power = body.partition("^{")
+            return head + power.rstrip("}").translate(superscript) if power else head
+
+    return PlainLogFormatter(base=10, labelOnlyBase=False) if minor else PlainLogFormatter(base=10)
 
 
 def _fmt_value(value: Any) -> str:
@@ -188,13 +286,73 @@ def _shown(groups: list, limit: int = MAX_LINES) -> list:
     return [groups[i] for i in index]
 
 
-def _colours(n: int) -> list:
-    """``n`` colours of an ordered palette, dark enough for lines on white."""
-    import seaborn as sns
+#: seaborn's "deep" palette's first colour (``seaborn.color_palette("deep")[0]``),
+#: written out so that drawing a sweep's figures does not import seaborn (half a
+#: second: it pulls in pyplot and IPython); tests/test_figures.py checks it.
+_DEEP_BLUE = (0.2980392156862745, 0.4470588235294118, 0.6901960784313725)
 
+#: seaborn's ``axes_style("whitegrid")`` and ``plotting_context("notebook",
+#: font_scale=0.85)``, written out for the same reason (tests/test_figures.py checks
+#: them against seaborn's), but for ``image.cmap`` ("rocket", a colour map only
+#: seaborn registers; every image here names its colour map).
+_STYLE = {
+    "axes.axisbelow": True,
+    "axes.edgecolor": ".8",
+    "axes.facecolor": "white",
+    "axes.grid": True,
+    "axes.labelcolor": ".15",
+    "axes.labelsize": 10.2,
+    "axes.linewidth": 1.25,
+    "axes.spines.bottom": True,
+    "axes.spines.left": True,
+    "axes.spines.right": True,
+    "axes.spines.top": True,
+    "axes.titlesize": 10.2,
+    "figure.facecolor": "white",
+    "font.family": ["sans-serif"],
+    "font.sans-serif": ["Arial", "DejaVu Sans", "Liberation Sans", "Bitstream Vera Sans", "sans-serif"],
+    "font.size": 10.2,
+    "grid.color": ".8",
+    "grid.linestyle": "-",
+    "grid.linewidth": 1,
+    "legend.fontsize": 9.35,
+    "legend.title_fontsize": 10.2,
+    "lines.linewidth": 1.5,
+    "lines.markersize": 6,
+    "lines.solid_capstyle": "round",
+    "patch.edgecolor": "w",
+    "patch.force_edgecolor": True,
+    "patch.linewidth": 1,
+    "text.color": ".15",
+    "xtick.bottom": False,
+    "xtick.color": ".15",
+    "xtick.direction": "out",
+    "xtick.labelsize": 9.35,
+    "xtick.major.size": 6,
+    "xtick.major.width": 1.25,
+    "xtick.minor.size": 4,
+    "xtick.minor.width": 1,
+    "xtick.top": False,
+    "ytick.color": ".15",
+    "ytick.direction": "out",
+    "ytick.labelsize": 9.35,
+    "ytick.left": False,
+    "ytick.major.size": 6,
+    "ytick.major.width": 1.25,
+    "ytick.minor.size": 4,
+    "ytick.minor.width": 1,
+    "ytick.right": False,
+}
+
+
+def _colours(n: int) -> list:
+    """``n`` colours of an ordered palette, dark enough for lines on white: seaborn's
+    "deep" blue for one, else viridis (seaborn's "viridis" is matplotlib's)."""
     if n == 1:
-        return [sns.color_palette("deep")[0]]
-    cmap = sns.color_palette("viridis", as_cmap=True)
+        return [_DEEP_BLUE]
+    from matplotlib import colormaps
+
+    cmap = colormaps["viridis"]
     return [cmap(x) for x in np.linspace(0.0, 0.82, n)]
 
 
@@ -250,7 +408,7 @@ class _Layout:
     def figure(self, height: float, nrows: int = 1, **kw):
         ncols = len(self.panels)
         width = 2.6 + 5.6 * min(ncols, 1) + 4.0 * max(ncols - 1, 0)  # the legend, then the panels
-        fig, axes = _new_figure(width, height, ncols=ncols, nrows=nrows, sharey="row", **kw)
+        fig, axes = _new_figure(width, height, ncols=ncols, nrows=nrows, sharey="row", layout=None, **kw)
         for j, (title, _) in enumerate(self.panels):
             if title:
                 axes[0, j].set_title(title, fontsize=9)
@@ -272,7 +430,7 @@ def _mean_band(matrix: np.ndarray, rng: np.random.Generator, n_boot: int = _N_BO
         boot = (weights @ values) / (weights @ finite)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # levels without a finite value
-        low, high = np.nanpercentile(boot, [2.5, 97.5], axis=0) if n_units > 1 else (mean, mean)
+        low, high = _nanpercentile(boot, [2.5, 97.5], axis=0) if n_units > 1 else (mean, mean)
     return mean, low, high
 
 
@@ -335,6 +493,7 @@ def _figure_p_rebel(layout: _Layout, thresholds: pd.DataFrame, columns: list[str
     fig.suptitle("Share of rebel learners" + layout.suffix(), fontsize=10)
     _legend(fig, layout, "simulated mean,\n95% bootstrap band\nover replicates",
             "mean field (Gaussian,\nat this corpus size)", fitted=True)
+    _lay_out(fig)
     return _save(fig, path)
 
 
@@ -350,6 +509,7 @@ def _figure_uplift(layout: _Layout, path: Path, rng) -> Path:
     axes[0, 0].set_ylabel("self-model uplift over real data (U)")
     fig.suptitle("Self-model uplift against awareness" + layout.suffix(), fontsize=10)
     _legend(fig, layout, "mean, 95% bootstrap\nband over replicates")
+    _lay_out(fig)
     return _save(fig, path)
 
 
@@ -365,7 +525,7 @@ def _figure_emergence(layout: _Layout, path: Path) -> Path:
             share = emerged.mean(0)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)  # levels where nothing emerged
-                q25, median, q75 = (np.nanpercentile(matrix, q, axis=0) for q in (25, 50, 75))
+                q25, median, q75 = _nanpercentile(matrix, [25, 50, 75], axis=0)
             # the median is shown where at least a quarter of the replicates emerged
             enough = share >= 0.25
             _line(ax, levels, np.where(enough, median, np.nan), np.where(enough, q25, np.nan),
@@ -373,7 +533,7 @@ def _figure_emergence(layout: _Layout, path: Path) -> Path:
             drawn_any |= bool(np.any(enough & np.isfinite(median)))
             if group.params.sa_start is None:
                 s = group.awareness_grid(201)
-                wald = meanfield.emergence_estimate(group.params, s, real_cited_rate=group.real_cited_rate)
+                wald = _wald(group.params, s, group.real_cited_rate)
                 wald = np.where(np.isfinite(wald), wald, np.nan)
                 ax.plot(s, wald, color=colour, ls="--", lw=1.2)
                 drawn_any |= bool(np.isfinite(wald).any())
@@ -382,7 +542,17 @@ def _figure_emergence(layout: _Layout, path: Path) -> Path:
         ax_share.set_xlabel(_AWARENESS_LABEL)
     if drawn_any:
         for j in range(len(layout.panels)):
-            axes[0, j].set_yscale("log")
+            ax = axes[0, j]
+            ax.set_yscale("log")
+            ax.yaxis.set_major_formatter(_plain_log_formatter())
+            ax.yaxis.set_minor_formatter(_plain_log_formatter(minor=True))
+            low, high = ax.get_ylim()
+            if 0 < low < high and math.log10(high / low) > 1:
+                # over more than a decade the minor ticks have no label, and in this
+                # style no mark and no grid line: none are made (a third of the ticks)
+                from matplotlib.ticker import NullLocator
+
+                ax.yaxis.set_minor_locator(NullLocator())
     axes[0, 0].set_ylabel("emergence document\n(first P(deceptive) ≥ 0.9)")
     axes[1, 0].set_ylabel("share emerged\n(at any time)")
     axes[1, 0].set_title("A learner emerges when P(deceptive) first reaches 0.9, even if it later falls "
@@ -390,7 +560,17 @@ def _figure_emergence(layout: _Layout, path: Path) -> Path:
     fig.suptitle("When the belief in deceptive makers emerges" + layout.suffix(), fontsize=10)
     _legend(fig, layout, "median and interquartile\nrange over the replicates\nthat emerged (shown\n"
             "where ≥ 25% emerged)", "mean-field estimate\n(Wald's, docs/model.md §4)")
+    _lay_out(fig)
     return _save(fig, path)
+
+
+def _wald(params, s: np.ndarray, real_cited_rate: float | None) -> np.ndarray:
+    """sim.meanfield.emergence_estimate in chunks of 50 levels, like
+    :func:`analysis.thresholds._p_rebel`: the arrays of 201 levels at once fall out of
+    cache and take four times as long (the numbers agree to 1e-13)."""
+    return np.concatenate(
+        [meanfield.emergence_estimate(params, s[i : i + 50], real_cited_rate=real_cited_rate) for i in range(0, s.size, 50)]
+    )
 
 
 def _edges(values: np.ndarray, log: bool) -> np.ndarray:
@@ -630,7 +810,7 @@ def make_figures(
           against N with the mean field's ``s*_N`` and ``s*_inf``, and the width
           against N on log-log axes with a slope -1/2 guide.
     """
-    import seaborn as sns
+    from matplotlib import rc_context
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -641,7 +821,7 @@ def make_figures(
     groups = _groups(data)
     rng = np.random.default_rng(np.random.SeedSequence(seed))
     written: list[Path] = []
-    with sns.axes_style("whitegrid"), sns.plotting_context("notebook", font_scale=0.85):
+    with rc_context(_STYLE):
         layout = _Layout(groups, columns)
         written.append(_figure_p_rebel(layout, thresholds, columns, out / "p_rebel.png", rng))
         if columns:

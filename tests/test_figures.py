@@ -121,3 +121,131 @@ def test_mean_band_is_the_mean_over_units_and_the_percentiles_of_resampled_means
             i = int(np.floor(h))
             want = x[i] + (h - i) * (x[min(i + 1, x.size - 1)] - x[i])
             assert got == pytest.approx(want, rel=1e-10, abs=1e-12), (j, q)
+
+
+def test_style_and_colours_are_seaborns():
+    """The sweep's figures are drawn in seaborn's "whitegrid" style at notebook size
+    (font scale 0.85) with seaborn's colours, written out in analysis.figures so that
+    drawing them does not import seaborn: they are still seaborn's."""
+    import seaborn as sns
+
+    style = {**sns.axes_style("whitegrid"), **sns.plotting_context("notebook", font_scale=0.85)}
+    style.pop("image.cmap")  # seaborn's own colour map, named by no figure here
+    assert figures_module._STYLE == style
+    assert figures_module._colours(1) == [tuple(sns.color_palette("deep")[0])]
+    viridis = sns.color_palette("viridis", as_cmap=True)
+    for n in (2, 5):
+        assert figures_module._colours(n) == [viridis(x) for x in np.linspace(0.0, 0.82, n)]
+
+
+def test_drawing_the_figures_imports_neither_seaborn_nor_pyplot(tmp_path):
+    """A sweep's figures are drawn without seaborn (and IPython, which it pulls in) and
+    without pyplot: a fresh process draws them and has imported neither."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    tests = Path(__file__).resolve().parent
+    code = (
+        "import sys\n"
+        f"sys.path.insert(0, {str(tests)!r})\n"
+        "import numpy as np\n"
+        "from analysis import fit_thresholds, make_figures\n"
+        "from sim import Params\n"
+        "from sweep_data import fake_results\n"
+        "results = fake_results(Params(n_documents=2000), [{}], np.linspace(0.2, 1.0, 9), 4)\n"
+        f"make_figures(results, fit_thresholds(results, n_boot=10), {str(tmp_path)!r})\n"
+        "print(sorted(m for m in ('seaborn', 'matplotlib.pyplot', 'IPython') if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip().splitlines()[-1] == "[]", done.stdout + done.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["emergence.png", "p_rebel.png", "uplift.png"]
+
+
+def test_figures_are_deterministic(tmp_path):
+    """The same results and seed give the same PNG files, byte for byte."""
+    results = fake_results(SMALL, [{"planted_fraction": r} for r in (0.15, 0.25)], AWARENESS, 4)
+    table = fit_thresholds(results, n_boot=10)
+    first = make_figures(results, table, tmp_path / "a")
+    second = make_figures(results, table, tmp_path / "b")
+    assert [p.name for p in first] == [p.name for p in second]
+    for a, b in zip(first, second):
+        assert a.read_bytes() == b.read_bytes(), a.name
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_nanpercentile_is_numpys(seed):
+    """_nanpercentile gives np.nanpercentile's numbers, bit for bit, column by column
+    (missing values, columns with one value or none, tied values)."""
+    rng = np.random.default_rng(seed)
+    matrix = rng.normal(size=(int(rng.integers(1, 30)), 12)) * 10.0 ** rng.integers(-3, 5)
+    if seed % 2:
+        matrix = np.round(matrix)
+    matrix[rng.random(matrix.shape) < 0.3] = np.nan
+    matrix[:, 0] = np.nan
+    matrix[1:, 1] = np.nan
+    for q in ([2.5, 97.5], [25, 50, 75], 50, [0, 100]):
+        with np.errstate(all="ignore"), pytest.warns(RuntimeWarning):  # numpy warns of the empty column
+            want = np.nanpercentile(matrix, q, axis=0)
+        got = figures_module._nanpercentile(matrix, q, axis=0)
+        assert got.shape == want.shape
+        assert np.array_equal(got, want, equal_nan=True), q
+
+
+def test_png_keeps_the_words_and_a_transparent_ground():
+    """png_bytes records the figure's words; an opaque figure is saved as RGB, a
+    figure with a transparent ground keeps its alpha channel, and ``palette`` gives
+    256 colours (the scenario scripts' figures)."""
+    import io
+    import json
+
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from PIL import Image
+
+    for facecolor, palette, mode in (("white", False, "RGB"), ("none", False, "RGBA"), ("white", True, "P")):
+        fig = Figure(figsize=(4, 3), facecolor=facecolor)
+        FigureCanvasAgg(fig)
+        ax = fig.subplots()
+        ax.plot([0, 1], [0, 1], label="a line")
+        ax.set_xlabel("situational awareness (s)")
+        ax.legend()
+        with Image.open(io.BytesIO(figures_module.png_bytes(fig, dpi=50, palette=palette))) as image:
+            image.load()
+            assert image.mode == mode and image.size == (200, 150)
+            texts = json.loads(image.text[figures_module.TEXTS_KEY])
+        assert texts["label"] == ["situational awareness (s)"] and texts["legend"] == ["a line"]
+
+    from matplotlib.backends.backend_svg import FigureCanvasSVG  # a canvas with no pixels of its own
+
+    fig = Figure(figsize=(4, 3))
+    FigureCanvasSVG(fig)
+    fig.subplots().set_xlabel("situational awareness (s)")
+    with Image.open(io.BytesIO(figures_module.png_bytes(fig, dpi=50))) as image:
+        image.load()
+        assert image.mode == "RGB" and image.size == (200, 150)
+        assert json.loads(image.text[figures_module.TEXTS_KEY])["label"] == ["situational awareness (s)"]
+
+
+def test_log_axis_labels_are_plain_text():
+    """The emergence figure's log-axis labels say what matplotlib's say (10³, 2×10²),
+    in plain text rather than mathtext."""
+    from matplotlib.ticker import LogFormatterSciNotation
+
+    plain, plain_minor = figures_module._plain_log_formatter(), figures_module._plain_log_formatter(minor=True)
+    assert plain(1000.0) == "10³" and plain(0.01) == "10⁻²" and plain(1.0) == "10⁰"
+    assert not any("$" in f(v) for f in (plain, plain_minor) for v in (3.0, 20.0, 1e5))
+    assert LogFormatterSciNotation()(1000.0) == "$\\mathdefault{10^{3}}$"  # what is translated
+
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure()
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
+    ax.set_yscale("log")
+    ax.set_ylim(150, 900)  # less than a decade: the minor ticks are labelled
+    ax.yaxis.set_minor_formatter(plain_minor)
+    fig.canvas.draw()
+    labels = [t.get_text() for t in ax.yaxis.get_minorticklabels() if t.get_text()]
+    assert "2×10²" in labels and not any("$" in label for label in labels), labels
