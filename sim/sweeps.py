@@ -13,7 +13,9 @@ number of workers, the executor, the chunking or the order in which chunks finis
 
 Runs are grouped in chunks. Each finished chunk is written as its own Parquet file
 (``DIR/parts/``, written to a temporary name and renamed, so a kill never leaves a
-torn file); at the end the parts are streamed, in order, into ``DIR/results.parquet``.
+torn file; the worker that ran the chunk encodes it) and appended, in chunk order, to
+``DIR/results.parquet`` while the sweep runs (under a temporary name until the last
+chunk is in); at the end the parts are deleted.
 ``resume=True`` skips the chunks already on disk and gives the table an
 uninterrupted run would have.
 
@@ -904,13 +906,14 @@ class _Results:
     see :mod:`sim.outputs`) and renamed by :meth:`finish`; :meth:`abandon` deletes it.
     A chunk that finishes early waits in memory (at most ``waiting`` of them; any
     more, and the chunks resumed from disk, are read from their parts when their turn
-    comes).
+    comes). With ``keep`` (a list), every table written is appended to it.
     """
 
     NAME = ".results.parquet.writing.part"
 
-    def __init__(self, store: _Store, n_chunks: int, on_disk: set[int], waiting: int) -> None:
+    def __init__(self, store: _Store, n_chunks: int, on_disk: set[int], waiting: int, keep: list | None = None) -> None:
         self.store = store
+        self.keep = keep
         self.n_chunks = n_chunks
         self.on_disk = set(on_disk)
         self.waiting: dict[int, Any] = {}
@@ -937,6 +940,8 @@ class _Results:
             if self.writer is None:
                 self.writer = pq.ParquetWriter(self.tmp, table.schema)
             self.writer.write_table(table)
+            if self.keep is not None:
+                self.keep.append(table)
             self.next += 1
 
     def finish(self) -> None:
@@ -1066,9 +1071,12 @@ def run_sweep(
     mode = "resume" if resume else "overwrite" if overwrite else "new"
     pool = _make_executor(executor, workers, scheduler, worker_wait)  # validates before anything is written
 
+    # without finish the table is returned: kept chunk by chunk as it is written, not read back
+    tables: list | None = [] if finish is None else None
+
     def job() -> Path:
         with open_output(out, "sweep", mode, _resume_match(plan), command, fresh=fresh) as output:
-            manifest = execute(plan, output, pool, workers, progress, on_chunk, command)
+            manifest = execute(plan, output, pool, workers, progress, on_chunk, command, tables=tables)
             if finish is not None:
                 _stop(pool, interrupted=False)  # the workers are not needed to analyse the table
                 output.write_manifest({**manifest, "files": list(SWEEP_FILES)})  # what finish may write
@@ -1077,7 +1085,13 @@ def run_sweep(
             return output.folder
 
     folder = _with_pool(pool, job)
-    return folder if finish is not None else pd.read_parquet(folder / "results.parquet")
+    if finish is not None:
+        return folder
+    if tables:  # this call wrote (or resumed) results.parquet: its table is in memory
+        import pyarrow as pa
+
+        return pa.concat_tables(tables).to_pandas()  # what pd.read_parquet does once it has read the table
+    return pd.read_parquet(folder / "results.parquet")
 
 
 def _with_pool(pool, job):
@@ -1093,14 +1107,16 @@ def _with_pool(pool, job):
 
 
 def execute(plan: SweepPlan, output, pool, workers: int, progress: bool = True,
-            on_chunk: Callable[[int, pd.DataFrame], None] | None = None, command: str | None = None):
+            on_chunk: Callable[[int, pd.DataFrame], None] | None = None, command: str | None = None,
+            tables: list | None = None):
     """Run the plan's chunks on ``pool`` (None: here, one after the other).
 
     With ``output`` (an :class:`sim.outputs.Output` held by the caller) each finished
-    chunk is written to ``output.work/parts`` with its checksum, the parts are streamed
-    into ``results.parquet`` at the end, and the manifest (``complete``, ``files``) is
+    chunk is written to ``output.work/parts`` with its checksum and appended, in chunk
+    order, to ``results.parquet`` (see :class:`_Results`), and the manifest (``complete``, ``files``) is
     returned for the caller to commit; a resumed output keeps its verified parts. With
-    no output the table is returned.
+    no output the table is returned. With ``tables`` (a list) and an output, the
+    Arrow table of every chunk written to results.parquet is appended to it, in order.
     """
     tasks = _tasks(plan)
     chunks = _chunks(plan, tasks)
@@ -1131,7 +1147,7 @@ def execute(plan: SweepPlan, output, pool, workers: int, progress: bool = True,
 
     started = time.perf_counter()
     todo = [i for i in range(n_chunks) if i not in done]
-    results = _Results(store, n_chunks, done, waiting=4 * workers)
+    results = _Results(store, n_chunks, done, waiting=4 * workers, keep=tables)
 
     def keep(i: int, part: tuple[Any, bytes]) -> None:
         table, data = part
