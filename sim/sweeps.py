@@ -921,7 +921,6 @@ class _Results:
         self.next = 0
         self.writer = None
         self.tmp = store.work / self.NAME
-        self._append()  # the resumed chunks at the start
 
     def add(self, chunk: int, table) -> None:
         if chunk != self.next and len(self.waiting) >= self.max_waiting:
@@ -946,6 +945,7 @@ class _Results:
 
     def finish(self) -> None:
         """Close the file, rename it results.parquet, delete the parts."""
+        self._append()  # the resumed chunks, when no chunk was left to run
         if self.next != self.n_chunks:  # pragma: no cover - every chunk was run or resumed
             raise RuntimeError(f"results.parquet: chunk {self.next} of {self.n_chunks} is missing")
         self.writer.close()
@@ -959,10 +959,11 @@ class _Results:
         try:
             if self.writer is not None:
                 self.writer.close()
-        finally:
-            self.writer = None
-            if self.tmp.exists():
-                self.tmp.unlink()
+        except Exception:  # noqa: BLE001 - the error being handled is the one to report
+            pass
+        self.writer = None
+        if self.tmp.exists():
+            self.tmp.unlink()
 
 
 def _sha256(path: Path) -> str:

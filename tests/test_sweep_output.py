@@ -127,3 +127,49 @@ def test_on_chunk_gets_the_chunks_frame(tmp_path, monkeypatch):
     assert sorted(seen) == list(range(len(chunks)))
     for i, frame in seen.items():
         pd.testing.assert_frame_equal(frame, run_chunk(chunks[i]))
+
+
+def test_resume_with_every_part_on_disk_runs_nothing(tmp_path, monkeypatch):
+    """Stopped after its last part was written but before results.parquet was in place:
+    the resume runs no chunk and writes the file from the parts."""
+    monkeypatch.setattr(sweep_module, "_CHUNK_UPDATES", 1.0)
+    plan = _plan("lineages")
+    n_chunks = len(_chunks(plan, _tasks(plan)))
+    whole = tmp_path / "whole"
+    run_sweep(plan, out=whole, executor="serial", progress=False)
+    out = tmp_path / "s"
+    with pytest.raises(Interrupted):
+        run_sweep(plan, out=out, executor="serial", progress=False, on_chunk=stop_after_chunks(out, n_chunks))
+    assert len(list((out / "parts").glob("chunk-*.parquet"))) == n_chunks
+    assert not (out / "results.parquet").exists() and not (out / _Results.NAME).exists()
+    ran = []
+    df = run_sweep(plan, out=out, resume=True, progress=False, on_chunk=lambda i, f: ran.append(i))
+    assert ran == []
+    assert (out / "results.parquet").read_bytes() == (whole / "results.parquet").read_bytes()
+    pd.testing.assert_frame_equal(df, pd.read_parquet(whole / "results.parquet"))
+    assert not (out / "parts").exists()
+
+
+def test_a_failing_chunk_leaves_the_parts_before_it_and_no_results(tmp_path, monkeypatch):
+    """An error in a chunk (here the third) ends the sweep with that error; the unfinished
+    results.parquet is deleted, the parts written before stay for a resume."""
+    monkeypatch.setattr(sweep_module, "_CHUNK_UPDATES", 1.0)
+    plan = _plan("informed")
+    real = sweep_module.run_part
+    calls = []
+
+    def failing(tasks):
+        calls.append(1)
+        if len(calls) == 3:
+            raise OSError("disk on fire")
+        return real(tasks)
+
+    monkeypatch.setattr(sweep_module, "run_part", failing)
+    out = tmp_path / "s"
+    with pytest.raises(OSError, match="disk on fire"):
+        run_sweep(plan, out=out, executor="serial", progress=False)
+    assert len(list((out / "parts").glob("chunk-*.parquet"))) == 2
+    assert not (out / "results.parquet").exists() and not (out / _Results.NAME).exists()
+    monkeypatch.setattr(sweep_module, "run_part", real)
+    df = run_sweep(plan, out=out, resume=True, progress=False)
+    pd.testing.assert_frame_equal(df, run_sweep(plan, progress=False))
