@@ -19,7 +19,8 @@ Every command that writes a folder (``run``, ``sweep``, ``threshold``, the Pytho
 "Wrote" means listed in a persona-sim manifest in that folder: ``files`` (top-level
 names), plus the sweep's part files (``parts/chunk-NNNNNN.parquet`` and their
 ``.sha256`` records) and the leftovers of an atomic write that a kill interrupted
-(``.NAME.*.part``, ``.chunk-*.tmp``).
+(``.NAME.*.part``, ``.chunk-*.tmp``; a sweep's unfinished table is
+``.results.parquet.writing.part``).
 
 Without an explicit folder, :func:`new_folder` makes a fresh one named by the time
 (``results/sweep-20261202-014512``), so running a command twice keeps both outputs.
