@@ -177,6 +177,8 @@ class Output:
             return
         for name in sorted(stale):
             _unlink(self.folder / name)
+        if self.previous is not None:  # what a killed command of the old output left: parts, unfinished files
+            _remove_leftovers(self.folder)
         for name in sorted(new):
             if (self.work / name).exists():
                 os.replace(self.work / name, self.folder / name)
@@ -237,6 +239,12 @@ def _remove_ours(folder: Path, manifest: dict) -> None:
         return
     for name in _listed(manifest) | {MANIFEST}:
         _unlink(folder / name)
+    _remove_leftovers(folder)
+
+
+def _remove_leftovers(folder: Path) -> None:
+    """Delete the leftovers of interrupted writes in ``folder`` and a sweep's part files
+    (``parts/``, removed when that leaves it empty); nothing else."""
     for entry in os.listdir(folder):
         if _LEFTOVER.match(entry):
             _unlink(folder / entry)

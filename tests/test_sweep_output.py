@@ -173,3 +173,17 @@ def test_a_failing_chunk_leaves_the_parts_before_it_and_no_results(tmp_path, mon
     monkeypatch.setattr(sweep_module, "run_part", real)
     df = run_sweep(plan, out=out, resume=True, progress=False)
     pd.testing.assert_frame_equal(df, run_sweep(plan, progress=False))
+
+
+def test_an_overwrite_of_a_killed_sweep_leaves_none_of_its_files(tmp_path, monkeypatch):
+    """A sweep killed mid-way (its parts and its unfinished results.parquet on disk),
+    then overwritten: the folder holds the new sweep and nothing of the killed one."""
+    monkeypatch.setattr(sweep_module, "_CHUNK_UPDATES", 1.0)
+    plan = _plan("informed")
+    out = tmp_path / "s"
+    with pytest.raises(Interrupted):
+        run_sweep(plan, out=out, executor="serial", progress=False, on_chunk=stop_after_chunks(out, 2))
+    (out / _Results.NAME).write_bytes(b"PAR1 torn")  # what a kill mid-sweep leaves
+    df = run_sweep(plan, out=out, overwrite=True, progress=False)
+    pd.testing.assert_frame_equal(df, run_sweep(plan, progress=False))
+    assert sorted(p.name for p in out.iterdir()) == [".persona-sim.lock", "manifest.json", "results.parquet"]
