@@ -53,14 +53,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Iterator, Mapping, NamedTuple
+from typing import TYPE_CHECKING, Iterator, Mapping, NamedTuple
 
-import networkx as nx
 import numpy as np
 from . import _cpu  # noqa: F401  (numba's vector width, set before numba is first imported)
 from numba import njit
 
 from .params import Params
+
+if TYPE_CHECKING:  # networkx is imported where it is used (trust_scores, graph)
+    import networkx as nx
 
 __all__ = [
     "REAL",
@@ -301,6 +303,8 @@ class Corpus:
         anchors = np.flatnonzero(self.anchor_flags)
         if anchors.size == 0:
             return np.zeros(self.n_documents)
+        import networkx as nx  # only here and in graph(): a sweep never pays for importing it
+
         g = nx.DiGraph()
         g.add_nodes_from(range(self.n_documents))
         g.add_edges_from(zip(*(e.tolist() for e in self._visible_edges)))
@@ -361,6 +365,8 @@ class Corpus:
         order, -1 for a document the lab removed), ``anchor``, ``trusted`` and
         ``removed``. Every citation is an edge, those of removed documents included.
         """
+        import networkx as nx
+
         g = nx.DiGraph()
         style = self.style
         read_at = np.full(self.n_documents, -1, dtype=np.int64)

@@ -19,7 +19,8 @@ Every command that writes a folder (``run``, ``sweep``, ``threshold``, the Pytho
 "Wrote" means listed in a persona-sim manifest in that folder: ``files`` (top-level
 names), plus the sweep's part files (``parts/chunk-NNNNNN.parquet`` and their
 ``.sha256`` records) and the leftovers of an atomic write that a kill interrupted
-(``.NAME.*.part``, ``.chunk-*.tmp``).
+(``.NAME.*.part``, ``.chunk-*.tmp``; a sweep's unfinished table is
+``.results.parquet.writing.part``).
 
 Without an explicit folder, :func:`new_folder` makes a fresh one named by the time
 (``results/sweep-20261202-014512``), so running a command twice keeps both outputs.
@@ -176,6 +177,8 @@ class Output:
             return
         for name in sorted(stale):
             _unlink(self.folder / name)
+        if self.previous is not None:  # what a killed command of the old output left: parts, unfinished files
+            _remove_leftovers(self.folder)
         for name in sorted(new):
             if (self.work / name).exists():
                 os.replace(self.work / name, self.folder / name)
@@ -236,6 +239,12 @@ def _remove_ours(folder: Path, manifest: dict) -> None:
         return
     for name in _listed(manifest) | {MANIFEST}:
         _unlink(folder / name)
+    _remove_leftovers(folder)
+
+
+def _remove_leftovers(folder: Path) -> None:
+    """Delete the leftovers of interrupted writes in ``folder`` and a sweep's part files
+    (``parts/``, removed when that leaves it empty); nothing else."""
     for entry in os.listdir(folder):
         if _LEFTOVER.match(entry):
             _unlink(folder / entry)

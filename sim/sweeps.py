@@ -13,7 +13,9 @@ number of workers, the executor, the chunking or the order in which chunks finis
 
 Runs are grouped in chunks. Each finished chunk is written as its own Parquet file
 (``DIR/parts/``, written to a temporary name and renamed, so a kill never leaves a
-torn file); at the end the parts are streamed, in order, into ``DIR/results.parquet``.
+torn file; the worker that ran the chunk encodes it) and appended, in chunk order, to
+``DIR/results.parquet`` while the sweep runs (under a temporary name until the last
+chunk is in); at the end the parts are deleted.
 ``resume=True`` skips the chunks already on disk and gives the table an
 uninterrupted run would have.
 
@@ -599,6 +601,42 @@ def run_chunk(tasks: Sequence[_Task]) -> pd.DataFrame:
 
     A pure function of its argument (picklable), so that any executor can run it.
     """
+    columns = _chunk_columns(tasks)
+    for name in _STRING_COLUMNS:
+        columns[name] = _strings(columns[name])
+    return _normalise(pd.DataFrame(columns, columns=list(RESULT_COLUMNS)))
+
+
+def run_part(tasks: Sequence[_Task]) -> tuple[Any, bytes]:
+    """Run the replicates of one chunk for a sweep written to disk: the chunk's rows as
+    an Arrow table (the table :func:`run_chunk`'s frame gives, schema and pandas
+    metadata included) and that table encoded as the chunk's Parquet part.
+
+    Both are made here, in the worker: pyarrow builds and encodes without holding the
+    GIL, so the sweep's main thread has only files to write (and the table to append
+    to results.parquet). A pure function of its argument (picklable), like
+    :func:`run_chunk`.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    columns = _chunk_columns(tasks)
+    schema = _result_schema(tuple(str if name in _STRING_COLUMNS else columns[name].dtype for name in RESULT_COLUMNS))
+    # from_pandas: a NaN is stored as null, as DataFrame.to_parquet stores it
+    arrays = [pa.array(columns[f.name], type=f.type, from_pandas=True) for f in schema]
+    table = pa.Table.from_arrays(arrays, schema=schema)
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink, compression="snappy")  # what DataFrame.to_parquet wrote
+    return table, sink.getvalue().to_pybytes()
+
+
+#: The string columns of a result table (every other column is a number or a bool).
+_STRING_COLUMNS = tuple(p.name for p in PARAMETERS if p.kind is str) + ("seed_key", "persona")
+
+
+def _chunk_columns(tasks: Sequence[_Task]) -> dict[str, np.ndarray]:
+    """The columns of one chunk's rows, every number in its final dtype, the strings
+    (:data:`_STRING_COLUMNS`) as object arrays."""
     results: dict[str, list] = {c: [] for c in FINAL_COLUMNS}
     cited_rates, counts = [], []
     for task in tasks:
@@ -618,21 +656,33 @@ def run_chunk(tasks: Sequence[_Task]) -> pd.DataFrame:
             continue
         values = [task.params[p.name] for task in tasks]
         if p.kind is str:
-            columns[p.name] = _strings(np.repeat(np.asarray(values, dtype=object), repeat))
+            columns[p.name] = np.repeat(np.asarray(values, dtype=object), repeat)
         else:
             per_task = np.asarray([np.nan if v is None else v for v in values])
             columns[p.name] = np.repeat(per_task.astype(np.int64 if p.kind is int else np.float64), repeat)
     columns["point"] = np.repeat(np.asarray([t.point for t in tasks], dtype=np.int64), repeat)
     columns["replicate"] = np.repeat(np.asarray([t.replicate for t in tasks], dtype=np.int64), repeat)
-    columns["seed_key"] = _strings(np.repeat(
-        np.asarray([f"{t.seed}/{t.point}/{t.replicate}" for t in tasks], dtype=object), repeat))
+    columns["seed_key"] = np.repeat(
+        np.asarray([f"{t.seed}/{t.point}/{t.replicate}" for t in tasks], dtype=object), repeat)
     columns["real_cited_rate"] = np.concatenate(
         [np.broadcast_to(np.asarray(q, dtype=float), (n,)) for q, n in zip(cited_rates, counts)])
     for c in FINAL_COLUMNS:
         if c != AWARENESS:
             columns[c] = np.concatenate(results[c])
-    columns["persona"] = _strings(columns["persona"])
-    return _normalise(pd.DataFrame(columns, columns=list(RESULT_COLUMNS)))
+    return columns
+
+
+@functools.cache
+def _result_schema(kinds: tuple):
+    """The Arrow schema ``DataFrame.to_parquet`` gives :func:`run_chunk`'s frame when
+    its columns have these dtypes (``str`` or a numpy dtype, in the order of
+    :data:`RESULT_COLUMNS`), its pandas metadata included: made once per set of
+    dtypes, from a frame of one row."""
+    import pyarrow as pa
+
+    sample = {name: _strings(np.asarray(["x"], dtype=object)) if kind is str else np.zeros(1, dtype=kind)
+              for name, kind in zip(RESULT_COLUMNS, kinds)}
+    return pa.Schema.from_pandas(pd.DataFrame(sample, columns=list(RESULT_COLUMNS)), preserve_index=False)
 
 
 def _strings(values: np.ndarray):
@@ -820,38 +870,23 @@ class _Store:
                         path.unlink()
         return good
 
-    def write_part(self, chunk: int, frame: pd.DataFrame) -> None:
-        """The part first (to a temporary name, then renamed), its record after it: a
-        part without a record is never trusted."""
+    def write_part(self, chunk: int, data: bytes, rows: int) -> None:
+        """The part (``data``, its Parquet bytes) first, to a temporary name and then
+        renamed, its record after it: a part without a record is never trusted."""
         final = self.part(chunk)
         tmp = final.with_name(f".{final.name}.tmp")
-        frame.to_parquet(tmp, index=False)
-        digest = _sha256(tmp)
+        with open(tmp, "wb") as handle:
+            handle.write(data)
         os.replace(tmp, final)
-        write_atomically(self.record(chunk), json.dumps({"rows": len(frame), "sha256": digest}).encode())
+        digest = hashlib.sha256(data).hexdigest()
+        write_atomically(self.record(chunk), json.dumps({"rows": rows, "sha256": digest}).encode())
 
     def clear_leftovers(self) -> None:
         for leftover in self.parts.glob(".chunk-*"):
             leftover.unlink()
 
-    def assemble(self, n_chunks: int) -> None:
-        """Stream the parts, in order, into results.parquet (one part in memory at a
-        time), then delete the parts (and nothing else in ``parts/``)."""
-        import pyarrow.parquet as pq
-
-        tmp = self.work / ".results.parquet.tmp"
-        writer = None
-        try:
-            for i in range(n_chunks):
-                table = pq.read_table(self.part(i))
-                if writer is None:
-                    writer = pq.ParquetWriter(tmp, table.schema)
-                writer.write_table(table)
-                del table
-        finally:
-            if writer is not None:
-                writer.close()
-        os.replace(tmp, self.results)
+    def remove_parts(self, n_chunks: int) -> None:
+        """Delete the parts and their records (and nothing else in ``parts/``)."""
         for i in range(n_chunks):
             for path in (self.part(i), self.record(i)):
                 if path.exists():
@@ -860,6 +895,75 @@ class _Store:
             self.parts.rmdir()
         except OSError:  # a user's file in parts/ keeps the folder
             pass
+
+
+class _Results:
+    """results.parquet, written while the sweep runs: each chunk's table is appended
+    (one row group per chunk, in chunk order) as soon as the chunks before it are in,
+    so nothing is read back or encoded again at the end.
+
+    The file is written under a leftover's name (``.results.parquet.writing.part``,
+    see :mod:`sim.outputs`) and renamed by :meth:`finish`; :meth:`abandon` deletes it.
+    A chunk that finishes early waits in memory (at most ``waiting`` of them; any
+    more, and the chunks resumed from disk, are read from their parts when their turn
+    comes). With ``keep`` (a list), every table written is appended to it.
+    """
+
+    NAME = ".results.parquet.writing.part"
+
+    def __init__(self, store: _Store, n_chunks: int, on_disk: set[int], waiting: int, keep: list | None = None) -> None:
+        self.store = store
+        self.keep = keep
+        self.n_chunks = n_chunks
+        self.on_disk = set(on_disk)
+        self.waiting: dict[int, Any] = {}
+        self.max_waiting = max(waiting, 1)
+        self.next = 0
+        self.writer = None
+        self.tmp = store.work / self.NAME
+
+    def add(self, chunk: int, table) -> None:
+        if chunk != self.next and len(self.waiting) >= self.max_waiting:
+            self.on_disk.add(chunk)  # its part is written: read it back when its turn comes
+        else:
+            self.waiting[chunk] = table
+        self._append()
+
+    def _append(self) -> None:
+        import pyarrow.parquet as pq
+
+        while self.next < self.n_chunks and (self.next in self.waiting or self.next in self.on_disk):
+            table = self.waiting.pop(self.next, None)
+            if table is None:
+                table = pq.read_table(self.store.part(self.next))
+            if self.writer is None:
+                self.writer = pq.ParquetWriter(self.tmp, table.schema)
+            self.writer.write_table(table)
+            if self.keep is not None:
+                self.keep.append(table)
+            self.next += 1
+
+    def finish(self) -> None:
+        """Close the file, rename it results.parquet, delete the parts."""
+        self._append()  # the resumed chunks, when no chunk was left to run
+        if self.next != self.n_chunks:  # pragma: no cover - every chunk was run or resumed
+            raise RuntimeError(f"results.parquet: chunk {self.next} of {self.n_chunks} is missing")
+        self.writer.close()
+        self.writer = None
+        os.replace(self.tmp, self.store.results)
+        self.store.remove_parts(self.n_chunks)
+
+    def abandon(self) -> None:
+        """After an error or an interrupt: close and delete the unfinished file (the
+        parts stay, for a resume)."""
+        try:
+            if self.writer is not None:
+                self.writer.close()
+        except Exception:  # noqa: BLE001 - the error being handled is the one to report
+            pass
+        self.writer = None
+        if self.tmp.exists():
+            self.tmp.unlink()
 
 
 def _sha256(path: Path) -> str:
@@ -969,9 +1073,12 @@ def run_sweep(
     mode = "resume" if resume else "overwrite" if overwrite else "new"
     pool = _make_executor(executor, workers, scheduler, worker_wait)  # validates before anything is written
 
+    # without finish the table is returned: kept chunk by chunk as it is written, not read back
+    tables: list | None = [] if finish is None else None
+
     def job() -> Path:
         with open_output(out, "sweep", mode, _resume_match(plan), command, fresh=fresh) as output:
-            manifest = execute(plan, output, pool, workers, progress, on_chunk, command)
+            manifest = execute(plan, output, pool, workers, progress, on_chunk, command, tables=tables)
             if finish is not None:
                 _stop(pool, interrupted=False)  # the workers are not needed to analyse the table
                 output.write_manifest({**manifest, "files": list(SWEEP_FILES)})  # what finish may write
@@ -981,7 +1088,13 @@ def run_sweep(
             return output.folder
 
     folder = _with_pool(pool, job)
-    return folder if finish is not None else pd.read_parquet(folder / "results.parquet")
+    if finish is not None:
+        return folder
+    if tables:  # this call wrote (or resumed) results.parquet: its table is in memory
+        import pyarrow as pa
+
+        return pa.concat_tables(tables).to_pandas()  # what pd.read_parquet does once it has read the table
+    return pd.read_parquet(folder / "results.parquet")
 
 
 def _with_pool(pool, job):
@@ -997,14 +1110,16 @@ def _with_pool(pool, job):
 
 
 def execute(plan: SweepPlan, output, pool, workers: int, progress: bool = True,
-            on_chunk: Callable[[int, pd.DataFrame], None] | None = None, command: str | None = None):
+            on_chunk: Callable[[int, pd.DataFrame], None] | None = None, command: str | None = None,
+            tables: list | None = None):
     """Run the plan's chunks on ``pool`` (None: here, one after the other).
 
     With ``output`` (an :class:`sim.outputs.Output` held by the caller) each finished
-    chunk is written to ``output.work/parts`` with its checksum, the parts are streamed
-    into ``results.parquet`` at the end, and the manifest (``complete``, ``files``) is
+    chunk is written to ``output.work/parts`` with its checksum and appended, in chunk
+    order, to ``results.parquet`` (see :class:`_Results`), and the manifest (``complete``, ``files``) is
     returned for the caller to commit; a resumed output keeps its verified parts. With
-    no output the table is returned.
+    no output the table is returned. With ``tables`` (a list) and an output, the
+    Arrow table of every chunk written to results.parquet is appended to it, in order.
     """
     tasks = _tasks(plan)
     chunks = _chunks(plan, tasks)
@@ -1035,43 +1150,58 @@ def execute(plan: SweepPlan, output, pool, workers: int, progress: bool = True,
 
     started = time.perf_counter()
     todo = [i for i in range(n_chunks) if i not in done]
-    _run_chunks(chunks, todo, pool, workers, progress, plan, store.write_part, on_chunk,
-                initial=sum(len(chunks[i]) for i in done))
-    store.assemble(n_chunks)
+    results = _Results(store, n_chunks, done, waiting=4 * workers, keep=tables)
+
+    def keep(i: int, part: tuple[Any, bytes]) -> None:
+        table, data = part
+        store.write_part(i, data, table.num_rows)  # the part on disk first: a resume can use it
+        results.add(i, table)
+
+    try:
+        _run_chunks(chunks, todo, pool, workers, progress, plan, keep, on_chunk,
+                    initial=sum(len(chunks[i]) for i in done), work=run_part, frame=lambda part: part[0].to_pandas())
+        results.finish()
+    except BaseException:
+        results.abandon()
+        raise
     manifest.update(complete=True, seconds=round(time.perf_counter() - started, 3), files=["results.parquet"])
     output.write_manifest(manifest)
     return manifest
 
 
-def _run_chunks(chunks, todo, pool, workers, progress, plan, keep, on_chunk, initial: int = 0) -> None:
+def _run_chunks(chunks, todo, pool, workers, progress, plan, keep, on_chunk, initial: int = 0,
+                work: Callable = run_chunk, frame: Callable | None = None) -> None:
+    """Run ``work`` (:func:`run_chunk`, or :func:`run_part` for a sweep written to
+    disk) on the chunks ``todo``; hand each result to ``keep`` in the main thread, then
+    to ``on_chunk`` as a frame (``frame(result)``; the result itself when None)."""
     if progress and todo and (pool is None or isinstance(pool, (ThreadPoolExecutor, ProcessPoolExecutor))):
         compile_first(chunks[todo[0]][0].params)
     bar = _progress_bar(plan, initial, progress)
 
-    def finish(i: int, frame: pd.DataFrame) -> None:
-        keep(i, frame)
+    def finish(i: int, result) -> None:
+        keep(i, result)
         if on_chunk is not None:
-            on_chunk(i, frame)
+            on_chunk(i, result if frame is None else frame(result))
         if bar is not None:
             bar.update(len(chunks[i]))
 
     try:
         if pool is None:
             for i in todo:
-                finish(i, run_chunk(chunks[i]))
+                finish(i, work(chunks[i]))
         else:
-            _run_bounded(pool, chunks, todo, finish, in_flight=2 * workers)
+            _run_bounded(pool, chunks, todo, finish, in_flight=2 * workers, work=work)
     finally:
         if bar is not None:
             bar.close()
 
 
-def _run_bounded(pool: Executor, chunks, todo, finish, in_flight: int) -> None:
+def _run_bounded(pool: Executor, chunks, todo, finish, in_flight: int, work: Callable = run_chunk) -> None:
     """Submit chunks with at most ``in_flight`` outstanding, so memory stays bounded."""
     pending: dict[Future, int] = {}
     queue = iter(todo)
     for i in itertools.islice(queue, in_flight):
-        pending[pool.submit(run_chunk, chunks[i])] = i
+        pending[pool.submit(work, chunks[i])] = i
     while pending:
         finished, _ = wait(pending, return_when=FIRST_COMPLETED)
         for future in finished:
@@ -1079,7 +1209,7 @@ def _run_bounded(pool: Executor, chunks, todo, finish, in_flight: int) -> None:
             finish(i, future.result())
             nxt = next(queue, None)
             if nxt is not None:
-                pending[pool.submit(run_chunk, chunks[nxt])] = nxt
+                pending[pool.submit(work, chunks[nxt])] = nxt
 
 
 def compile_first(params: Params) -> float | None:
