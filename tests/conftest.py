@@ -33,3 +33,12 @@ def engine_final(params: Params, seed: int, awareness) -> pd.DataFrame:
 def final_of():
     """The batched engine's final table for (params, seed, awareness levels)."""
     return engine_final
+
+
+@pytest.fixture(scope="session")
+def scenario_all_quick(tmp_path_factory):
+    """``persona-sim scenario all --quick`` from a fresh working folder, run once for the session
+    (tests/scenario_runs.py): every scenario script at its reduced size."""
+    from scenario_runs import run_all_quick
+
+    return run_all_quick(tmp_path_factory.mktemp("scenario-all"))

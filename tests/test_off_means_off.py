@@ -15,6 +15,7 @@ import sys
 import pytest
 
 from reference_fingerprints import CONFIGURATIONS, fingerprint
+from sim import Params
 
 #: Digests recorded at commit dcc463b (``python tests/reference_fingerprints.py``).
 RECORDED = {
@@ -53,7 +54,22 @@ def test_every_configuration_has_a_recorded_digest():
     assert set(RECORDED) == set(CONFIGURATIONS)
 
 
+#: Digests already computed, by (configuration, its validated Params): a mechanism whose off
+#: value is its default gives the very Params of "as recorded" (Params keeps values, not
+#: which were named), so that run is not repeated; an off value that is not the default
+#: gives other Params and a run of its own.
+_DIGESTS: dict[tuple[str, Params], str] = {}
+
+
+def fingerprint_once(name: str, **extra) -> str:
+    """:func:`reference_fingerprints.fingerprint`, computed once per distinct Params."""
+    key = (name, Params(**CONFIGURATIONS[name][0], **extra))
+    if key not in _DIGESTS:
+        _DIGESTS[key] = fingerprint(name, **extra)
+    return _DIGESTS[key]
+
+
 @pytest.mark.parametrize("mechanism", sorted(OFF_VALUES))
 @pytest.mark.parametrize("name", sorted(CONFIGURATIONS))
 def test_numbers_are_those_recorded_bit_for_bit(name, mechanism):
-    assert fingerprint(name, **OFF_VALUES[mechanism]) == RECORDED[name]
+    assert fingerprint_once(name, **OFF_VALUES[mechanism]) == RECORDED[name]

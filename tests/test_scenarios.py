@@ -30,23 +30,59 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 TIMEOUT = 180  # seconds per script, far above the few seconds a quick run takes
 
 
-def run_quick(script: Path, out: Path) -> subprocess.CompletedProcess:
-    """Run ``script --out out`` at the reduced size, in a fresh interpreter."""
+#: The script make_all.py is named to run with ``--out`` here (a quick one): its run of every
+#: script is the session's ``persona-sim scenario all --quick`` (tests/scenario_runs.py).
+MAKE_ALL_NAMED = "concealment"
+
+
+def run_quick(script: Path, out: Path, *names: str) -> subprocess.CompletedProcess:
+    """Run ``script [names] --out out`` at the reduced size, in a fresh interpreter."""
     env = {**os.environ, "PERSONA_SIM_QUICK": "1", "MPLBACKEND": "Agg"}
-    return subprocess.run([sys.executable, str(script), "--out", str(out)], env=env, cwd=str(SCENARIOS.parent),
-                          capture_output=True, text=True, timeout=TIMEOUT)
+    return subprocess.run([sys.executable, str(script), *names, "--out", str(out)], env=env,
+                          cwd=str(SCENARIOS.parent), capture_output=True, text=True, timeout=TIMEOUT)
+
+
+class QuickRuns:
+    """Script runs on two workers, started on first need; name -> (future, out folder)."""
+
+    def __init__(self, tmp_path_factory) -> None:
+        self.pool = ThreadPoolExecutor(max_workers=2)
+        self.tmp_path_factory = tmp_path_factory
+        self.runs: dict[str, tuple[Future, Path]] = {}
+
+    def start(self, script: Path) -> None:
+        if script.name not in self.runs:
+            out = self.tmp_path_factory.mktemp(script.stem)
+            names = [MAKE_ALL_NAMED] if script.name == "make_all.py" else []
+            self.runs[script.name] = (self.pool.submit(run_quick, script, out, *names), out)
+
+    def __getitem__(self, name: str) -> tuple[Future, Path]:
+        self.start(SCENARIOS / name)
+        return self.runs[name]
+
+
+def _scripts_needed(items) -> list[Path]:
+    """The scripts the selected tests of this module read from ``quick_runs`` (make_all.py
+    stands for test_make_all_quick_runs_every_script), so ``-k`` runs only what it selects."""
+    needed: set[str] = set()
+    for item in items:
+        here = Path(item.path).resolve() == Path(__file__).resolve()
+        if not here or "quick_runs" not in getattr(item, "fixturenames", ()):
+            continue
+        callspec = getattr(item, "callspec", None)
+        needed.add(callspec.params["script"].name if callspec and "script" in callspec.params else "make_all.py")
+    return [script for script in [SCENARIOS / "make_all.py"] + SCRIPTS if script.name in needed]
 
 
 @pytest.fixture(scope="module")
-def quick_runs(tmp_path_factory):
-    """Every script and make_all.py started at once on two workers; name -> (future, out folder)."""
-    pool = ThreadPoolExecutor(max_workers=2)
-    runs: dict[str, tuple[Future, Path]] = {}
-    for script in [SCENARIOS / "make_all.py"] + SCRIPTS:  # make_all first: it takes longest
-        out = tmp_path_factory.mktemp(script.stem)
-        runs[script.name] = (pool.submit(run_quick, script, out), out)
+def quick_runs(request, tmp_path_factory):
+    """The scripts the selected tests need, started at once on two workers (make_all.py with one named
+    script); a script asked for that was not foreseen starts when asked."""
+    runs = QuickRuns(tmp_path_factory)
+    for script in _scripts_needed(request.session.items):
+        runs.start(script)
     yield runs
-    pool.shutdown(wait=True, cancel_futures=True)
+    runs.pool.shutdown(wait=True, cancel_futures=True)
 
 
 def assert_valid_png(path: Path) -> None:
@@ -116,20 +152,36 @@ def test_script_figures_are_readable(script, quick_runs):
     assert not found, "\n".join(found)
 
 
-def test_make_all_quick_runs_every_script(quick_runs):
-    """make_all.py runs every scenario script, passes --out on, and lists every PNG it wrote."""
-    future, out = quick_runs["make_all.py"]
-    proc = future.result(timeout=TIMEOUT * 2)
-    finished(proc, "make_all.py")
+def test_make_all_quick_runs_every_script(quick_runs, scenario_all_quick):
+    """make_all.py runs every scenario script, passes --out on, and lists every PNG it wrote: all of them in
+    the session's `persona-sim scenario all --quick` (make_all.py into a new results folder, listed relative
+    to its working folder), and one named script with an explicit --out here."""
+    proc, cwd = scenario_all_quick.proc, scenario_all_quick.cwd
+    finished(proc, "make_all.py (persona-sim scenario all --quick)")
+    folders = list((cwd / "results").glob("tutorial-*"))
+    assert len(folders) == 1, folders
     for script in SCRIPTS:
         assert f"=== {script.name} ===" in proc.stdout, f"make_all.py did not run {script.name}"
     assert len(re.findall(r"^Answer: ", proc.stdout, re.M)) == len(SCRIPTS)
     listed = re.findall(r"^(\S+\.png)  \(", proc.stdout, re.M)
     assert len(listed) >= len(SCRIPTS)
     for name in listed:
+        path = Path(name) if Path(name).is_absolute() else cwd / name  # relative to the cwd
+        assert path.parent.resolve() == folders[0].resolve() and path.is_file(), name
+        assert_valid_png(path)
+
+    future, out = quick_runs["make_all.py"]  # make_all.py MAKE_ALL_NAMED --out out
+    proc = future.result(timeout=TIMEOUT)
+    finished(proc, "make_all.py")
+    assert re.findall(r"^=== (\S+) ===", proc.stdout, re.M) == [f"{MAKE_ALL_NAMED}.py"]
+    assert len(re.findall(r"^Answer: ", proc.stdout, re.M)) == 1
+    listed = re.findall(r"^(\S+\.png)  \(", proc.stdout, re.M)
+    assert listed
+    for name in listed:
         path = Path(name) if Path(name).is_absolute() else SCENARIOS.parent / name  # relative to the cwd
         assert path.parent.resolve() == out.resolve() and path.is_file(), name
         assert_valid_png(path)
+    assert json.loads((out / "manifest.json").read_text())["files"] == {MAKE_ALL_NAMED: [Path(n).name for n in listed]}
 
 
 def test_a_script_refuses_its_own_figures_without_overwrite_and_a_foreign_folder(tmp_path):
