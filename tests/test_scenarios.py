@@ -14,6 +14,7 @@ import ast
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -61,16 +62,22 @@ class QuickRuns:
         return self.runs[name]
 
 
+#: The script each test without a ``script`` parameter reads from ``quick_runs``.
+READS = {"test_make_all_quick_runs_every_script": "make_all.py",
+         "test_a_script_refuses_its_own_figures_without_overwrite_and_a_foreign_folder": "constitution.py"}
+
+
 def _scripts_needed(items) -> list[Path]:
-    """The scripts the selected tests of this module read from ``quick_runs`` (make_all.py
-    stands for test_make_all_quick_runs_every_script), so ``-k`` runs only what it selects."""
+    """The scripts the selected tests of this module read from ``quick_runs`` (a test's ``script``
+    parameter, or :data:`READS`), so ``-k`` runs only what it selects."""
     needed: set[str] = set()
     for item in items:
         here = Path(item.path).resolve() == Path(__file__).resolve()
         if not here or "quick_runs" not in getattr(item, "fixturenames", ()):
             continue
         callspec = getattr(item, "callspec", None)
-        needed.add(callspec.params["script"].name if callspec and "script" in callspec.params else "make_all.py")
+        needed.add(callspec.params["script"].name if callspec and "script" in callspec.params
+                   else READS.get(item.originalname, ""))
     return [script for script in [SCENARIOS / "make_all.py"] + SCRIPTS if script.name in needed]
 
 
@@ -184,12 +191,15 @@ def test_make_all_quick_runs_every_script(quick_runs, scenario_all_quick):
     assert json.loads((out / "manifest.json").read_text())["files"] == {MAKE_ALL_NAMED: [Path(n).name for n in listed]}
 
 
-def test_a_script_refuses_its_own_figures_without_overwrite_and_a_foreign_folder(tmp_path):
+def test_a_script_refuses_its_own_figures_without_overwrite_and_a_foreign_folder(tmp_path, quick_runs):
     """A second run into the same folder needs --overwrite; a folder with a user's file is refused; both are one
-    line and exit 2, and nothing in the folder changes."""
+    line and exit 2, and nothing in the folder changes. (The first run is the module's run of the script,
+    copied whole, its lock file too, into a folder of this test's own.)"""
     script = SCENARIOS / "constitution.py"
+    future, first = quick_runs[script.name]
+    finished(future.result(timeout=TIMEOUT), script.name)
     out = tmp_path / "figs"
-    finished(run_quick(script, out), script.name)
+    shutil.copytree(first, out)
     before = {p.name: p.read_bytes() for p in out.iterdir()}
     again = run_quick(script, out)
     assert again.returncode == 2 and again.stderr.count("\n") == 1 and "--overwrite" in again.stderr, again.stderr
