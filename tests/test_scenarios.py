@@ -3,8 +3,8 @@ prints an answer and writes valid PNG figures; make_all.py runs them all.
 
 Every script is found by glob, so a new one is covered without editing this file. The
 scripts run in subprocesses with ``PERSONA_SIM_QUICK=1`` and ``--out`` in a temporary
-folder; two run at a time (most of each run is importing the package), and each test
-waits for its own script. Every figure they write is checked for what a student meets on
+folder, from the start of the session, one at a time on a thread beside the other tests
+(tests/scenario_runs.py); each test waits for its own script. Every figure they write is checked for what a student meets on
 it (tests/figure_texts.py: raw parameter names, bare symbols).
 """
 
@@ -17,79 +17,23 @@ import re
 import shutil
 import subprocess
 import sys
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 from figure_texts import problems
+from scenario_runs import HELPERS, MAKE_ALL_NAMED, SCENARIOS, SCRIPTS, run_quick
 
-SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
-HELPERS = ("_common.py", "make_all.py")
-SCRIPTS = sorted(p for p in SCENARIOS.glob("*.py") if p.name not in HELPERS)
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 TIMEOUT = 180  # seconds per script, far above the few seconds a quick run takes
-
-
-#: The script make_all.py is named to run with ``--out`` here (a quick one): its run of every
-#: script is the session's ``persona-sim scenario all --quick`` (tests/scenario_runs.py).
-MAKE_ALL_NAMED = "concealment"
-
-
-def run_quick(script: Path, out: Path, *names: str) -> subprocess.CompletedProcess:
-    """Run ``script [names] --out out`` at the reduced size, in a fresh interpreter."""
-    env = {**os.environ, "PERSONA_SIM_QUICK": "1", "MPLBACKEND": "Agg"}
-    return subprocess.run([sys.executable, str(script), *names, "--out", str(out)], env=env,
-                          cwd=str(SCENARIOS.parent), capture_output=True, text=True, timeout=TIMEOUT)
-
-
-class QuickRuns:
-    """Script runs on two workers, started on first need; name -> (future, out folder)."""
-
-    def __init__(self, tmp_path_factory) -> None:
-        self.pool = ThreadPoolExecutor(max_workers=2)
-        self.tmp_path_factory = tmp_path_factory
-        self.runs: dict[str, tuple[Future, Path]] = {}
-
-    def start(self, script: Path) -> None:
-        if script.name not in self.runs:
-            out = self.tmp_path_factory.mktemp(script.stem)
-            names = [MAKE_ALL_NAMED] if script.name == "make_all.py" else []
-            self.runs[script.name] = (self.pool.submit(run_quick, script, out, *names), out)
-
-    def __getitem__(self, name: str) -> tuple[Future, Path]:
-        self.start(SCENARIOS / name)
-        return self.runs[name]
-
-
-#: The script each test without a ``script`` parameter reads from ``quick_runs``.
-READS = {"test_make_all_quick_runs_every_script": "make_all.py",
-         "test_a_script_refuses_its_own_figures_without_overwrite_and_a_foreign_folder": "constitution.py"}
-
-
-def _scripts_needed(items) -> list[Path]:
-    """The scripts the selected tests of this module read from ``quick_runs`` (a test's ``script``
-    parameter, or :data:`READS`), so ``-k`` runs only what it selects."""
-    needed: set[str] = set()
-    for item in items:
-        here = Path(item.path).resolve() == Path(__file__).resolve()
-        if not here or "quick_runs" not in getattr(item, "fixturenames", ()):
-            continue
-        callspec = getattr(item, "callspec", None)
-        needed.add(callspec.params["script"].name if callspec and "script" in callspec.params
-                   else READS.get(item.originalname, ""))
-    return [script for script in [SCENARIOS / "make_all.py"] + SCRIPTS if script.name in needed]
+WAIT = 1800  # seconds a test waits for its run: the runs before it in the queue, each with its own timeout
 
 
 @pytest.fixture(scope="module")
-def quick_runs(request, tmp_path_factory):
-    """The scripts the selected tests need, started at once on two workers (make_all.py with one named
-    script); a script asked for that was not foreseen starts when asked."""
-    runs = QuickRuns(tmp_path_factory)
-    for script in _scripts_needed(request.session.items):
-        runs.start(script)
-    yield runs
-    runs.pool.shutdown(wait=True, cancel_futures=True)
+def quick_runs(scenario_background):
+    """Each script's own run, from the session's start (tests/scenario_runs.py: one at a time on a
+    thread beside the tests); name -> (future, out folder)."""
+    return scenario_background
 
 
 def assert_valid_png(path: Path) -> None:
@@ -130,7 +74,7 @@ def test_script_states_a_question_and_guards_main(script):
 def test_script_runs_quick_answers_and_writes_png(script, quick_runs):
     """At the reduced size the script exits 0, prints its question and an answer with numbers, and writes PNGs."""
     future, out = quick_runs[script.name]
-    proc = future.result(timeout=TIMEOUT)
+    proc = future.result(timeout=WAIT)
     finished(proc, script.name)
     assert re.search(r"^Question: .*\?", proc.stdout, re.M), proc.stdout
     answer = re.search(r"^Answer: (.*?)(?=^\(|\Z)", proc.stdout, re.M | re.S)
@@ -152,7 +96,7 @@ def test_script_figures_are_readable(script, quick_runs):
     raw parameter or column name and no bare symbol in its titles, axis labels and legend entries
     (tests/figure_texts.py)."""
     future, out = quick_runs[script.name]
-    finished(future.result(timeout=TIMEOUT), script.name)
+    finished(future.result(timeout=WAIT), script.name)
     pngs = sorted(out.glob("*.png"))
     assert pngs, f"{script.name} wrote no PNG into {out}"
     found = [problem for png in pngs for problem in problems(png)]
@@ -178,7 +122,7 @@ def test_make_all_quick_runs_every_script(quick_runs, scenario_all_quick):
         assert_valid_png(path)
 
     future, out = quick_runs["make_all.py"]  # make_all.py MAKE_ALL_NAMED --out out
-    proc = future.result(timeout=TIMEOUT)
+    proc = future.result(timeout=WAIT)
     finished(proc, "make_all.py")
     assert re.findall(r"^=== (\S+) ===", proc.stdout, re.M) == [f"{MAKE_ALL_NAMED}.py"]
     assert len(re.findall(r"^Answer: ", proc.stdout, re.M)) == 1
@@ -197,7 +141,7 @@ def test_a_script_refuses_its_own_figures_without_overwrite_and_a_foreign_folder
     copied whole, its lock file too, into a folder of this test's own.)"""
     script = SCENARIOS / "constitution.py"
     future, first = quick_runs[script.name]
-    finished(future.result(timeout=TIMEOUT), script.name)
+    finished(future.result(timeout=WAIT), script.name)
     out = tmp_path / "figs"
     shutil.copytree(first, out)
     before = {p.name: p.read_bytes() for p in out.iterdir()}
