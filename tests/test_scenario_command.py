@@ -4,46 +4,17 @@ results folder by default, leaving the tutorial's figures (docs/figures) alone."
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from scenario_runs import docs_figures, git_status_docs, persona_sim
 from sim import cli
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = sorted(p.stem for p in (ROOT / "scenarios").glob("*.py") if not p.name.startswith("_")
                  and p.stem != "make_all")
-TIMEOUT = 360
-
-
-def docs_figures() -> dict[str, str]:
-    """SHA-256 of every file under docs/figures (what a regeneration must not touch)."""
-    return {str(p.relative_to(ROOT)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted((ROOT / "docs" / "figures").rglob("*")) if p.is_file()}
-
-
-def git_status_docs() -> str | None:
-    """`git status --porcelain docs/` of the checkout (None outside a git checkout)."""
-    if shutil.which("git") is None or not (ROOT / ".git").exists():
-        return None
-    return subprocess.run(["git", "status", "--porcelain", "docs/"], cwd=ROOT, capture_output=True, text=True,
-                          check=True).stdout
-
-
-def persona_sim(*args: str, cwd: Path, quick_env: bool = False) -> subprocess.CompletedProcess:
-    """The command in a fresh interpreter (as the console script runs it), from ``cwd``."""
-    env = {**os.environ, "MPLBACKEND": "Agg"}
-    env.pop("PERSONA_SIM_QUICK", None)
-    if quick_env:
-        env["PERSONA_SIM_QUICK"] = "1"
-    return subprocess.run([sys.executable, "-m", "sim.cli", *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=TIMEOUT)
 
 
 def test_list_names_every_script_with_its_question(capsys):
@@ -85,18 +56,18 @@ def test_docs_is_refused_at_the_quick_size_and_with_out(tmp_path):
     assert not (tmp_path / "x").exists()
 
 
-def test_all_quick_writes_a_new_results_folder_and_leaves_docs_alone(tmp_path):
+def test_all_quick_writes_a_new_results_folder_and_leaves_docs_alone(scenario_all_quick):
     """`persona-sim scenario all --quick` from any folder: every script's figure lands in a new
-    results/tutorial-* folder there; docs/figures is byte for byte as before (and git sees no change)."""
-    before, status = docs_figures(), git_status_docs()
-    proc = persona_sim("scenario", "all", "--quick", cwd=tmp_path)
+    results/tutorial-* folder there; docs/figures is byte for byte as before (and git sees no change).
+    (The run is the session's one, tests/scenario_runs.py, also read by tests/test_scenarios.py.)"""
+    proc, cwd = scenario_all_quick.proc, scenario_all_quick.cwd
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
-    folders = list((tmp_path / "results").glob("tutorial-*"))
+    folders = list((cwd / "results").glob("tutorial-*"))
     assert len(folders) == 1, folders
     manifest = json.loads((folders[0] / "manifest.json").read_text())
     assert manifest["kind"] == "figures" and sorted(manifest["files"]) == SCRIPTS
     for names in manifest["files"].values():
         assert names and all((folders[0] / name).is_file() for name in names)
     assert proc.stdout.count("Answer: ") == len(SCRIPTS)
-    assert docs_figures() == before
-    assert git_status_docs() == status
+    assert docs_figures() == scenario_all_quick.docs_before
+    assert git_status_docs() == scenario_all_quick.status_before
