@@ -1217,7 +1217,8 @@ def _newton(s, rebels, trials, direction, start, bounds, max_iter: int = 60):
 
     def loglik(a, b):
         z = a[:, None] + b[:, None] * x
-        return (rebels * _log_expit(z) + (trials - rebels) * _log_expit(-z)).sum(1)
+        # log expit(-z) = log expit(z) - z: one logarithm per cell
+        return (trials * _log_expit(z) - (trials - rebels) * z).sum(1)
 
     ll = loglik(a, b)
     done = np.zeros(m, dtype=bool)

@@ -43,7 +43,6 @@ floor or below; tests/test_imports.py checks that there is no import cycle):
 import importlib
 
 from .params import PARAMETERS, ParameterError, Params
-from .version import __version__
 
 #: Names loaded when first used (PEP 562), so that ``import sim`` and the command
 #: line's ``--help`` do not pay for numba, pandas and Mesa: name -> (module, attribute).
@@ -52,6 +51,7 @@ _LAZY = {
     "simulate": ("sim.simulation", "simulate"),
     "SimulationResult": ("sim.simulation", "SimulationResult"),
     "sweep": ("sim.sweeps", "sweep"),
+    "__version__": ("sim.version", "__version__"),  # importlib.metadata: some 30 ms
 }
 
 

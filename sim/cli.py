@@ -38,6 +38,15 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
 
+    def format_help(self) -> str:
+        if self.epilog is PARAMETER_HELP:  # the parameter list, written only when help is shown
+            self.epilog = _parameter_help()
+        return super().format_help()
+
+
+#: Stands for the list of model parameters in a parser's epilog (see _Parser.format_help).
+PARAMETER_HELP = "(the model's parameters)"
+
 
 def _parameter_help() -> str:
     lines = ["model parameters (set with a scenario file or --set NAME=VALUE):"]
@@ -75,7 +84,7 @@ def _build_parser() -> argparse.ArgumentParser:
             "a Bayesian learner reads real, planted and disclosed documents and updates "
             "its belief that its makers are deceptive."
         ),
-        epilog=_parameter_help(),
+        epilog=PARAMETER_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"persona-sim {__version__}")
@@ -90,7 +99,7 @@ def _build_parser() -> argparse.ArgumentParser:
             "table per learner and writes DIR/trajectory.csv, DIR/summary.json and "
             "DIR/trajectory.png."
         ),
-        epilog=_parameter_help(),
+        epilog=PARAMETER_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _add_scenario_arguments(run, "a scenario file: TOML whose keys are parameter names "
@@ -119,7 +128,7 @@ def _build_parser() -> argparse.ArgumentParser:
             "A scenario file may carry a [sweep] table with these settings (grid, replicates, seed, "
             "sample, points, bounds, workers, executor, scheduler, out); flags override it."
         ),
-        epilog=_parameter_help(),
+        epilog=PARAMETER_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _add_scenario_arguments(sw, "a scenario file (parameters, and optionally a [sweep] table)")
@@ -837,7 +846,7 @@ def _add_robustness_commands(sub) -> None:
             "(Sobol'), DIR/manifest.json and figures (indices.png, s_star_distribution.png, "
             "convergence.png). Without --bounds, the default box of docs/model.md §11: " + default_box + "."
         ),
-        epilog=_parameter_help(),
+        epilog=PARAMETER_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _add_scenario_arguments(se, "a scenario file: the parameters the box leaves fixed")
