@@ -55,8 +55,19 @@ def long_reference():
     return run_sweep(plan_sweep(Params(n_documents=5000), **LONG_PLAN), progress=False)
 
 
+#: The command line with Ctrl-C's default restored: a shell starts a background job (``cmd &``)
+#: with SIGINT ignored, its children inherit that, and a Python started so never raises
+#: KeyboardInterrupt (as it should: a background job is not interrupted by Ctrl-C). The
+#: signal tests send SIGINT as a terminal's Ctrl-C would, so their child starts with the
+#: default handler whatever started the tests (seen: `bash .ci/run &`).
+INTERRUPTIBLE_CLI = [sys.executable, "-c",
+                     "import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+                     "sys.argv[0] = 'persona-sim'; runpy.run_module('sim.cli', run_name='__main__')"]
+
+
 def start(args, cwd=None) -> subprocess.Popen:
-    return subprocess.Popen([*CLI, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd)
+    return subprocess.Popen([*INTERRUPTIBLE_CLI, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=cwd)
 
 
 def wait_for_parts(folder: Path, proc: subprocess.Popen, n: int = 1, timeout: float = 120) -> None:
