@@ -1502,9 +1502,12 @@ class MeanFieldColumns:
     def __init__(self, record: Mapping[str, Any] | None = None) -> None:
         self.code = code_digest()
         self.known: dict[str, tuple[float, float, list[str]]] = {}
-        if record and record.get("code") == self.code:
-            for key, s_n, s_inf, notes in record.get("groups", []):
-                self.known[key] = (float.fromhex(s_n), float.fromhex(s_inf), list(notes))
+        if isinstance(record, Mapping) and record.get("code") == self.code:
+            try:
+                for key, s_n, s_inf, notes in record.get("groups", []):
+                    self.known[str(key)] = (float.fromhex(s_n), float.fromhex(s_inf), [str(n) for n in notes])
+            except (TypeError, ValueError):  # an edited manifest: compute the columns again
+                self.known.clear()
 
     @staticmethod
     def key(group: SweepGroup) -> str:

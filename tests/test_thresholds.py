@@ -541,6 +541,10 @@ def test_mean_field_columns_recorded_by_a_sweep_are_used_bit_for_bit(monkeypatch
     stale = dict(record, code="0" * 16, groups=[[k, (0.5).hex(), (0.5).hex(), []] for k, *_ in record["groups"]])
     fresh = fit_threshold_rows(data, n_boot=10, meanfield_columns=MeanFieldColumns(stale))
     assert fresh.to_csv() == computed.to_csv()
+    # a damaged record (an edited manifest) is not used either
+    for damaged in ({"code": record["code"], "groups": [["key", "not a number", "0x0p+0", []]]},
+                    {"code": record["code"], "groups": 3}, ["not", "a", "record"]):
+        assert MeanFieldColumns(damaged).known == {}
 
 
 @pytest.mark.parametrize("values", [
