@@ -134,12 +134,6 @@ def _log_expit(z: np.ndarray) -> np.ndarray:
     return -np.logaddexp(0.0, -np.asarray(z, dtype=float))
 
 
-def _pandas():
-    import pandas as pd
-
-    return pd
-
-
 def _is_frame(value: Any) -> bool:
     """Whether ``value`` is a pandas DataFrame (without importing pandas: if it is not
     imported, nothing is a DataFrame)."""
@@ -1150,11 +1144,11 @@ def _fit_group(group: SweepGroup, n_boot: int, rng: np.random.Generator,
     out["real_cited_rate"] = math.nan if real_cited_rate is None else real_cited_rate
 
     params = group.params(**{AWARENESS: float(levels.max())})
-    known = None if meanfield_columns is None else meanfield_columns.get(group)
+    known = None if meanfield_columns is None else meanfield_columns.get(params, real_cited_rate)
     if known is None:
         known = _meanfield_columns(params, real_cited_rate)
         if meanfield_columns is not None:
-            meanfield_columns.put(group, known)
+            meanfield_columns.put(params, real_cited_rate, known)
     out["s_star_meanfield_n"], out["s_star_meanfield_inf"], mf_notes = known[0], known[1], list(known[2])
 
     direction, note = (0, "too few awareness levels to fit") if levels.size < 3 else _crossing_check(
@@ -1440,9 +1434,6 @@ def fit_threshold_rows(data: SweepData, n_boot: int = 200, seed: int = 0,
         rng = np.random.default_rng(np.random.SeedSequence(root.entropy, spawn_key=(i,)))
         row = dict(zip(columns, group.keys))
         row.update(_fit_group(group, n_boot, rng, meanfield_columns))
-        row["note"] = str(row["note"])
-        for c in ("n_replicates", "n_awareness", "direction"):
-            row[c] = int(row[c])
         rows.append(row)
     return ThresholdRows(columns + list(RESULT_COLUMNS) + list(DIAGNOSTIC_COLUMNS), rows, columns)
 
@@ -1456,7 +1447,8 @@ class ThresholdRows:
 
     def to_frame(self) -> pd.DataFrame:
         """The table as :func:`fit_thresholds` returns it."""
-        pd = _pandas()
+        import pandas as pd
+
         table = pd.DataFrame(self.rows, columns=self.columns)
         table["note"] = table["note"].astype(str)
         for c in ("n_replicates", "n_awareness", "direction"):
@@ -1510,18 +1502,17 @@ class MeanFieldColumns:
                 self.known.clear()
 
     @staticmethod
-    def key(group: SweepGroup) -> str:
-        q_r = group.real_cited_rate
-        values = [None if v is _NA or (isinstance(v, float) and math.isnan(v)) else v for v in group.keys]
-        params = group.params(**{AWARENESS: float(group.levels.max())})
-        return json.dumps([values, None if q_r is None else float(q_r).hex(), dict(params)], default=str,
-                          sort_keys=True)
+    def key(params: Params, real_cited_rate: float | None) -> str:
+        """A group's key: its parameters (awareness at the group's largest level, as
+        the mean field is asked) and its measured q_r, exactly (as hex)."""
+        q_r = None if real_cited_rate is None else float(real_cited_rate).hex()
+        return json.dumps([q_r, dict(params)], default=str, sort_keys=True)
 
-    def get(self, group: SweepGroup) -> tuple[float, float, list[str]] | None:
-        return self.known.get(self.key(group))
+    def get(self, params: Params, real_cited_rate: float | None) -> tuple[float, float, list[str]] | None:
+        return self.known.get(self.key(params, real_cited_rate))
 
-    def put(self, group: SweepGroup, columns: tuple[float, float, list[str]]) -> None:
-        self.known[self.key(group)] = (float(columns[0]), float(columns[1]), list(columns[2]))
+    def put(self, params: Params, real_cited_rate: float | None, columns: tuple[float, float, list[str]]) -> None:
+        self.known[self.key(params, real_cited_rate)] = (float(columns[0]), float(columns[1]), list(columns[2]))
 
     def record(self) -> dict[str, Any]:
         """What the manifest keeps (JSON)."""
