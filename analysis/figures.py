@@ -26,10 +26,9 @@ import os
 import io
 import warnings
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
-import pandas as pd
 
 from sim import meanfield
 from sim.files import write_atomically
@@ -38,12 +37,16 @@ from sim.params import PARAMETERS_BY_NAME
 from .thresholds import (
     SweepData,
     SweepGroup,
+    ThresholdRows,
     _p_rebel,
     finite_size_scaling,
-    fit_thresholds,
+    fit_threshold_rows,
     meanfield_crossings,
     read_sweep,
 )
+
+if TYPE_CHECKING:  # pandas loads only for the figures that filter the table (phase diagram, finite size)
+    import pandas as pd
 
 __all__ = ["make_figures", "trajectory_figure", "figure_texts", "png_bytes", "FIGURE_NAMES", "MAX_LINES", "MAX_PANELS"]
 
@@ -455,11 +458,17 @@ def _legend(fig, layout: _Layout, simulated: str, theory: str | None = None, fit
     fig.legend(handles=handles, labels=labels, loc="outside right upper", fontsize=8, frameon=False)
 
 
-def _fits_by_label(thresholds: pd.DataFrame, columns: list[str]) -> dict[str, pd.Series]:
-    """The rows of a thresholds table keyed by their group's label."""
+def _fits_by_label(thresholds: ThresholdRows | pd.DataFrame, columns: list[str]) -> dict[str, Any]:
+    """The rows of a thresholds table keyed by their group's label (a row: a dict, or a
+    Series of a DataFrame)."""
     if not set(columns) <= set(thresholds.columns):
         return {}
-    return {_label(columns, [row[c] for c in columns]): row for _, row in thresholds.iterrows()}
+    rows = thresholds.rows if isinstance(thresholds, ThresholdRows) else (row for _, row in thresholds.iterrows())
+    return {_label(columns, [row[c] for c in columns]): row for row in rows}
+
+
+def _frame(thresholds: ThresholdRows | pd.DataFrame) -> pd.DataFrame:
+    return thresholds.to_frame() if isinstance(thresholds, ThresholdRows) else thresholds
 
 
 def _line(ax, levels, mean, low, high, colour) -> None:
@@ -470,7 +479,7 @@ def _line(ax, levels, mean, low, high, colour) -> None:
 # ---------------------------------------------------------------------------------
 # The figures
 # ---------------------------------------------------------------------------------
-def _figure_p_rebel(layout: _Layout, thresholds: pd.DataFrame, columns: list[str], path: Path, rng) -> Path:
+def _figure_p_rebel(layout: _Layout, thresholds: ThresholdRows | pd.DataFrame, columns: list[str], path: Path, rng) -> Path:
     fits = _fits_by_label(thresholds, columns)
     fig, axes = layout.figure(4.3)
     for j, (_, part) in enumerate(layout.panels):
@@ -645,6 +654,8 @@ def _figure_phase(groups: list[_Group], columns: list[str], thresholds: pd.DataF
     ax.plot(s_inf, fine, color="white", lw=1.6, ls="--", label="mean field: large-corpus threshold (s*∞)")
 
     # the fitted thresholds with their intervals
+    import pandas as pd
+
     fits = thresholds.copy()
     for c, v in zip(others, slice_keys):
         fits = fits[(fits[c] == v) | (fits[c].isna() & pd.isna(v))]
@@ -751,7 +762,7 @@ def _figure_finite_size(groups: list[_Group], columns: list[str], thresholds: pd
 
 def make_figures(
     results: pd.DataFrame | str | os.PathLike | SweepData,
-    thresholds: pd.DataFrame | None,
+    thresholds: pd.DataFrame | ThresholdRows | None,
     out_dir: str | os.PathLike,
     swept: list[str] | None = None,
     seed: int = 0,
@@ -766,9 +777,11 @@ def make_figures(
         reads) streamed in batches of the needed columns, or read already
         (:class:`analysis.SweepData`, which the fit can share: read once, fit and
         draw).
-    thresholds : pandas.DataFrame or None
-        :func:`analysis.fit_thresholds` of the same results with the same ``swept``
-        (None: fitted here, from the same compact data).
+    thresholds : pandas.DataFrame, ThresholdRows or None
+        :func:`analysis.fit_thresholds` of the same results with the same ``swept``, or
+        :func:`analysis.thresholds.fit_threshold_rows`'s rows (what the command line
+        passes: the figures of a sweep that swept awareness alone then need no pandas);
+        None: fitted here, from the same compact data.
     out_dir : path
         Folder of the figures (created if missing).
     swept : list of str, optional
@@ -808,7 +821,7 @@ def make_figures(
     data = read_sweep(results, swept)
     columns = list(data.group_columns)
     if thresholds is None:
-        thresholds = fit_thresholds(data)
+        thresholds = fit_threshold_rows(data)
     groups = _groups(data)
     rng = np.random.default_rng(np.random.SeedSequence(seed))
     written: list[Path] = []
@@ -816,13 +829,13 @@ def make_figures(
         layout = _Layout(groups, columns)
         written.append(_figure_p_rebel(layout, thresholds, columns, out / "p_rebel.png", rng))
         if columns:
-            phase = _figure_phase(groups, columns, thresholds, out / "phase_diagram.png")
+            phase = _figure_phase(groups, columns, _frame(thresholds), out / "phase_diagram.png")
             if phase is not None:
                 written.append(phase)
         written.append(_figure_uplift(layout, out / "uplift.png", rng))
         written.append(_figure_emergence(layout, out / "emergence.png"))
         if "n_documents" in columns:
-            finite = _figure_finite_size(groups, columns, thresholds, out / "finite_size.png")
+            finite = _figure_finite_size(groups, columns, _frame(thresholds), out / "finite_size.png")
             if finite is not None:
                 written.append(finite)
     return written

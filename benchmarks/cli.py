@@ -16,7 +16,13 @@ The commands (W1 is benchmarks/w1.py's workload, 101 x 26 x 20 at 10,000 documen
   with its figures;
 - W1 through the CLI, ``--no-plots``, and the engine's own W1 (in this process,
   ``run_sweep`` on threads, workers=2) for the ratio;
-- ``persona-sim threshold`` on W1's folder.
+- ``persona-sim threshold`` on W1's folder;
+- the floors under them (what any command that runs the model pays before it does
+  anything, each a whole process): the interpreter alone, ``import numpy``, ``import
+  numba``, one cached run of the model (numba's first call: its typing and lowering
+  machinery, then the kernels from the cache), and importing matplotlib's Figure and
+  Agg canvas; and drawing the main job's figures in process, warm (the second of two
+  calls). Issue 18's targets are weighed against these in benchmarks/README.md.
 
 Run:  .venv/bin/python benchmarks/cli.py [--repeats 3] [--first] [--quick] [--json OUT]
 """
@@ -68,6 +74,27 @@ def engine_w1(replicates: int) -> float:
     return time.perf_counter() - started
 
 
+def drawing_time(folder: Path, repeats: int) -> list[float]:
+    """Seconds of ``make_figures`` on the main job's folder, in this process, each
+    after a first call that imports and warms everything."""
+    import json
+
+    from analysis import make_figures, read_sweep
+    from analysis.thresholds import MeanFieldColumns, fit_threshold_rows
+
+    manifest = json.loads((folder / "manifest.json").read_text())
+    data = read_sweep(folder / "results.parquet", swept=[n for n in manifest["swept"] if n != "situational_awareness"])
+    table = fit_threshold_rows(data, meanfield_columns=MeanFieldColumns(manifest.get("meanfield")))
+    with tempfile.TemporaryDirectory(prefix="persona-draw-") as out:
+        make_figures(data, table, out)
+        walls = []
+        for _ in range(repeats):
+            started = time.perf_counter()
+            make_figures(data, table, out)
+            walls.append(time.perf_counter() - started)
+    return walls
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=3, help="timed runs of each command (default 3)")
@@ -115,6 +142,31 @@ def main(argv: list[str] | None = None) -> int:
                                                           "best_s": round(min(walls), 3)}
         print(f"{'persona-sim threshold (W1 folder)':40s} median {statistics.median(walls):7.3f} s  "
               f"best {min(walls):7.3f} s", flush=True)
+        floors = {
+            "python, nothing imported": "pass",
+            "import numpy": "import numpy",
+            "import numba": "import numba",
+            "one cached run of the model (numba's first call)": (
+                "import numpy as np\nfrom sim import Params\nfrom sim.sweeps import run_replicate\n"
+                "run_replicate(Params(n_documents=300, batch_size=100), np.array([0.5]), np.random.SeedSequence(0))"),
+            "import matplotlib's Figure and Agg canvas": "import matplotlib.figure, matplotlib.backends.backend_agg",
+        }
+        for name, code in floors.items():
+            run_process([sys.executable, "-c", code], cwd=tmp)
+            walls = []
+            for _ in range(args.repeats):
+                wait_quiet(args.wait_quiet)
+                walls.append(run_process([sys.executable, "-c", code], cwd=tmp)[0])
+            figures[f"floor: {name}"] = {"median_s": round(statistics.median(walls), 3), "best_s": round(min(walls), 3)}
+            print(f"{'floor: ' + name:40s} median {statistics.median(walls):7.3f} s  best {min(walls):7.3f} s",
+                  flush=True)
+        main_job = Path(tmp) / "main-job"
+        run_process([str(BIN), "sweep", "--no-plots", "--quiet", "--out", str(main_job)], cwd=tmp)
+        draw = drawing_time(main_job, args.repeats)
+        figures["drawing the main job's figures (in process, warm)"] = {"median_s": round(statistics.median(draw), 3),
+                                                                        "best_s": round(min(draw), 3)}
+        print(f"{'drawing the main job figures (warm)':40s} median {statistics.median(draw):7.3f} s  "
+              f"best {min(draw):7.3f} s", flush=True)
         engine = [engine_w1(int(replicates)) for _ in range(args.repeats)]
         cli_w1 = figures["W1 through the CLI (--no-plots)"]["median_s"]
         figures["engine W1 (in process)"] = {"median_s": round(statistics.median(engine), 3),

@@ -639,7 +639,7 @@ def _command_sweep(args: argparse.Namespace, argv: Sequence[str]) -> int:
             from analysis import make_figures
 
             with _stage("drawing the figures", args.quiet):
-                written += [p.name for p in make_figures(data, table.to_frame(), work)]
+                written += [p.name for p in make_figures(data, table, work)]
         return written
 
     run_sweep(plan, out=folder, workers=run["workers"], executor=run["executor"], scheduler=run["scheduler"],

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from .corpus import (Corpus, CorpusBatch, CorpusPlan, _as_seed_sequence, build_corpus, generation_seed, plan_corpus,
                      planted_share_read, replan_unread, streams, write_documents)
@@ -24,6 +24,9 @@ from .rules import LearnerConstants, LearnerState, awareness_schedule, final_log
 from .rules import persona, uplift
 from .params import Params
 from .schema import FINAL_COLUMNS, GENERATION_COLUMNS, TRAJECTORY_COLUMNS, final_columns, final_table
+
+if TYPE_CHECKING:  # pandas loads where a table is made: a sweep to disk never needs it
+    import pandas as pd
 
 __all__ = [
     "FamilyRun",
@@ -340,6 +343,8 @@ def _generation_rows(group: _Lineages, columns: dict[str, np.ndarray], levels: n
 def lineage_table(params: Params, awareness: np.ndarray, seed: int | np.random.SeedSequence) -> pd.DataFrame:
     """One row per (learner, generation), :func:`run_lineages`'s run: the table of
     ``sim.simulate(...).generations`` for the same seed, bit for bit, on the engine."""
+    import pandas as pd
+
     rows: list[dict] = []
     run_lineages(params, awareness, seed, history=rows)
     frame = pd.DataFrame(rows, columns=list(GENERATION_COLUMNS))

@@ -61,7 +61,6 @@ from . import _cpu  # noqa: F401  (numba's vector width, set before numba is fir
 from llvmlite import ir
 from numba import njit, types
 from numba.extending import intrinsic
-from scipy.special import expit, logit
 
 from . import rules
 from .corpus import CorpusBatch
@@ -70,7 +69,7 @@ from .learner import _flags as cue_flags
 from .learner import read_statement as informed_read_statement
 from .learner import _state_arrays as state_arrays
 from .params import Params
-from .rules import LearnerState
+from .rules import LearnerState, expit, logit
 
 __all__ = [
     "LearningConstants",
@@ -786,7 +785,7 @@ def large_corpus_log_odds(params: Params, share) -> np.ndarray:
 
     x = np.asarray(share, dtype=float)
     with np.errstate(invalid="ignore"):
-        return (float(logit(params.prior_deceptive))
+        return (logit(params.prior_deceptive)
                 + log_density(params.deceptive_plant_rate, params.deceptive_rate_concentration, x)
                 - log_density(params.candid_plant_rate, params.candid_rate_concentration, x))
 

@@ -55,13 +55,13 @@ References
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import expit, logit, ndtr  # ndtr is scipy.stats.norm.cdf, without loading scipy.stats
+from scipy.special import ndtr  # ndtr is scipy.stats.norm.cdf, without loading scipy.stats
 
 from . import corpus
 from .corpus import build_corpus, expected_planted_cited_rate, expected_real_cited_rate
 from .labs import LabState, expected_signal, initial_discourse, initial_lab, next_discourse, react
 from .learner import EMERGENCE_LEVEL, _log_lr_ufunc, awareness_schedule, evidence
-from .rules import prior_log_odds
+from .rules import expit, logit, prior_log_odds
 from .params import Params
 
 __all__ = [
@@ -593,7 +593,7 @@ def emergence_estimate(
         mu, _, drift, _, _ = _step_moments(params, s, s, 0.0, q_r, mistrust=True)
         return np.maximum(_three_hypothesis_passage(params, mu, drift), 1.0)
     mu = moments(params, awareness, real_cited_rate)[0]
-    distance = EMERGENCE_LEVEL - float(logit(params.prior_deceptive))
+    distance = EMERGENCE_LEVEL - logit(params.prior_deceptive)
     with np.errstate(divide="ignore"):
         wald = distance / np.where(mu > 0, mu, 1.0)
     # emergence is counted in documents read, so it is at least the first document

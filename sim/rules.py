@@ -42,13 +42,13 @@ filtering rates ``f_C``, ``f_D`` and the filtered share ``phi``.
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
 from . import _cpu  # noqa: F401  (numba's vector width, set before numba is first imported)
 from numba import njit, vectorize
-from scipy.special import expit, logit
 
 from .params import Params
 
@@ -61,6 +61,49 @@ EMERGENCE_LEVEL = float(np.log(9.0))
 
 _JIT = dict(nogil=True, cache=True, error_model="numpy")
 _RULE = dict(inline="always", **_JIT)
+
+
+# ---------------------------------------------------------------------------------
+# The logistic function and its inverse
+# ---------------------------------------------------------------------------------
+#: The largest x whose e^x is a double (the log of the largest double).
+_LOG_MAX = math.log(sys.float_info.max)
+
+
+@vectorize(["float64(float64)"], cache=True)  # compiled when imported: no thread of a sweep compiles it
+def expit(x):
+    """The logistic function ``1 / (1 + e^-x)``, a numpy ufunc.
+
+    The formula and, on the same C library, the bits of ``scipy.special.expit``
+    (scipy's ``xsf/log_exp.h``; tests/test_learner.py compares them on a million
+    values): written here so that a sweep does not import ``scipy.special`` (a tenth
+    of a second of every sweep's start, issue 18).
+    """
+    minus = -x
+    if minus > _LOG_MAX:  # e^-x beyond the largest double: C's exp gives inf, and 1/(1 + inf) = 0
+        return 0.0
+    return 1.0 / (1.0 + math.exp(minus))
+
+
+def logit(p: float) -> float:
+    """The log-odds ``log(p / (1 - p))`` of one probability, with
+    ``log1p(2(p - 1/2)) - log1p(-2(p - 1/2))`` for ``0.3 <= p <= 0.65``, where the
+    plain formula loses precision near 1/2: the formula and bits of
+    ``scipy.special.logit`` from scipy 1.15 on (scipy PR 21388). -inf at 0, inf at 1,
+    NaN outside [0, 1].
+    """
+    p = float(p)
+    if p < 0.3 or p > 0.65:
+        if p == 1.0:
+            return math.inf
+        odds = p / (1.0 - p)
+        if odds == 0.0:
+            return -math.inf
+        if odds != odds:  # p = ±inf: inf / -inf, the NaN C's log passes on
+            return odds
+        return math.log(odds) if odds > 0.0 else math.nan
+    s = 2.0 * (p - 0.5)  # NaN lands here, as in C (both comparisons false)
+    return math.log1p(s) - math.log1p(-s)
 
 
 # ---------------------------------------------------------------------------------
@@ -189,7 +232,7 @@ def prior_log_odds(params: Params) -> float:
     the candid prior ``pi_C = 1 - pi_0 - pi_B`` (docs/model.md §3.2): ``logit(pi_0)``
     without benevolent makers."""
     if params.prior_benevolent == 0.0:
-        return float(logit(params.prior_deceptive))
+        return logit(params.prior_deceptive)
     return _log(params.prior_deceptive) - _log1m(params.prior_deceptive + params.prior_benevolent)
 
 
@@ -571,10 +614,9 @@ def maker_readouts(log_odds: np.ndarray, holes: np.ndarray | None, mistrust: np.
         return ell, np.zeros_like(ell)
     deceptive = _deceptive_ufunc(ell, holes, mistrust, *hypotheses)
     benevolent = _benevolent_ufunc(ell, holes, mistrust, *hypotheses)
-    with np.errstate(invalid="ignore", over="ignore"):
-        # P(B) = e^{ell_B} / (1 + e^{ell_Dc} + e^{ell_B}) with ell_Dc = deceptive + log(1 + e^{ell_B})
-        # (the odds of D against candid makers): P(B) = expit(ell_B) * (1 - P(D))
-        p_benevolent = expit(benevolent) * expit(-deceptive)
+    # P(B) = e^{ell_B} / (1 + e^{ell_Dc} + e^{ell_B}) with ell_Dc = deceptive + log(1 + e^{ell_B})
+    # (the odds of D against candid makers): P(B) = expit(ell_B) * (1 - P(D))
+    p_benevolent = expit(benevolent) * expit(-deceptive)
     return deceptive, np.where(np.isneginf(benevolent), 0.0, p_benevolent)
 
 

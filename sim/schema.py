@@ -11,15 +11,18 @@ names are those of ``SimulationResult.final`` (:data:`FINAL_COLUMNS`), its
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import pandas as pd
-from scipy.special import expit
 
 from .labs import Discourse, LabState, initial_discourse, initial_lab
 from .learning import LEARNED_COLUMNS, TRAJECTORY_LEARNED_COLUMNS, learned_estimates
 from .learner import PERSONAS, REBEL, LearnerConstants, LearnerState, persona, uplift
-from .rules import final_readouts
+from .rules import expit, final_readouts
 from .params import Params
+
+if TYPE_CHECKING:  # pandas loads where a table is made: a sweep to disk never needs it
+    import pandas as pd
 
 __all__ = [
     "FINAL_COLUMNS",
@@ -145,4 +148,6 @@ def final_table(
     params: Params,
 ) -> pd.DataFrame:
     """One row per learner: the final persona and the quantities behind it."""
+    import pandas as pd
+
     return pd.DataFrame(final_columns(situational_awareness, state, constants, params), columns=list(FINAL_COLUMNS))

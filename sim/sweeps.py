@@ -43,10 +43,9 @@ import time
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
-import pandas as pd
 
 from . import engine
 from .files import write_atomically
@@ -56,6 +55,9 @@ from .outputs import PARTS, SWEEP_FILES, open_output
 from .params import PARAMETERS, PARAMETERS_BY_NAME, ParameterError, Params, _unknown, check_awareness
 from .schema import FINAL_COLUMNS
 from .version import __version__
+
+if TYPE_CHECKING:  # pandas loads where a table is made in memory: a sweep to disk never needs it
+    import pandas as pd
 
 __all__ = [
     "SweepPlan",
@@ -601,6 +603,8 @@ def run_chunk(tasks: Sequence[_Task]) -> pd.DataFrame:
 
     A pure function of its argument (picklable), so that any executor can run it.
     """
+    import pandas as pd
+
     columns = _chunk_columns(tasks)
     for name in _STRING_COLUMNS:
         columns[name] = _strings(columns[name])
@@ -622,12 +626,40 @@ def run_part(tasks: Sequence[_Task]) -> tuple[Any, bytes]:
 
     columns = _chunk_columns(tasks)
     schema = _result_schema(tuple(str if name in _STRING_COLUMNS else columns[name].dtype for name in RESULT_COLUMNS))
-    # from_pandas: a NaN is stored as null, as DataFrame.to_parquet stores it
-    arrays = [pa.array(columns[f.name], type=f.type, from_pandas=True) for f in schema]
-    table = pa.Table.from_arrays(arrays, schema=schema)
+    table = pa.Table.from_arrays([_arrow_array(columns[f.name], f.type) for f in schema], schema=schema)
     sink = pa.BufferOutputStream()
     pq.write_table(table, sink, compression="snappy")  # what DataFrame.to_parquet wrote
     return table, sink.getvalue().to_pybytes()
+
+
+def _arrow_array(values: np.ndarray, kind):
+    """One column as an Arrow array of type ``kind`` (large_string, bool, or the
+    column's own numeric type), NaN and None as null: what ``pa.array(values,
+    type=kind, from_pandas=True)`` makes, which DataFrame.to_parquet stores.
+
+    Made from the column's buffers (``pa.Array.from_buffers``) because ``pa.array``
+    imports pandas to ask whether its argument is pandas' (a third of a second of every
+    sweep's start, issue 18); tests/test_sweep_output.py compares the two."""
+    import pyarrow as pa
+
+    n = len(values)
+    if pa.types.is_large_string(kind):
+        valid = np.fromiter((v is not None for v in values), dtype=bool, count=n)
+        encoded = [v.encode() if v is not None else b"" for v in values]
+        offsets = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(np.fromiter(map(len, encoded), dtype=np.int64, count=n), out=offsets[1:])
+        data = [pa.py_buffer(offsets), pa.py_buffer(b"".join(encoded))]
+    elif pa.types.is_boolean(kind):
+        valid = None
+        data = [pa.py_buffer(np.packbits(np.asarray(values, dtype=bool), bitorder="little"))]
+    else:
+        values = np.ascontiguousarray(values)
+        valid = ~np.isnan(values) if values.dtype.kind == "f" else None
+        data = [pa.py_buffer(values)]
+    if valid is None or valid.all():
+        return pa.Array.from_buffers(kind, n, [None, *data], null_count=0)
+    bitmap = pa.py_buffer(np.packbits(valid, bitorder="little"))
+    return pa.Array.from_buffers(kind, n, [bitmap, *data], null_count=int(n - np.count_nonzero(valid)))
 
 
 #: The string columns of a result table (every other column is a number or a bool).
@@ -676,17 +708,33 @@ def _chunk_columns(tasks: Sequence[_Task]) -> dict[str, np.ndarray]:
 def _result_schema(kinds: tuple):
     """The Arrow schema ``DataFrame.to_parquet`` gives :func:`run_chunk`'s frame when
     its columns have these dtypes (``str`` or a numpy dtype, in the order of
-    :data:`RESULT_COLUMNS`), its pandas metadata included: made once per set of
-    dtypes, from a frame of one row."""
+    :data:`RESULT_COLUMNS`), its pandas metadata included, made without importing
+    pandas (a third of a second of every sweep's start, issue 18): the fields are
+    those pyarrow makes of the frame's dtypes and the metadata the JSON pyarrow writes
+    for them (``pyarrow.pandas_compat.construct_metadata``, with pandas 3's string
+    dtype). tests/test_sweep_output.py compares both with ``pa.Schema.from_pandas``."""
     import pyarrow as pa
+    from importlib.metadata import version
 
-    sample = {name: _strings(np.asarray(["x"], dtype=object)) if kind is str else np.zeros(1, dtype=kind)
-              for name, kind in zip(RESULT_COLUMNS, kinds)}
-    return pa.Schema.from_pandas(pd.DataFrame(sample, columns=list(RESULT_COLUMNS)), preserve_index=False)
+    fields, columns = [], []
+    for name, kind in zip(RESULT_COLUMNS, kinds):
+        if kind is str:
+            arrow, pandas_type, numpy_type = pa.large_string(), "object", "str"
+        else:
+            dtype = np.dtype(kind)
+            arrow, pandas_type, numpy_type = pa.from_numpy_dtype(dtype), dtype.name, dtype.name
+        fields.append(pa.field(name, arrow))
+        columns.append({"name": name, "field_name": name, "pandas_type": pandas_type, "numpy_type": numpy_type,
+                        "metadata": None})
+    metadata = {"index_columns": [], "column_indexes": [], "columns": columns, "attributes": {},
+                "creator": {"library": "pyarrow", "version": pa.__version__}, "pandas_version": version("pandas")}
+    return pa.schema(fields, metadata={b"pandas": json.dumps(metadata).encode("utf8")})
 
 
 def _strings(values: np.ndarray):
     """A column of Python strings as pandas' string dtype (what ``astype(str)`` gives)."""
+    import pandas as pd
+
     return pd.array(values, dtype=str)
 
 
@@ -709,11 +757,16 @@ def _normalise(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-_STR_DTYPE = pd.Series([""], dtype=object).astype(str).dtype
+@functools.cache
+def _str_dtype():
+    """pandas' string dtype (what ``astype(str)`` gives)."""
+    import pandas as pd
+
+    return pd.Series([""], dtype=object).astype(str).dtype
 
 
 def _is_str(dtype) -> bool:
-    return dtype == _STR_DTYPE
+    return dtype == _str_dtype()
 
 
 def _watch_parent(parent: int) -> None:
@@ -1094,6 +1147,8 @@ def run_sweep(
         import pyarrow as pa
 
         return pa.concat_tables(tables).to_pandas()  # what pd.read_parquet does once it has read the table
+    import pandas as pd
+
     return pd.read_parquet(folder / "results.parquet")
 
 
@@ -1125,6 +1180,8 @@ def execute(plan: SweepPlan, output, pool, workers: int, progress: bool = True,
     chunks = _chunks(plan, tasks)
     n_chunks = len(chunks)
     if output is None:
+        import pandas as pd
+
         frames: dict[int, pd.DataFrame] = {}
         _run_chunks(chunks, range(n_chunks), pool, workers, progress, plan,
                     lambda i, frame: frames.__setitem__(i, frame), on_chunk)

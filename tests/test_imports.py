@@ -248,3 +248,28 @@ def test_refitting_a_recorded_sweep_loads_numpy_and_pyarrow_only(tmp_path):
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "loaded:pyarrow"
+
+
+def test_a_sweep_to_disk_loads_no_pandas(tmp_path):
+    """A sweep written to disk builds its Arrow tables from numpy (no pandas, no
+    scipy: the learners' logistic function is sim.rules'), and ``persona-sim sweep``
+    fits and draws a sweep of awareness alone without pandas (issue 18: pandas is a
+    third of a second of the main job's start; benchmarks/cli.py has the times).
+    (numba imports scipy's package itself, to check its version: scipy.special is what
+    costs.)"""
+    heavy = tuple(m for m in HEAVY if m != "scipy") + ("scipy.special", "scipy.stats")
+    code = ("import sys\nfrom sim import Params\nfrom sim.sweeps import plan_sweep, run_sweep\n"
+            "plan = plan_sweep(Params(n_documents=300), grid={'situational_awareness': '0:1:5'}, replicates=2)\n"
+            "run_sweep(plan, out=%r, progress=False, finish=lambda work, manifest: [])\n"
+            "print('loaded:' + ','.join(m for m in %r if m in sys.modules))\n"
+            "from sim.cli import main\n"
+            "main(['sweep', '--set', 'n_documents=300', '--grid', 'situational_awareness=0:1:11', '--replicates', '3',"
+            " '--quiet', '--out', %r])\n"
+            "print('loaded:' + ','.join(m for m in %r if m in sys.modules))"
+            % (str(tmp_path / "engine"), heavy, str(tmp_path / "command"), heavy))
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    engine, command = done.stdout.strip().splitlines()[-2:]
+    assert engine == "loaded:numba,pyarrow"
+    assert command == "loaded:numba,matplotlib,pyarrow,scipy.special"  # the mean field's normal CDF
+    assert {"p_rebel.png", "uplift.png", "emergence.png"} <= {p.name for p in (tmp_path / "command").iterdir()}

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -187,3 +188,28 @@ def test_an_overwrite_of_a_killed_sweep_leaves_none_of_its_files(tmp_path, monke
     df = run_sweep(plan, out=out, overwrite=True, progress=False)
     pd.testing.assert_frame_equal(df, run_sweep(plan, progress=False))
     assert sorted(p.name for p in out.iterdir()) == [".persona-sim.lock", "manifest.json", "results.parquet"]
+
+
+@pytest.mark.parametrize("values, kind", [
+    (np.array([0.5, np.nan, -1e300, np.inf, -0.0, np.nan, 3.0, 1.0, 2.0]), pa.float64()),
+    (np.array([0.5, 2.0]), pa.float64()),
+    (np.array([], dtype=float), pa.float64()),
+    (np.array([1, -2, 2**62], dtype=np.int64), pa.int64()),
+    (np.array([True, False, True, True, False, False, True, False, True, True]), pa.bool_()),
+    (np.array(["static", None, "", "ünïcode ✓", "0/1/2", None, "x" * 300], dtype=object), pa.large_string()),
+    (np.array(["a", "b"], dtype=object), pa.large_string()),
+])
+def test_arrow_arrays_are_what_pa_array_makes(values, kind):
+    """A result column made from its buffers (without pandas) is ``pa.array(...,
+    from_pandas=True)``'s: the same values, nulls where NaN or None, and the same
+    Parquet bytes."""
+    ours = sweep_module._arrow_array(values, kind)
+    theirs = pa.array(values, type=kind, from_pandas=True)
+    assert ours.type == theirs.type and ours.null_count == theirs.null_count
+    assert ours.equals(theirs)
+    encoded = []
+    for array in (ours, theirs):
+        sink = pa.BufferOutputStream()
+        pq.write_table(pa.table({"c": array}), sink, compression="snappy")
+        encoded.append(sink.getvalue().to_pybytes())
+    assert encoded[0] == encoded[1]
