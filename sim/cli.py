@@ -1043,5 +1043,35 @@ def _command_discover(args: argparse.Namespace, argv: Sequence[str]) -> int:
     return 0
 
 
+def console() -> None:  # pragma: no cover - exercised in subprocesses (tests/test_cli.py)
+    """The ``persona-sim`` console script: :func:`main`, then the process ends without
+    Python's teardown once what it printed is flushed.
+
+    Tearing the interpreter down (every module, numba's compiled code, LLVM) takes
+    0.25-0.45 s after a command that ran the model, longer than many a command's work
+    (issue 18, benchmarks/README.md), and serves nothing once the command is done:
+    its outputs are committed and its files closed. So a command that returned ends
+    with ``os._exit``, as mypy's command line does, unless a thread other than daemon
+    ones, or a child process, is still running (then the usual exit waits for them).
+    A command that raised ends as usual, with its traceback.
+    """
+    import threading
+
+    code = main()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BrokenPipeError:  # the reader stopped early: as main() ends then
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        code = 141
+    multiprocessing = sys.modules.get("multiprocessing")
+    busy = any(t is not threading.main_thread() and not t.daemon for t in threading.enumerate()) or (
+        multiprocessing is not None and multiprocessing.active_children())
+    if not busy:
+        os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    console()

@@ -230,3 +230,35 @@ def test_output_into_a_reader_that_stops_early_ends_quietly(tmp_path):
     assert process.wait(timeout=120) == 141, stderr
     assert "Traceback" not in stderr and "BrokenPipe" not in stderr
     assert (tmp_path / "run" / "manifest.json").is_file()  # written before the printing
+
+
+def _console(body: str, tmp_path) -> subprocess.CompletedProcess:
+    """Run sim.cli.console() in a new interpreter with ``main`` replaced by ``body``'s."""
+    code = f"import sys, threading, time\nimport sim.cli as cli\n{body}\ncli.main = main\ncli.console()\n"
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+
+
+def test_the_console_script_flushes_what_main_printed_and_exits_with_its_code(tmp_path):
+    """The console script ends without Python's teardown (issue 18): what main printed,
+    buffered or not, reaches the reader whole, and the exit code is main's."""
+    done = _console("def main():\n    print('x' * 100_000, end='')\n    print('err', file=sys.stderr, end='')\n"
+                    "    return 3", tmp_path)
+    assert done.returncode == 3
+    assert done.stdout == "x" * 100_000 and done.stderr == "err"
+
+
+def test_the_console_script_waits_for_a_thread_still_running(tmp_path):
+    """A thread that is not a daemon still running when main returns: the usual exit,
+    which waits for it (its file is written)."""
+    done = _console("def main():\n    threading.Thread(target=lambda: (time.sleep(0.3), "
+                    "open('late.txt', 'w').write('done'))).start()\n    return 0", tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "late.txt").read_text() == "done"
+
+
+def test_the_console_script_is_what_pip_installs():
+    """``persona-sim`` runs :func:`sim.cli.console` (pyproject.toml)."""
+    import tomllib
+
+    scripts = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())["project"]["scripts"]
+    assert scripts == {"persona-sim": "sim.cli:console"}
