@@ -85,6 +85,10 @@ def drawing_time(folder: Path, repeats: int) -> list[float]:
     manifest = json.loads((folder / "manifest.json").read_text())
     data = read_sweep(folder / "results.parquet", swept=[n for n in manifest["swept"] if n != "situational_awareness"])
     table = fit_threshold_rows(data, meanfield_columns=MeanFieldColumns(manifest.get("meanfield")))
+    import analysis.figures
+
+    if not hasattr(analysis.figures, "_frame"):  # a commit before 9cdb671 drew from the DataFrame
+        table = table.to_frame()
     with tempfile.TemporaryDirectory(prefix="persona-draw-") as out:
         make_figures(data, table, out)
         walls = []
@@ -99,22 +103,26 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=3, help="timed runs of each command (default 3)")
     ap.add_argument("--first", action="store_true", help="also the main job with an empty numba cache")
+    ap.add_argument("--bin", type=Path, default=BIN, metavar="PATH",
+                    help="the persona-sim executable to time (default: the one beside this python; another "
+                         "commit's: a script that runs its sim.cli, with PYTHONPATH set to its checkout)")
     timing_options(ap)
     args = ap.parse_args(argv)
     if args.repeats < 1:
         ap.error("--repeats must be at least 1")
-    if not BIN.exists():
-        ap.error(f"{BIN} is missing: run this with the python of the environment persona-sim is installed in")
+    if not args.bin.exists():
+        ap.error(f"{args.bin} is missing: run this with the python of the environment persona-sim is installed in")
+    bin_ = str(args.bin)
     replicates = "2" if args.quick else "20"
     figures: dict[str, dict] = {}
     with tempfile.TemporaryDirectory(prefix="persona-cli-") as tmp:
         w1_out = Path(tmp) / "w1"
         commands = {
-            "persona-sim --help": [str(BIN), "--help"],
-            **{f"persona-sim {c} --help": [str(BIN), c, "--help"]
+            "persona-sim --help": [bin_, "--help"],
+            **{f"persona-sim {c} --help": [bin_, c, "--help"]
                for c in ("run", "sweep", "threshold", "demo", "sensitivity", "discover", "scenario")},
-            "persona-sim sweep (main job)": [str(BIN), "sweep", "--out", "{out}", "--overwrite"],
-            "W1 through the CLI (--no-plots)": [str(BIN), "sweep", *W1_GRID, "--replicates", replicates,
+            "persona-sim sweep (main job)": [bin_, "sweep", "--out", "{out}", "--overwrite"],
+            "W1 through the CLI (--no-plots)": [bin_, "sweep", *W1_GRID, "--replicates", replicates,
                                                 "--no-plots", "--quiet", "--out", "{out}", "--overwrite"],
         }
         for name, command in commands.items():
@@ -132,12 +140,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name:40s} median {statistics.median(walls):7.3f} s  best {min(walls):7.3f} s  "
                   f"peak RSS {max(peaks):6.0f} MiB", flush=True)
         # persona-sim threshold on W1's folder
-        run_process([str(BIN), "sweep", *W1_GRID, "--replicates", replicates, "--no-plots", "--quiet",
+        run_process([bin_, "sweep", *W1_GRID, "--replicates", replicates, "--no-plots", "--quiet",
                      "--out", str(w1_out)], cwd=tmp)
         walls = []
         for _ in range(args.repeats):
             wait_quiet(args.wait_quiet)
-            walls.append(run_process([str(BIN), "threshold", str(w1_out)], cwd=tmp)[0])
+            walls.append(run_process([bin_, "threshold", str(w1_out)], cwd=tmp)[0])
         figures["persona-sim threshold (W1's folder)"] = {"median_s": round(statistics.median(walls), 3),
                                                           "best_s": round(min(walls), 3)}
         print(f"{'persona-sim threshold (W1 folder)':40s} median {statistics.median(walls):7.3f} s  "
@@ -161,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{'floor: ' + name:40s} median {statistics.median(walls):7.3f} s  best {min(walls):7.3f} s",
                   flush=True)
         main_job = Path(tmp) / "main-job"
-        run_process([str(BIN), "sweep", "--no-plots", "--quiet", "--out", str(main_job)], cwd=tmp)
+        run_process([bin_, "sweep", "--no-plots", "--quiet", "--out", str(main_job)], cwd=tmp)
         draw = drawing_time(main_job, args.repeats)
         figures["drawing the main job's figures (in process, warm)"] = {"median_s": round(statistics.median(draw), 3),
                                                                         "best_s": round(min(draw), 3)}
@@ -178,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
             cache = Path(tmp) / "empty-numba-cache"
             cache.mkdir()
             env = {**os.environ, "NUMBA_CACHE_DIR": str(cache)}
-            wall, peak = run_process([str(BIN), "sweep", "--out", str(Path(tmp) / "first")], env=env, cwd=tmp)
+            wall, peak = run_process([bin_, "sweep", "--out", str(Path(tmp) / "first")], env=env, cwd=tmp)
             figures["persona-sim sweep, empty numba cache"] = {"wall_s": round(wall, 3), "peak_rss_mib": round(peak, 1)}
             print(f"{'persona-sim sweep, empty numba cache':40s} {wall:7.3f} s  peak RSS {peak:6.0f} MiB")
             shutil.rmtree(cache, ignore_errors=True)
