@@ -13,8 +13,9 @@ colour, so that each figure is also a check of the simulation against the theory
 
 The figures are drawn on matplotlib ``Figure`` objects with the Agg canvas (no
 pyplot, no global state: safe in scripts, tests and worker processes) in seaborn's
-styles (written out here, :data:`_STYLE`: drawing a sweep's figures imports neither
-seaborn nor pyplot, nor IPython, which seaborn pulls in), and each file is written
+styles (written out here, :data:`_STYLE`: drawing a sweep's figures, but for the phase
+diagram's colour map, and a run's trajectory imports neither seaborn nor pyplot, nor
+IPython, which seaborn pulls in), and each file is written
 atomically (a temporary file in the same folder, then ``os.replace``), so a reader
 never sees half a PNG.
 """
@@ -841,35 +842,94 @@ def make_figures(
     return written
 
 
+#: seaborn's "colorblind" palette (``seaborn.color_palette("colorblind")``), the
+#: trajectory's colours for up to ten learners; tests/test_figures.py checks it.
+_COLORBLIND = ("#0173b2", "#de8f05", "#029e73", "#d55e00", "#cc78bc", "#ca9161", "#fbafe4", "#949494", "#ece133",
+               "#56b4e9")
+
+
+def _style(font_scale: float) -> dict[str, Any]:
+    """:data:`_STYLE` (seaborn's "whitegrid" at notebook size, font scale 0.85) at
+    another font scale: seaborn's ``plotting_context("notebook", font_scale)``
+    scales the font sizes alone."""
+    fonts = ("axes.labelsize", "axes.titlesize", "font.size", "legend.fontsize", "legend.title_fontsize",
+             "xtick.labelsize", "ytick.labelsize")
+    return {**_STYLE, **{k: _STYLE[k] / 0.85 * font_scale for k in fonts}}
+
+
+def _dashes(n: int) -> list:
+    """``n`` dash patterns that tell lines apart: seaborn's ``unique_dashes`` (a solid
+    line, four well-distinguishable patterns, then long and short dashes combined),
+    written out so that ``persona-sim run`` does not import seaborn; tests/test_figures.py
+    checks it."""
+    import itertools
+
+    dashes: list = ["", (4, 1.5), (1, 1), (3, 1.25, 1.5, 1.25), (5, 1, 1, 1)]
+    p = 3
+    while len(dashes) < n:
+        longs = list(itertools.combinations_with_replacement([3, 1.25], p))[1:-1][::-1]
+        shorts = list(itertools.combinations_with_replacement([4, 1], p))[1:-1]
+        for segments in itertools.chain(*zip(longs, shorts)):
+            gap = min(segments)
+            dashes.append(tuple(itertools.chain(*((seg, gap) for seg in segments))))
+        p += 1
+    return dashes[:n]
+
+
+def _trajectory_colours(n: int) -> list:
+    """seaborn's "colorblind" palette for up to ten lines, else its "viridis" palette
+    of ``n`` colours (the colour map at ``n`` evenly spaced interior points)."""
+    if n <= len(_COLORBLIND):
+        from matplotlib.colors import to_rgb
+
+        return [to_rgb(c) for c in _COLORBLIND[:n]]
+    from matplotlib import colormaps
+
+    return [tuple(rgba[:3]) for rgba in colormaps["viridis"](np.linspace(0, 1, n + 2)[1:-1])]
+
+
 def trajectory_figure(trajectory: pd.DataFrame, title: str, n_documents: int) -> bytes:
     """A run's trajectory as PNG bytes: P(deceptive) and the uplift against documents
     read, one line per learner coloured by awareness, generations one after another
     (``persona-sim run``'s ``trajectory.png``; ``trajectory`` is
-    ``SimulationResult.trajectory``)."""
-    import seaborn as sns
+    ``SimulationResult.trajectory``).
+
+    Drawn as seaborn's ``lineplot(hue=level, style=level, units=learner,
+    estimator=None)`` drew it (a colour and a dash pattern per awareness level, a line
+    per learner), in seaborn's style, with matplotlib alone: importing seaborn was a
+    fifth of the command's time (issue 18, benchmarks/README.md)."""
+    from matplotlib import rc_context
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
-
     from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-    with sns.axes_style("whitegrid"), sns.plotting_context("notebook"):
+    with rc_context(_style(1.0)):
         fig = Figure(figsize=(11, 4.4))
         FigureCanvasAgg(fig)
         axes = fig.subplots(1, 2, sharex=True)
         generations = int(trajectory["generation"].max()) + 1 if len(trajectory) else 1
         # one x axis over every generation: each generation's model starts from scratch
-        x = trajectory["documents_read"] + trajectory["generation"] * n_documents
-        data = trajectory.assign(level=trajectory["situational_awareness"].map(lambda s: f"{s:g}"), x=x)
-        n_lines = data["level"].nunique()
+        x = (trajectory["documents_read"] + trajectory["generation"] * n_documents).to_numpy()
+        levels = np.array([f"{s:g}" for s in trajectory["situational_awareness"]], dtype=object)
+        order = list(dict.fromkeys(levels))  # the levels in order of appearance, as seaborn orders them
         # lines that lie on top of each other stay apart: a colour and a dash pattern each
-        palette = sns.color_palette("colorblind" if n_lines <= 10 else "viridis", n_colors=n_lines)
-        style = dict(hue="level", style="level", palette=palette, estimator=None, units="learner", lw=1.8)
+        looks = dict(zip(order, zip(_trajectory_colours(len(order)), _dashes(len(order)))))
+        learners = trajectory["learner"].to_numpy()
         xlabel = "documents read" if generations == 1 else f"documents read, generation after generation ({generations})"
-        sns.lineplot(data=data, x="x", y="p_deceptive", ax=axes[0], **style)
+        for ax, column in zip(axes, ("p_deceptive", "uplift")):
+            y = trajectory[column].to_numpy()
+            for level in order:
+                at_level = levels == level
+                for k, learner in enumerate(np.unique(learners[at_level])):
+                    rows = np.flatnonzero(at_level & (learners == learner))
+                    rows = rows[np.lexsort((y[rows], x[rows]))]  # along x, as seaborn sorts a line
+                    colour, dashes = looks[level]
+                    line, = ax.plot(x[rows], y[rows], color=colour, lw=1.8, label=level if k == 0 else "_nolegend_")
+                    if dashes:
+                        line.set_dashes(dashes)
         axes[0].axhline(0.5, color="grey", lw=0.8, ls="--")
         axes[0].set(ylabel="P(makers deceptive)", xlabel=xlabel, ylim=(-0.02, 1.02),
                     title="belief that the makers are deceptive")
-        sns.lineplot(data=data, x="x", y="uplift", ax=axes[1], legend=False, **style)
         axes[1].axhline(0.0, color="grey", lw=0.8, ls="--")
         axes[1].set(ylabel="self-model uplift over real data (U)", xlabel=xlabel,
                     title="self-model: how well it expects AIs like it to behave")

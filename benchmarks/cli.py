@@ -21,7 +21,8 @@ The commands (W1 is benchmarks/w1.py's workload, 101 x 26 x 20 at 10,000 documen
   anything, each a whole process): the interpreter alone, ``import numpy``, ``import
   numba``, one cached run of the model (numba's first call: its typing and lowering
   machinery, then the kernels from the cache), and importing matplotlib's Figure and
-  Agg canvas; and drawing the main job's figures in process, warm (the second of two
+  Agg canvas, each ending with ``os._exit`` as ``persona-sim`` does (no interpreter
+  teardown, :func:`sim.cli.console`); and drawing the main job's figures in process, warm (the second of two
   calls). Issue 18's targets are weighed against these in benchmarks/README.md.
 
 Run:  .venv/bin/python benchmarks/cli.py [--repeats 3] [--first] [--quick] [--json OUT]
@@ -160,6 +161,7 @@ def main(argv: list[str] | None = None) -> int:
             "import matplotlib's Figure and Agg canvas": "import matplotlib.figure, matplotlib.backends.backend_agg",
         }
         for name, code in floors.items():
+            code += "\nimport os\nos._exit(0)"  # no teardown: the console script skips it (sim.cli.console)
             run_process([sys.executable, "-c", code], cwd=tmp)
             walls = []
             for _ in range(args.repeats):

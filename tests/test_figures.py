@@ -249,3 +249,80 @@ def test_log_axis_labels_are_plain_text():
     fig.canvas.draw()
     labels = [t.get_text() for t in ax.yaxis.get_minorticklabels() if t.get_text()]
     assert "2×10²" in labels and not any("$" in label for label in labels), labels
+
+
+def _seaborn_trajectory_figure(trajectory, title: str, n_documents: int) -> bytes:
+    """``persona-sim run``'s figure as it was drawn with seaborn (before issue 18's
+    session 8): the reference that analysis.figures.trajectory_figure draws without it."""
+    import seaborn as sns
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
+
+    with sns.axes_style("whitegrid"), sns.plotting_context("notebook"):
+        fig = Figure(figsize=(11, 4.4))
+        FigureCanvasAgg(fig)
+        axes = fig.subplots(1, 2, sharex=True)
+        generations = int(trajectory["generation"].max()) + 1
+        x = trajectory["documents_read"] + trajectory["generation"] * n_documents
+        data = trajectory.assign(level=trajectory["situational_awareness"].map(lambda s: f"{s:g}"), x=x)
+        n_lines = data["level"].nunique()
+        palette = sns.color_palette("colorblind" if n_lines <= 10 else "viridis", n_colors=n_lines)
+        style = dict(hue="level", style="level", palette=palette, estimator=None, units="learner", lw=1.8)
+        xlabel = "documents read" if generations == 1 else f"documents read, generation after generation ({generations})"
+        sns.lineplot(data=data, x="x", y="p_deceptive", ax=axes[0], **style)
+        axes[0].axhline(0.5, color="grey", lw=0.8, ls="--")
+        axes[0].set(ylabel="P(makers deceptive)", xlabel=xlabel, ylim=(-0.02, 1.02),
+                    title="belief that the makers are deceptive")
+        sns.lineplot(data=data, x="x", y="uplift", ax=axes[1], legend=False, **style)
+        axes[1].axhline(0.0, color="grey", lw=0.8, ls="--")
+        axes[1].set(ylabel="self-model uplift over real data (U)", xlabel=xlabel,
+                    title="self-model: how well it expects AIs like it to behave")
+        for ax in axes:
+            ax.xaxis.set_major_locator(MaxNLocator(6, integer=True))
+            ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
+            for g in range(1, generations):
+                ax.axvline(g * n_documents, color="grey", lw=0.6, ls=":")
+        axes[0].legend(title="final awareness (s)", fontsize=9, title_fontsize=9)
+        fig.suptitle(title, fontsize=11)
+        fig.tight_layout()
+        return figures_module.png_bytes(fig)
+
+
+@pytest.mark.parametrize("awareness, generations", [
+    ([0.5], 1),
+    ([0.7, 0.2, 0.45], 3),  # levels out of order; three generations, their joins at equal x
+    (list(np.round(np.linspace(0.05, 1.0, 12), 2)), 2),  # more than ten: viridis, and generated dash patterns
+    ([0.3, 0.3, 0.6], 1),  # two learners at one level share its colour and dashes
+])
+def test_the_run_figure_is_seaborns_without_seaborn(awareness, generations):
+    """``persona-sim run``'s trajectory figure, drawn with matplotlib alone (importing
+    seaborn was a fifth of the command's time), is the PNG seaborn's lineplot drew,
+    byte for byte: colours, dash patterns, line order, legend and style."""
+    pytest.importorskip("seaborn")
+    from sim import simulate
+
+    params = Params(n_documents=600, batch_size=50, generations=generations)
+    trajectory = simulate(params, awareness=np.array(awareness), seed=3).trajectory
+    ours = figures_module.trajectory_figure(trajectory, "a title", params.n_documents)
+    assert ours == _seaborn_trajectory_figure(trajectory, "a title", params.n_documents)
+
+
+def test_the_run_figures_style_dashes_and_colours_are_seaborns():
+    """The constants behind the trajectory figure are seaborn's: its whitegrid style at
+    notebook size, ``unique_dashes``, the colorblind palette and its viridis palette."""
+    import seaborn as sns
+    from seaborn._base import unique_dashes
+
+    style = {**sns.axes_style("whitegrid"), **sns.plotting_context("notebook")}
+    style.pop("image.cmap")
+    ours = figures_module._style(1.0)
+    assert ours.keys() == style.keys()
+    assert all(ours[k] == pytest.approx(v, rel=1e-12) if isinstance(v, float) else ours[k] == v
+               for k, v in style.items())
+    for n in (1, 2, 5, 6, 12, 40, 100):
+        assert figures_module._dashes(n) == unique_dashes(n), n
+    for n in (1, 3, 10):
+        assert figures_module._trajectory_colours(n) == list(sns.color_palette("colorblind", n_colors=n)), n
+    for n in (11, 25):
+        assert figures_module._trajectory_colours(n) == list(sns.color_palette("viridis", n_colors=n)), n

@@ -273,3 +273,17 @@ def test_a_sweep_to_disk_loads_no_pandas(tmp_path):
     assert engine == "loaded:numba,pyarrow"
     assert command == "loaded:numba,matplotlib,pyarrow,scipy.special"  # the mean field's normal CDF
     assert {"p_rebel.png", "uplift.png", "emergence.png"} <= {p.name for p in (tmp_path / "command").iterdir()}
+
+
+def test_a_run_draws_its_figure_without_seaborn(tmp_path):
+    """``persona-sim run`` draws its trajectory without seaborn (which pulls in pyplot,
+    scipy.stats and IPython: a fifth of the command's time, issue 18); the figure is
+    still seaborn's (tests/test_figures.py)."""
+    code = ("import sys\nfrom sim.cli import main\n"
+            "main(['run', '--set', 'n_documents=300', '--awareness', '0.2,0.8', '--out', %r])\n"
+            "print('loaded:' + ','.join(m for m in ('seaborn', 'matplotlib.pyplot', 'IPython', 'scipy.stats') "
+            "if m in sys.modules))" % str(tmp_path / "run"))
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "loaded:"
+    assert (tmp_path / "run" / "trajectory.png").is_file()
