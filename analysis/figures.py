@@ -901,7 +901,6 @@ def trajectory_figure(trajectory: pd.DataFrame, title: str, n_documents: int) ->
     from matplotlib import rc_context
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
-    from matplotlib.ticker import FuncFormatter, MaxNLocator
 
     with rc_context(_style(1.0)):
         fig = Figure(figsize=(11, 4.4))
@@ -915,7 +914,6 @@ def trajectory_figure(trajectory: pd.DataFrame, title: str, n_documents: int) ->
         # lines that lie on top of each other stay apart: a colour and a dash pattern each
         looks = dict(zip(order, zip(_trajectory_colours(len(order)), _dashes(len(order)))))
         learners = trajectory["learner"].to_numpy()
-        xlabel = "documents read" if generations == 1 else f"documents read, generation after generation ({generations})"
         for ax, column in zip(axes, ("p_deceptive", "uplift")):
             y = trajectory[column].to_numpy()
             for level in order:
@@ -927,18 +925,27 @@ def trajectory_figure(trajectory: pd.DataFrame, title: str, n_documents: int) ->
                     line, = ax.plot(x[rows], y[rows], color=colour, lw=1.8, label=level if k == 0 else "_nolegend_")
                     if dashes:
                         line.set_dashes(dashes)
-        axes[0].axhline(0.5, color="grey", lw=0.8, ls="--")
-        axes[0].set(ylabel="P(makers deceptive)", xlabel=xlabel, ylim=(-0.02, 1.02),
-                    title="belief that the makers are deceptive")
-        axes[1].axhline(0.0, color="grey", lw=0.8, ls="--")
-        axes[1].set(ylabel="self-model uplift over real data (U)", xlabel=xlabel,
-                    title="self-model: how well it expects AIs like it to behave")
-        for ax in axes:
-            ax.xaxis.set_major_locator(MaxNLocator(6, integer=True))
-            ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
-            for g in range(1, generations):
-                ax.axvline(g * n_documents, color="grey", lw=0.6, ls=":")
-        axes[0].legend(title="final awareness (s)", fontsize=9, title_fontsize=9)
-        fig.suptitle(title, fontsize=11)
-        fig.tight_layout()
+        _label_trajectory(fig, axes, title, generations, n_documents)
         return png_bytes(fig)
+
+
+def _label_trajectory(fig, axes, title: str, generations: int, n_documents: int) -> None:
+    """The trajectory figure's reference lines, labels, ticks, legend and title, once
+    its lines are drawn; then its layout."""
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
+
+    xlabel = "documents read" if generations == 1 else f"documents read, generation after generation ({generations})"
+    axes[0].axhline(0.5, color="grey", lw=0.8, ls="--")
+    axes[0].set(ylabel="P(makers deceptive)", xlabel=xlabel, ylim=(-0.02, 1.02),
+                title="belief that the makers are deceptive")
+    axes[1].axhline(0.0, color="grey", lw=0.8, ls="--")
+    axes[1].set(ylabel="self-model uplift over real data (U)", xlabel=xlabel,
+                title="self-model: how well it expects AIs like it to behave")
+    for ax in axes:
+        ax.xaxis.set_major_locator(MaxNLocator(6, integer=True))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
+        for g in range(1, generations):
+            ax.axvline(g * n_documents, color="grey", lw=0.6, ls=":")
+    axes[0].legend(title="final awareness (s)", fontsize=9, title_fontsize=9)
+    fig.suptitle(title, fontsize=11)
+    fig.tight_layout()

@@ -252,40 +252,26 @@ def test_log_axis_labels_are_plain_text():
 
 
 def _seaborn_trajectory_figure(trajectory, title: str, n_documents: int) -> bytes:
-    """``persona-sim run``'s figure as it was drawn with seaborn (before issue 18's
-    session 8): the reference that analysis.figures.trajectory_figure draws without it."""
+    """``persona-sim run``'s figure with its lines drawn by seaborn, as before issue 18's
+    session 8: the reference that analysis.figures.trajectory_figure draws without it
+    (the labels, ticks and legend are made by the same function either way)."""
     import seaborn as sns
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
-    from matplotlib.ticker import FuncFormatter, MaxNLocator
 
     with sns.axes_style("whitegrid"), sns.plotting_context("notebook"):
         fig = Figure(figsize=(11, 4.4))
         FigureCanvasAgg(fig)
         axes = fig.subplots(1, 2, sharex=True)
-        generations = int(trajectory["generation"].max()) + 1
         x = trajectory["documents_read"] + trajectory["generation"] * n_documents
         data = trajectory.assign(level=trajectory["situational_awareness"].map(lambda s: f"{s:g}"), x=x)
         n_lines = data["level"].nunique()
         palette = sns.color_palette("colorblind" if n_lines <= 10 else "viridis", n_colors=n_lines)
         style = dict(hue="level", style="level", palette=palette, estimator=None, units="learner", lw=1.8)
-        xlabel = "documents read" if generations == 1 else f"documents read, generation after generation ({generations})"
         sns.lineplot(data=data, x="x", y="p_deceptive", ax=axes[0], **style)
-        axes[0].axhline(0.5, color="grey", lw=0.8, ls="--")
-        axes[0].set(ylabel="P(makers deceptive)", xlabel=xlabel, ylim=(-0.02, 1.02),
-                    title="belief that the makers are deceptive")
         sns.lineplot(data=data, x="x", y="uplift", ax=axes[1], legend=False, **style)
-        axes[1].axhline(0.0, color="grey", lw=0.8, ls="--")
-        axes[1].set(ylabel="self-model uplift over real data (U)", xlabel=xlabel,
-                    title="self-model: how well it expects AIs like it to behave")
-        for ax in axes:
-            ax.xaxis.set_major_locator(MaxNLocator(6, integer=True))
-            ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
-            for g in range(1, generations):
-                ax.axvline(g * n_documents, color="grey", lw=0.6, ls=":")
-        axes[0].legend(title="final awareness (s)", fontsize=9, title_fontsize=9)
-        fig.suptitle(title, fontsize=11)
-        fig.tight_layout()
+        generations = int(trajectory["generation"].max()) + 1
+        figures_module._label_trajectory(fig, axes, title, generations, n_documents)
         return figures_module.png_bytes(fig)
 
 
