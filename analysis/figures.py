@@ -295,32 +295,39 @@ def _shown(groups: list, limit: int = MAX_LINES) -> list:
 #: second: it pulls in pyplot and IPython); tests/test_figures.py checks it.
 _DEEP_BLUE = (0.2980392156862745, 0.4470588235294118, 0.6901960784313725)
 
-#: seaborn's ``axes_style("whitegrid")`` and ``plotting_context("notebook",
-#: font_scale=0.85)``, written out for the same reason (tests/test_figures.py checks
-#: them against seaborn's), but for ``image.cmap`` ("rocket", a colour map only
-#: seaborn registers; every image here names its colour map).
-_STYLE = {
+#: seaborn's ``plotting_context("notebook")`` font sizes (at font scale 1), which
+#: ``font_scale`` multiplies (:func:`_style`).
+_NOTEBOOK_FONTS = {
+    "axes.labelsize": 12,
+    "axes.titlesize": 12,
+    "font.size": 12,
+    "legend.fontsize": 11,
+    "legend.title_fontsize": 12,
+    "xtick.labelsize": 11,
+    "ytick.labelsize": 11,
+}
+
+#: seaborn's ``axes_style("whitegrid")`` and the rest of ``plotting_context("notebook")``
+#: (what does not scale with the fonts), written out for the same reason
+#: (tests/test_figures.py checks them against seaborn's), but for ``image.cmap``
+#: ("rocket", a colour map only seaborn registers; every image here names its colour map).
+_WHITEGRID = {
     "axes.axisbelow": True,
     "axes.edgecolor": ".8",
     "axes.facecolor": "white",
     "axes.grid": True,
     "axes.labelcolor": ".15",
-    "axes.labelsize": 10.2,
     "axes.linewidth": 1.25,
     "axes.spines.bottom": True,
     "axes.spines.left": True,
     "axes.spines.right": True,
     "axes.spines.top": True,
-    "axes.titlesize": 10.2,
     "figure.facecolor": "white",
     "font.family": ["sans-serif"],
     "font.sans-serif": ["Arial", "DejaVu Sans", "Liberation Sans", "Bitstream Vera Sans", "sans-serif"],
-    "font.size": 10.2,
     "grid.color": ".8",
     "grid.linestyle": "-",
     "grid.linewidth": 1,
-    "legend.fontsize": 9.35,
-    "legend.title_fontsize": 10.2,
     "lines.linewidth": 1.5,
     "lines.markersize": 6,
     "lines.solid_capstyle": "round",
@@ -331,7 +338,6 @@ _STYLE = {
     "xtick.bottom": False,
     "xtick.color": ".15",
     "xtick.direction": "out",
-    "xtick.labelsize": 9.35,
     "xtick.major.size": 6,
     "xtick.major.width": 1.25,
     "xtick.minor.size": 4,
@@ -339,7 +345,6 @@ _STYLE = {
     "xtick.top": False,
     "ytick.color": ".15",
     "ytick.direction": "out",
-    "ytick.labelsize": 9.35,
     "ytick.left": False,
     "ytick.major.size": 6,
     "ytick.major.width": 1.25,
@@ -347,6 +352,17 @@ _STYLE = {
     "ytick.minor.width": 1,
     "ytick.right": False,
 }
+
+
+def _style(font_scale: float) -> dict[str, Any]:
+    """seaborn's "whitegrid" style at notebook size with its fonts scaled by
+    ``font_scale`` (``axes_style("whitegrid")`` and ``plotting_context("notebook",
+    font_scale)``: the scale multiplies the font sizes alone)."""
+    return {**_WHITEGRID, **{k: size * font_scale for k, size in _NOTEBOOK_FONTS.items()}}
+
+
+#: The sweep's figures' style: seaborn's "whitegrid" at notebook size, font scale 0.85.
+_STYLE = _style(0.85)
 
 
 def _colours(n: int) -> list:
@@ -848,15 +864,6 @@ _COLORBLIND = ("#0173b2", "#de8f05", "#029e73", "#d55e00", "#cc78bc", "#ca9161",
                "#56b4e9")
 
 
-def _style(font_scale: float) -> dict[str, Any]:
-    """:data:`_STYLE` (seaborn's "whitegrid" at notebook size, font scale 0.85) at
-    another font scale: seaborn's ``plotting_context("notebook", font_scale)``
-    scales the font sizes alone."""
-    fonts = ("axes.labelsize", "axes.titlesize", "font.size", "legend.fontsize", "legend.title_fontsize",
-             "xtick.labelsize", "ytick.labelsize")
-    return {**_STYLE, **{k: _STYLE[k] / 0.85 * font_scale for k in fonts}}
-
-
 def _dashes(n: int) -> list:
     """``n`` dash patterns that tell lines apart: seaborn's ``unique_dashes`` (a solid
     line, four well-distinguishable patterns, then long and short dashes combined),
@@ -914,17 +921,16 @@ def trajectory_figure(trajectory: pd.DataFrame, title: str, n_documents: int) ->
         # lines that lie on top of each other stay apart: a colour and a dash pattern each
         looks = dict(zip(order, zip(_trajectory_colours(len(order)), _dashes(len(order)))))
         learners = trajectory["learner"].to_numpy()
+        lines = [(level, k == 0, np.flatnonzero((levels == level) & (learners == learner)))
+                 for level in order for k, learner in enumerate(np.unique(learners[levels == level]))]
         for ax, column in zip(axes, ("p_deceptive", "uplift")):
             y = trajectory[column].to_numpy()
-            for level in order:
-                at_level = levels == level
-                for k, learner in enumerate(np.unique(learners[at_level])):
-                    rows = np.flatnonzero(at_level & (learners == learner))
-                    rows = rows[np.lexsort((y[rows], x[rows]))]  # along x, as seaborn sorts a line
-                    colour, dashes = looks[level]
-                    line, = ax.plot(x[rows], y[rows], color=colour, lw=1.8, label=level if k == 0 else "_nolegend_")
-                    if dashes:
-                        line.set_dashes(dashes)
+            for level, first, rows in lines:
+                rows = rows[np.lexsort((y[rows], x[rows]))]  # along x, as seaborn sorts a line
+                colour, dashes = looks[level]
+                line, = ax.plot(x[rows], y[rows], color=colour, lw=1.8, label=level if first else "_nolegend_")
+                if dashes:
+                    line.set_dashes(dashes)
         _label_trajectory(fig, axes, title, generations, n_documents)
         return png_bytes(fig)
 

@@ -112,7 +112,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.repeats < 1:
         ap.error("--repeats must be at least 1")
     if not args.bin.exists():
-        ap.error(f"{args.bin} is missing: run this with the python of the environment persona-sim is installed in")
+        ap.error(f"--bin {args.bin} is missing: allowed is an existing persona-sim executable (by default the one "
+                 "beside this python: run this with the python of the environment persona-sim is installed in)")
     bin_ = str(args.bin)
     replicates = "2" if args.quick else "20"
     figures: dict[str, dict] = {}
